@@ -1,0 +1,106 @@
+# crypto-bet-indexer build.
+#
+#   make            build build/crypto-bet-indexer and the tools
+#   make check      unit + integration tests, then again under ASan+UBSan
+#   make bench      benchmarks (prints figures next to in-run ceilings)
+#   make demo       live sync against a throwaway PostgreSQL + replay server
+#   make deps       install the Debian packages the build and tests need
+#
+# SAN=1 builds everything into build/san with AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+
+CC      ?= cc
+PKGS    := libcurl libwebsockets libpq jansson libsodium
+SAN     ?= 0
+
+ifeq ($(SAN),1)
+BUILD   ?= build/san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDSAN   := -fsanitize=address,undefined
+else
+BUILD   ?= build
+OPT     := -O2 -g
+LDSAN   :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wpointer-arith -Wundef
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+LIB_SRC   := $(filter-out src/main.c,$(LIB_SRC))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/embedded.o
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOLS     := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+SCHEMA    := $(sort $(wildcard schema/*.sql))
+BIN       := $(BUILD)/crypto-bet-indexer
+
+.PHONY: all check test-bins bench demo deps clean format
+
+all: $(BIN) $(TOOLS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+# Schema migrations and the default IDL are compiled into the binary so a
+# deployed daemon needs no data files.
+$(BUILD)/gen/embedded.c: $(SCHEMA) idl/crypto_bet.json tools/embed.sh | $(BUILD)/gen
+	sh tools/embed.sh idl/crypto_bet.json $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/embedded.o: $(BUILD)/gen/embedded.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcbi.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/main.o $(BUILD)/libcbi.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libcbi.a $(wildcard include/*.h)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libcbi.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests $(LDSAN) -o $@ $< $(BUILD)/libcbi.a $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/bench
+	$(CC) $(CFLAGS) -Itests $(LDSAN) -o $@ $< $(BUILD)/libcbi.a $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/bench:
+	mkdir -p $@
+
+test-bins: $(BIN) $(TOOLS) $(TESTS)
+
+# make check: plain build first, then the sanitizer build, each against a
+# PostgreSQL cluster the runner starts and stops itself.
+check: deps
+	$(MAKE) test-bins
+	sh tests/run.sh build
+	$(MAKE) SAN=1 test-bins
+	sh tests/run.sh build/san
+
+bench: deps all $(BENCHES)
+	sh bench/run.sh $(BUILD)
+
+demo: deps all
+	sh deploy/demo.sh $(BUILD)
+
+deps:
+	@sh tools/install-deps.sh
+
+format:
+	clang-format -i src/*.c include/*.h tests/*.c tests/*.h tools/*.c bench/*.c
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d)

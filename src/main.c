@@ -1,0 +1,52 @@
+/* crypto-bet-indexer: keeps PostgreSQL in sync with the Crypto Bet Solana
+ * program. git-style subcommands; see usage() and README.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "version.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+} commands[] = {
+    {"live", cmd_live, "follow the chain over websocket and keep the tables in sync"},
+    {"backfill", cmd_backfill, "index a slot range over JSON-RPC"},
+    {"snapshot", cmd_snapshot, "seed the account caches with getProgramAccounts"},
+    {"reconcile", cmd_reconcile, "mark cached accounts that no longer exist as closed"},
+    {"migrate", cmd_migrate, "apply the schema migrations"},
+    {"decode", cmd_decode, "decode an account, instruction or event to JSON"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: crypto-bet-indexer <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "  %-10s %s\n\n", "version", "print the version");
+  fprintf(out, "'crypto-bet-indexer <command> --help' describes a command's options.\n"
+               "Exit codes: 0 success, 1 run failed, 2 usage or configuration error,\n"
+               "3 command not available in this build.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("crypto-bet-indexer %s\n", CBI_VERSION);
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "crypto-bet-indexer: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return EXIT_USAGE;
+}
