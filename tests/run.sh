@@ -1,8 +1,10 @@
 #!/bin/sh
-# Runs every test binary in BUILD/tests against one throwaway PostgreSQL
+# Usage: tests/run.sh [BUILD] [NAME-PREFIX]
+# Runs every test binary (or those named test_NAME-PREFIX*) in BUILD/tests against one throwaway PostgreSQL
 # cluster and prints a closing line "checks: N passed, M failed".
 set -u
 BUILD=${1:-build}
+FILTER=${2:-}
 cd "$(dirname "$0")/.." || exit 2
 . tests/pg.sh
 pg_start || exit 2
@@ -14,7 +16,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0; failed=0; bad_bins=""
 log=$(mktemp)
-for t in "$BUILD"/tests/test_*; do
+for t in "$BUILD"/tests/test_${FILTER}*; do
   [ -x "$t" ] || continue
   echo "== $t"
   "$t" >"$log" 2>&1

@@ -52,7 +52,7 @@ static inline char *tu_fresh_db(const char *prefix) {
   size_t keep = (size_t)(slash - base) + 1;
   char *uri = malloc(keep + strlen(name) + 1);
   memcpy(uri, base, keep);
-  strcpy(uri + keep, name);
+  memcpy(uri + keep, name, strlen(name) + 1);
   return uri;
 }
 
