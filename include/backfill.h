@@ -1,0 +1,71 @@
+/* Backfill, snapshot, account refresh and reconciliation: the JSON-RPC
+ * sources. Each pages through the chain with an rpc_client_t and hands
+ * what it reads to ingest (one code path with live). Used from the sink's
+ * (writer) thread; blocking calls that drive the RPC client internally. */
+#ifndef CBI_BACKFILL_H
+#define CBI_BACKFILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+#include "rpc.h"
+#include "sink.h"
+
+typedef enum { BACKFILL_SIGNATURES = 0, BACKFILL_BLOCKS = 1 } backfill_strategy_t;
+
+typedef struct backfill_options {
+  const char *program_id;   /* base58, required */
+  const char *commitment;   /* "confirmed" (default) or "finalized" */
+  uint64_t from_slot;       /* inclusive */
+  uint64_t to_slot;         /* inclusive; UINT64_MAX = the chain tip (getSlot) */
+  backfill_strategy_t strategy;
+  unsigned concurrency;     /* getTransaction/getBlock calls in flight; 0 = default 32 */
+  unsigned sig_page_limit;  /* getSignaturesForAddress limit; 0 = 1000 */
+  const char *checkpoint_stream; /* sink checkpoint stream; NULL = "backfill" */
+  bool refresh_accounts;    /* getMultipleAccounts of the touched accounts at the end */
+  int progress;             /* 0 none, 1 log line every few s, 2 tty progress bar */
+  const volatile int *stop_flag;
+} backfill_options_t;
+
+void backfill_options_init(backfill_options_t *o);
+
+typedef struct backfill_summary {
+  uint64_t slots;          /* slots covered */
+  uint64_t signatures;     /* distinct signatures in range */
+  uint64_t transactions;   /* transactions fetched and ingested */
+  uint64_t instructions;   /* transactions rows written */
+  uint64_t accounts;       /* accounts refreshed */
+  uint64_t dead_letters;
+  uint64_t retries;        /* RPC retries */
+  uint64_t elapsed_ms;
+  uint64_t last_slot;      /* highest slot fully applied (checkpointed) */
+} backfill_summary_t;
+
+/* Runs a backfill of [from_slot, to_slot], resuming from the stream's
+ * checkpoint when it lies inside the range. Idempotent. Returns 0, or -1
+ * with a message in err (RPC failure after retries, sink failure, stop). */
+int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_options_t *opt,
+                 backfill_summary_t *sum, char *err, size_t errsz);
+
+/* getMultipleAccounts (100 keys per call) of keys, each written with the
+ * response's context slot. Returns the number of accounts ingested or -1. */
+long backfill_refresh_accounts(rpc_client_t *rpc, ingest_t *ing, sink_t *sink,
+                               const char *commitment, const char (*keys)[CB_PUBKEY_B58_MAX],
+                               size_t n, const volatile int *stop_flag, char *err, size_t errsz);
+
+/* getProgramAccounts per account type of the IDL (memcmp filter on the
+ * discriminator), written through the sink. Returns accounts written or -1. */
+long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *idl,
+                  const char *program_id, const char *commitment,
+                  const volatile int *stop_flag, char *err, size_t errsz);
+
+/* Compares every cached open account with the chain (getMultipleAccounts,
+ * 100 per call) and marks the ones that are gone (null / 0 lamports /
+ * no longer owned by the program) closed. Returns accounts closed or -1. */
+long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *program_id,
+                   const char *commitment, const volatile int *stop_flag, char *err,
+                   size_t errsz);
+
+#endif

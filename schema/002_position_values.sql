@@ -1,0 +1,74 @@
+-- Derived position columns, maintained by the indexer's sink whenever a
+-- position or its market changes. All arithmetic is exact NUMERIC; the only
+-- rounding is current_value's, half up to 9 decimals.
+--
+-- With yes_pool, no_pool, state and resolution_result from the position's
+-- market (markets_cache) and shares/total_invested from the position:
+--   active or paused market:
+--     p_yes = yes_pool / (yes_pool + no_pool), p_no = no_pool / (yes_pool + no_pool)
+--     (both 0.5 when yes_pool + no_pool = 0)
+--     current_value  = yes_shares * p_yes + no_shares * p_no
+--     unrealized_pnl = current_value - total_invested
+--     realized_pnl   = 0
+--   resolved market (winning shares W = yes_shares if resolution_result else no_shares):
+--     current_value  = W, unrealized_pnl = 0, realized_pnl = W - total_invested
+--   cancelled market (refund):
+--     current_value  = total_invested, unrealized_pnl = 0, realized_pnl = 0
+--   market not cached yet, or resolved without a result: all three NULL.
+
+CREATE FUNCTION cbi_position_current_value(st market_state, res BOOLEAN, yes_pool NUMERIC,
+                                           no_pool NUMERIC, yes_shares NUMERIC,
+                                           no_shares NUMERIC, total_invested NUMERIC)
+RETURNS NUMERIC LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN st = 'active' OR st = 'paused' THEN
+            CASE WHEN yes_pool + no_pool = 0 THEN (yes_shares + no_shares) * 0.5
+                 ELSE div((yes_shares * yes_pool + no_shares * no_pool) * 2000000000
+                              + (yes_pool + no_pool),
+                          (yes_pool + no_pool) * 2) * 0.000000001
+            END
+        WHEN st = 'resolved' THEN CASE WHEN res THEN yes_shares WHEN NOT res THEN no_shares END
+        WHEN st = 'cancelled' THEN total_invested
+    END
+$$;
+
+CREATE FUNCTION cbi_position_unrealized_pnl(st market_state, res BOOLEAN, yes_pool NUMERIC,
+                                            no_pool NUMERIC, yes_shares NUMERIC,
+                                            no_shares NUMERIC, total_invested NUMERIC)
+RETURNS NUMERIC LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN st = 'active' OR st = 'paused' THEN
+            cbi_position_current_value(st, res, yes_pool, no_pool, yes_shares, no_shares,
+                                       total_invested) - total_invested
+        WHEN st = 'resolved' THEN CASE WHEN res IS NOT NULL THEN 0 END
+        WHEN st = 'cancelled' THEN 0
+    END
+$$;
+
+CREATE FUNCTION cbi_position_realized_pnl(st market_state, res BOOLEAN, yes_pool NUMERIC,
+                                          no_pool NUMERIC, yes_shares NUMERIC,
+                                          no_shares NUMERIC, total_invested NUMERIC)
+RETURNS NUMERIC LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN st = 'active' OR st = 'paused' THEN 0
+        WHEN st = 'resolved' THEN
+            CASE WHEN res THEN yes_shares - total_invested
+                 WHEN NOT res THEN no_shares - total_invested END
+        WHEN st = 'cancelled' THEN 0
+    END
+$$;
+
+COMMENT ON FUNCTION cbi_position_current_value(market_state, BOOLEAN, NUMERIC, NUMERIC, NUMERIC, NUMERIC, NUMERIC) IS
+    'active/paused: (yes_shares*yes_pool + no_shares*no_pool)/(yes_pool+no_pool) rounded half up to 9 '
+    'decimals ((yes_shares+no_shares)/2 on empty pools); resolved: winning shares; cancelled: total_invested.';
+
+COMMENT ON COLUMN positions_cache.current_value IS
+    'Derived. Active/paused market: yes_shares*p_yes + no_shares*p_no with p_yes = yes_pool/(yes_pool+no_pool), '
+    'p_no = no_pool/(yes_pool+no_pool), 0.5 each on empty pools, rounded half up to 9 decimals. '
+    'Resolved: winning shares. Cancelled: total_invested (refund). NULL while the market is unknown.';
+COMMENT ON COLUMN positions_cache.unrealized_pnl IS
+    'Derived. Active/paused market: current_value - total_invested. Resolved or cancelled: 0. '
+    'NULL while the market is unknown.';
+COMMENT ON COLUMN positions_cache.realized_pnl IS
+    'Derived. Resolved market: winning shares (yes_shares if resolution_result else no_shares) - total_invested. '
+    'Active/paused: 0. Cancelled (refund): 0. NULL while the market is unknown.';
