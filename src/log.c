@@ -52,7 +52,7 @@ static int is_key_char(int c) { return isalnum(c) || c == '_' || c == '-'; }
 char *log_redact_url(const char *url, char *out, size_t outsz) {
   size_t o = 0;
   if (outsz == 0) return out;
-#define PUT(c) do { if (o + 1 < outsz) out[o++] = (char)(c); } while (0)
+#define PUT(c) do { char c_ = (char)(c); if (o + 1 < outsz) out[o++] = c_; } while (0)
 #define PUTS(s) do { for (const char *q_ = (s); *q_; q_++) PUT(*q_); } while (0)
   const char *p = url;
   const char *scheme = strstr(url, "://");

@@ -36,5 +36,6 @@ for t in "$BUILD"/tests/test_${FILTER}*; do
 done
 rm -f "$log"
 [ -n "$bad_bins" ] && echo "failing binaries:$bad_bins"
-echo "checks ($BUILD): $passed passed, $failed failed"
+echo "test build: $BUILD"
+echo "checks: $passed passed, $failed failed"
 [ $failed -eq 0 ] && [ -z "$bad_bins" ]

@@ -417,3 +417,592 @@ class Idl:
 
     def account_space(self, name, string_max):
         return 8 + sum(self.max_size(f["type"], string_max, f["name"]) for f in self.fields(name))
+
+
+# --------------------------------------------------------------------------
+# Chain constants
+
+SYSTEM_PROGRAM = b58decode("11111111111111111111111111111111")
+COMPUTE_BUDGET = b58decode("ComputeBudget111111111111111111111111111111")
+VOTE_PROGRAM = b58decode("Vote111111111111111111111111111111111111111")
+SYSVAR_CLOCK = b58decode("SysvarC1ock11111111111111111111111111111111")
+SYSVAR_SLOT_HASHES = b58decode("SysvarS1otHashes111111111111111111111111111")
+NATIVE_MINT = b58decode("So11111111111111111111111111111111111111112")
+USDC_MINT = b58decode("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
+ZERO_KEY = bytes(32)
+
+API_VERSION = "2.0.15"
+U64_MAX = (1 << 64) - 1
+RENT_EPOCH = U64_MAX            # every rent-exempt account since rent collection ended
+LAMPORTS_PER_SIGNATURE = 5000
+LOG_BYTES_LIMIT = 10000         # the runtime's log collector limit
+SLOT_MS = 400
+
+# Anchor `space`: maximum UTF-8 byte lengths of the strings (the IDL has none).
+STRING_MAX = {
+    "Market": {"title": 64, "description": 256, "category": 32, "metadata_uri": 128},
+    "OracleData": {"source": 64, "value": 128},
+}
+
+# Program constants of the simulated program.
+CREATION_FEE = {"Degen": 10_000_000, "Stable": 25_000_000}
+ERRORS = {
+    6000: ("MarketNotActive", "Market is not in the required state"),
+    6001: ("BetTooSmall", "Bet amount is below the minimum"),
+    6002: ("BetTooLarge", "Bet amount is above the maximum"),
+    6003: ("InvalidVault", "Vault does not belong to this market and side"),
+    6004: ("Unauthorized", "Signer is not allowed to do this"),
+    6005: ("NothingToClaim", "Position has nothing to claim"),
+    6006: ("AlreadyClaimed", "Position has already been claimed"),
+    6007: ("StringTooLong", "A string argument exceeds its maximum length"),
+    6008: ("OracleMismatch", "Oracle data does not belong to this market"),
+    6009: ("ProgramPaused", "The program is paused"),
+    6010: ("InvalidConfidence", "Confidence must be between 0 and 100"),
+}
+ERROR_SITES = {
+    "place_bet": "programs/crypto-bet/src/instructions/place_bet.rs",
+    "claim_winnings": "programs/crypto-bet/src/instructions/claim_winnings.rs",
+    "claim_refund": "programs/crypto-bet/src/instructions/claim_refund.rs",
+    "create_market": "programs/crypto-bet/src/instructions/create_market.rs",
+    "resolve_market": "programs/crypto-bet/src/instructions/resolve_market.rs",
+    "cancel_market": "programs/crypto-bet/src/instructions/cancel_market.rs",
+    "update_oracle": "programs/crypto-bet/src/instructions/update_oracle.rs",
+    "initialize_config": "programs/crypto-bet/src/instructions/initialize_config.rs",
+}
+# Base compute units per instruction (plus jitter and CPI costs).
+CU_BASE = {"initialize_config": 9000, "create_market": 31000, "place_bet": 19000,
+           "claim_winnings": 14000, "claim_refund": 13000, "resolve_market": 8000,
+           "cancel_market": 6000, "update_oracle": 12000, "route_bet": 6000}
+CU_INVOKE = 1000
+CU_BUILTIN = 150
+
+
+def rent_exempt(space):
+    return (128 + space) * 3480 * 2
+
+
+def pascal(name):
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+class ProgramError(Exception):
+    def __init__(self, code, line):
+        super().__init__(code)
+        self.code = code
+        self.line = line
+
+
+class TxFailed(Exception):
+    def __init__(self, index, code):
+        super().__init__(index, code)
+        self.index = index
+        self.code = code
+
+
+# --------------------------------------------------------------------------
+# Chain model
+
+class Meta:
+    """An account of an instruction: key, is_signer, is_writable."""
+    __slots__ = ("key", "signer", "writable")
+
+    def __init__(self, key, signer=False, writable=False):
+        self.key, self.signer, self.writable = key, signer, writable
+
+
+class Ix:
+    """A top-level instruction of a transaction to run."""
+
+    def __init__(self, program, metas, data, kind, name=None, args=None, accts=None, opts=None):
+        self.program, self.metas, self.data, self.kind = program, metas, data, kind
+        self.name, self.args, self.accts = name, args or {}, accts or {}
+        self.opts = opts or {}
+
+
+class World:
+    def __init__(self, idl, seed):
+        self.idl = idl
+        self.seed = seed
+        self.program = b58decode(idl.address)
+        self.lamports = {}
+        # program accounts: key -> {"type", "value", "space", "slot"}
+        self.acc = {}
+        self.space = {n: idl.account_space(n, STRING_MAX.get(n, {})) for n in idl.account_disc}
+        for k, v in ((SYSTEM_PROGRAM, 1), (COMPUTE_BUDGET, 1), (VOTE_PROGRAM, 1),
+                     (SYSVAR_CLOCK, 1169280), (SYSVAR_SLOT_HASHES, 143487360)):
+            self.lamports[k] = v
+        self.lamports[self.program] = 1141440
+
+    def key(self, label):
+        return sha256(self.seed, "/key/", label)
+
+    def bump(self, key):
+        return 255 - key[0] % 5
+
+    def owner_of(self, key):
+        return self.program if key in self.acc else SYSTEM_PROGRAM
+
+    def encode(self, key):
+        a = self.acc[key]
+        return self.idl.encode_account(a["type"], a["value"], a["space"])
+
+
+class Exec:
+    """Runs one transaction against the world: logs (with the runtime's
+    truncation), inner instructions, compute units, events, changes."""
+
+    def __init__(self, world, rng, slot, block_time, budget):
+        self.w = world
+        self.rng = rng
+        self.slot = slot
+        self.time = block_time
+        self.logs = []
+        self.log_bytes = 0
+        self.log_truncated = False
+        self.flat = []          # every instruction in execution order
+        self.inner = {}         # top index -> [inner instruction]
+        self.events = []        # (flat index of the emitting instruction, name, value)
+        self.changed = []       # program accounts written, in order
+        self.top = None
+        self.frames = []
+        self.budget = budget
+        self.cu_total = 0
+
+    # ---- logs (LogCollector semantics: a message that would reach the
+    # limit is dropped; the first drop appends "Log truncated")
+    def log(self, msg):
+        n = len(msg.encode("utf-8"))
+        if self.log_bytes + n >= LOG_BYTES_LIMIT:
+            if not self.log_truncated:
+                self.log_truncated = True
+                self.logs.append("Log truncated")
+        else:
+            self.log_bytes += n
+            self.logs.append(msg)
+
+    # ---- state
+    def write(self, key, type_name, value):
+        w = self.w
+        if key not in w.acc:
+            raise RuntimeError("write to missing account")
+        w.acc[key]["value"] = value
+        w.acc[key]["slot"] = self.slot
+        if key not in self.changed:
+            self.changed.append(key)
+
+    def get(self, key, type_name):
+        a = self.w.acc.get(key)
+        if a is None or a["type"] != type_name:
+            return None
+        return a["value"]
+
+    def move(self, src, dst, lamports):
+        lam = self.w.lamports
+        if lam.get(src, 0) < lamports:
+            raise RuntimeError("insufficient lamports in %s" % b58encode(src))
+        lam[src] -= lamports
+        lam[dst] = lam.get(dst, 0) + lamports
+        for k in (src, dst):
+            if k in self.w.acc:
+                self.w.acc[k]["slot"] = self.slot
+                if k not in self.changed:
+                    self.changed.append(k)
+
+    # ---- instruction bookkeeping
+    def record(self, program, keys, data, stack):
+        entry = {"program": program, "accounts": list(keys), "data": bytes(data),
+                 "stack": stack, "top": self.top}
+        self.flat.append(entry)
+        if stack > 1:
+            self.inner.setdefault(self.top, []).append(entry)
+        return len(self.flat) - 1
+
+    def frame(self):
+        return self.frames[-1]
+
+    def cpi_system(self, depth, data, keys):
+        self.record(SYSTEM_PROGRAM, keys, data, depth)
+        self.log("Program 11111111111111111111111111111111 invoke [%d]" % depth)
+        self.log("Program 11111111111111111111111111111111 success")
+        self.frame()["used"] += CU_INVOKE + CU_BUILTIN
+
+    def create_account(self, depth, payer, new, type_name, value):
+        space = self.w.space[type_name]
+        lamports = rent_exempt(space)
+        data = struct.pack("<IQQ", 0, lamports, space) + self.w.program
+        self.cpi_system(depth, data, [payer, new])
+        if new in self.w.acc or self.w.lamports.get(new, 0):
+            raise RuntimeError("account already exists")
+        self.w.acc[new] = {"type": type_name, "value": value, "space": space, "slot": self.slot}
+        self.move(payer, new, lamports)
+
+    def transfer(self, depth, src, dst, lamports):
+        data = struct.pack("<IQ", 2, lamports)
+        self.cpi_system(depth, data, [src, dst])
+        self.move(src, dst, lamports)
+
+    def emit(self, depth, flat_index, name, value, via_cpi=False):
+        data = self.w.idl.encode_event(name, value)
+        self.events.append((flat_index, name, value))
+        if not via_cpi:
+            self.log("Program data: " + b64(data))
+            return
+        # emit_cpi!: the program invokes itself with the event as data
+        prog = b58encode(self.w.program)
+        parent = self.frame()
+        parent["used"] += CU_INVOKE
+        self.record(self.w.program, [self.w.key("__event_authority")], EMIT_CPI_TAG + data,
+                    depth + 1)
+        self.log("Program %s invoke [%d]" % (prog, depth + 1))
+        child_budget = parent["budget"] - parent["used"]
+        used = 1400 + self.rng.below(400)
+        self.log("Program %s consumed %d of %d compute units" % (prog, used, child_budget))
+        self.log("Program %s success" % prog)
+        parent["used"] += used
+
+    # ---- running instructions
+    def run_builtin_top(self, index, ix):
+        self.top = index
+        self.record(ix.program, [m.key for m in ix.metas], ix.data, 1)
+        name = b58encode(ix.program)
+        self.log("Program %s invoke [1]" % name)
+        self.log("Program %s success" % name)
+        self.budget -= CU_BUILTIN
+        self.cu_total += CU_BUILTIN
+
+    def run_top(self, index, ix):
+        self.top = index
+        if ix.kind == "builtin":
+            return self.run_builtin_top(index, ix)
+        self.frames = [{"budget": self.budget, "used": 0}]
+        try:
+            if ix.kind == "cb":
+                self.call_cb(1, ix, self.frames[0])
+            elif ix.kind == "router":
+                self.call_router(ix)
+            else:
+                raise RuntimeError("unknown instruction kind")
+        except ProgramError as e:
+            raise TxFailed(index, e.code)
+        finally:
+            used = self.frames[0]["used"]
+            self.budget -= used
+            self.cu_total += used
+            self.frames = []
+
+    def call_router(self, ix):
+        router = b58encode(ix.program)
+        self.record(ix.program, [m.key for m in ix.metas], ix.data, 1)
+        frame = self.frames[0]
+        self.log("Program %s invoke [1]" % router)
+        self.log("Program log: Instruction: RouteBet")
+        frame["used"] += CU_BASE["route_bet"] + self.rng.below(800)
+        inner = ix.opts["inner"]
+        frame["used"] += CU_INVOKE
+        child = {"budget": frame["budget"] - frame["used"], "used": 0}
+        self.frames.append(child)
+        self.call_cb(2, inner, child)
+        self.frames.pop()
+        frame["used"] += child["used"]
+        self.log("Program %s consumed %d of %d compute units" % (router, frame["used"], frame["budget"]))
+        self.log("Program %s success" % router)
+
+    def call_cb(self, depth, ix, frame):
+        prog = b58encode(self.w.program)
+        flat_index = self.record(self.w.program, [m.key for m in ix.metas], ix.data, depth)
+        self.log("Program %s invoke [%d]" % (prog, depth))
+        self.log("Program log: Instruction: %s" % pascal(ix.name))
+        if frame is not self.frames[-1]:
+            raise RuntimeError("frame stack out of order")
+        frame["used"] += CU_BASE[ix.name] + self.rng.below(3000)
+        handler = getattr(self, "ix_" + ix.name)
+        try:
+            handler(depth, flat_index, ix)
+        except ProgramError as e:
+            err_name, err_msg = ERRORS[e.code]
+            self.log("Program log: AnchorError thrown in %s:%d. Error Code: %s. Error Number: %d. "
+                     "Error Message: %s." % (ERROR_SITES[ix.name], e.line, err_name, e.code, err_msg))
+            self.log("Program %s consumed %d of %d compute units" % (prog, frame["used"], frame["budget"]))
+            self.log("Program %s failed: custom program error: 0x%x" % (prog, e.code))
+            raise
+        self.log("Program %s consumed %d of %d compute units" % (prog, frame["used"], frame["budget"]))
+        self.log("Program %s success" % prog)
+
+    # ---- the Crypto Bet instructions
+    def ix_initialize_config(self, depth, fi, ix):
+        a, args = ix.accts, ix.args
+        cfg_key = a["global_config"]
+        value = {
+            "authority": a["authority"],
+            "platform_fee_bps": args["platform_fee_bps"],
+            "min_market_duration": args["min_market_duration"],
+            "max_market_duration": args["max_market_duration"],
+            "min_bet_amount": args["min_bet_amount"],
+            "max_bet_amount": args["max_bet_amount"],
+            "platform_treasury": a["platform_treasury"],
+            "is_paused": False,
+            "total_markets_created": 0,
+            "total_volume": 0,
+            "version": 1,
+            "bump": self.w.bump(cfg_key),
+        }
+        self.create_account(depth + 1, a["authority"], cfg_key, "GlobalConfig", value)
+
+    def ix_create_market(self, depth, fi, ix):
+        a, args = ix.accts, ix.args
+        w = self.w
+        cfg = copy.deepcopy(self.get(a["global_config"], "GlobalConfig"))
+        for field, limit in STRING_MAX["Market"].items():
+            if len(args[field].encode("utf-8")) > limit:
+                raise ProgramError(6007, 71)
+        if cfg["is_paused"]:
+            raise ProgramError(6009, 64)
+        mtype = args["market_type"]
+        fee = CREATION_FEE[mtype]
+        market = {
+            "authority": a["authority"],
+            "market_id": args["market_id"],
+            "title": args["title"],
+            "description": args["description"],
+            "category": args["category"],
+            "created_at": self.time,
+            "resolution_time": args["resolution_time"],
+            "state": "Active",
+            "market_type": mtype,
+            "accepted_mint": a["accepted_mint"],
+            "yes_vault": a["yes_vault"],
+            "no_vault": a["no_vault"],
+            "yes_pool": 0,
+            "no_pool": 0,
+            "total_volume": 0,
+            "total_participants": 0,
+            "resolution_result": None,
+            "resolver": a["resolver"],
+            "oracle_source": args["oracle_source"],
+            "metadata_uri": args["metadata_uri"],
+            "creation_fee": fee,
+            "bump": w.bump(a["market"]),
+        }
+        self.create_account(depth + 1, a["authority"], a["market"], "Market", market)
+        for side, vault in (("YesPool", a["yes_vault"]), ("NoPool", a["no_vault"])):
+            self.create_account(depth + 1, a["authority"], vault, "Treasury", {
+                "market": a["market"], "mint": a["accepted_mint"], "authority": a["market"],
+                "total_deposits": 0, "total_withdrawals": 0, "current_balance": 0,
+                "treasury_type": side, "bump": w.bump(vault)})
+        self.transfer(depth + 1, a["authority"], a["global_config"], fee)
+        cfg["total_markets_created"] += 1
+        self.write(a["global_config"], "GlobalConfig", cfg)
+        self.emit(depth, fi, "MarketCreated", {
+            "market": a["market"], "market_id": args["market_id"], "authority": a["authority"],
+            "market_type": mtype, "creation_fee": fee, "timestamp": self.time})
+
+    def ix_place_bet(self, depth, fi, ix):
+        a, args = ix.accts, ix.args
+        w = self.w
+        cfg = copy.deepcopy(self.get(a["global_config"], "GlobalConfig"))
+        market = copy.deepcopy(self.get(a["market"], "Market"))
+        side, amount = args["side"], args["amount"]
+        if cfg["is_paused"]:
+            raise ProgramError(6009, 38)
+        if market is None or market["state"] != "Active":
+            raise ProgramError(6000, 41)
+        if amount < cfg["min_bet_amount"]:
+            raise ProgramError(6001, 44)
+        if amount > cfg["max_bet_amount"]:
+            raise ProgramError(6002, 47)
+        want_vault = market["yes_vault"] if side == "Yes" else market["no_vault"]
+        if a["vault"] != want_vault or a["platform_treasury"] != cfg["platform_treasury"]:
+            raise ProgramError(6003, 50)
+        user, pos_key, plat = a["user"], a["position"], a["platform_treasury"]
+        if plat not in w.acc:
+            self.create_account(depth + 1, user, plat, "Treasury", {
+                "market": ZERO_KEY, "mint": NATIVE_MINT, "authority": a["global_config"],
+                "total_deposits": 0, "total_withdrawals": 0, "current_balance": 0,
+                "treasury_type": "Platform", "bump": w.bump(plat)})
+        position = self.get(pos_key, "Position")
+        if position is None:
+            self.create_account(depth + 1, user, pos_key, "Position", {
+                "user": user, "market": a["market"], "yes_shares": 0, "no_shares": 0,
+                "total_invested": 0, "yes_avg_price": 0, "no_avg_price": 0,
+                "created_at": self.time, "updated_at": self.time, "claimed": False,
+                "claimed_amount": 0, "bet_count": 0, "bump": w.bump(pos_key)})
+            market["total_participants"] += 1
+        position = copy.deepcopy(self.get(pos_key, "Position"))
+        fee = amount * cfg["platform_fee_bps"] // 10000
+        net = amount - fee
+        self.transfer(depth + 1, user, a["vault"], net)
+        if fee:
+            self.transfer(depth + 1, user, plat, fee)
+        if side == "Yes":
+            market["yes_pool"] += net
+        else:
+            market["no_pool"] += net
+        side_pool = market["yes_pool"] if side == "Yes" else market["no_pool"]
+        price = side_pool * 1_000_000_000 // (market["yes_pool"] + market["no_pool"])
+        market["total_volume"] += amount
+        sh, av = ("yes_shares", "yes_avg_price") if side == "Yes" else ("no_shares", "no_avg_price")
+        old = position[sh]
+        position[av] = (position[av] * old + price * net) // (old + net)
+        position[sh] = old + net
+        position["total_invested"] += amount
+        position["bet_count"] += 1
+        position["updated_at"] = self.time
+        vault = copy.deepcopy(self.get(a["vault"], "Treasury"))
+        vault["total_deposits"] += net
+        vault["current_balance"] += net
+        ptre = copy.deepcopy(self.get(plat, "Treasury"))
+        ptre["total_deposits"] += fee
+        ptre["current_balance"] += fee
+        cfg["total_volume"] += amount
+        self.write(a["global_config"], "GlobalConfig", cfg)
+        self.write(a["market"], "Market", market)
+        self.write(pos_key, "Position", position)
+        self.write(a["vault"], "Treasury", vault)
+        self.write(plat, "Treasury", ptre)
+        if ix.opts.get("verbose"):
+            self.verbose_odds(market)
+        self.emit(depth, fi, "BetPlaced", {
+            "market": a["market"], "position": pos_key, "user": user, "side": side,
+            "amount": amount, "platform_fee": fee, "price": price,
+            "yes_pool": market["yes_pool"], "no_pool": market["no_pool"],
+            "timestamp": self.time}, via_cpi=bool(ix.opts.get("emit_cpi")))
+
+    def verbose_odds(self, market):
+        """A debug build's odds table: logs until the collector truncates."""
+        total = market["yes_pool"] + market["no_pool"]
+        row = 0
+        while not self.log_truncated:
+            gap = LOG_BYTES_LIMIT - 1 - self.log_bytes
+            yes = market["yes_pool"] * (row + 1) // 64
+            no = market["no_pool"] * (64 - row) // 64
+            line = ("Program log: odds[%d]: yes_pool=%d no_pool=%d total=%d implied_yes=%d"
+                    % (row, yes, no, total, yes * 1_000_000_000 // max(1, yes + no)))
+            n = len(line.encode("utf-8"))
+            if n > gap and gap > len("Program log: ") + 8:
+                # fill the collector to one byte short of its limit so that
+                # nothing after this line fits
+                line = line[:gap]
+            self.log(line)
+            row += 1
+
+    def ix_update_oracle(self, depth, fi, ix):
+        a, args = ix.accts, ix.args
+        if not 0 <= args["confidence"] <= 100:
+            raise ProgramError(6010, 33)
+        for field, limit in STRING_MAX["OracleData"].items():
+            if len(args[field].encode("utf-8")) > limit:
+                raise ProgramError(6007, 30)
+        value = {"authority": a["authority"], "market": a["market"], "source": args["source"],
+                 "value": args["value"], "timestamp": args["timestamp"],
+                 "confidence": args["confidence"], "signature": args["signature"],
+                 "bump": self.w.bump(a["oracle_data"])}
+        existing = self.get(a["oracle_data"], "OracleData")
+        if existing is None:
+            self.create_account(depth + 1, a["authority"], a["oracle_data"], "OracleData", value)
+        else:
+            if existing["market"] != a["market"]:
+                raise ProgramError(6008, 36)
+            self.write(a["oracle_data"], "OracleData", value)
+
+    def ix_resolve_market(self, depth, fi, ix):
+        a, args = ix.accts, ix.args
+        market = copy.deepcopy(self.get(a["market"], "Market"))
+        if market is None or market["state"] != "Active":
+            raise ProgramError(6000, 29)
+        if market["resolver"] != a["resolver"]:
+            raise ProgramError(6004, 32)
+        oracle = self.get(a["oracle_data"], "OracleData")
+        if oracle is None or oracle["market"] != a["market"]:
+            raise ProgramError(6008, 35)
+        market["state"] = "Resolved"
+        market["resolution_result"] = args["result"]
+        self.write(a["market"], "Market", market)
+        self.emit(depth, fi, "MarketResolved", {"market": a["market"], "resolver": a["resolver"],
+                                                "result": args["result"], "timestamp": self.time})
+
+    def ix_cancel_market(self, depth, fi, ix):
+        a = ix.accts
+        market = copy.deepcopy(self.get(a["market"], "Market"))
+        if market is None or market["state"] != "Active":
+            raise ProgramError(6000, 24)
+        if market["authority"] != a["authority"]:
+            raise ProgramError(6004, 27)
+        market["state"] = "Cancelled"
+        self.write(a["market"], "Market", market)
+        self.emit(depth, fi, "MarketCancelled", {"market": a["market"], "authority": a["authority"],
+                                                 "timestamp": self.time})
+
+    def _pay_out(self, vault_key, lamports, user):
+        if not lamports:
+            return
+        t = copy.deepcopy(self.get(vault_key, "Treasury"))
+        t["total_withdrawals"] += lamports
+        t["current_balance"] -= lamports
+        if t["current_balance"] < 0:
+            raise RuntimeError("vault overdrawn")
+        self.write(vault_key, "Treasury", t)
+        self.move(vault_key, user, lamports)
+
+    def ix_claim_winnings(self, depth, fi, ix):
+        a = ix.accts
+        market = self.get(a["market"], "Market")
+        position = copy.deepcopy(self.get(a["position"], "Position"))
+        if market is None or market["state"] != "Resolved":
+            raise ProgramError(6000, 31)
+        if position is None or position["user"] != a["user"] or position["market"] != a["market"]:
+            raise ProgramError(6004, 34)
+        if position["claimed"]:
+            raise ProgramError(6006, 37)
+        yes = market["resolution_result"]
+        shares = position["yes_shares"] if yes else position["no_shares"]
+        if shares == 0:
+            raise ProgramError(6005, 40)
+        win_vault = market["yes_vault"] if yes else market["no_vault"]
+        lose_vault = market["no_vault"] if yes else market["yes_vault"]
+        extra = ix.opts.get("remaining", [])
+        if a["vault"] != win_vault or extra != [lose_vault]:
+            raise ProgramError(6003, 43)
+        win_pool = market["yes_pool"] if yes else market["no_pool"]
+        lose_pool = market["no_pool"] if yes else market["yes_pool"]
+        bonus = shares * lose_pool // win_pool
+        payout = shares + bonus
+        self._pay_out(win_vault, shares, a["user"])
+        self._pay_out(lose_vault, bonus, a["user"])
+        position["claimed"] = True
+        position["claimed_amount"] = payout
+        position["updated_at"] = self.time
+        self.write(a["position"], "Position", position)
+        self.emit(depth, fi, "WinningsClaimed", {"market": a["market"], "position": a["position"],
+                                                 "user": a["user"], "amount": payout,
+                                                 "timestamp": self.time})
+
+    def ix_claim_refund(self, depth, fi, ix):
+        a = ix.accts
+        market = self.get(a["market"], "Market")
+        position = copy.deepcopy(self.get(a["position"], "Position"))
+        if market is None or market["state"] != "Cancelled":
+            raise ProgramError(6000, 29)
+        if position is None or position["user"] != a["user"] or position["market"] != a["market"]:
+            raise ProgramError(6004, 32)
+        if position["claimed"]:
+            raise ProgramError(6006, 35)
+        ys, ns = position["yes_shares"], position["no_shares"]
+        if ys + ns == 0:
+            raise ProgramError(6005, 38)
+        vaults = []
+        if ys:
+            vaults.append((market["yes_vault"], ys))
+        if ns:
+            vaults.append((market["no_vault"], ns))
+        extra = ix.opts.get("remaining", [])
+        if [a["vault"]] + extra != [v for v, _ in vaults]:
+            raise ProgramError(6003, 41)
+        for v, amt in vaults:
+            self._pay_out(v, amt, a["user"])
+        position["claimed"] = True
+        position["claimed_amount"] = ys + ns
+        position["updated_at"] = self.time
+        self.write(a["position"], "Position", position)
+        self.emit(depth, fi, "RefundClaimed", {"market": a["market"], "position": a["position"],
+                                               "user": a["user"], "amount": ys + ns,
+                                               "timestamp": self.time})
