@@ -9,6 +9,7 @@
  * from tools/gen-base58-tables.py. */
 #include "base58.h"
 
+#include <limits.h>
 #include <string.h>
 
 #define B58_R 656356768u /* 58^5 */
@@ -134,6 +135,7 @@ size_t base58_encode_ref(const uint8_t *in, size_t n, char *out) {
 
 int base58_decode_ref(const char *in, uint8_t *out, size_t outsz) {
   size_t ones = 0, len = 0, i, j, inlen = strlen(in);
+  if (outsz > INT_MAX) outsz = INT_MAX; /* the count is returned as int */
   while (ones < inlen && in[ones] == '1') ones++;
   if (ones > outsz) return -1;
   /* value bytes collected little-endian in out[0..len) */
@@ -163,7 +165,6 @@ int base58_decode_ref(const char *in, uint8_t *out, size_t outsz) {
   memset(out, 0, ones);
   return (int)(ones + len);
 }
-
 
 static inline uint32_t b58_load_be32(const uint8_t *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];

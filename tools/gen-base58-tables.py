@@ -17,7 +17,7 @@ U64 = 2 ** 64
 
 def tables(n):
     b = n // 4
-    i_sz = -(-{32: 44, 64: 88}[n] // 5) + 0  # limbs for the longest encoding
+    i_sz = -(-{32: 44, 64: 88}[n] // 5)  # radix-58^5 limbs for the longest encoding
     assert R ** i_sz > 2 ** (8 * n) and R ** (i_sz - 1) < 2 ** (8 * n)
     enc = []
     for i in range(b):
