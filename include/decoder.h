@@ -150,6 +150,14 @@ int cb_decode_event(const idl_t *idl, const uint8_t *data, size_t len, cb_event_
  * the program to itself, carries an event (discriminator + fields) after. */
 extern const uint8_t CB_EMIT_CPI_TAG[8];
 
+/* emit_cpi! payload: when ix_data (an instruction's data, typically an
+ * inner instruction the program sent to itself) starts with
+ * CB_EMIT_CPI_TAG, returns a pointer into ix_data just after the tag (the
+ * event's discriminator + fields, for decode_event_json / cb_decode_event)
+ * and its length in *event_len. Otherwise returns NULL and *event_len = 0.
+ * The caller still checks that the instruction's program is ours. */
+const uint8_t *decode_emit_cpi_event(const uint8_t *ix_data, size_t len, size_t *event_len);
+
 typedef struct log_event {
   uint8_t *data;     /* decoded bytes (owned by the log_events_t) */
   size_t len;

@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 /* Parses len bytes of JSON text. On failure returns NULL and writes
- * "line L column C: message" into err. max_depth bounds nesting. */
+ * "line L column C: message" into err. Nesting is bounded by jansson
+ * (2048 levels); documents over 256 MiB are refused. */
 json_t *jsonx_loads(const char *text, size_t len, char *err, size_t errsz);
 
 /* Reads an unsigned 64-bit value from a JSON integer >= 0 or a string of

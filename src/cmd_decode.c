@@ -1,14 +1,234 @@
+/* crypto-bet-indexer decode: decodes one account, instruction or event with
+ * the IDL and prints it as JSON (the operator's debugging tool). */
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "commands.h"
 #include "config.h"
+#include "decoder.h"
+#include "idl.h"
+
+#define DECODE_MAX_KEYS 256
+
+static void decode_usage(FILE *out) {
+  fputs("usage: crypto-bet-indexer decode (--account B64 | --instruction B64 [--accounts K1,K2,...]\n"
+        "                                 | --event B64 | --log-line LINE) [options]\n"
+        "\n"
+        "Decodes bytes with the Anchor IDL and prints {\"type\": \"<Name>\", \"value\": {...}}:\n"
+        "the IDL's field names, pubkeys in base58, every integer exact (values outside the\n"
+        "int64 range as decimal strings), enums as \"Variant\" or {\"Variant\": payload},\n"
+        "bytes as base64.\n"
+        "\n"
+        "  --account B64        whole account data (discriminator included), base64\n"
+        "  --allow-trailing     accept non-zero bytes after the account's layout\n"
+        "  --instruction B64    instruction data (discriminator + arguments), base64;\n"
+        "                       data carrying the emit_cpi! tag is decoded as an event\n"
+        "  --accounts K1,K2,... the instruction's account keys (base58), in order: printed\n"
+        "                       under the IDL's account names\n"
+        "  --event B64          event data (discriminator + fields), base64\n"
+        "  --log-line LINE      a \"Program data: <b64> [<b64>...]\" log line (slices joined)\n"
+        "  -h, --help           show this help\n"
+        "\n",
+        out);
+  config_print_help(out);
+  fputs("\nExit codes: 0 decoded, 1 the input does not decode (or the IDL does not load),\n"
+        "2 usage error.\n",
+        out);
+}
+
+/* Decodes base64 (or the slices of a log line, space-separated) into a new
+ * buffer. 0 or -1. */
+static int decode_b64_slices(const char *s, uint8_t **out, size_t *outlen) {
+  size_t total = strlen(s), len = 0, cap = b64_decoded_max(total) + 1;
+  uint8_t *buf = malloc(cap);
+  if (!buf) return -1;
+  const char *p = s;
+  while (*p) {
+    const char *e = strchr(p, ' ');
+    size_t sl = e ? (size_t)(e - p) : strlen(p);
+    size_t got = 0;
+    if (sl > 0 && b64_decode_into(p, sl, buf + len, cap - len, &got) != 0) {
+      free(buf);
+      return -1;
+    }
+    len += got;
+    p += sl;
+    if (*p == ' ') p++;
+  }
+  *out = buf;
+  *outlen = len;
+  return 0;
+}
+
+/* Splits "k1,k2,..." in place into keys. Returns the count or -1. */
+static int split_keys(char *s, const char **keys, size_t max) {
+  size_t n = 0;
+  if (!*s) return 0;
+  for (char *p = s;;) {
+    if (n == max) return -1;
+    keys[n++] = p;
+    char *c = strchr(p, ',');
+    if (!c) break;
+    *c = '\0';
+    p = c + 1;
+  }
+  return (int)n;
+}
 
 int cmd_decode(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-    printf("usage: crypto-bet-indexer decode [options]\n\nnot yet available in this build.\n");
-    return EXIT_OK;
+  enum {
+    OPT_ACCOUNT = 1,
+    OPT_INSTRUCTION,
+    OPT_ACCOUNTS,
+    OPT_EVENT,
+    OPT_LOG_LINE,
+    OPT_ALLOW_TRAILING
+  };
+  static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
+                                           {"account", required_argument, 0, OPT_ACCOUNT},
+                                           {"instruction", required_argument, 0, OPT_INSTRUCTION},
+                                           {"accounts", required_argument, 0, OPT_ACCOUNTS},
+                                           {"event", required_argument, 0, OPT_EVENT},
+                                           {"log-line", required_argument, 0, OPT_LOG_LINE},
+                                           {"allow-trailing", no_argument, 0, OPT_ALLOW_TRAILING},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  cbi_config_t cfg;
+  config_init(&cfg);
+  const char *input = NULL, *accounts_arg = NULL;
+  int mode = 0, allow_trailing = 0, opt, inputs = 0;
+  optind = 1;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (opt) {
+      case 'h':
+        decode_usage(stdout);
+        return EXIT_OK;
+      case OPT_ACCOUNT:
+      case OPT_INSTRUCTION:
+      case OPT_EVENT:
+      case OPT_LOG_LINE:
+        mode = opt;
+        input = optarg;
+        inputs++;
+        continue;
+      case OPT_ACCOUNTS:
+        accounts_arg = optarg;
+        continue;
+      case OPT_ALLOW_TRAILING:
+        allow_trailing = 1;
+        continue;
+      default:
+        break;
+    }
+    if (config_apply(&cfg, opt, optarg)) continue;
+    fprintf(stderr, "crypto-bet-indexer decode: unknown or incomplete option '%s'\n\n",
+            argv[optind - 1]);
+    decode_usage(stderr);
+    return EXIT_USAGE;
   }
-  fprintf(stderr, "crypto-bet-indexer decode: not yet available in this build\n");
-  return EXIT_UNAVAILABLE;
+  if (optind < argc) {
+    fprintf(stderr, "crypto-bet-indexer decode: unexpected argument '%s'\n\n", argv[optind]);
+    decode_usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (inputs != 1) {
+    fprintf(stderr, "crypto-bet-indexer decode: give exactly one of --account, --instruction, "
+                    "--event, --log-line\n\n");
+    decode_usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (accounts_arg && mode != OPT_INSTRUCTION) {
+    fprintf(stderr, "crypto-bet-indexer decode: --accounts goes with --instruction\n");
+    return EXIT_USAGE;
+  }
+  if (allow_trailing && mode != OPT_ACCOUNT) {
+    fprintf(stderr, "crypto-bet-indexer decode: --allow-trailing goes with --account\n");
+    return EXIT_USAGE;
+  }
+  char err[1024];
+  if (config_finish(&cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "crypto-bet-indexer decode: %s\n", err);
+    return EXIT_USAGE;
+  }
+  if (mode == OPT_LOG_LINE) {
+    if (strncmp(input, "Program data: ", 14) != 0) {
+      fprintf(stderr, "crypto-bet-indexer decode: --log-line takes a \"Program data: ...\" line\n");
+      return EXIT_USAGE;
+    }
+    input += 14;
+  }
+  char *keys_buf = NULL;
+  const char *keys[DECODE_MAX_KEYS];
+  int n_keys = 0;
+  if (accounts_arg) {
+    keys_buf = strdup(accounts_arg);
+    n_keys = keys_buf ? split_keys(keys_buf, keys, DECODE_MAX_KEYS) : -1;
+    if (n_keys < 0) {
+      fprintf(stderr, "crypto-bet-indexer decode: --accounts: too many keys (max %d)\n",
+              DECODE_MAX_KEYS);
+      free(keys_buf);
+      return EXIT_USAGE;
+    }
+  }
+
+  int exit_code = EXIT_FAILURE_RUN;
+  idl_t *idl = NULL;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  json_t *out = NULL;
+  if (sodium_init() < 0) {
+    fprintf(stderr, "crypto-bet-indexer decode: libsodium initialisation failed\n");
+    goto done;
+  }
+  int rc = cfg.idl_path ? idl_load_file(cfg.idl_path, &idl, err, sizeof err)
+                        : idl_load_default(&idl, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "crypto-bet-indexer decode: cannot load IDL: %s\n", err);
+    goto done;
+  }
+  /* Account and instruction data are one base64 string; log lines may hold
+   * several slices. */
+  if (mode == OPT_LOG_LINE ? decode_b64_slices(input, &data, &len) != 0
+                           : b64_decode(input, strlen(input), &data, &len) != 0) {
+    fprintf(stderr, "crypto-bet-indexer decode: input is not valid base64\n");
+    goto done;
+  }
+  decode_error_t derr;
+  size_t evlen = 0;
+  const uint8_t *ev = decode_emit_cpi_event(data, len, &evlen);
+  if (mode == OPT_ACCOUNT) {
+    rc = decode_account_json(idl, data, len, allow_trailing, &out, &derr);
+  } else if (mode == OPT_INSTRUCTION && !ev) {
+    rc = decode_instruction_json(idl, data, len, keys, (size_t)n_keys, &out, &derr);
+  } else if (ev) {
+    rc = decode_event_json(idl, ev, evlen, &out, &derr);
+  } else {
+    rc = decode_event_json(idl, data, len, &out, &derr);
+  }
+  if (rc != 0) {
+    char msg[512];
+    fprintf(stderr, "crypto-bet-indexer decode: %s\n", decode_error_format(&derr, msg, sizeof msg));
+    goto done;
+  }
+  char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (!text) {
+    fprintf(stderr, "crypto-bet-indexer decode: out of memory\n");
+    goto done;
+  }
+  fputs(text, stdout);
+  fputc('\n', stdout);
+  free(text);
+  exit_code = EXIT_OK;
+done:
+  json_decref(out);
+  free(data);
+  idl_free(idl);
+  free(keys_buf);
+  return exit_code;
 }

@@ -1006,3 +1006,409 @@ class Exec:
         self.emit(depth, fi, "RefundClaimed", {"market": a["market"], "position": a["position"],
                                                "user": a["user"], "amount": ys + ns,
                                                "timestamp": self.time})
+
+
+# --------------------------------------------------------------------------
+# Transactions: compile, run, serialize
+
+def shortvec(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def compute_budget_limit(units):
+    return Ix(COMPUTE_BUDGET, [], bytes([2]) + struct.pack("<I", units), "builtin")
+
+
+def compute_budget_price(micro_lamports):
+    return Ix(COMPUTE_BUDGET, [], bytes([3]) + struct.pack("<Q", micro_lamports), "builtin")
+
+
+class TxRecord:
+    """A transaction as executed: everything the RPC node would report."""
+
+    def __init__(self):
+        self.sig = None
+        self.slot = None
+        self.block_time = None
+        self.version = "legacy"
+        self.header = None
+        self.static_keys = []
+        self.lookups = []           # [(table key, writable indexes, readonly indexes)]
+        self.loaded_w = []
+        self.loaded_r = []
+        self.keys = []              # static + loaded writable + loaded readonly
+        self.ixs = []               # top-level: (program index, account indexes, data)
+        self.inner = {}             # top index -> [(program index, account indexes, data, stack)]
+        self.logs = []
+        self.err = None
+        self.fee = 0
+        self.pre = []
+        self.post = []
+        self.cu = 0
+        self.blockhash = None
+        self.rows = []
+        self.post_states = {}       # program account -> (data, lamports, space) after this tx
+        self.label = ""
+        self.notes = []
+
+
+def compile_message(payer, ixs, alt_table=None):
+    flags = {}
+
+    def add(k, s, w):
+        f = flags.setdefault(k, [False, False])
+        f[0] |= s
+        f[1] |= w
+
+    add(payer, True, True)
+    for ix in ixs:
+        for m in ix.metas:
+            add(m.key, m.signer, m.writable)
+        add(ix.program, False, False)
+    invoked = {ix.program for ix in ixs}
+    loadable = set()
+    if alt_table is not None:
+        loadable = {k for k in flags if k in alt_table and not flags[k][0] and k not in invoked}
+    static = [k for k in flags if k not in loadable]
+    groups = ([k for k in static if flags[k][0] and flags[k][1]],
+              [k for k in static if flags[k][0] and not flags[k][1]],
+              [k for k in static if not flags[k][0] and flags[k][1]],
+              [k for k in static if not flags[k][0] and not flags[k][1]])
+    if groups[0][0] != payer:
+        raise RuntimeError("fee payer must come first")
+    static = [k for g in groups for k in g]
+    header = {"numReadonlySignedAccounts": len(groups[1]),
+              "numReadonlyUnsignedAccounts": len(groups[3]),
+              "numRequiredSignatures": len(groups[0]) + len(groups[1])}
+    loaded_w, loaded_r, lookups = [], [], []
+    if alt_table is not None:
+        loaded_w = [k for k in alt_table if k in loadable and flags[k][1]]
+        loaded_r = [k for k in alt_table if k in loadable and not flags[k][1]]
+    return header, static, loaded_w, loaded_r
+
+
+def serialize_tx(rec):
+    msg = bytearray()
+    if rec.version == 0:
+        msg.append(0x80)
+    h = rec.header
+    msg += bytes([h["numRequiredSignatures"], h["numReadonlySignedAccounts"],
+                  h["numReadonlyUnsignedAccounts"]])
+    msg += shortvec(len(rec.static_keys)) + b"".join(rec.static_keys)
+    msg += rec.blockhash
+    msg += shortvec(len(rec.ixs))
+    for pidx, accs, data in rec.ixs:
+        msg.append(pidx)
+        msg += shortvec(len(accs)) + bytes(accs)
+        msg += shortvec(len(data)) + data
+    if rec.version == 0:
+        msg += shortvec(len(rec.lookups))
+        for table, widx, ridx in rec.lookups:
+            msg += table + shortvec(len(widx)) + bytes(widx) + shortvec(len(ridx)) + bytes(ridx)
+    return shortvec(1) + rec.sig + bytes(msg)
+
+
+def parse_wire_tx(raw):
+    """Inverse of serialize_tx (for --verify): -> dict with the message fields."""
+    off = 0
+
+    def rd_shortvec():
+        nonlocal off
+        n, shift = 0, 0
+        while True:
+            b = raw[off]
+            off += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n
+
+    def take(n):
+        nonlocal off
+        if n > len(raw) - off:
+            raise ValueError("truncated transaction")
+        v = raw[off:off + n]
+        off += n
+        return bytes(v)
+
+    nsig = rd_shortvec()
+    sigs = [take(64) for _ in range(nsig)]
+    version = "legacy"
+    if raw[off] & 0x80:
+        version = raw[off] & 0x7F
+        off += 1
+    hdr = take(3)
+    keys = [take(32) for _ in range(rd_shortvec())]
+    blockhash = take(32)
+    ixs = []
+    for _ in range(rd_shortvec()):
+        pidx = take(1)[0]
+        accs = list(take(rd_shortvec()))
+        data = take(rd_shortvec())
+        ixs.append((pidx, accs, data))
+    lookups = []
+    if version != "legacy":
+        for _ in range(rd_shortvec()):
+            table = take(32)
+            widx = list(take(rd_shortvec()))
+            ridx = list(take(rd_shortvec()))
+            lookups.append((table, widx, ridx))
+    if off != len(raw):
+        raise ValueError("trailing bytes in transaction")
+    return {"signatures": sigs, "version": version, "header": list(hdr), "keys": keys,
+            "blockhash": blockhash, "instructions": ixs, "lookups": lookups}
+
+
+def cb_ix(world, name, accts, args, extra=None, **opts):
+    """A Crypto Bet instruction: accounts in IDL order (flags from the IDL),
+    data = IDL discriminator + Borsh args."""
+    idl = world.idl
+    metas = []
+    resolved = {}
+    for a in idl.instructions[name]["accounts"]:
+        if a["name"] in accts:
+            key = accts[a["name"]]
+        elif "address" in a:
+            key = b58decode(a["address"])
+        else:
+            raise RuntimeError("%s: account %s missing" % (name, a["name"]))
+        resolved[a["name"]] = key
+        metas.append(Meta(key, bool(a.get("signer")), bool(a.get("writable"))))
+    for m in extra or []:
+        metas.append(m)
+    data = idl.encode_instruction(name, args)
+    return Ix(world.program, metas, data, "cb", name, args, resolved, opts)
+
+
+class Clock:
+    """Slots, skipped slots, blocks and their heights/times/hashes."""
+
+    def __init__(self, rng, seed, start_slot, start_height, start_time, forced_skips):
+        self.rng = rng
+        self.seed = seed
+        self.start_slot = start_slot
+        self.start_height = start_height
+        self.start_time = start_time
+        self.forced_skips = set(forced_skips)
+        self.blocks = {}            # slot -> block dict
+        self.order = []             # produced slots
+        self.skipped = []
+        self.last = start_slot - 1  # last produced (or pre-history) slot
+        self.next_slot = start_slot
+        self.cap = 0
+        self.current = None
+
+    def blockhash(self, slot):
+        return sha256(self.seed, "/blockhash/", str(slot))
+
+    def produce(self):
+        s = self.next_slot
+        while s != self.start_slot and (s in self.forced_skips or self.rng.chance(0.05)):
+            self.skipped.append(s)
+            s += 1
+        block = {"slot": s, "parent": self.last, "height": self.start_height + len(self.order),
+                 "time": self.start_time + (s - self.start_slot) * SLOT_MS // 1000,
+                 "hash": self.blockhash(s), "prev_hash": self.blockhash(self.last), "txs": []}
+        self.blocks[s] = block
+        self.order.append(s)
+        self.last = s
+        self.next_slot = s + 1
+        self.current = block
+        return block
+
+    def take(self):
+        while self.cap == 0:
+            self.produce()
+            r = self.rng.below(100)
+            self.cap = 0 if r < 12 else 1 if r < 70 else 2 if r < 94 else 3
+            if self.current["slot"] == self.start_slot:
+                self.cap = max(self.cap, 1)
+        self.cap -= 1
+        return self.current
+
+    def close(self):
+        self.cap = 0
+
+    def recent_blockhash(self):
+        back = min(len(self.order), 1 + self.rng.below(6))
+        return self.blockhash(self.order[-back]) if self.order else self.blockhash(self.last)
+
+
+class Chain:
+    """Runs transactions on the world at the clock's slots."""
+
+    def __init__(self, world, rng, clock, seed):
+        self.w = world
+        self.rng = rng
+        self.clock = clock
+        self.seed = seed
+        self.sig_counter = 0
+        self.records = []
+        self.sigs = set()
+
+    def new_signature(self):
+        self.sig_counter += 1
+        sig = hashlib.sha512(("%s/sig/%d" % (self.seed, self.sig_counter)).encode()).digest()
+        if sig in self.sigs:
+            raise RuntimeError("signature collision")
+        self.sigs.add(sig)
+        return sig
+
+    def submit(self, payer, ixs, label, alt=None, expect_fail=False, block=None):
+        w = self.w
+        block = block or self.clock.take()
+        rec = TxRecord()
+        rec.label = label
+        rec.slot, rec.block_time = block["slot"], block["time"]
+        rec.sig = self.new_signature()
+        rec.blockhash = self.clock.recent_blockhash()
+        alt_table = alt[1] if alt else None
+        rec.header, rec.static_keys, rec.loaded_w, rec.loaded_r = compile_message(payer, ixs, alt_table)
+        if alt:
+            rec.version = 0
+            table_key, table = alt
+            widx = [table.index(k) for k in rec.loaded_w]
+            ridx = [table.index(k) for k in rec.loaded_r]
+            rec.lookups = [(table_key, widx, ridx)]
+        rec.keys = rec.static_keys + rec.loaded_w + rec.loaded_r
+        index = {k: i for i, k in enumerate(rec.keys)}
+        if len(index) != len(rec.keys):
+            raise RuntimeError("duplicate account key")
+        for ix in ixs:
+            rec.ixs.append((index[ix.program], [index[m.key] for m in ix.metas], ix.data))
+        # compute budget and fee
+        limit, price = None, 0
+        for ix in ixs:
+            if ix.program == COMPUTE_BUDGET:
+                if ix.data[0] == 2:
+                    limit = struct.unpack("<I", ix.data[1:5])[0]
+                elif ix.data[0] == 3:
+                    price = struct.unpack("<Q", ix.data[1:9])[0]
+        if limit is None:
+            n = sum(1 for ix in ixs if ix.program != COMPUTE_BUDGET)
+            limit = min(1_400_000, 200_000 * n)
+        rec.fee = LAMPORTS_PER_SIGNATURE * rec.header["numRequiredSignatures"] + \
+            (price * limit + 999_999) // 1_000_000
+        rec.pre = [w.lamports.get(k, 0) for k in rec.keys]
+        snapshot = (copy.deepcopy(w.acc), dict(w.lamports)) if expect_fail else None
+        if w.lamports.get(payer, 0) < rec.fee:
+            raise RuntimeError("payer cannot pay the fee")
+        w.lamports[payer] -= rec.fee
+        ex = Exec(w, self.rng, rec.slot, rec.block_time, limit)
+        ex.cb_calls = {}
+        failed = None
+        try:
+            for i, ix in enumerate(ixs):
+                ex.run_top(i, ix)
+        except TxFailed as f:
+            failed = f
+        if (failed is not None) != expect_fail:
+            raise RuntimeError("%s: unexpected outcome %r" % (label, failed and failed.code))
+        if failed is not None:
+            w.acc, w.lamports = snapshot
+            w.lamports[payer] -= rec.fee
+            rec.err = {"InstructionError": [failed.index, {"Custom": failed.code}]}
+            ex.changed = []
+            ex.events = []
+        rec.logs = ex.logs
+        rec.cu = ex.cu_total
+        for top, entries in ex.inner.items():
+            rec.inner[top] = [(index[e["program"]], [index[k] for k in e["accounts"]], e["data"],
+                               e["stack"]) for e in entries]
+        rec.post = [w.lamports.get(k, 0) for k in rec.keys]
+        for k in ex.changed:
+            if k in w.acc:
+                rec.post_states[k] = (w.encode(k), w.lamports[k], w.acc[k]["space"])
+        rec.rows = self.rows_for(rec, ixs, ex)
+        block["txs"].append(rec)
+        self.records.append(rec)
+        return rec
+
+    def rows_for(self, rec, ixs, ex):
+        """transactions rows: one per Crypto Bet instruction, indexed over all
+        instructions (inner ones included) in execution order."""
+        seen = []   # (Ix or None, flat entry or None)
+        cb_by_entry = {}
+        for entry in ex.flat:
+            if entry["program"] == self.w.program and entry["data"][:8] != EMIT_CPI_TAG:
+                cb_by_entry[id(entry)] = entry
+        tops_entries = {}
+        for entry in ex.flat:
+            if entry["stack"] == 1:
+                tops_entries[entry["top"]] = entry
+        for i, ix in enumerate(ixs):
+            seen.append((ix, tops_entries.get(i)))
+            for entry in ex.inner.get(i, []):
+                seen.append((None, entry))
+        events_by_entry = {}
+        for fi, name, value in ex.events:
+            events_by_entry[id(ex.flat[fi])] = (name, value)
+        inner_ix = {}
+        for i, ix in enumerate(ixs):
+            if ix.kind == "router":
+                for entry in ex.inner.get(i, []):
+                    if entry["program"] == self.w.program and entry["data"][:8] != EMIT_CPI_TAG:
+                        inner_ix[id(entry)] = ix.opts["inner"]
+        rows = []
+        for n, (ix, entry) in enumerate(seen):
+            cb = None
+            if ix is not None and ix.kind == "cb":
+                cb = ix
+            elif entry is not None and id(entry) in inner_ix:
+                cb = inner_ix[id(entry)]
+            if cb is None:
+                continue
+            ev = events_by_entry.get(id(entry)) if entry is not None else None
+            rows.append(self.make_row(rec, n, cb, ev))
+        return rows
+
+    def make_row(self, rec, index, ix, ev):
+        a, name = ix.accts, ix.name
+        user_role = {"place_bet": "user", "claim_winnings": "user", "claim_refund": "user",
+                     "create_market": "authority", "cancel_market": "authority",
+                     "resolve_market": "resolver", "update_oracle": "authority",
+                     "initialize_config": "authority"}[name]
+        ok = rec.err is None
+        ev_name, ev = ev if ev else (None, None)
+        amount = 0
+        if name == "place_bet":
+            amount = ix.args["amount"]
+        elif name in ("claim_winnings", "claim_refund") and ev:
+            amount = ev["amount"]
+        elif name == "create_market" and ev:
+            amount = ev["creation_fee"]
+        row = {
+            "signature": b58encode(rec.sig),
+            "instruction_index": index,
+            "transaction_type": name,
+            "market_pubkey": b58encode(a["market"]) if "market" in a else None,
+            "user_pubkey": b58encode(a[user_role]),
+            "amount": str(amount),
+            "side": ix.args["side"].lower() if name == "place_bet" else None,
+            "price": fmt9(ev["price"]) if ev_name == "BetPlaced" else None,
+            "slot": rec.slot,
+            "block_time_unix": rec.block_time,
+            "block_height": None,   # filled from the block
+            "fee_amount": str(rec.fee),
+            "platform_fee": str(ev["platform_fee"]) if ev_name == "BetPlaced" else "0",
+            "status": "confirmed" if ok else "failed",
+            "error_message": None if ok else dumps(rec.err),
+            "resolution_result": ev["result"] if ev_name == "MarketResolved" else None,
+            "resolved_at_unix": ev["timestamp"] if ev_name == "MarketResolved" else None,
+        }
+        return row
+
+
+def fmt9(v):
+    """u64/i128 fixed point with 9 decimals as NUMERIC(.., 9) text."""
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    return "%s%d.%09d" % (sign, v // 1_000_000_000, v % 1_000_000_000)
