@@ -170,12 +170,6 @@ class Idl:
             raise IdlError("%s is not a struct" % name)
         return t["fields"]
 
-    def enum_variants(self, name):
-        t = self.types[name]
-        if t["kind"] != "enum":
-            raise IdlError("%s is not an enum" % name)
-        return [v["name"] for v in t["variants"]]
-
     # ---- encoding
     def enc(self, ty, v, out, path="value"):
         if isinstance(ty, str):
@@ -539,9 +533,6 @@ class World:
     def bump(self, key):
         return 255 - key[0] % 5
 
-    def owner_of(self, key):
-        return self.program if key in self.acc else SYSTEM_PROGRAM
-
     def encode(self, key):
         a = self.acc[key]
         return self.idl.encode_account(a["type"], a["value"], a["space"])
@@ -873,8 +864,9 @@ class Exec:
         row = 0
         while not self.log_truncated:
             gap = LOG_BYTES_LIMIT - 1 - self.log_bytes
-            yes = market["yes_pool"] * (row + 1) // 64
-            no = market["no_pool"] * (64 - row) // 64
+            bucket = row % 64
+            yes = market["yes_pool"] * (bucket + 1) // 64
+            no = market["no_pool"] * (64 - bucket) // 64
             line = ("Program log: odds[%d]: yes_pool=%d no_pool=%d total=%d implied_yes=%d"
                     % (row, yes, no, total, yes * 1_000_000_000 // max(1, yes + no)))
             n = len(line.encode("utf-8"))
@@ -1057,7 +1049,6 @@ class TxRecord:
         self.rows = []
         self.post_states = {}       # program account -> (data, lamports, space) after this tx
         self.label = ""
-        self.notes = []
 
 
 def compile_message(payer, ixs, alt_table=None):
@@ -1088,7 +1079,7 @@ def compile_message(payer, ixs, alt_table=None):
     header = {"numReadonlySignedAccounts": len(groups[1]),
               "numReadonlyUnsignedAccounts": len(groups[3]),
               "numRequiredSignatures": len(groups[0]) + len(groups[1])}
-    loaded_w, loaded_r, lookups = [], [], []
+    loaded_w, loaded_r = [], []
     if alt_table is not None:
         loaded_w = [k for k in alt_table if k in loadable and flags[k][1]]
         loaded_r = [k for k in alt_table if k in loadable and not flags[k][1]]
@@ -1228,7 +1219,7 @@ class Clock:
         while self.cap == 0:
             self.produce()
             r = self.rng.below(100)
-            self.cap = 0 if r < 12 else 1 if r < 70 else 2 if r < 94 else 3
+            self.cap = 0 if r < 10 else 1 if r < 45 else 2 if r < 80 else 3
             if self.current["slot"] == self.start_slot:
                 self.cap = max(self.cap, 1)
         self.cap -= 1
@@ -1303,7 +1294,6 @@ class Chain:
             raise RuntimeError("payer cannot pay the fee")
         w.lamports[payer] -= rec.fee
         ex = Exec(w, self.rng, rec.slot, rec.block_time, limit)
-        ex.cb_calls = {}
         failed = None
         try:
             for i, ix in enumerate(ixs):
@@ -1407,8 +1397,1406 @@ class Chain:
         return row
 
 
+def format_expected(expected):
+    """expected.json with one table row per line (small and diff-friendly)."""
+    out = ["{"]
+    items = list(expected.items())
+    for n, (name, value) in enumerate(items):
+        comma = "," if n + 1 < len(items) else ""
+        if isinstance(value, list):
+            out.append(" %s: [" % dumps(name))
+            for i, row in enumerate(value):
+                out.append("  " + dumps(row) + ("," if i + 1 < len(value) else ""))
+            out.append(" ]" + comma)
+        else:
+            out.append(" %s: {" % dumps(name))
+            sub = list(value.items())
+            for i, (k, v) in enumerate(sub):
+                out.append("  %s: %s%s" % (dumps(k), dumps(v), "," if i + 1 < len(sub) else ""))
+            out.append(" }" + comma)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
 def fmt9(v):
     """u64/i128 fixed point with 9 decimals as NUMERIC(.., 9) text."""
     sign = "-" if v < 0 else ""
     v = abs(v)
     return "%s%d.%09d" % (sign, v // 1_000_000_000, v % 1_000_000_000)
+
+
+# --------------------------------------------------------------------------
+# The scenario
+
+def fit_utf8(text, limit):
+    """text cut (on a character boundary) to at most limit UTF-8 bytes."""
+    raw = text.encode("utf-8")[:limit]
+    return raw.decode("utf-8", "ignore")
+
+
+def pad_utf8(text, limit, filler):
+    """text repeated with filler until exactly limit bytes (ASCII filler)."""
+    while len(text.encode("utf-8")) < limit:
+        text += filler
+    text = fit_utf8(text, limit)
+    while len(text.encode("utf-8")) < limit:
+        text += "."
+    return text
+
+
+MARKET_TEMPLATES = [
+    # title, description, category, metadata_uri
+    ("Will BTC ≥ $100k? 🚀",
+     "Resolves YES if the BTC/USD index prints at or above 100,000 before the resolution time.",
+     "crypto", "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"),
+    ("Fed cuts rates in March?", "", "macro", ""),
+    (None, None, None, None),   # maximum lengths, multi-byte
+    ("比特币会在年底前突破十万美元吗？",
+     "Line one of the rules.\nLine two, with a tab:\tand \"quotes\", a back\\slash and 'apostrophes'.",
+     "加密货币", "https://arweave.net/kT3oXn6Xv0Q1p9yH0uHcS1s0FJ3iVhY4qzgk3Y8L6bA"),
+    ("SOL flips ETH by market cap (\"flippening\")?", "Ünïcödé déscriptïön — ça marche? ✓",
+     "crypto", "ipfs://QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"),
+    ("Empty-ish", " ", "misc", "ipfs://x"),
+    ("<b>HTML</b> & SQL'; DROP TABLE markets; --", "Percent % and underscore _ wildcards.",
+     "edge-cases", "https://example.org/m?id=6&lang=en#frag"),
+    ("ETH above $5,000 by 2025-06-30?", "Settles on the Coinbase ETH-USD daily close.",
+     "crypto", "ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"),
+]
+
+
+def market_strings(i):
+    if i < len(MARKET_TEMPLATES):
+        title, desc, cat, uri = MARKET_TEMPLATES[i]
+        if title is None:
+            title = pad_utf8("Ünïcödé ≥ limits: does a 64-byte title fit? ✓ ", 64, "é")
+            desc = pad_utf8("A description at the 256-byte maximum with emoji 🎲🎯 and accents "
+                            "àéîõü, so that byte and character counts differ. ", 256, "x")
+            cat = pad_utf8("decentralized-finance-", 32, "z")
+            uri = pad_utf8("https://metadata.example.com/crypto-bet/markets/", 128, "0")
+        return title, desc, cat, uri
+    assets = ["BTC", "ETH", "SOL", "JUP", "BONK", "WIF", "PYTH", "JTO"]
+    asset = assets[i % len(assets)]
+    return ("Will %s close higher on day %d? (#%d)" % (asset, i % 28 + 1, i),
+            "Generated market %d about %s." % (i, asset),
+            ["crypto", "memes", "defi", "sports"][i % 4],
+            "ipfs://bafy%052d" % i)
+
+
+class Scenario:
+    def __init__(self, args, idl):
+        self.args = args
+        self.seed = args.seed
+        self.idl = idl
+        self.w = World(idl, args.seed)
+        self.rng = Rng(args.seed)
+        start = args.start_slot
+        forced = [start + 3, start + 17, start + 18]
+        self.clock = Clock(self.rng, args.seed, start, args.start_height, args.start_time, forced)
+        self.chain = Chain(self.w, self.rng, self.clock, args.seed)
+        w = self.w
+        self.admin = w.key("admin")
+        self.config = w.key("global_config")
+        self.platform = w.key("treasury/platform")
+        self.event_authority = w.key("__event_authority")
+        self.router = w.key("router-program")
+        self.oracle_keeper = w.key("oracle-keeper")
+        self.resolver = w.key("resolver")
+        self.creators = [w.key("creator-%d" % i) for i in range(max(1, min(3, args.markets)))]
+        self.wallets = [w.key("wallet-%d" % i) for i in range(args.wallets)]
+        w.lamports[self.router] = 1141440
+        for k in [self.admin, self.oracle_keeper, self.resolver] + self.creators:
+            w.lamports[k] = 250 * 10 ** 9 + self.rng.below(10 ** 9)
+        for k in self.wallets:
+            w.lamports[k] = self.rng.between(400, 6000) * 10 ** 9 + self.rng.below(10 ** 9)
+        self.markets = []       # market dicts in creation order
+        self.fates = []
+        self.specials = {}      # label -> [signature]
+        self.min_bet = 1_000_000
+        self.max_bet = U64_MAX
+
+    # ---- helpers
+    def note(self, label, rec):
+        self.specials.setdefault(label, []).append(b58encode(rec.sig))
+
+    def active_markets(self):
+        return [m for m in self.markets
+                if self.w.acc[m["key"]]["value"]["state"] == "Active"]
+
+    def pick_wallet(self):
+        heavy = max(1, len(self.wallets) // 5)
+        if self.rng.chance(0.3):
+            return self.wallets[self.rng.below(heavy)]
+        return self.rng.choice(self.wallets)
+
+    def pick_amount(self, wallet):
+        if self.rng.chance(0.03):
+            amount = self.rng.between(100, 400) * 10 ** 9 + self.rng.below(10 ** 9)
+        else:
+            amount = self.rng.log_uniform(self.min_bet, 20 * 10 ** 9)
+        room = self.w.lamports[wallet] - 50_000_000
+        return max(self.min_bet, min(amount, room))
+
+    def position_key(self, user, market):
+        return self.w.key("position/%s/%s" % (b58encode(user), b58encode(market)))
+
+    def bet_ix(self, user, market, side, amount, **opts):
+        accts = {"global_config": self.config, "market": market["key"],
+                 "position": self.position_key(user, market["key"]),
+                 "vault": market["yes_vault"] if side == "Yes" else market["no_vault"],
+                 "platform_treasury": self.platform, "user": user}
+        extra = None
+        if opts.get("emit_cpi"):
+            extra = [Meta(self.event_authority), Meta(self.w.program)]
+        return cb_ix(self.w, "place_bet", accts, {"side": side, "amount": amount}, extra, **opts)
+
+    def pick_side(self, market):
+        return "Yes" if self.rng.below(1000) < market["p_yes"] else "No"
+
+    # ---- actions
+    def do_init(self):
+        ix = cb_ix(self.w, "initialize_config",
+                   {"global_config": self.config, "authority": self.admin,
+                    "platform_treasury": self.platform},
+                   {"platform_fee_bps": 250, "min_market_duration": 3600,
+                    "max_market_duration": 365 * 86400, "min_bet_amount": self.min_bet,
+                    "max_bet_amount": self.max_bet})
+        self.chain.submit(self.admin, [ix], "initialize_config")
+
+    def do_create_market(self, i):
+        w = self.w
+        authority = self.creators[i % len(self.creators)]
+        cfg = w.acc[self.config]["value"]
+        market_id = cfg["total_markets_created"] + 1
+        key = w.key("market/%d/%s" % (market_id, b58encode(authority)))
+        title, desc, cat, uri = market_strings(i)
+        mtype = "Degen" if i % 2 == 0 else "Stable"
+        m = {"index": i, "key": key, "authority": authority, "market_id": market_id,
+             "yes_vault": w.key("vault/yes/%s" % b58encode(key)),
+             "no_vault": w.key("vault/no/%s" % b58encode(key)),
+             "resolver": self.resolver if i % 2 == 0 else authority,
+             "oracle": w.key("oracle/%s" % b58encode(key)),
+             "p_yes": self.rng.between(250, 750)}
+        oracle_source = None if i % 3 == 1 else w.key("feed/%d" % i)
+        args = {"market_id": market_id, "title": title, "description": desc, "category": cat,
+                "resolution_time": self.args.start_time + 86400 * (7 + i) + 3600 * (i % 24),
+                "market_type": mtype, "oracle_source": oracle_source, "metadata_uri": uri}
+        accts = {"global_config": self.config, "market": key, "authority": authority,
+                 "accepted_mint": NATIVE_MINT if mtype == "Degen" else USDC_MINT,
+                 "yes_vault": m["yes_vault"], "no_vault": m["no_vault"], "resolver": m["resolver"]}
+        ix = cb_ix(w, "create_market", accts, args)
+        self.markets.append(m)
+        return self.chain.submit(authority, [ix], "create_market")
+
+    def do_bet(self):
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        ix = self.bet_ix(user, market, side, self.pick_amount(user))
+        return self.chain.submit(user, [ix], "place_bet")
+
+    def do_failed_bet(self):
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        ix = self.bet_ix(user, market, self.pick_side(market), self.min_bet - 1)
+        rec = self.chain.submit(user, [ix], "failed place_bet", expect_fail=True)
+        self.note("failed_place_bet", rec)
+
+    def do_multi(self):
+        user = self.pick_wallet()
+        act = self.active_markets()
+        if len(act) >= 2:
+            i = self.rng.below(len(act))
+            j = (i + 1 + self.rng.below(len(act) - 1)) % len(act)
+            pairs = [(act[i], "Yes"), (act[j], "No")]
+        else:
+            pairs = [(act[0], "Yes"), (act[0], "No")]
+        ixs = [compute_budget_limit(400_000), compute_budget_price(10_000)]
+        for market, side in pairs:
+            ixs.append(self.bet_ix(user, market, side, max(self.min_bet, self.pick_amount(user) // 2)))
+        rec = self.chain.submit(user, ixs, "compute budget + two place_bet")
+        self.note("multi_instruction", rec)
+
+    def do_router(self):
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        amount = self.pick_amount(user)
+        inner = self.bet_ix(user, market, side, amount)
+        metas = [Meta(m.key, m.signer, m.writable) for m in inner.metas] + [Meta(self.w.program)]
+        data = sha256("global:route_bet")[:8] + bytes([0 if side == "Yes" else 1]) + \
+            struct.pack("<Q", amount)
+        ix = Ix(self.router, metas, data, "router", opts={"inner": inner})
+        rec = self.chain.submit(user, [ix], "router CPI into place_bet")
+        self.note("cpi_router", rec)
+
+    def do_v0(self):
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        ix = self.bet_ix(user, market, side, self.pick_amount(user))
+        table_key = self.w.key("lookup-table/%s" % b58encode(market["key"]))
+        table = [SYSTEM_PROGRAM, self.config, self.platform, market["key"], market["yes_vault"],
+                 market["no_vault"], self.position_key(user, market["key"])]
+        rec = self.chain.submit(user, [ix], "v0 place_bet via address lookup table",
+                                alt=(table_key, table))
+        self.note("v0_lookup_table", rec)
+
+    def do_emit_cpi(self):
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        ixs = [compute_budget_limit(600_000),
+               self.bet_ix(user, market, side, self.pick_amount(user), emit_cpi=True, verbose=True)]
+        rec = self.chain.submit(user, ixs, "emit_cpi place_bet, logs truncated")
+        self.note("emit_cpi_log_truncated", rec)
+
+    def do_oracle(self, market, n):
+        w = self.w
+        assets = ["BTC/USD", "ETH/USD", "SOL/USD", "FED/RATE"]
+        source = ["pyth:", "switchboard:", "manual:"][n % 3] + assets[market["index"] % 4]
+        price = 10_000 + self.rng.below(120_000)
+        value = "%d.%02d" % (price, self.rng.below(100))
+        args = {"source": source, "value": value,
+                "timestamp": self.clock.current["time"] - self.rng.below(30) if self.clock.current
+                else self.args.start_time,
+                "confidence": self.rng.between(60, 100),
+                "signature": hashlib.sha512(("%s/oracle-sig/%d/%d" % (
+                    self.seed, market["index"], n)).encode()).digest()}
+        accts = {"oracle_data": market["oracle"], "market": market["key"],
+                 "authority": self.oracle_keeper}
+        ix = cb_ix(w, "update_oracle", accts, args)
+        return self.chain.submit(self.oracle_keeper, [ix], "update_oracle")
+
+    def do_resolve(self, market, result):
+        ix = cb_ix(self.w, "resolve_market",
+                   {"market": market["key"], "oracle_data": market["oracle"],
+                    "resolver": market["resolver"]}, {"result": result})
+        return self.chain.submit(market["resolver"], [ix], "resolve_market")
+
+    def do_cancel(self, market):
+        ix = cb_ix(self.w, "cancel_market",
+                   {"market": market["key"], "authority": market["authority"]}, {})
+        return self.chain.submit(market["authority"], [ix], "cancel_market")
+
+    def claim_ix(self, market, user, kind):
+        w = self.w
+        mv = w.acc[market["key"]]["value"]
+        pv = w.acc[self.position_key(user, market["key"])]["value"]
+        if kind == "claim_winnings":
+            yes = mv["resolution_result"]
+            vault, extra = (market["yes_vault"], [market["no_vault"]]) if yes else \
+                (market["no_vault"], [market["yes_vault"]])
+        else:
+            vaults = ([market["yes_vault"]] if pv["yes_shares"] else []) + \
+                ([market["no_vault"]] if pv["no_shares"] else [])
+            vault, extra = vaults[0], vaults[1:]
+        accts = {"market": market["key"], "position": self.position_key(user, market["key"]),
+                 "vault": vault, "user": user}
+        return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra)
+
+    # ---- the whole life
+    def run(self):
+        a, rng = self.args, self.rng
+        M = max(1, a.markets)
+        fixed = ["resolve_yes", "cancel", "resolve_no", "active"]
+        for i in range(M):
+            if i < len(fixed):
+                self.fates.append(fixed[i])
+            else:
+                r = rng.below(100)
+                self.fates.append("resolve_yes" if r < 25 else "resolve_no" if r < 50
+                                  else "cancel" if r < 65 else "active")
+        self.do_init()
+        n_first = max(min(M, 2), (M + 1) // 2)
+        for i in range(n_first):
+            self.do_create_market(i)
+
+        specials = ["failed_bet", "multi", "router", "v0", "emit_cpi"]
+        special_bets = {"multi": 2, "router": 1, "v0": 1, "emit_cpi": 1, "failed_bet": 0}
+        budget = a.bets
+        chosen = []
+        for s in specials:
+            if special_bets[s] <= budget:
+                chosen.append(s)
+                budget -= special_bets[s]
+        regular = budget
+        late = min(4, regular // 20)
+        regular -= late
+        phase = ["bet"] * regular
+        # remaining market creations spread over the betting phase
+        rest = list(range(n_first, M))
+        for k, i in enumerate(rest):
+            pos = (k + 1) * len(phase) // (len(rest) + 1)
+            phase.insert(pos, ("market", i))
+        fractions = {"failed_bet": 10, "multi": 30, "router": 45, "v0": 60, "emit_cpi": 75}
+        for s in chosen:
+            phase.insert(fractions[s] * len(phase) // 100, s)
+        for step in phase:
+            if step == "bet":
+                self.do_bet()
+            elif isinstance(step, tuple):
+                self.do_create_market(step[1])
+            else:
+                getattr(self, "do_" + step)()
+
+        # oracle updates, resolutions and cancellations, with a few late bets
+        queues = []
+        for m, fate in zip(self.markets, self.fates):
+            q = []
+            if fate.startswith("resolve"):
+                q.append(("oracle", m, 0))
+                if not any(f.startswith("resolve") for f in self.fates[:m["index"]]):
+                    q.append(("oracle", m, 1))   # the first resolved market: updated twice
+                q.append(("resolve", m, fate == "resolve_yes"))
+            elif fate == "cancel":
+                q.append(("cancel", m, None))
+            elif fate == "active" and not any(f == "active" for f in self.fates[:m["index"]]):
+                q.append(("oracle", m, 0))
+            if q:
+                queues.append(q)
+        for _ in range(late):
+            queues.append([("late_bet", None, None)])
+        while queues:
+            qi = rng.below(len(queues))
+            kind, m, arg = queues[qi].pop(0)
+            if not queues[qi]:
+                queues.pop(qi)
+            if kind == "oracle":
+                self.do_oracle(m, arg)
+            elif kind == "resolve":
+                self.do_resolve(m, arg)
+            elif kind == "cancel":
+                self.do_cancel(m)
+            elif kind == "late_bet" and self.active_markets():
+                self.do_bet()
+
+        # claims
+        claims = []
+        for m in self.markets:
+            mv = self.w.acc[m["key"]]["value"]
+            if mv["state"] not in ("Resolved", "Cancelled"):
+                continue
+            first = True
+            for key, acc in self.w.acc.items():
+                if acc["type"] != "Position" or acc["value"]["market"] != m["key"]:
+                    continue
+                pv = acc["value"]
+                if mv["state"] == "Resolved":
+                    shares = pv["yes_shares"] if mv["resolution_result"] else pv["no_shares"]
+                    kind = "claim_winnings"
+                else:
+                    shares = pv["yes_shares"] + pv["no_shares"]
+                    kind = "claim_refund"
+                if shares and (first or rng.chance(0.85)):
+                    claims.append((m, pv["user"], kind))
+                    first = False
+        rng.shuffle(claims)
+        double_done = False
+        for m, user, kind in claims:
+            ix = self.claim_ix(m, user, kind)
+            rec = self.chain.submit(user, [ix], kind)
+            if kind == "claim_winnings":
+                self.note("claim_winnings", rec)
+            if not double_done and (kind == "claim_winnings" or
+                                    all(k != "claim_winnings" for _, _, k in claims)):
+                again = self.claim_ix(m, user, kind)
+                rec2 = self.chain.submit(user, [compute_budget_limit(200_000), again],
+                                         "second %s (AlreadyClaimed)" % kind, expect_fail=True)
+                self.note("failed_double_claim", rec2)
+                double_done = True
+        # a couple of empty blocks at the tip
+        self.clock.close()
+        self.clock.produce()
+        self.clock.produce()
+
+
+# --------------------------------------------------------------------------
+# Rendering in the RPC wire formats
+
+def render_message(rec):
+    msg = {
+        "accountKeys": [b58encode(k) for k in rec.static_keys],
+        "header": rec.header,
+        "instructions": [{"accounts": accs, "data": b58encode(data), "programIdIndex": p,
+                          "stackHeight": None} for p, accs, data in rec.ixs],
+        "recentBlockhash": b58encode(rec.blockhash),
+    }
+    if rec.version == 0:
+        msg["addressTableLookups"] = [{"accountKey": b58encode(t), "readonlyIndexes": r,
+                                       "writableIndexes": w} for t, w, r in rec.lookups]
+    return msg
+
+
+def render_meta(rec):
+    return {
+        "err": rec.err,
+        "status": {"Ok": None} if rec.err is None else {"Err": rec.err},
+        "fee": rec.fee,
+        "preBalances": rec.pre,
+        "postBalances": rec.post,
+        "innerInstructions": [
+            {"index": top, "instructions": [
+                {"accounts": accs, "data": b58encode(data), "programIdIndex": p, "stackHeight": st}
+                for p, accs, data, st in rec.inner[top]]}
+            for top in sorted(rec.inner) if rec.inner[top]],
+        "logMessages": rec.logs,
+        "preTokenBalances": [],
+        "postTokenBalances": [],
+        "rewards": [],
+        "loadedAddresses": {"writable": [b58encode(k) for k in rec.loaded_w],
+                            "readonly": [b58encode(k) for k in rec.loaded_r]},
+        "computeUnitsConsumed": rec.cu,
+    }
+
+
+def render_tx_body(rec, encoding):
+    if encoding == "base64":
+        return [b64(serialize_tx(rec)), "base64"]
+    return {"message": render_message(rec), "signatures": [b58encode(rec.sig)]}
+
+
+def render_get_transaction(rec, encoding):
+    return {"slot": rec.slot, "transaction": render_tx_body(rec, encoding),
+            "meta": render_meta(rec), "version": rec.version, "blockTime": rec.block_time}
+
+
+def account_json(data, lamports, space, owner):
+    return {"data": [b64(data), "base64"], "executable": False, "lamports": lamports,
+            "owner": b58encode(owner), "rentEpoch": RENT_EPOCH, "space": space}
+
+
+def make_vote_record(sc, block, identity_lamports):
+    """The block's vote transaction (legacy, like the real sample)."""
+    rec = TxRecord()
+    rec.sig = sc.chain.new_signature()
+    rec.slot, rec.block_time = block["slot"], block["time"]
+    identity, vote = sc.w.key("validator-identity"), sc.w.key("validator-vote-account")
+    rec.static_keys = [identity, vote, VOTE_PROGRAM]
+    rec.keys = list(rec.static_keys)
+    rec.header = {"numReadonlySignedAccounts": 0, "numReadonlyUnsignedAccounts": 1,
+                  "numRequiredSignatures": 1}
+    rec.blockhash = block["prev_hash"]
+    # TowerSync (vote instruction 14): lockouts, root, bank hash, block id elided
+    data = struct.pack("<I", 14) + struct.pack("<Q", block["parent"]) + \
+        sha256(sc.seed, "/vote/", str(block["slot"]))[:24]
+    rec.ixs = [(2, [1, 0], data)]
+    rec.fee = 5000
+    rec.pre = [identity_lamports, 27_074_400, 1]
+    rec.post = [identity_lamports - 5000] + rec.pre[1:]
+    rec.logs = ["Program Vote111111111111111111111111111111111111111 invoke [1]",
+                "Program Vote111111111111111111111111111111111111111 success"]
+    rec.cu = 2100
+    return rec
+
+
+def paginate(entries, limit):
+    """getSignaturesForAddress pages, newest first, with one duplicate: at the
+    first page boundary that falls inside a slot, the next page repeats the
+    previous page's second-to-last signature (the order of signatures within
+    a slot is not stable between calls); otherwise one signature of a
+    two-transaction slot is repeated inside its page."""
+    pages, i, dup = [], 0, None
+    while True:
+        page = []
+        if dup is None and pages:
+            prev = pages[-1]
+            if len(prev) >= 2 and prev[-1]["slot"] == prev[-2]["slot"]:
+                page.append(prev[-2])
+                dup = prev[-2]["signature"]
+        take = limit - len(page)
+        page += entries[i:i + take]
+        i += take
+        pages.append(page)
+        if len(page) < limit:
+            break
+    if dup is None:
+        seq = list(entries)
+        for j in range(len(seq) - 1):
+            if seq[j]["slot"] == seq[j + 1]["slot"]:
+                seq.insert(j + 2, seq[j])
+                dup = seq[j]["signature"]
+                break
+        else:
+            if seq:
+                seq.insert(1, seq[0])
+                dup = seq[0]["signature"]
+        pages = [seq[k:k + limit] for k in range(0, len(seq), limit)]
+        if not pages or len(pages[-1]) == limit:
+            pages.append([])
+    return pages, dup
+
+
+ACCOUNT_TABLE = {"GlobalConfig": "platform_config", "Market": "markets_cache",
+                 "Position": "positions_cache", "Treasury": "treasuries_cache",
+                 "OracleData": "oracle_data_cache"}
+
+
+def table_row(name, key, v, slot, resolved_at):
+    """The cache table row an account state maps to (schema/001_core.sql
+    column names; NUMERIC as decimal strings, integers as numbers)."""
+    pk = b58encode(key)
+    if name == "GlobalConfig":
+        return {"config_pubkey": pk, "authority_pubkey": b58encode(v["authority"]),
+                "platform_fee_bps": v["platform_fee_bps"],
+                "min_market_duration": v["min_market_duration"],
+                "max_market_duration": v["max_market_duration"],
+                "min_bet_amount": str(v["min_bet_amount"]), "max_bet_amount": str(v["max_bet_amount"]),
+                "platform_treasury": b58encode(v["platform_treasury"]), "is_paused": v["is_paused"],
+                "total_markets_created": str(v["total_markets_created"]),
+                "total_volume": str(v["total_volume"]), "version": v["version"], "bump": v["bump"],
+                "sync_slot": slot}
+    if name == "Market":
+        return {"market_pubkey": pk, "market_id": str(v["market_id"]),
+                "authority_pubkey": b58encode(v["authority"]), "title": v["title"],
+                "description": v["description"], "category": v["category"],
+                "market_type": v["market_type"].lower(), "created_at_unix": v["created_at"],
+                "resolution_time_unix": v["resolution_time"], "resolved_at_unix": resolved_at,
+                "state": v["state"].lower(), "resolution_result": v["resolution_result"],
+                "yes_pool": str(v["yes_pool"]), "no_pool": str(v["no_pool"]),
+                "total_volume": str(v["total_volume"]), "total_participants": v["total_participants"],
+                "accepted_mint": b58encode(v["accepted_mint"]), "yes_vault": b58encode(v["yes_vault"]),
+                "no_vault": b58encode(v["no_vault"]), "resolver_pubkey": b58encode(v["resolver"]),
+                "oracle_source": b58encode(v["oracle_source"]) if v["oracle_source"] else None,
+                "metadata_uri": v["metadata_uri"], "creation_fee": str(v["creation_fee"]),
+                "bump": v["bump"], "sync_slot": slot}
+    if name == "Position":
+        return {"position_pubkey": pk, "user_pubkey": b58encode(v["user"]),
+                "market_pubkey": b58encode(v["market"]), "yes_shares": str(v["yes_shares"]),
+                "no_shares": str(v["no_shares"]), "total_invested": str(v["total_invested"]),
+                "yes_avg_price": fmt9(v["yes_avg_price"]), "no_avg_price": fmt9(v["no_avg_price"]),
+                "created_at_unix": v["created_at"], "updated_at_unix": v["updated_at"],
+                "claimed": v["claimed"], "claimed_amount": str(v["claimed_amount"]),
+                "bet_count": v["bet_count"], "bump": v["bump"], "sync_slot": slot}
+    if name == "Treasury":
+        return {"treasury_pubkey": pk, "market_pubkey": b58encode(v["market"]),
+                "mint": b58encode(v["mint"]), "authority_pubkey": b58encode(v["authority"]),
+                "total_deposits": str(v["total_deposits"]),
+                "total_withdrawals": str(v["total_withdrawals"]),
+                "current_balance": str(v["current_balance"]),
+                "treasury_type": {"YesPool": "yes_pool", "NoPool": "no_pool",
+                                  "Platform": "platform"}[v["treasury_type"]],
+                "bump": v["bump"], "sync_slot": slot}
+    if name == "OracleData":
+        return {"oracle_pubkey": pk, "authority_pubkey": b58encode(v["authority"]),
+                "market_pubkey": b58encode(v["market"]), "source": v["source"], "value": v["value"],
+                "data_timestamp_unix": v["timestamp"], "confidence": v["confidence"],
+                "signature": v["signature"].hex(), "bump": v["bump"], "sync_slot": slot}
+    raise RuntimeError(name)
+
+
+def position_derived(pos, market):
+    """positions_cache.current_value / unrealized_pnl / realized_pnl
+    (schema/002_derived.sql), exact, as NUMERIC(29,9) text."""
+    ys, ns, inv = pos["yes_shares"], pos["no_shares"], pos["total_invested"]
+    yp, np_, st = market["yes_pool"], market["no_pool"], market["state"]
+    nano = 1_000_000_000
+    if st in ("Active", "Paused"):
+        if yp + np_ == 0:
+            cv = (ys + ns) * nano // 2
+        else:
+            cv = ((ys * yp + ns * np_) * 2 * nano + (yp + np_)) // ((yp + np_) * 2)
+        return fmt9(cv), fmt9(cv - inv * nano), fmt9(0)
+    if st == "Resolved":
+        w = ys if market["resolution_result"] else ns
+        return fmt9(w * nano), fmt9(0), fmt9((w - inv) * nano)
+    return fmt9(inv * nano), fmt9(0), fmt9(0)
+
+
+class JsonlWriter:
+    """Streams one JSON document per line to path + ".tmp"; counts per method."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path + ".tmp", "w", encoding="utf-8", newline="\n")
+        self.bytes = 0
+        self.methods = {}
+
+    def write(self, method, obj):
+        line = dumps(obj) + "\n"
+        self.f.write(line)
+        self.bytes += len(line.encode("utf-8"))
+        self.methods[method] = self.methods.get(method, 0) + 1
+
+    def commit(self):
+        self.f.close()
+        os.replace(self.path + ".tmp", self.path)
+
+
+def build_outputs(sc, args, outdir):
+    """Writes rpc.jsonl and ws.jsonl into outdir; returns the other files'
+    texts (accounts.json, expected.json, README.md) by name."""
+    w, clock, chain = sc.w, sc.clock, sc.chain
+    program = w.program
+    tip = clock.order[-1]
+    ctx = {"apiVersion": API_VERSION, "slot": tip}
+    records = chain.records
+    heights = {s: clock.blocks[s]["height"] for s in clock.order}
+    for rec in records:
+        for row in rec.rows:
+            row["block_height"] = heights[rec.slot]
+
+    rpc = JsonlWriter(os.path.join(outdir, "rpc.jsonl"))
+    ws = JsonlWriter(os.path.join(outdir, "ws.jsonl"))
+
+    def add(method, params, result=None, error=None):
+        resp = {"error": error} if error is not None else {"result": result}
+        rpc.write(method, {"request": {"method": method, "params": params}, "response": resp})
+
+    add("getSlot", [{"commitment": "confirmed"}], tip)
+
+    # getSignaturesForAddress, newest first
+    entries = []
+    for rec in reversed(records):
+        entries.append({"blockTime": rec.block_time,
+                        "confirmationStatus": "finalized" if rec.slot <= tip - 32 else "confirmed",
+                        "err": rec.err, "memo": None, "signature": b58encode(rec.sig),
+                        "slot": rec.slot})
+    limits = [1000]
+    if args.sig_page_limit and args.sig_page_limit != 1000:
+        limits.append(args.sig_page_limit)
+    dups = {}
+    for limit in limits:
+        pages, dup = paginate(entries, limit)
+        dups[limit] = dup
+        before = None
+        for page in pages:
+            cfg = {"limit": limit, "commitment": "confirmed"}
+            if before is not None:
+                cfg["before"] = before
+            add("getSignaturesForAddress", [b58encode(program), cfg], page)
+            if page:
+                before = page[-1]["signature"]
+
+    encodings = {"json": ["json"], "base64": ["base64"], "mixed": ["json", "base64"]}[args.encoding]
+    for rec in records:
+        for enc in encodings:
+            add("getTransaction",
+                [b58encode(rec.sig), {"encoding": enc, "maxSupportedTransactionVersion": 0,
+                                      "commitment": "confirmed"}],
+                render_get_transaction(rec, enc))
+
+    first, last_tx = clock.start_slot, records[-1].slot
+    ranges = []
+    for r in ((first, tip), (first, last_tx), (records[0].slot, last_tx)):
+        if r not in ranges:
+            ranges.append(r)
+    for lo, hi in ranges:
+        add("getBlocks", [lo, hi, {"commitment": "confirmed"}],
+            [s for s in clock.order if lo <= s <= hi])
+
+    identity_lamports = 1_000_000 * 10 ** 9
+    full_cfg = {"encoding": "json", "maxSupportedTransactionVersion": 0,
+                "transactionDetails": "full", "rewards": False, "commitment": "confirmed"}
+    none_cfg = {"transactionDetails": "none", "rewards": False, "commitment": "confirmed"}
+    vote_sigs = []
+    for s in range(clock.start_slot, tip + 1):
+        if s not in clock.blocks:
+            err = {"code": -32007,
+                   "message": "Slot %d was skipped, or missing due to ledger jump to recent snapshot" % s}
+            add("getBlock", [s, full_cfg], error=err)
+            add("getBlock", [s, none_cfg], error=err)
+            continue
+        b = clock.blocks[s]
+        head = {"blockHeight": b["height"], "blockTime": b["time"], "blockhash": b58encode(b["hash"]),
+                "parentSlot": b["parent"], "previousBlockhash": b58encode(b["prev_hash"])}
+        vote = make_vote_record(sc, b, identity_lamports)
+        vote_sigs.append(vote.sig)
+        identity_lamports -= 5000
+        txs = [{"transaction": render_tx_body(r, "json"), "meta": render_meta(r),
+                "version": r.version} for r in [vote] + b["txs"]]
+        add("getBlock", [s, full_cfg], dict(head, transactions=txs))
+        add("getBlock", [s, none_cfg], head)
+
+    # final account state
+    def acc_json(k):
+        a = w.acc[k]
+        return account_json(w.encode(k), w.lamports[k], a["space"], program)
+
+    all_keys = sorted(w.acc, key=b58encode)
+    chunks = [all_keys[i:i + 100] for i in range(0, len(all_keys), 100)]
+    missing = w.key("never-created-account")
+    probe = [k for k in all_keys if w.acc[k]["type"] == "Market"][:1] + [missing] + \
+        [k for k in all_keys if w.acc[k]["type"] == "Position"][:1]
+    chunks.append(probe)
+    seen_chunks = set()
+    for ks in chunks:
+        sig = tuple(ks)
+        if sig in seen_chunks:
+            continue
+        seen_chunks.add(sig)
+        add("getMultipleAccounts",
+            [[b58encode(k) for k in ks], {"encoding": "base64", "commitment": "confirmed"}],
+            {"context": ctx, "value": [acc_json(k) if k in w.acc else None for k in ks]})
+    for tname, disc in w.idl.account_disc.items():
+        ks = [k for k in all_keys if w.acc[k]["type"] == tname]
+        add("getProgramAccounts",
+            [b58encode(program), {"encoding": "base64", "commitment": "confirmed", "withContext": True,
+                                  "filters": [{"memcmp": {"offset": 0, "bytes": b58encode(disc)}}]}],
+            {"context": ctx, "value": [{"account": acc_json(k), "pubkey": b58encode(k)} for k in ks]})
+    one_per_type = []
+    for tname in w.idl.account_disc:
+        one_per_type += [k for k in all_keys if w.acc[k]["type"] == tname][:1]
+    for k in one_per_type + [missing]:
+        add("getAccountInfo", [b58encode(k), {"encoding": "base64", "commitment": "confirmed"}],
+            {"context": ctx, "value": acc_json(k) if k in w.acc else None})
+
+    # websocket stream
+    by_slot = {}
+    for rec in records:
+        by_slot.setdefault(rec.slot, []).append(rec)
+    for s in clock.order:
+        b = clock.blocks[s]
+        base = (s - clock.start_slot) * SLOT_MS
+        k = 0
+
+        def note(method, result):
+            nonlocal k
+            ws.write(method, {"at_ms": base + k, "method": method, "params": {"result": result}})
+            k += 1
+
+        root = s - 32
+        note("slotNotification", {"parent": b["parent"], "root": root, "slot": s})
+        states = {}
+        for rec in by_slot.get(s, []):
+            note("logsNotification", {"context": {"slot": s},
+                                      "value": {"signature": b58encode(rec.sig), "err": rec.err,
+                                                "logs": rec.logs}})
+            for key, st in rec.post_states.items():
+                states.pop(key, None)
+                states[key] = st
+        for key, (data, lamports, space) in states.items():
+            note("programNotification", {"context": {"slot": s},
+                                         "value": {"pubkey": b58encode(key),
+                                                   "account": account_json(data, lamports, space,
+                                                                           program)}})
+
+    # accounts.json
+    accounts = {}
+    for k in all_keys:
+        a = w.acc[k]
+        accounts[b58encode(k)] = {"lamports": w.lamports[k], "owner": b58encode(program),
+                                  "data": b64(w.encode(k)), "space": a["space"],
+                                  "executable": False, "rentEpoch": RENT_EPOCH, "slot": a["slot"]}
+
+    # expected.json
+    resolved_at = {}
+    for rec in records:
+        for row in rec.rows:
+            if row["transaction_type"] == "resolve_market" and row["status"] == "confirmed" \
+                    and row["market_pubkey"] not in resolved_at:
+                resolved_at[row["market_pubkey"]] = row["resolved_at_unix"]
+    tables = {t: [] for t in ("platform_config", "markets_cache", "positions_cache",
+                              "treasuries_cache", "oracle_data_cache")}
+    creation_order = list(w.acc)   # insertion order = creation order
+    for k in creation_order:
+        a = w.acc[k]
+        row = table_row(a["type"], k, a["value"], a["slot"], resolved_at.get(b58encode(k)))
+        if a["type"] == "Position":
+            mv = w.acc[a["value"]["market"]]["value"]
+            cv, up, rp = position_derived(a["value"], mv)
+            row["current_value"], row["unrealized_pnl"], row["realized_pnl"] = cv, up, rp
+        tables[ACCOUNT_TABLE[a["type"]]].append(row)
+    tx_rows = [row for rec in records for row in rec.rows]
+    users = set()
+    for row in tables["positions_cache"]:
+        users.add(row["user_pubkey"])
+    for row in tx_rows:
+        users.add(row["user_pubkey"])
+    same_slot = sorted(s for s, rs in by_slot.items() if len(rs) >= 2)
+    meta = {
+        "program_id": b58encode(program),
+        "seed": args.seed,
+        "generator": "tools/gen-fixtures.py",
+        "command": args.command_line,
+        "start_slot": clock.start_slot,
+        "first_tx_slot": records[0].slot,
+        "last_tx_slot": last_tx,
+        "tip_slot": tip,
+        "account_read_slot": tip,
+        "produced_slots": clock.order,
+        "skipped_slots": [s for s in clock.skipped if s <= tip],
+        "same_slot_tx_slots": same_slot,
+        "signature_count": len(records),
+        "instruction_rows": len(tx_rows),
+        "sig_page_limits": limits,
+        "sig_duplicate": {str(k): v for k, v in dups.items()},
+        "router_program_id": b58encode(sc.router),
+        "event_authority": b58encode(sc.event_authority),
+        "special_signatures": sc.specials,
+        "vote_signatures_in_blocks": len(vote_sigs),
+    }
+    expected = dict(meta=meta, users=[{"wallet_address": u} for u in sorted(users)],
+                    transactions=tx_rows, **tables)
+
+    rpc.commit()
+    ws.commit()
+    meta["require_all_specials"] = args.bets >= 5
+    files = {
+        "accounts.json": "{\n" + ",\n".join(" %s: %s" % (dumps(k), dumps(v))
+                                            for k, v in accounts.items()) + "\n}\n",
+        "expected.json": format_expected(expected),
+    }
+    files["README.md"] = scenario_readme(sc, args, meta, tables, tx_rows, rpc, ws, files)
+    return files
+
+
+# --------------------------------------------------------------------------
+# The scenario's README
+
+def scenario_readme(sc, args, meta, tables, tx_rows, rpc, ws, files):
+    """rpc, ws: the JsonlWriters (method counts, sizes)."""
+    by_type = {}
+    for r in tx_rows:
+        key = r["transaction_type"] + ("" if r["status"] == "confirmed" else " (failed)")
+        by_type[key] = by_type.get(key, 0) + 1
+    methods, wsm = rpc.methods, ws.methods
+    markets = tables["markets_cache"]
+    states = {}
+    for m in markets:
+        k = m["state"] + ("" if m["resolution_result"] is None else
+                          (" yes" if m["resolution_result"] else " no"))
+        states[k] = states.get(k, 0) + 1
+    L = []
+    L.append("# Generated Crypto Bet chain: `%s`" % os.path.basename(os.path.normpath(args.out)))
+    L.append("")
+    L.append("Generated by `tools/gen-fixtures.py` (do not edit by hand). Regenerate with:")
+    L.append("")
+    L.append("    %s" % args.command_line)
+    L.append("")
+    L.append("Check with `python3 tools/gen-fixtures.py --verify %s`." % args.out_rel)
+    L.append("")
+    L.append("## What happens")
+    L.append("")
+    L.append("Program `%s`, slots %d..%d (tip %d), %d signatures, %d Crypto Bet instruction rows."
+             % (meta["program_id"], meta["start_slot"], meta["last_tx_slot"], meta["tip_slot"],
+                meta["signature_count"], meta["instruction_rows"]))
+    L.append("")
+    L.append("1. `initialize_config`: fee 250 bps, bets from 1000000 lamports up to "
+             "`max_bet_amount` = 18446744073709551615 (u64 max).")
+    L.append("2. %d markets (%s) with varied strings: multi-byte titles, an empty description, "
+             "strings at their maximum byte lengths, quotes/backslashes/newlines, "
+             "`oracle_source` None and Some, Degen (SOL) and Stable (USDC) types."
+             % (len(markets), ", ".join("%d %s" % (v, k) for k, v in sorted(states.items()))))
+    L.append("3. Bets from %d wallets on %d positions; oracle updates; resolutions (yes and no), "
+             "cancellations; `claim_winnings` / `claim_refund`." %
+             (len({r["user_pubkey"] for r in tables["positions_cache"]}), len(tables["positions_cache"])))
+    L.append("")
+    L.append("Rows per instruction type: " + ", ".join("%s %d" % kv for kv in sorted(by_type.items())) + ".")
+    L.append("")
+    L.append("Special cases (signatures also in `expected.json` `meta.special_signatures`):")
+    L.append("")
+    desc = {
+        "failed_place_bet": "place_bet below the minimum: `meta.err` = "
+                            "`{\"InstructionError\":[0,{\"Custom\":6001}]}`, log ends with "
+                            "`failed: custom program error: 0x1771`; no account changes",
+        "failed_double_claim": "a second claim of an already claimed position after a compute-budget "
+                               "instruction: `{\"InstructionError\":[1,{\"Custom\":6006}]}`",
+        "multi_instruction": "SetComputeUnitLimit + SetComputeUnitPrice (priority fee in `fee`), then "
+                             "two place_bet in one signature",
+        "cpi_router": "a router program's top-level instruction invokes place_bet: "
+                      "`innerInstructions` with `stackHeight` 2 (and 3 for the System transfers), "
+                      "nested `invoke [2]` logs; the row's instruction_index is 1",
+        "v0_lookup_table": "version 0 transaction: the program's accounts come from an address lookup "
+                           "table (`addressTableLookups`, `meta.loadedAddresses`)",
+        "emit_cpi_log_truncated": "place_bet emitting BetPlaced with emit_cpi! (self-CPI inner "
+                                  "instruction `e445a52e51cb9a1d` + event) from a verbose build whose "
+                                  "logs end with `Log truncated`: no `Program data:` line, the event "
+                                  "is only in `innerInstructions`",
+        "claim_winnings": "claims (first few listed)",
+    }
+    for label, sigs in sc.specials.items():
+        shown = sigs[:3] if label == "claim_winnings" else sigs
+        L.append("- `%s`: %s: %s" % (label, desc.get(label, label), ", ".join("`%s`" % s for s in shown)))
+    L.append("- skipped slots (getBlock error -32007, no slotNotification): %s"
+             % ", ".join(str(s) for s in meta["skipped_slots"]))
+    L.append("- slots with two or more program transactions: %s"
+             % ", ".join(str(s) for s in meta["same_slot_tx_slots"][:12]))
+    for limit, dup in meta["sig_duplicate"].items():
+        L.append("- getSignaturesForAddress with limit %s repeats `%s` once" % (limit, dup))
+    L.append("")
+    L.append("## Files")
+    L.append("")
+    L.append("| file | bytes | content |")
+    L.append("|---|---|---|")
+    L.append("| `rpc.jsonl` | %d | %s |" % (rpc.bytes,
+                                           ", ".join("%s %d" % kv for kv in sorted(methods.items()))))
+    L.append("| `ws.jsonl` | %d | %s; `at_ms` = 400 ms per slot since the start slot |"
+             % (ws.bytes, ", ".join("%s %d" % kv for kv in sorted(wsm.items()))))
+    L.append("| `accounts.json` | %d | final state of every program account: pubkey -> "
+             "{lamports, owner, data (base64), space, executable, rentEpoch, slot of last change}; "
+             "lets a replay server answer getMultipleAccounts / getAccountInfo for any key order |"
+             % len(files["accounts.json"].encode()))
+    L.append("| `expected.json` | %d | the rows a complete sync must produce (below) |"
+             % len(files["expected.json"].encode()))
+    L.append("")
+    L.append("Request shapes, the simulated program's rules and every `expected.json` field are "
+             "described in `fixtures/README.md` (section Generating).")
+    return "\n".join(L) + "\n"
+
+
+
+
+# --------------------------------------------------------------------------
+# Verification: an independent reading of the written files
+
+def canon(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def message_view(tx):
+    """{"signatures", "message"} of a getTransaction/getBlock "transaction"
+    in either encoding (json object or ["<base64>", "base64"]), in the json
+    encoding's form."""
+    if isinstance(tx, list):
+        if len(tx) != 2 or tx[1] != "base64":
+            raise ValueError("unknown transaction encoding")
+        wire = parse_wire_tx(base64.b64decode(tx[0]))
+        msg = {"accountKeys": [b58encode(k) for k in wire["keys"]],
+               "header": {"numReadonlySignedAccounts": wire["header"][1],
+                          "numReadonlyUnsignedAccounts": wire["header"][2],
+                          "numRequiredSignatures": wire["header"][0]},
+               "instructions": [{"accounts": a, "data": b58encode(d), "programIdIndex": p,
+                                 "stackHeight": None} for p, a, d in wire["instructions"]],
+               "recentBlockhash": b58encode(wire["blockhash"])}
+        if wire["version"] != "legacy":
+            msg["addressTableLookups"] = [{"accountKey": b58encode(t), "readonlyIndexes": r,
+                                           "writableIndexes": w} for t, w, r in wire["lookups"]]
+        return {"message": msg, "signatures": [b58encode(x) for x in wire["signatures"]]}
+    return {"message": tx["message"], "signatures": tx["signatures"]}
+
+
+def ref_rows(idl, res, sig, block_height):
+    """transactions rows derived from a getTransaction json result alone."""
+    program = idl.address
+    msg, meta = res["transaction"]["message"], res["meta"]
+    keys = msg["accountKeys"] + meta["loadedAddresses"]["writable"] + meta["loadedAddresses"]["readonly"]
+    inner_by = {ii["index"]: ii["instructions"] for ii in meta["innerInstructions"]}
+    flat = []
+    for i, ix in enumerate(msg["instructions"]):
+        flat.append(ix)
+        flat.extend(inner_by.get(i, []))
+    events = {}
+    ordinal, stack = -1, []
+    for line in meta["logMessages"]:
+        parts = line.split(" ")
+        if len(parts) == 4 and parts[0] == "Program" and parts[2] == "invoke":
+            ordinal += 1
+            stack.append((parts[1], ordinal))
+        elif len(parts) >= 3 and parts[0] == "Program" and (parts[2] == "success" or parts[2] == "failed:"):
+            if not stack or stack[-1][0] != parts[1]:
+                raise ValueError("%s: unbalanced log stack" % sig)
+            stack.pop()
+        elif line.startswith("Program data: "):
+            if stack and stack[-1][0] == program:
+                raw = b"".join(base64.b64decode(p) for p in line[len("Program data: "):].split(" "))
+                events.setdefault(stack[-1][1], []).append(raw)
+    for j, ix in enumerate(flat):
+        if keys[ix["programIdIndex"]] != program:
+            continue
+        data = b58decode(ix["data"])
+        if data[:8] != EMIT_CPI_TAG:
+            continue
+        h = ix.get("stackHeight") or 1
+        for k in range(j - 1, -1, -1):
+            hk = flat[k].get("stackHeight") or 1
+            if hk == h - 1:
+                if keys[flat[k]["programIdIndex"]] != program:
+                    raise ValueError("%s: emit_cpi from a foreign program" % sig)
+                events.setdefault(k, []).append(data[8:])
+                break
+    rows = []
+    failed = meta["err"] is not None
+    for j, ix in enumerate(flat):
+        if keys[ix["programIdIndex"]] != program:
+            continue
+        data = b58decode(ix["data"])
+        if data[:8] == EMIT_CPI_TAG:
+            continue
+        name, args = idl.decode_instruction(data)
+        names = [a["name"] for a in idl.instructions[name]["accounts"]]
+        accs = {n: keys[i] for n, i in zip(names, ix["accounts"])}
+        evs = [idl.decode_event(b) for b in events.get(j, [])]
+        if len(evs) > 1:
+            raise ValueError("%s: several events for one instruction" % sig)
+        ev_name, ev = evs[0] if evs else (None, None)
+        role = {"place_bet": "user", "claim_winnings": "user", "claim_refund": "user",
+                "resolve_market": "resolver"}.get(name, "authority")
+        amount = 0
+        if name == "place_bet":
+            amount = args["amount"]
+        elif name in ("claim_winnings", "claim_refund") and ev:
+            amount = ev["amount"]
+        elif name == "create_market" and ev:
+            amount = ev["creation_fee"]
+        rows.append({
+            "signature": sig, "instruction_index": j, "transaction_type": name,
+            "market_pubkey": accs.get("market"), "user_pubkey": accs[role], "amount": str(amount),
+            "side": args["side"].lower() if name == "place_bet" else None,
+            "price": fmt9(ev["price"]) if ev_name == "BetPlaced" else None,
+            "slot": res["slot"], "block_time_unix": res["blockTime"], "block_height": block_height,
+            "fee_amount": str(meta["fee"]),
+            "platform_fee": str(ev["platform_fee"]) if ev_name == "BetPlaced" else "0",
+            "status": "failed" if failed else "confirmed",
+            "error_message": dumps(meta["err"]) if failed else None,
+            "resolution_result": ev["result"] if ev_name == "MarketResolved" else None,
+            "resolved_at_unix": ev["timestamp"] if ev_name == "MarketResolved" else None,
+        })
+    return rows
+
+
+def verify(dirpath, idl):
+    problems = []
+
+    def bad(msg):
+        problems.append(msg)
+        if len(problems) <= 30:
+            print("verify: " + msg, file=sys.stderr)
+
+    program = idl.address
+    rpc, rpc_index = [], {}
+    with open(os.path.join(dirpath, "rpc.jsonl"), encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                bad("rpc.jsonl:%d: %s" % (n, e))
+                continue
+            key = (rec["request"]["method"], json.dumps(rec["request"].get("params"), sort_keys=True))
+            if key in rpc_index:
+                bad("rpc.jsonl:%d: request recorded twice" % n)
+            rpc_index[key] = rec["response"]
+            rpc.append(rec)
+    ws = []
+    with open(os.path.join(dirpath, "ws.jsonl"), encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                ws.append(json.loads(line))
+            except ValueError as e:
+                bad("ws.jsonl:%d: %s" % (n, e))
+    with open(os.path.join(dirpath, "accounts.json"), encoding="utf-8") as f:
+        accounts = json.load(f)
+    with open(os.path.join(dirpath, "expected.json"), encoding="utf-8") as f:
+        expected = json.load(f)
+    meta = expected["meta"]
+    tip = meta["tip_slot"]
+
+    def lookup(method, params):
+        return rpc_index.get((method, json.dumps(params, sort_keys=True)))
+
+    # 1. accounts decode through the IDL and match the expected rows
+    decoded = {}
+    for pk, a in accounts.items():
+        data = base64.b64decode(a["data"])
+        if len(data) != a["space"] or a["owner"] != program or a["rentEpoch"] != U64_MAX:
+            bad("account %s: space/owner/rentEpoch" % pk)
+        try:
+            decoded[pk] = idl.decode_account(data)
+        except (IdlError, UnicodeDecodeError) as e:
+            bad("account %s: %s" % (pk, e))
+    exp_rows = {}
+    pk_field = {"platform_config": "config_pubkey", "markets_cache": "market_pubkey",
+                "positions_cache": "position_pubkey", "treasuries_cache": "treasury_pubkey",
+                "oracle_data_cache": "oracle_pubkey"}
+    for table, field in pk_field.items():
+        for row in expected[table]:
+            exp_rows[row[field]] = (table, row)
+    if set(exp_rows) != set(accounts):
+        bad("expected tables and accounts.json list different accounts")
+    for pk, (name, value) in decoded.items():
+        if pk not in exp_rows:
+            continue
+        table, row = exp_rows[pk]
+        if ACCOUNT_TABLE[name] != table:
+            bad("%s: %s in table %s" % (pk, name, table))
+            continue
+        mine = table_row(name, b58decode(pk), value, accounts[pk]["slot"], row.get("resolved_at_unix"))
+        if name == "Position":
+            market = decoded.get(b58encode(value["market"]))
+            if market is None or market[0] != "Market":
+                bad("%s: position of an unknown market" % pk)
+                continue
+            mine["current_value"], mine["unrealized_pnl"], mine["realized_pnl"] = \
+                position_derived(value, market[1])
+        if mine != row:
+            diff = sorted(k for k in set(mine) | set(row) if mine.get(k) != row.get(k))
+            bad("%s: expected row differs from the account data in %s" % (pk, diff))
+    for m in expected["markets_cache"]:
+        if (m["state"] == "resolved") != (m["resolved_at_unix"] is not None):
+            bad("%s: resolved_at_unix" % m["market_pubkey"])
+
+    # 2. account reads agree with accounts.json
+    def same_account(pk, acc, what):
+        ref = accounts.get(pk)
+        if ref is None:
+            if acc is not None:
+                bad("%s: %s returns an unknown account" % (what, pk))
+            return
+        if acc is None or acc["data"] != [ref["data"], "base64"] or acc["lamports"] != ref["lamports"] \
+                or acc["space"] != ref["space"] or acc["owner"] != ref["owner"] \
+                or acc["rentEpoch"] != U64_MAX or acc["executable"] is not False:
+            bad("%s: %s differs from accounts.json" % (what, pk))
+
+    gpa_types = set()
+    for rec in rpc:
+        m, p, r = rec["request"]["method"], rec["request"]["params"], rec["response"]
+        if m == "getMultipleAccounts":
+            if r["result"]["context"] != {"apiVersion": API_VERSION, "slot": tip} or len(p[0]) > 100:
+                bad("getMultipleAccounts context/size")
+            for pk, acc in zip(p[0], r["result"]["value"]):
+                same_account(pk, acc, m)
+        elif m == "getAccountInfo":
+            same_account(p[0], r["result"]["value"], m)
+        elif m == "getProgramAccounts":
+            disc = b58decode(p[1]["filters"][0]["memcmp"]["bytes"])
+            name = idl.disc_to_account.get(disc)
+            gpa_types.add(name)
+            got = {v["pubkey"] for v in r["result"]["value"]}
+            want = {pk for pk, (n, _) in decoded.items() if n == name}
+            if got != want:
+                bad("getProgramAccounts %s: wrong account set" % name)
+            for v in r["result"]["value"]:
+                same_account(v["pubkey"], v["account"], m)
+    if gpa_types != set(idl.account_disc):
+        bad("getProgramAccounts not recorded for every account type")
+
+    # 3. transactions: both encodings agree; rows re-derived from the recorded form
+    sigs = []
+    rows_by_sig = {}
+    tx_view = {}        # signature -> (slot, message view, meta, version)
+    blocks_none = {}
+    for rec in rpc:
+        if rec["request"]["method"] == "getBlock" and rec["request"]["params"][1]["transactionDetails"] == "none":
+            if "result" in rec["response"]:
+                blocks_none[rec["request"]["params"][0]] = rec["response"]["result"]
+    by_sig = {}
+    for rec in rpc:
+        m, p, r = rec["request"]["method"], rec["request"]["params"], rec["response"]
+        if m == "getTransaction":
+            by_sig.setdefault(p[0], {})[p[1]["encoding"]] = r["result"]
+    for sig, encs in by_sig.items():
+        sigs.append(sig)
+        views = {}
+        for enc, res in encs.items():
+            try:
+                views[enc] = message_view(res["transaction"])
+            except (ValueError, IndexError, KeyError) as e:
+                bad("%s (%s): %s" % (sig, enc, e))
+        if len(views) != len(encs):
+            continue
+        if len({canon(v) for v in views.values()}) != 1 or \
+                len({canon((r["meta"], r["slot"], r["blockTime"], r["version"])) for r in encs.values()}) != 1:
+            bad("%s: base64 and json encodings disagree" % sig)
+        res = next(iter(encs.values()))
+        view = next(iter(views.values()))
+        if view["signatures"][0] != sig:
+            bad("%s: signature mismatch" % sig)
+        tx_view[sig] = (res["slot"], view, res["meta"], res["version"])
+        try:
+            height = blocks_none[res["slot"]]["blockHeight"]
+            rows_by_sig[sig] = ref_rows(idl, dict(res, transaction=view), sig, height)
+        except (IdlError, ValueError, KeyError) as e:
+            bad("%s: %s" % (sig, e))
+    if len(set(sigs)) != len(sigs):
+        bad("duplicate signatures among getTransaction records")
+    exp_by_sig = {}
+    for row in expected["transactions"]:
+        exp_by_sig.setdefault(row["signature"], []).append(row)
+    for sig in sigs:
+        if rows_by_sig.get(sig, []) != exp_by_sig.get(sig, []):
+            bad("%s: expected transactions rows differ from the recorded transaction" % sig)
+    if set(exp_by_sig) - set(sigs):
+        bad("expected rows for signatures without a recorded transaction")
+    users = {r["user_pubkey"] for r in expected["transactions"]} | \
+        {r["user_pubkey"] for r in expected["positions_cache"]}
+    if users != {u["wallet_address"] for u in expected["users"]}:
+        bad("users table")
+
+    # 4. signature pages: follow the cursor like a client
+    for limit in meta["sig_page_limits"]:
+        got, before, pages = [], None, 0
+        while True:
+            cfg = {"limit": limit, "commitment": "confirmed"}
+            if before:
+                cfg["before"] = before
+            resp = lookup("getSignaturesForAddress", [program, cfg])
+            if resp is None:
+                bad("getSignaturesForAddress limit %d: page %d not recorded" % (limit, pages))
+                break
+            page = resp["result"]
+            pages += 1
+            if len(page) > limit:
+                bad("getSignaturesForAddress page longer than its limit")
+            got += [e["signature"] for e in page]
+            if len(page) < limit:
+                break
+            before = page[-1]["signature"]
+        if len(got) != len(set(got)) + 1:
+            bad("getSignaturesForAddress limit %d: expected exactly one duplicate" % limit)
+        if set(got) != set(sigs):
+            bad("getSignaturesForAddress limit %d: signature set differs" % limit)
+
+    # 5. blocks
+    produced = meta["produced_slots"]
+    prev = None
+    for s in range(meta["start_slot"], tip + 1):
+        full = lookup("getBlock", [s, {"encoding": "json", "maxSupportedTransactionVersion": 0,
+                                       "transactionDetails": "full", "rewards": False,
+                                       "commitment": "confirmed"}])
+        none = lookup("getBlock", [s, {"transactionDetails": "none", "rewards": False,
+                                       "commitment": "confirmed"}])
+        if full is None or none is None:
+            bad("getBlock %d not recorded" % s)
+            continue
+        if s not in produced:
+            if full.get("error", {}).get("code") != -32007 or none.get("error", {}).get("code") != -32007:
+                bad("skipped slot %d not answered with -32007" % s)
+            continue
+        head = {k: v for k, v in full["result"].items() if k != "transactions"}
+        if head != none["result"]:
+            bad("getBlock %d: full and none headers differ" % s)
+        if prev is not None and (none["result"]["parentSlot"] != prev[0] or
+                                 none["result"]["blockHeight"] != prev[1] + 1 or
+                                 none["result"]["previousBlockhash"] != prev[2]):
+            bad("getBlock %d: parent/height chain broken" % s)
+        prev = (s, none["result"]["blockHeight"], none["result"]["blockhash"])
+        for t in full["result"]["transactions"]:
+            keys = t["transaction"]["message"]["accountKeys"] + \
+                t["meta"]["loadedAddresses"]["writable"] + t["meta"]["loadedAddresses"]["readonly"]
+            if program not in keys:
+                continue
+            sig = t["transaction"]["signatures"][0]
+            one = tx_view.get(sig)
+            if one is None or one[0] != s or one[2] != t["meta"] or one[3] != t["version"] or \
+                    canon(one[1]) != canon(message_view(t["transaction"])):
+                bad("getBlock %d: transaction %s differs from getTransaction" % (s, sig))
+    for r in rpc:
+        if r["request"]["method"] == "getBlocks":
+            lo, hi = r["request"]["params"][:2]
+            if r["response"]["result"] != [s for s in produced if lo <= s <= hi]:
+                bad("getBlocks %d..%d" % (lo, hi))
+    if not meta["skipped_slots"] or not meta["same_slot_tx_slots"]:
+        bad("scenario lacks skipped slots or same-slot transactions")
+
+    # 6. websocket stream
+    last_at = -1
+    last_state = {}
+    ws_sigs = []
+    ws_slots = []
+    for n, item in enumerate(ws, 1):
+        if item["at_ms"] <= last_at:
+            bad("ws.jsonl:%d: at_ms not increasing" % n)
+        last_at = item["at_ms"]
+        res = item["params"]["result"]
+        if item["method"] == "slotNotification":
+            ws_slots.append(res["slot"])
+        elif item["method"] == "logsNotification":
+            ws_sigs.append(res["value"]["signature"])
+        elif item["method"] == "programNotification":
+            acc = res["value"]["account"]
+            try:
+                idl.decode_account(base64.b64decode(acc["data"][0]))
+            except (IdlError, UnicodeDecodeError) as e:
+                bad("ws.jsonl:%d: %s" % (n, e))
+            last_state[res["value"]["pubkey"]] = (acc, res["context"]["slot"])
+        else:
+            bad("ws.jsonl:%d: unknown method" % n)
+    if ws_slots != produced:
+        bad("slotNotification slots differ from the produced slots")
+    if sorted(ws_sigs) != sorted(sigs):
+        bad("logsNotification signatures differ from the recorded transactions")
+    for pk, (acc, slot) in last_state.items():
+        same_account(pk, acc, "programNotification")
+        if accounts.get(pk, {}).get("slot") != slot:
+            bad("programNotification %s: last slot %d != accounts.json slot" % (pk, slot))
+    if set(last_state) != set(accounts):
+        bad("programNotification does not cover every account")
+    specials = meta["special_signatures"]
+    for label in ("failed_place_bet", "multi_instruction", "cpi_router", "v0_lookup_table",
+                  "emit_cpi_log_truncated"):
+        if label not in specials and expected["meta"].get("require_all_specials", True):
+            bad("special case %s missing" % label)
+    for sig in specials.get("emit_cpi_log_truncated", []):
+        logs = tx_view[sig][2]["logMessages"] if sig in tx_view else [""]
+        if logs[-1] != "Log truncated" or any(l.startswith("Program data:") for l in logs):
+            bad("%s: emit_cpi logs are not truncated as intended" % sig)
+    return problems
+
+
+# --------------------------------------------------------------------------
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", default="crypto-bet", help="scenario seed (default %(default)s)")
+    ap.add_argument("--markets", type=int, default=10)
+    ap.add_argument("--wallets", type=int, default=30)
+    ap.add_argument("--bets", type=int, default=135,
+                    help="successful place_bet instructions, special cases included")
+    ap.add_argument("--out", default=os.path.join(root, "fixtures", "chain"))
+    ap.add_argument("--start-slot", type=int, default=310_000_000)
+    ap.add_argument("--start-height", type=int, default=None,
+                    help="block height of the start slot (default start slot - 18000000)")
+    ap.add_argument("--start-time", type=int, default=1_735_689_600,
+                    help="unix time of the start slot (default 2025-01-01T00:00:00Z)")
+    ap.add_argument("--encoding", choices=["json", "base64", "mixed"], default="mixed",
+                    help="getTransaction encodings recorded: one, or both (mixed)")
+    ap.add_argument("--sig-page-limit", type=int, default=0,
+                    help="also record getSignaturesForAddress paged with this limit")
+    ap.add_argument("--idl", default=os.path.join(root, "idl", "crypto_bet.json"))
+    ap.add_argument("--verify", metavar="DIR", help="check a generated directory and exit")
+    ap.add_argument("--no-verify", action="store_true", help="skip the check after generating")
+    args = ap.parse_args(argv)
+    idl = Idl(args.idl)
+
+    if args.verify:
+        problems = verify(args.verify, idl)
+        if problems:
+            print("verify: %d problem(s) in %s" % (len(problems), args.verify), file=sys.stderr)
+            return 1
+        print("verify: %s OK" % args.verify)
+        return 0
+
+    if args.markets < 1 or args.wallets < 1 or args.bets < 1:
+        ap.error("--markets, --wallets and --bets must be at least 1")
+    if args.sig_page_limit < 0 or args.sig_page_limit > 1000:
+        ap.error("--sig-page-limit must be within 1..1000")
+    if args.start_height is None:
+        args.start_height = max(1, args.start_slot - 18_000_000)
+    args.out_rel = os.path.relpath(args.out, root)
+    cmd = ["python3 tools/gen-fixtures.py", "--out", args.out_rel]
+    defaults = ap.parse_args([])
+    for opt in ("seed", "markets", "wallets", "bets", "start_slot", "start_time", "encoding",
+                "sig_page_limit"):
+        if getattr(args, opt) != getattr(defaults, opt):
+            cmd += ["--" + opt.replace("_", "-"), str(getattr(args, opt))]
+    if args.start_height != max(1, args.start_slot - 18_000_000):
+        cmd += ["--start-height", str(args.start_height)]
+    args.command_line = " ".join(cmd)
+
+    sc = Scenario(args, idl)
+    sc.run()
+    os.makedirs(args.out, exist_ok=True)
+    files = build_outputs(sc, args, args.out)
+    for name, text in files.items():
+        tmp = os.path.join(args.out, name + ".tmp")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(args.out, name))
+    total = sum(os.path.getsize(os.path.join(args.out, n))
+                for n in list(files) + ["rpc.jsonl", "ws.jsonl"])
+    print("wrote %s: %d signatures, %d rows, %d accounts, %d bytes"
+          % (args.out, len(sc.chain.records), sum(len(r.rows) for r in sc.chain.records),
+             len(sc.w.acc), total))
+    if not args.no_verify:
+        problems = verify(args.out, idl)
+        if problems:
+            print("verify: %d problem(s)" % len(problems), file=sys.stderr)
+            return 1
+        print("verify: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
