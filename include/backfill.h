@@ -23,10 +23,14 @@ typedef struct backfill_options {
   backfill_strategy_t strategy;
   unsigned concurrency;     /* getTransaction/getBlock calls in flight; 0 = default 32 */
   unsigned sig_page_limit;  /* getSignaturesForAddress limit; 0 = 1000 */
-  const char *checkpoint_stream; /* sink checkpoint stream; NULL = "backfill" */
+  const char *checkpoint_stream; /* sink checkpoint stream; NULL = "backfill:<from_slot>"
+                                   (a checkpoint S on it means slots from_slot..S are
+                                   complete, so any run starting at from_slot may resume
+                                   from it; a run starting elsewhere does not) */
   bool refresh_accounts;    /* getMultipleAccounts of the touched accounts at the end */
   int progress;             /* 0 none, 1 log line every few s, 2 tty progress bar */
   const volatile int *stop_flag;
+  bool restart;             /* ignore the checkpoint: redo the whole range */
 } backfill_options_t;
 
 void backfill_options_init(backfill_options_t *o);
@@ -41,11 +45,23 @@ typedef struct backfill_summary {
   uint64_t retries;        /* RPC retries */
   uint64_t elapsed_ms;
   uint64_t last_slot;      /* highest slot fully applied (checkpointed) */
+  uint64_t skipped_slots;  /* blocks strategy: slots the node reports skipped/missing */
+  uint64_t resumed_from;   /* first slot fetched when resuming (0 = not resumed) */
+  bool complete;           /* the whole range is applied (also when it already was) */
 } backfill_summary_t;
 
 /* Runs a backfill of [from_slot, to_slot], resuming from the stream's
  * checkpoint when it lies inside the range. Idempotent. Returns 0, or -1
- * with a message in err (RPC failure after retries, sink failure, stop). */
+ * with a message in err (RPC failure after retries, sink failure, stop).
+ *
+ * Transactions are applied in ascending (slot, signature) order and the
+ * stream is checkpointed after each complete slot, in the sink batch that
+ * holds that slot's rows. With refresh_accounts the checkpoint stays below
+ * to_slot until the touched accounts are written; a resumed run re-reads
+ * the transactions of the applied part (writing nothing) to rebuild the
+ * refresh set, so a killed-and-resumed run ends with the same tables as an
+ * uninterrupted one. A range whose checkpoint is already at to_slot is
+ * complete: nothing is fetched. */
 int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_options_t *opt,
                  backfill_summary_t *sum, char *err, size_t errsz);
 

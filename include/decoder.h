@@ -65,7 +65,8 @@ int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool 
 /* Decodes instruction data (discriminator + args) into
  * {"type": "<name>", "value": {args...}, "accounts": {"<name>": "<b58>"}}.
  * account_keys (base58, in instruction order) may be NULL/0; extra keys
- * beyond the IDL's list appear under "remaining_accounts". */
+ * beyond the IDL's list appear under "remaining_accounts". Bytes after the
+ * arguments are ignored, as the program's own deserializer ignores them. */
 int decode_instruction_json(const idl_t *idl, const uint8_t *data, size_t len,
                             const char *const *account_keys, size_t n_keys, json_t **out,
                             decode_error_t *err);
@@ -108,7 +109,8 @@ typedef struct cb_instruction {
 } cb_instruction_t;
 
 /* Decodes a Crypto Bet instruction: data (discriminator + args) and its
- * account keys (base58, instruction order). */
+ * account keys (base58, instruction order). Bytes after the arguments are
+ * ignored (as by the program); unknown discriminator: DECODE_ERR_DISCRIMINATOR. */
 int cb_decode_instruction(const idl_t *idl, const uint8_t *data, size_t len,
                           const char *const *account_keys, size_t n_keys, cb_instruction_t *out,
                           decode_error_t *err);

@@ -48,9 +48,12 @@ int ingest_account_bytes(ingest_t *ing, const char *pubkey, const char *owner, u
 typedef struct ingest_touched {
   char (*keys)[CB_PUBKEY_B58_MAX];
   size_t count, cap;
+  size_t *slots;    /* open-addressing index of keys (1-based, 0 = empty) */
+  size_t slots_cap; /* power of two, or 0 */
 } ingest_touched_t;
 
-/* Adds a key unless present. 0 or -1 (no memory). */
+/* Adds a key unless present (expected O(1)). Start from a zeroed struct.
+ * 0 or -1 (no memory). */
 int ingest_touched_add(ingest_touched_t *t, const char *pubkey);
 void ingest_touched_free(ingest_touched_t *t);
 
@@ -64,6 +67,22 @@ void ingest_touched_free(ingest_touched_t *t);
 int ingest_transaction_json(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
                             ingest_touched_t *touched);
 
+/* Same for a transaction already parsed with txn_parse (e.g. after a
+ * txn_touches_program filter). tx is borrowed. Returns the number of rows
+ * queued (>= 0) or a negative sink code. */
+int ingest_transaction(ingest_t *ing, const txn_t *tx, ingest_touched_t *touched);
+
+/* Collects into touched the accounts ingest_transaction_json would add,
+ * writing nothing (no rows, no dead letters, no stats): used to rebuild the
+ * refresh set of a range that was already ingested (resumed backfill).
+ * Returns the number of keys added (>= 0), or -1 when the transaction does
+ * not parse or memory ran out. */
+int ingest_transaction_touched(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
+                               ingest_touched_t *touched);
+
 void ingest_get_stats(const ingest_t *ing, ingest_stats_t *out);
+
+/* The program id the ingest decodes for (borrowed). */
+const char *ingest_program_id(const ingest_t *ing);
 
 #endif

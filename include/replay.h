@@ -103,7 +103,7 @@ typedef struct replay_ws_note {
 } replay_ws_note_t;
 
 /* Loads dir/rpc.jsonl and dir/ws.jsonl (each optional; a missing file is
- * empty). Empty lines are skipped. Returns NULL with "file:line: reason" in
+ * empty, a missing dir is an error). Empty lines are skipped. Returns NULL with "file:line: reason" in
  * err on a malformed line. */
 replay_store_t *replay_store_load(const char *dir, char *err, size_t errsz);
 

@@ -13,8 +13,8 @@
  *   retried  (up to max_retries, backoff = random in [0, min(retry_max_ms,
  *            retry_base_ms * 2^attempt)], libsodium randombytes_uniform):
  *            - transport errors: connect failure, timeout, reset, TLS error
- *            - HTTP 429 (waits at least Retry-After seconds when given),
- *              HTTP 5xx, HTTP 408
+ *            - HTTP 429 (waits at least Retry-After seconds when given in
+ *              delta-seconds form, capped at 60 s), HTTP 5xx, HTTP 408
  *            - JSON-RPC errors -32005 (node behind), -32004 (block not
  *              available yet), -32014 (block status not yet available),
  *              -32016 (minimum context slot not reached), -32603 (internal
@@ -92,7 +92,9 @@ typedef struct rpc_options {
   const char *record_dir;    /* NULL = off; else every request/response pair is
                                 appended to record_dir/rpc.jsonl (fixture format,
                                 fixtures/README.md) */
-  int verify_tls;            /* 1 = verify peer + host (default); 0 = off */
+  int verify_tls;            /* 1 = verify peer + host (rpc_options_init()); 0 = off,
+                                logged as a warning. Start from rpc_options_init():
+                                a zeroed struct turns verification off. */
   const char *user_agent;    /* default "crypto-bet-indexer" */
 } rpc_options_t;
 
@@ -108,6 +110,7 @@ typedef struct rpc_stats {
   uint64_t http_429;                      /* 429 responses seen */
   uint64_t http_5xx;                      /* 5xx responses seen */
   uint64_t rotations;                     /* endpoint switches */
+  uint64_t connections;                   /* new TCP connections (keep-alive reuses) */
   uint64_t bytes_sent;                    /* request bodies */
   uint64_t bytes_received;                /* response bodies */
 } rpc_stats_t;
@@ -115,8 +118,9 @@ typedef struct rpc_stats {
 /* Callback for an asynchronous call. Called exactly once per submitted
  * call, from inside rpc_run()/rpc_call()/rpc_client_free() on the client's
  * thread. On success result != NULL (borrowed: valid only during the
- * callback; json_incref() it to keep it) and err == NULL. On failure
- * result == NULL and err != NULL (borrowed). The callback may call
+ * callback; json_incref() it to keep it) and err == NULL; a JSON null
+ * result (getTransaction of an unknown signature) is json_null(). On
+ * failure result == NULL and err != NULL (borrowed). The callback may call
  * rpc_submit(), rpc_in_flight(), rpc_get_stats(); it must not call
  * rpc_run(), rpc_call() or rpc_client_free(). */
 typedef void (*rpc_done_fn)(void *user, json_t *result, const rpc_error_t *err);
@@ -158,8 +162,8 @@ size_t rpc_in_flight(const rpc_client_t *c);
 /* Blocking convenience: submits one call and drives the client (other
  * pending calls progress and their callbacks run too) until it completes.
  * params is STOLEN. Returns 0 with *result_out a NEW reference (caller
- * json_decref()s), or -1 with *result_out = NULL and *err filled (err may
- * be NULL). Must not be called from a callback. */
+ * json_decref()s; may be json_null()), or -1 with *result_out = NULL and
+ * *err filled (err may be NULL). Must not be called from a callback. */
 int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **result_out,
              rpc_error_t *err);
 

@@ -182,15 +182,30 @@ typedef struct txn_rows {
   /* Writable non-signer accounts of our program's instructions (market,
    * position, global_config, vaults, oracle_data, ...), deduplicated, in
    * first-seen order: candidates for a getMultipleAccounts refresh (the
-   * caller keeps the ones the program owns). */
+   * caller keeps the ones the program owns). Empty for a failed
+   * transaction (it changed no account of ours). */
   char (*accounts)[CB_PUBKEY_B58_MAX];
   size_t n_accounts;
 } txn_rows_t;
 
 /* Produces the rows of tx for program_id (base58). out and issues (issues
  * may be NULL) are overwritten (start from zeroed structs or freed ones).
- * emit_cpi self-invocations (data starting with CB_EMIT_CPI_TAG) yield
- * events, not rows. Undecodable data of ours becomes an issue, the other
+ *
+ * One row per instruction of program_id, top-level or inner, in flattened
+ * order; emit_cpi self-invocations (data starting with CB_EMIT_CPI_TAG)
+ * yield events, not rows. Events come from "Program data:" lines emitted
+ * while program_id was the executing frame (log_events_scan), attributed
+ * through txn_invoke_map, and from emit_cpi instructions, attributed to the
+ * nearest preceding instruction of program_id in the same top-level group
+ * with a smaller stack height. Row fields: user = the instruction's signer
+ * (user / authority / resolver); amount = place_bet's argument, the
+ * claim events' amount, MarketCreated's creation_fee, else 0; side for
+ * place_bet (else CB_SIDE_NONE); price (has_price) and platform_fee from
+ * BetPlaced; failed / error_message from meta.err; for a resolve_market of
+ * a successful transaction has_resolution with MarketResolved's result and
+ * timestamp (without the event: the argument and the block time). A missing
+ * event leaves its fields 0 and adds TXN_ISSUE_EVENT_MISSING (successful
+ * transactions only). Undecodable data of ours becomes an issue, the other
  * instructions still produce rows. Returns TXN_OK (issues or not) or
  * TXN_ERR_NOMEM (out and issues then empty). */
 int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,

@@ -610,6 +610,11 @@ static int store_load_file(replay_store_t *s, const char *dir, const char *name,
 }
 
 replay_store_t *replay_store_load(const char *dir, char *err, size_t errsz) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errsz, "%s: not a directory", dir);
+    return NULL;
+  }
   replay_store_t *s = calloc(1, sizeof *s);
   if (!s || !(s->index = json_object())) {
     free(s);

@@ -219,6 +219,7 @@ rpc_client_t *rpc_client_new(const rpc_options_t *o, char *err, size_t errsz) {
     goto fail;
   }
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->o.max_in_flight * 2 + 4);
+  if (!c->o.verify_tls) log_warn("rpc", "TLS certificate verification is disabled");
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   c->next_id = 1;
   return c;
@@ -697,10 +698,12 @@ static void handle_body(rpc_client_t *c, rpc_xfer_t *x) {
 }
 
 static void handle_done(rpc_client_t *c, rpc_xfer_t *x, CURLcode res) {
-  long status = 0;
+  long status = 0, connects = 0;
   rpc_error_t e;
   memset(&e, 0, sizeof e);
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+    c->st.connections += (uint64_t)connects;
   c->st.bytes_received += x->resp_len;
   const char *m = x->calls[0]->method;
   if (x->too_large || res == CURLE_FILESIZE_EXCEEDED) {

@@ -338,40 +338,56 @@ static bool is_precompile(const char *pid) {
          strcmp(pid, "Secp256r1SigVerify1111111111111111111111111") == 0;
 }
 
-/* Parses "Program <id> invoke [<n>]": returns the depth and writes the id,
- * or returns 0 when the line is not an invoke line. */
-static uint32_t invoke_line(const char *line, char *id, size_t idsz) {
+static bool b58_char(char ch) {
+  return (ch >= '1' && ch <= '9') || (ch >= 'A' && ch <= 'H') || (ch >= 'J' && ch <= 'N') ||
+         (ch >= 'P' && ch <= 'Z') || (ch >= 'a' && ch <= 'k') || (ch >= 'm' && ch <= 'z');
+}
+
+/* Recognizes "Program <id> invoke [<n>]" with the same rule as
+ * log_events_scan (id: 32..44 base58 characters), so that ordinals agree.
+ * Returns true and writes the id (id must hold 45 bytes) and the depth (0
+ * when [n] is malformed). */
+static bool invoke_line(const char *line, char id[CB_PUBKEY_B58_MAX], uint32_t *depth) {
   static const char pre[] = "Program ";
   static const char mid[] = " invoke [";
-  if (strncmp(line, pre, sizeof pre - 1) != 0) return 0;
+  if (strncmp(line, pre, sizeof pre - 1) != 0) return false;
   const char *p = line + sizeof pre - 1;
-  const char *sp = strchr(p, ' ');
-  if (!sp || (size_t)(sp - p) >= idsz || sp == p) return 0;
-  if (strncmp(sp, mid, sizeof mid - 1) != 0) return 0;
-  const char *d = sp + sizeof mid - 1;
-  uint32_t depth = 0;
+  size_t n = 0;
+  while (p[n] && p[n] != ' ') {
+    if (!b58_char(p[n])) return false;
+    n++;
+  }
+  if (n < 32 || n > 44 || strncmp(p + n, mid, sizeof mid - 1) != 0) return false;
+  const char *d = p + n + sizeof mid - 1;
+  uint32_t v = 0;
   size_t nd = 0;
-  while (*d >= '0' && *d <= '9' && nd < 4) {
-    depth = depth * 10u + (uint32_t)(*d - '0');
+  while (*d >= '0' && *d <= '9' && nd < 6) {
+    v = v * 10u + (uint32_t)(*d - '0');
     d++;
     nd++;
   }
-  if (nd == 0 || *d != ']' || d[1] != '\0' || depth == 0) return 0;
-  memcpy(id, p, (size_t)(sp - p));
-  id[sp - p] = '\0';
-  return depth;
+  *depth = (nd > 0 && *d == ']') ? v : 0;
+  memcpy(id, p, n);
+  id[n] = '\0';
+  return true;
+}
+
+static bool log_truncated_line(const char *line) {
+  return strncmp(line, "Log truncated", 13) == 0;
 }
 
 /* Invoke-line ordinal -> flattened instruction index (see txn.h).
- * Aligning stops at the first disagreement. */
+ * Aligning stops at the first disagreement; nothing is logged after "Log
+ * truncated". */
 int txn_invoke_map(const txn_t *tx, uint32_t **map_out, uint32_t **depth_out, size_t *n_out) {
-  size_t n_inv = 0;
-  char id[64];
+  size_t n_inv = 0, n_lines = 0;
+  char id[CB_PUBKEY_B58_MAX];
+  uint32_t d;
   *map_out = NULL;
   *depth_out = NULL;
   *n_out = 0;
-  for (size_t i = 0; i < tx->n_logs; i++)
-    if (invoke_line(tx->logs[i], id, sizeof id)) n_inv++;
+  for (; n_lines < tx->n_logs && !log_truncated_line(tx->logs[n_lines]); n_lines++)
+    if (invoke_line(tx->logs[n_lines], id, &d)) n_inv++;
   if (n_inv == 0) return TXN_OK;
   uint32_t *map = malloc(n_inv * sizeof *map);
   uint32_t *depth = malloc(n_inv * sizeof *depth);
@@ -382,9 +398,8 @@ int txn_invoke_map(const txn_t *tx, uint32_t **map_out, uint32_t **depth_out, si
   }
   size_t k = 0, j = 0;
   bool aligned = true;
-  for (size_t i = 0; i < tx->n_logs; i++) {
-    uint32_t d = invoke_line(tx->logs[i], id, sizeof id);
-    if (!d) continue;
+  for (size_t i = 0; i < n_lines; i++) {
+    if (!invoke_line(tx->logs[i], id, &d)) continue;
     depth[k] = d;
     map[k] = UINT32_MAX;
     if (aligned) {

@@ -751,6 +751,110 @@ START_TEST(malformed_shapes) {
 }
 END_TEST
 
+/* Every member and element of real responses replaced in turn by values
+ * of the wrong type: txn_parse succeeds or fails cleanly, never crashes. */
+static size_t g_mutations, g_mutations_ok;
+
+static void parse_any(const json_t *root) {
+  txn_t *tx = NULL;
+  char err[256];
+  int rc = txn_parse(root, NULL, &tx, err, sizeof err);
+  g_mutations++;
+  if (rc == TXN_OK) {
+    g_mutations_ok++;
+    /* walk the view: every pointer must be readable */
+    for (size_t i = 0; i < tx->n_ix; i++) {
+      ck_assert_ptr_nonnull(tx->ix[i].program_id);
+      for (size_t a = 0; a < tx->ix[i].n_accounts; a++) ck_assert_ptr_nonnull(tx->ix[i].accounts[a]);
+    }
+    txn_free(tx);
+  } else {
+    ck_assert_ptr_null(tx);
+    ck_assert(err[0] != '\0');
+  }
+}
+
+static void mutate_walk(json_t *root, json_t *node, int depth) {
+  json_t *mutants[5];
+  if (depth > 12) return;
+  if (json_is_object(node)) {
+    /* keys first: deleting and re-adding a key moves it to the end */
+    size_t nk = json_object_size(node), k = 0;
+    char **keys = calloc(nk ? nk : 1, sizeof *keys);
+    const char *key;
+    json_t *child;
+    json_object_foreach(node, key, child) keys[k++] = strdup(key);
+    for (k = 0; k < nk; k++) {
+      child = json_incref(json_object_get(node, keys[k]));
+      mutants[0] = json_null();
+      mutants[1] = json_string("x");
+      mutants[2] = json_integer(-1);
+      mutants[3] = json_array();
+      mutants[4] = json_object();
+      for (int m = 0; m < 5; m++) {
+        json_object_set_new(node, keys[k], mutants[m]);
+        parse_any(root);
+      }
+      json_object_del(node, keys[k]);
+      parse_any(root);
+      json_object_set_new(node, keys[k], child);
+      mutate_walk(root, child, depth + 1);
+      free(keys[k]);
+    }
+    free(keys);
+  } else if (json_is_array(node)) {
+    for (size_t i = 0; i < json_array_size(node); i++) {
+      json_t *child = json_incref(json_array_get(node, i));
+      mutants[0] = json_null();
+      mutants[1] = json_string("x");
+      mutants[2] = json_integer(300);
+      mutants[3] = json_array();
+      mutants[4] = json_object();
+      for (int m = 0; m < 5; m++) {
+        json_array_set_new(node, i, mutants[m]);
+        parse_any(root);
+      }
+      json_array_set_new(node, i, child);
+      mutate_walk(root, child, depth + 1);
+    }
+  }
+}
+
+START_TEST(json_shape_mutations) {
+  static const char *const files[] = {SAMPLES "get_transaction_json_encoding.json",
+                                      SAMPLES "get_transaction_json_parsed_encoding.json",
+                                      SAMPLES "get_transaction_base64_encoding.json"};
+  g_mutations = g_mutations_ok = 0;
+  for (size_t f = 0; f < 3; f++) {
+    json_t *doc = load_json(files[f]);
+    json_t *res = json_object_get(doc, "result");
+    mutate_walk(res, res, 0);
+    json_decref(doc);
+  }
+  /* one block transaction with inner instructions, json and jsonParsed */
+  static const char *const blocks[] = {SAMPLES "get_block_json_encoding.json",
+                                       SAMPLES "get_block_json_parsed_encoding.json"};
+  for (size_t f = 0; f < 2; f++) {
+    json_t *doc = load_json(blocks[f]);
+    json_t *txs = json_object_get(json_object_get(doc, "result"), "transactions");
+    for (size_t i = 0; i < json_array_size(txs); i++) {
+      json_t *t = json_array_get(txs, i);
+      json_t *meta = json_object_get(t, "meta");
+      if (json_array_size(json_object_get(meta, "innerInstructions")) == 0) continue;
+      json_object_del(meta, "preTokenBalances");
+      json_object_del(meta, "postTokenBalances");
+      json_object_del(meta, "rewards");
+      mutate_walk(t, t, 0);
+      break;
+    }
+    json_decref(doc);
+  }
+  ck_assert_uint_gt(g_mutations, 1000);
+  ck_assert_uint_gt(g_mutations_ok, 0);
+  ck_assert_uint_lt(g_mutations_ok, g_mutations);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("txmsg");
   TCase *tc = tcase_create("core");
@@ -767,6 +871,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, v0_loaded_addresses_order);
   tcase_add_test(tc, v0_json_and_parsed);
   tcase_add_test(tc, malformed_shapes);
+  tcase_add_test(tc, json_shape_mutations);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -72,3 +72,11 @@ COMMENT ON COLUMN positions_cache.unrealized_pnl IS
 COMMENT ON COLUMN positions_cache.realized_pnl IS
     'Derived. Resolved market: winning shares (yes_shares if resolution_result else no_shares) - total_invested. '
     'Active/paused: 0. Cancelled (refund): 0. NULL while the market is unknown.';
+
+-- On-chain i64 unix seconds to timestamptz, exactly (to_timestamp is exact
+-- for whole seconds in this range); NULL outside 0001-01-01 .. 9999-12-31 UTC
+-- instead of an error, so one absurd on-chain value never rejects a row.
+CREATE FUNCTION cbi_unix_to_timestamptz(secs BIGINT)
+RETURNS TIMESTAMP WITH TIME ZONE LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN secs BETWEEN -62135596800 AND 253402300799 THEN to_timestamp(secs) END
+$$;

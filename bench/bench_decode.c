@@ -1,0 +1,160 @@
+/* Market decoding throughput: the typed decoder (every pubkey encoded to
+ * base58, every string UTF-8-checked), the generic JSON decoder, and a
+ * memcpy of the same bytes as the in-run ceiling. Realistic Markets: title
+ * 40 bytes, description 200, category 10, metadata URI 60, oracle source
+ * and resolution result present; a pool of distinct deterministic inputs.
+ * Each figure is timed for ~0.3 s on one thread. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "decoder.h"
+#include "idl.h"
+
+#define POOL 256u
+#define MIN_NS 300000000ull
+#define MAXLEN 1024
+
+static volatile uint64_t sink;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void clobber(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
+
+#define TIMED(RESULT, BODY)                                  \
+  do {                                                       \
+    uint64_t t0_ = now_ns(), t1_, ops_ = 0;                  \
+    do {                                                     \
+      for (size_t i = 0; i < POOL; i++) {                    \
+        BODY;                                                \
+      }                                                      \
+      ops_ += POOL;                                          \
+      t1_ = now_ns();                                        \
+    } while (t1_ - t0_ < MIN_NS);                            \
+    (RESULT) = (double)ops_ * 1e9 / (double)(t1_ - t0_);     \
+  } while (0)
+
+typedef struct {
+  uint8_t b[MAXLEN];
+  size_t n;
+} buf_t;
+
+static void put(buf_t *b, const void *p, size_t n) {
+  memcpy(b->b + b->n, p, n);
+  b->n += n;
+}
+static void put_le(buf_t *b, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) b->b[b->n++] = (uint8_t)(v >> (8 * i));
+}
+static void put_rand(buf_t *b, size_t n, unsigned char seed[randombytes_SEEDBYTES]) {
+  randombytes_buf_deterministic(b->b + b->n, n, seed);
+  seed[1]++;
+  b->n += n;
+}
+static void put_text(buf_t *b, size_t n, unsigned k) {
+  put_le(b, n, 4);
+  static const char words[] = "Will the price of SOL close above the strike at expiry? ";
+  for (size_t i = 0; i < n; i++) b->b[b->n++] = (uint8_t)words[(i + k) % (sizeof words - 1)];
+}
+
+/* A Market laid out as in the IDL: authority, market_id, title,
+ * description, category, created_at, resolution_time, state, market_type,
+ * accepted_mint, yes_vault, no_vault, yes_pool, no_pool, total_volume,
+ * total_participants, resolution_result, resolver, oracle_source,
+ * metadata_uri, creation_fee, bump. */
+static void build_market(buf_t *b, const uint8_t disc[8], unsigned k) {
+  unsigned char seed[randombytes_SEEDBYTES] = {0};
+  seed[0] = (unsigned char)k;
+  seed[2] = (unsigned char)(k >> 8);
+  b->n = 0;
+  put(b, disc, 8);
+  put_rand(b, 32, seed);
+  put_le(b, 1000 + k, 8);
+  put_text(b, 40, k);
+  put_text(b, 200, k + 3);
+  put_text(b, 10, k + 7);
+  put_le(b, 1700000000 + k, 8);
+  put_le(b, 1800000000 + k, 8);
+  b->b[b->n++] = 1;
+  b->b[b->n++] = 1;
+  put_rand(b, 96, seed);
+  put_le(b, 123456789ull * k, 8);
+  put_le(b, 987654321ull * k, 8);
+  put_le(b, 1111111111ull * k, 8);
+  put_le(b, k, 4);
+  b->b[b->n++] = 1;
+  b->b[b->n++] = 1;
+  put_rand(b, 32, seed);
+  b->b[b->n++] = 1;
+  put_rand(b, 32, seed);
+  put_text(b, 60, k + 11);
+  put_le(b, 5000, 8);
+  b->b[b->n++] = 254;
+}
+
+int main(void) {
+  idl_t *idl = NULL;
+  char err[512];
+  int rc = 1;
+  buf_t *pool = NULL;
+  if (sodium_init() < 0 || idl_load_default(&idl, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_decode: cannot load IDL: %s\n", err);
+    goto out;
+  }
+  size_t dl;
+  const uint8_t *disc = NULL;
+  for (size_t i = 0; i < idl_account_count(idl); i++)
+    if (strcmp(idl_account_name(idl, i), "Market") == 0) disc = idl_account_discriminator(idl, i, &dl);
+  pool = malloc(POOL * sizeof *pool);
+  if (!disc || !pool) goto out;
+  for (unsigned k = 0; k < POOL; k++) build_market(&pool[k], disc, k);
+
+  decode_error_t derr;
+  cb_account_t acct;
+  json_t *j = NULL;
+  for (unsigned k = 0; k < POOL; k++) {
+    if (cb_decode_account(idl, pool[k].b, pool[k].n, &acct, &derr) != 0 ||
+        decode_account_json(idl, pool[k].b, pool[k].n, false, &j, &derr) != 0) {
+      fprintf(stderr, "bench_decode: sample %u does not decode: %s\n", k,
+              decode_error_format(&derr, err, sizeof err));
+      goto out;
+    }
+    json_decref(j);
+  }
+
+  static uint8_t dst[MAXLEN];
+  double typed, json, ceil;
+  TIMED(ceil, {
+    memcpy(dst, pool[i].b, pool[i].n);
+    clobber(dst);
+  });
+  TIMED(typed, {
+    int r = cb_decode_account(idl, pool[i].b, pool[i].n, &acct, &derr);
+    clobber(&acct);
+    sink += (uint64_t)r + acct.u.market.authority.b58[0];
+  });
+  TIMED(json, {
+    json_t *v = NULL;
+    int r = decode_account_json(idl, pool[i].b, pool[i].n, false, &v, &derr);
+    sink += (uint64_t)r;
+    json_decref(v);
+  });
+  printf("market bytes: %zu (strings 40/200/10/60, 6 pubkeys incl. Some(oracle_source))\n",
+         pool[0].n);
+  printf("bench market_decode_typed: %.0f decodes/s (memcpy ceiling %.0f/s, ratio %.4f)\n", typed,
+         ceil, typed / ceil);
+  printf("bench market_decode_json: %.0f decodes/s (memcpy ceiling %.0f/s, ratio %.4f)\n", json,
+         ceil, json / ceil);
+  printf("goal market_decode_typed >= 1000000/s: %s\n", typed >= 1e6 ? "met" : "NOT met");
+  rc = 0;
+out:
+  free(pool);
+  idl_free(idl);
+  return rc;
+}

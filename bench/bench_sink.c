@@ -1,0 +1,335 @@
+/* Sink throughput: market + position upserts per second through the sink
+ * (insert pass, then an update pass at a higher slot), next to a COPY of
+ * the same rows into UNLOGGED tables of the same width without indexes,
+ * measured in the same run on the same server.
+ *
+ *   CBI_TEST_DATABASE_URL (or DATABASE_URL): server to use; a scratch
+ *   database is created and dropped.  argv[1..]: batch sizes to try
+ *   (default: the sink's default). */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "migrate.h"
+#include "sink.h"
+
+#define N_MARKETS 2000
+#define POS_PER_MARKET 24
+#define N_POSITIONS (N_MARKETS * POS_PER_MARKET)
+#define N_USERS 1000
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void key(char *out, const char *tag, int n) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%s%d", tag, n);
+  size_t t = strlen(tmp);
+  for (size_t i = 0; i < 44; i++) out[i] = i < t ? tmp[i] : (char)('A' + (i % 20));
+  out[44] = '\0';
+}
+
+static cb_str_t str(const char *s) {
+  cb_str_t v = {s, (uint32_t)strlen(s)};
+  return v;
+}
+
+static void mk_market(cb_account_t *a, int i, uint64_t slot) {
+  memset(a, 0, sizeof *a);
+  a->kind = CB_ACCOUNT_MARKET;
+  key(a->pubkey, "Mkt", i);
+  a->slot = slot;
+  cb_market_t *m = &a->u.market;
+  key(m->authority.b58, "Auth", i % 50);
+  m->market_id = (uint64_t)i;
+  m->title = str("Will BTC close above 100k on Dec 31?");
+  m->description = str("Resolves YES if the Coinbase BTC-USD daily close on 2025-12-31 is "
+                       "strictly above 100,000 USD.");
+  m->category = str("crypto");
+  m->created_at = 1733011200;
+  m->resolution_time = 1767139200;
+  m->state = CB_MARKET_ACTIVE;
+  m->market_type = CB_MARKET_STABLE;
+  key(m->accepted_mint.b58, "Mint", 1);
+  key(m->yes_vault.b58, "YesV", i);
+  key(m->no_vault.b58, "NoV", i);
+  m->yes_pool = 1000000000ull + slot * 7 + (uint64_t)i;
+  m->no_pool = 2000000000ull + slot * 3;
+  m->total_volume = m->yes_pool + m->no_pool;
+  m->total_participants = POS_PER_MARKET;
+  key(m->resolver.b58, "Res", 1);
+  m->metadata_uri = str("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+  m->creation_fee = 10000000;
+  m->bump = 254;
+}
+
+static void mk_position(cb_account_t *a, int i, uint64_t slot) {
+  memset(a, 0, sizeof *a);
+  a->kind = CB_ACCOUNT_POSITION;
+  key(a->pubkey, "Pos", i);
+  a->slot = slot;
+  cb_position_t *p = &a->u.position;
+  key(p->user.b58, "Usr", i % N_USERS);
+  key(p->market.b58, "Mkt", i % N_MARKETS);
+  p->yes_shares = 1000000ull * (uint64_t)(i % 13) + slot;
+  p->no_shares = 1000000ull * (uint64_t)(i % 7);
+  p->total_invested = p->yes_shares / 2 + p->no_shares / 2;
+  p->yes_avg_price = 512345678;
+  p->no_avg_price = 487654322;
+  p->created_at = 1733011200;
+  p->updated_at = 1733011200 + (int64_t)slot;
+  p->bet_count = 3;
+  p->bump = 255;
+}
+
+/* Record k of a pass: positions interleaved with their markets the way a
+ * live stream delivers them (each bet touches one market and one position). */
+static void mk_record(cb_account_t *a, int k, uint64_t slot) {
+  int per = 1 + POS_PER_MARKET;
+  int m = k / per, r = k % per;
+  if (r == 0)
+    mk_market(a, m, slot);
+  else
+    mk_position(a, m + (r - 1) * N_MARKETS, slot);
+}
+
+static PGconn *must_connect(const char *uri) {
+  PGconn *c = PQconnectdb(uri);
+  if (PQstatus(c) != CONNECTION_OK) {
+    fprintf(stderr, "bench_sink: connect: %s", PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  return c;
+}
+
+static void must_exec(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+    fprintf(stderr, "bench_sink: %s: %s", sql, PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(r);
+}
+
+static char *scratch_uri(const char *base, const char *name) {
+  const char *slash = strrchr(base, '/');
+  const char *q = strchr(base, '?');
+  if (!slash || strncmp(base, "postgres", 8) != 0) {
+    fprintf(stderr, "bench_sink: database URL must be a postgresql:// URI\n");
+    exit(EXIT_USAGE);
+  }
+  size_t keep = (size_t)(slash - base) + 1;
+  size_t n = keep + strlen(name) + (q ? strlen(q) : 0) + 1;
+  char *u = malloc(n);
+  if (!u) exit(EXIT_FAILURE_RUN);
+  snprintf(u, n, "%.*s%s%s", (int)keep, base, name, q ? q : "");
+  return u;
+}
+
+/* One sink pass over all records at this slot; returns seconds. */
+static double sink_pass(sink_t *s, uint64_t slot) {
+  cb_account_t a;
+  int total = N_MARKETS + N_POSITIONS;
+  double t0 = now_s();
+  for (int k = 0; k < total; k++) {
+    mk_record(&a, k, slot);
+    int rc = sink_put_account(s, &a);
+    if (rc != SINK_OK) {
+      fprintf(stderr, "bench_sink: put: %s %s\n", sink_strerror(rc), sink_last_error(s));
+      exit(EXIT_FAILURE_RUN);
+    }
+  }
+  if (sink_flush(s) != SINK_OK) {
+    fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
+    exit(EXIT_FAILURE_RUN);
+  }
+  return now_s() - t0;
+}
+
+typedef struct cbuf {
+  char *p;
+  size_t n, cap;
+} cbuf_t;
+
+static void cput(cbuf_t *b, const char *s) {
+  size_t n = strlen(s);
+  if (b->n + n + 1 > b->cap) {
+    b->cap = (b->n + n + 1) * 2;
+    b->p = realloc(b->p, b->cap);
+    if (!b->p) exit(EXIT_FAILURE_RUN);
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+/* The same fields the sink writes, as COPY text (no special characters in
+ * the benchmark's strings). */
+static void copy_line(cbuf_t *mb, cbuf_t *pb, const cb_account_t *a) {
+  char line[2048];
+  if (a->kind == CB_ACCOUNT_MARKET) {
+    const cb_market_t *m = &a->u.market;
+    snprintf(line, sizeof line,
+             "%s\t%" PRIu64 "\t%s\t%.*s\t%.*s\t%.*s\tstable\t2024-12-01 00:00:00+00\t%" PRId64
+             "\t2025-12-31 00:00:00+00\t%" PRId64 "\t\\N\tactive\t\\N\t%" PRIu64 "\t%" PRIu64
+             "\t%" PRIu64 "\t%" PRIu32 "\t%s\t%s\t%s\t%s\t\\N\t%.*s\t%" PRIu64 "\t%u\t%" PRIu64
+             "\t2025-01-01 00:00:00+00\t\\N\t\\N\n",
+             a->pubkey, m->market_id, m->authority.b58, (int)m->title.len, m->title.ptr,
+             (int)m->description.len, m->description.ptr, (int)m->category.len,
+             m->category.ptr, m->created_at, m->resolution_time, m->yes_pool, m->no_pool,
+             m->total_volume, m->total_participants, m->accepted_mint.b58, m->yes_vault.b58,
+             m->no_vault.b58, m->resolver.b58, (int)m->metadata_uri.len, m->metadata_uri.ptr,
+             m->creation_fee, m->bump, a->slot);
+    cput(mb, line);
+  } else {
+    const cb_position_t *p = &a->u.position;
+    snprintf(line, sizeof line,
+             "%s\t00000000-0000-0000-0000-000000000001\t%s\t%s\t%" PRIu64 "\t%" PRIu64
+             "\t%" PRIu64 "\t0.512345678\t0.487654322\t2024-12-01 00:00:00+00\t%" PRId64
+             "\t2024-12-01 00:00:00+00\t%" PRId64 "\tf\t0\t1.5\t-0.5\t0\t%" PRIu32 "\t%u\t%" PRIu64
+             "\t2025-01-01 00:00:00+00\t\\N\t\\N\n",
+             a->pubkey, p->user.b58, p->market.b58, p->yes_shares, p->no_shares,
+             p->total_invested, p->created_at, p->updated_at, p->bet_count, p->bump, a->slot);
+    cput(pb, line);
+  }
+}
+
+static void copy_in(PGconn *c, const char *sql, const cbuf_t *b) {
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    fprintf(stderr, "bench_sink: %s: %s", sql, PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(r);
+  if (PQputCopyData(c, b->p, (int)b->n) != 1 || PQputCopyEnd(c, NULL) != 1) {
+    fprintf(stderr, "bench_sink: copy: %s", PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  r = PQgetResult(c);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fprintf(stderr, "bench_sink: copy: %s", PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(r);
+  while ((r = PQgetResult(c)) != NULL) PQclear(r);
+}
+
+/* COPY of the same rows, in batches of the same size, one transaction
+ * each; returns seconds. */
+static double copy_pass(PGconn *c, uint64_t slot, size_t batch) {
+  static const char msql[] =
+      "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
+      "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
+      "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
+      "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
+      "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
+      "FROM STDIN";
+  static const char psql[] =
+      "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
+      "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
+      "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
+      "unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
+      "closed_slot) FROM STDIN";
+  cbuf_t mb = {0}, pb = {0};
+  cb_account_t a;
+  int total = N_MARKETS + N_POSITIONS;
+  double t0 = now_s();
+  for (int k = 0; k < total;) {
+    mb.n = pb.n = 0;
+    for (size_t i = 0; i < batch && k < total; i++, k++) {
+      mk_record(&a, k, slot);
+      copy_line(&mb, &pb, &a);
+    }
+    must_exec(c, "BEGIN");
+    if (mb.n) copy_in(c, msql, &mb);
+    if (pb.n) copy_in(c, psql, &pb);
+    must_exec(c, "COMMIT");
+  }
+  double t = now_s() - t0;
+  free(mb.p);
+  free(pb.p);
+  return t;
+}
+
+int main(int argc, char **argv) {
+  const char *base = getenv("CBI_TEST_DATABASE_URL");
+  if (!base || !*base) base = getenv("DATABASE_URL");
+  if (!base || !*base) {
+    fprintf(stderr, "bench_sink: set CBI_TEST_DATABASE_URL or DATABASE_URL\n");
+    return EXIT_USAGE;
+  }
+  char dbname[64], sql[160], err[1024];
+  snprintf(dbname, sizeof dbname, "bench_sink_%d", (int)getpid());
+  PGconn *admin = must_connect(base);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
+  must_exec(admin, sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+  must_exec(admin, sql);
+  char *uri = scratch_uri(base, dbname);
+  PGconn *c = must_connect(uri);
+  if (migrate_run(c, NULL, err, sizeof err) != MIGRATE_OK) {
+    fprintf(stderr, "bench_sink: migrate: %s\n", err);
+    return EXIT_FAILURE_RUN;
+  }
+  must_exec(c, "CREATE UNLOGGED TABLE bench_copy_markets (LIKE markets_cache INCLUDING DEFAULTS)");
+  must_exec(c,
+            "CREATE UNLOGGED TABLE bench_copy_positions (LIKE positions_cache INCLUDING DEFAULTS)");
+
+  int nb = argc > 1 ? argc - 1 : 1;
+  int total = N_MARKETS + N_POSITIONS;
+  int rc = EXIT_OK;
+  for (int bi = 0; bi < nb; bi++) {
+    unsigned long long batch = SINK_DEFAULT_BATCH_MAX_RECORDS;
+    if (argc > 1 && (config_parse_u64(argv[bi + 1], &batch) != 0 || batch == 0)) {
+      fprintf(stderr, "bench_sink: bad batch size '%s'\n", argv[bi + 1]);
+      return EXIT_USAGE;
+    }
+    must_exec(c, "TRUNCATE positions_cache, markets_cache, users, account_closures, "
+                 "bench_copy_markets, bench_copy_positions CASCADE");
+    must_exec(c, "VACUUM ANALYZE");
+    sink_options_t o;
+    sink_options_init(&o);
+    o.conninfo = uri;
+    o.batch_max_records = (size_t)batch;
+    sink_t *s = NULL;
+    if (sink_open(&o, &s, err, sizeof err) != SINK_OK) {
+      fprintf(stderr, "bench_sink: %s\n", err);
+      return EXIT_FAILURE_RUN;
+    }
+    double ti = sink_pass(s, 100);      /* insert pass */
+    double tu = sink_pass(s, 101);      /* update pass */
+    double ci = copy_pass(c, 100, batch);
+    double cu = copy_pass(c, 101, batch);
+    sink_stats_t st;
+    sink_get_stats(s, &st);
+    sink_close(s);
+    if (st.accounts_written != (uint64_t)(2 * total)) {
+      fprintf(stderr, "bench_sink: expected %d rows written, got %" PRIu64 "\n", 2 * total,
+              st.accounts_written);
+      rc = EXIT_FAILURE_RUN;
+    }
+    double ups = 2.0 * total / (ti + tu);
+    double cps = 2.0 * total / (ci + cu);
+    printf("batch=%llu: insert pass %.0f/s, update pass %.0f/s (%d markets, %d positions, "
+           "%" PRIu64 " batches); COPY %.0f/s\n",
+           batch, total / ti, total / tu, N_MARKETS, N_POSITIONS, st.batches, cps);
+    printf("bench sink_upserts: %.0f/s (COPY ceiling %.0f/s, ratio %.2f)\n", ups, cps,
+           ups / cps);
+    fflush(stdout);
+  }
+  PQfinish(c);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
+  must_exec(admin, sql);
+  PQfinish(admin);
+  free(uri);
+  return rc;
+}

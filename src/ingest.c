@@ -1,0 +1,300 @@
+/* Ingest: RPC/websocket JSON -> decoder/txn -> sink (see ingest.h). */
+#include "ingest.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "decoder.h"
+#include "jsonx.h"
+#include "log.h"
+
+struct ingest {
+  const idl_t *idl;
+  sink_t *sink;
+  char program_id[CB_PUBKEY_B58_MAX];
+  ingest_stats_t st;
+};
+
+ingest_t *ingest_new(const idl_t *idl, const char *program_id, sink_t *sink) {
+  if (!idl || !program_id || !sink || strlen(program_id) >= CB_PUBKEY_B58_MAX) return NULL;
+  ingest_t *ing = calloc(1, sizeof *ing);
+  if (!ing) return NULL;
+  ing->idl = idl;
+  ing->sink = sink;
+  memcpy(ing->program_id, program_id, strlen(program_id) + 1);
+  return ing;
+}
+
+void ingest_free(ingest_t *ing) { free(ing); }
+
+void ingest_get_stats(const ingest_t *ing, ingest_stats_t *out) { *out = ing->st; }
+
+const char *ingest_program_id(const ingest_t *ing) { return ing->program_id; }
+
+/* ---- touched accounts --------------------------------------------------- */
+
+static size_t key_hash(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)h;
+}
+
+static int touched_rehash(ingest_touched_t *t, size_t cap) {
+  size_t *slots = calloc(cap, sizeof *slots);
+  if (!slots) return -1;
+  for (size_t i = 0; i < t->count; i++) {
+    size_t h = key_hash(t->keys[i]) & (cap - 1);
+    while (slots[h]) h = (h + 1) & (cap - 1);
+    slots[h] = i + 1;
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->slots_cap = cap;
+  return 0;
+}
+
+int ingest_touched_add(ingest_touched_t *t, const char *pubkey) {
+  size_t n = strlen(pubkey);
+  if (n == 0 || n >= CB_PUBKEY_B58_MAX) return 0; /* not a pubkey: nothing to refresh */
+  if ((t->count + 1) * 2 > t->slots_cap &&
+      touched_rehash(t, t->slots_cap ? t->slots_cap * 2 : 64) != 0)
+    return -1;
+  size_t h = key_hash(pubkey) & (t->slots_cap - 1);
+  for (; t->slots[h]; h = (h + 1) & (t->slots_cap - 1))
+    if (strcmp(t->keys[t->slots[h] - 1], pubkey) == 0) return 0;
+  if (t->count == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 32;
+    void *p = realloc(t->keys, cap * sizeof *t->keys);
+    if (!p) return -1;
+    t->keys = p;
+    t->cap = cap;
+  }
+  memcpy(t->keys[t->count], pubkey, n + 1);
+  t->slots[h] = ++t->count;
+  return 0;
+}
+
+void ingest_touched_free(ingest_touched_t *t) {
+  if (!t) return;
+  free(t->keys);
+  free(t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- accounts ----------------------------------------------------------- */
+
+static int put_close(ingest_t *ing, const char *pubkey, uint64_t slot) {
+  cb_account_t acc;
+  memset(&acc, 0, sizeof acc);
+  acc.kind = CB_ACCOUNT_UNKNOWN;
+  snprintf(acc.pubkey, sizeof acc.pubkey, "%s", pubkey);
+  acc.slot = slot;
+  acc.closed = true;
+  int rc = sink_put_account(ing->sink, &acc);
+  if (rc == 0) ing->st.accounts_closed++;
+  return rc;
+}
+
+static int put_dead(ingest_t *ing, const char *kind, const char *key, uint64_t slot,
+                    const char *reason, const uint8_t *raw, size_t rawlen) {
+  int rc = sink_put_dead_letter(ing->sink, kind, key, slot, reason, raw, rawlen);
+  if (rc == 0) ing->st.dead_letters++;
+  return rc;
+}
+
+int ingest_account_bytes(ingest_t *ing, const char *pubkey, const char *owner, uint64_t lamports,
+                         const uint8_t *data, size_t len, uint64_t slot) {
+  if (!pubkey || strlen(pubkey) >= CB_PUBKEY_B58_MAX || !*pubkey) return SINK_ERR_INVALID;
+  if (lamports == 0 || len == 0) return put_close(ing, pubkey, slot);
+  if (!owner || strcmp(owner, ing->program_id) != 0) {
+    ing->st.accounts_foreign++;
+    log_debug("ingest", "skipping account pubkey=%s owner=%s slot=%" PRIu64
+              ": not owned by the program", pubkey, owner ? owner : "(none)", slot);
+    return 0;
+  }
+  cb_account_t acc;
+  memset(&acc, 0, sizeof acc);
+  decode_error_t derr;
+  memset(&derr, 0, sizeof derr);
+  int rc = cb_decode_account(ing->idl, data, len, &acc, &derr);
+  if (rc != DECODE_OK) {
+    char reason[512];
+    decode_error_format(&derr, reason, sizeof reason);
+    log_warn("ingest", "undecodable account pubkey=%s slot=%" PRIu64 " type=%s field=%s "
+             "offset=%zu: %s (sent to dead_letters)", pubkey, slot,
+             derr.type[0] ? derr.type : "?", derr.path[0] ? derr.path : "?", derr.offset, reason);
+    return put_dead(ing, "account", pubkey, slot, reason, data, len);
+  }
+  snprintf(acc.pubkey, sizeof acc.pubkey, "%s", pubkey);
+  acc.slot = slot;
+  acc.lamports = lamports;
+  acc.closed = false;
+  rc = sink_put_account(ing->sink, &acc);
+  if (rc == 0) ing->st.accounts++;
+  return rc;
+}
+
+int ingest_account_json(ingest_t *ing, const char *pubkey, const json_t *account, uint64_t slot) {
+  if (!pubkey || !*pubkey || strlen(pubkey) >= CB_PUBKEY_B58_MAX) return SINK_ERR_INVALID;
+  if (!account || json_is_null(account)) return put_close(ing, pubkey, slot);
+  char reason[256];
+  uint64_t lamports = 0;
+  if (!json_is_object(account) || jsonx_get_u64(account, "lamports", &lamports) != 0) {
+    snprintf(reason, sizeof reason, "account JSON has no valid lamports");
+    goto bad_json;
+  }
+  const char *owner = jsonx_get_str(account, "owner");
+  const json_t *data = json_object_get(account, "data");
+  const char *b64 = NULL, *enc = NULL;
+  if (json_is_array(data) && json_array_size(data) == 2) {
+    b64 = json_string_value(json_array_get(data, 0));
+    enc = json_string_value(json_array_get(data, 1));
+  }
+  if (!b64 || !enc) {
+    if (lamports == 0) return put_close(ing, pubkey, slot);
+    snprintf(reason, sizeof reason, "account data is not [\"<data>\", \"<encoding>\"]");
+    goto bad_json;
+  }
+  if (strcmp(enc, "base64") != 0) {
+    if (lamports == 0) return put_close(ing, pubkey, slot);
+    snprintf(reason, sizeof reason, "unsupported account data encoding '%.32s'", enc);
+    goto bad_json;
+  }
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  if (b64_decode(b64, strlen(b64), &bytes, &len) != 0) {
+    snprintf(reason, sizeof reason, "account data is not valid base64");
+    goto bad_json;
+  }
+  int rc = ingest_account_bytes(ing, pubkey, owner, lamports, bytes, len, slot);
+  free(bytes);
+  return rc;
+
+bad_json:;
+  /* Keep the offending JSON as the raw bytes. */
+  char *text = json_dumps(account, JSON_COMPACT | JSON_ENCODE_ANY);
+  log_warn("ingest", "unusable account JSON pubkey=%s slot=%" PRIu64 ": %s (sent to dead_letters)",
+           pubkey, slot, reason);
+  int drc = put_dead(ing, "account", pubkey, slot, reason, (const uint8_t *)text,
+                     text ? strlen(text) : 0);
+  free(text);
+  return drc;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static uint64_t json_slot_of(const json_t *tx_result, const txn_block_t *block) {
+  uint64_t slot = 0;
+  if (block) return block->slot;
+  if (jsonx_get_u64(tx_result, "slot", &slot) != 0) slot = 0;
+  return slot;
+}
+
+/* First signature of a transaction JSON in json/jsonParsed encoding, or NULL. */
+static const char *json_first_signature(const json_t *tx_result) {
+  const json_t *t = json_object_get(tx_result, "transaction");
+  const json_t *sigs = json_object_get(t, "signatures");
+  const char *s = json_string_value(json_array_get(sigs, 0));
+  return (s && strlen(s) < CB_SIGNATURE_B58_MAX) ? s : NULL;
+}
+
+int ingest_transaction(ingest_t *ing, const txn_t *tx, ingest_touched_t *touched) {
+  txn_rows_t rows;
+  txn_issues_t issues;
+  memset(&rows, 0, sizeof rows);
+  memset(&issues, 0, sizeof issues);
+  int ret = 0;
+  int rc = txn_extract(ing->idl, tx, ing->program_id, &rows, &issues);
+  if (rc != TXN_OK) {
+    ret = SINK_ERR_NOMEM;
+    goto out;
+  }
+  ing->st.transactions++;
+  for (size_t i = 0; i < issues.count; i++) {
+    const txn_issue_t *is = &issues.items[i];
+    if (!txn_issue_is_dead_letter(is->kind)) {
+      log_warn("ingest", "transaction signature=%s slot=%" PRIu64 " instruction=%" PRIu32 ": %s",
+               tx->signature, tx->slot, is->instruction_index, is->message);
+      continue;
+    }
+    const char *kind = is->kind == TXN_ISSUE_INSTRUCTION_DECODE ? "instruction" : "event";
+    char derr[384], reason[700];
+    if (is->err.code != 0) decode_error_format(&is->err, derr, sizeof derr);
+    else derr[0] = '\0';
+    int n = snprintf(reason, sizeof reason, "instruction %" PRIu32 ": %s%s%s",
+                     is->instruction_index, is->message, derr[0] ? ": " : "", derr);
+    if (n < 0) reason[0] = '\0';
+    log_warn("ingest", "undecodable %s signature=%s slot=%" PRIu64 " type=%s field=%s "
+             "offset=%zu: %s (sent to dead_letters)", kind, tx->signature, tx->slot,
+             is->err.type[0] ? is->err.type : "?", is->err.path[0] ? is->err.path : "?",
+             is->err.offset, reason);
+    if ((ret = put_dead(ing, kind, tx->signature[0] ? tx->signature : NULL, tx->slot, reason,
+                        is->data, is->len)) != 0)
+      goto out;
+  }
+  for (size_t i = 0; i < rows.count; i++) {
+    if ((ret = sink_put_tx(ing->sink, &rows.rows[i])) != 0) goto out;
+    ing->st.rows++;
+  }
+  if (touched)
+    for (size_t i = 0; i < rows.n_accounts; i++)
+      if (ingest_touched_add(touched, rows.accounts[i]) != 0) {
+        ret = SINK_ERR_NOMEM;
+        goto out;
+      }
+  ret = (int)rows.count;
+out:
+  txn_rows_free(&rows);
+  txn_issues_free(&issues);
+  return ret;
+}
+
+int ingest_transaction_json(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
+                            ingest_touched_t *touched) {
+  txn_t *tx = NULL;
+  char err[256];
+  err[0] = '\0';
+  int rc = txn_parse(tx_result, block, &tx, err, sizeof err);
+  if (rc == TXN_ERR_NOMEM) return SINK_ERR_NOMEM;
+  if (rc != TXN_OK) {
+    uint64_t slot = json_slot_of(tx_result, block);
+    const char *sig = json_first_signature(tx_result);
+    char reason[400];
+    int n = snprintf(reason, sizeof reason, "transaction does not parse: %s: %s",
+                     txn_strerror(rc), err);
+    if (n < 0) reason[0] = '\0';
+    log_warn("ingest", "unparseable transaction signature=%s slot=%" PRIu64 ": %s "
+             "(sent to dead_letters)", sig ? sig : "?", slot, reason);
+    char *text = json_dumps(tx_result, JSON_COMPACT | JSON_ENCODE_ANY);
+    ing->st.transactions++;
+    int drc = put_dead(ing, "transaction", sig, slot, reason, (const uint8_t *)text,
+                       text ? strlen(text) : 0);
+    free(text);
+    return drc;
+  }
+  int ret = ingest_transaction(ing, tx, touched);
+  txn_free(tx);
+  return ret;
+}
+
+int ingest_transaction_touched(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
+                               ingest_touched_t *touched) {
+  txn_t *tx = NULL;
+  char err[256];
+  if (txn_parse(tx_result, block, &tx, err, sizeof err) != TXN_OK) return -1;
+  txn_rows_t rows;
+  memset(&rows, 0, sizeof rows);
+  int ret = -1;
+  if (txn_extract(ing->idl, tx, ing->program_id, &rows, NULL) != TXN_OK) goto out;
+  size_t before = touched->count;
+  for (size_t i = 0; i < rows.n_accounts; i++)
+    if (ingest_touched_add(touched, rows.accounts[i]) != 0) goto out;
+  ret = (int)(touched->count - before);
+out:
+  txn_rows_free(&rows);
+  txn_free(tx);
+  return ret;
+}

@@ -1,0 +1,1139 @@
+/* Live sync, writer side (live.h): queue -> ingest -> sink, gap fills,
+ * transaction fetches, checkpoint, status, shutdown. Everything here runs
+ * on the thread that called live_run(); the websocket thread only fills
+ * the queue. */
+#include "live.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "backfill.h"
+#include "ingest.h"
+#include "jsonx.h"
+#include "log.h"
+#include "msgqueue.h"
+#include "replay.h"
+#include "rpc.h"
+#include "sink.h"
+#include "txn.h"
+#include "ws_client.h"
+
+#define LIVE_STREAM "live"
+#define LIVE_GAP_STREAM "live-gap"
+#define LIVE_DEFAULT_QUEUE_BYTES (16u << 20)
+#define LIVE_TX_NULL_RETRIES 6        /* getTransaction null results before giving up */
+#define LIVE_TX_RETRY_BASE_MS 250     /* doubled per null result */
+#define LIVE_MAX_OUTSTANDING 4096     /* fetches alive before the queue is left alone */
+#define LIVE_POP_BUDGET 512           /* items per loop turn */
+#define LIVE_BLOCK_CACHE 1024         /* slots of block heights kept */
+#define LIVE_SEEN_GEN 16384           /* signatures per dedup generation */
+#define LIVE_FILL_RETRY_MIN_MS 2000
+#define LIVE_FILL_RETRY_MAX_MS 60000
+#define LIVE_SHUTDOWN_FETCH_MS 1500   /* in-flight fetches get this long at shutdown */
+#define LIVE_CKPT_ONLY_EVERY_MS 1000  /* a checkpoint without data at most this often */
+
+#define NS_PER_MS 1000000ull
+
+/* ---- small pure helpers ---------------------------------------------------- */
+
+int live_utf8_valid(const uint8_t *p, size_t n, size_t *bad_off) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t need;
+    uint32_t cp, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+      cp = c & 0x1F;
+      min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      cp = c & 0x0F;
+      min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      cp = c & 0x07;
+      min = 0x10000;
+    } else {
+      goto bad;
+    }
+    if (need > n - i - 1) goto bad;
+    for (size_t k = 1; k <= need; k++) {
+      uint8_t d = p[i + k];
+      if ((d & 0xC0) != 0x80) goto bad;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto bad;
+    i += need + 1;
+  }
+  return 1;
+bad:
+  if (bad_off) *bad_off = i;
+  return 0;
+}
+
+uint64_t live_checkpoint_next(uint64_t cp, uint64_t tip, uint64_t margin, bool has_outstanding,
+                              uint64_t min_outstanding) {
+  uint64_t cand = tip > margin ? tip - margin : 0;
+  if (has_outstanding) {
+    uint64_t lim = min_outstanding > 0 ? min_outstanding - 1 : 0;
+    if (cand > lim) cand = lim;
+  }
+  return cand > cp ? cand : cp;
+}
+
+static int b58_text_ok(const char *s, size_t minlen, size_t maxlen) {
+  static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  size_t n = strlen(s);
+  if (n < minlen || n > maxlen) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!memchr(alphabet, s[i], sizeof alphabet - 1)) return 0;
+  return 1;
+}
+
+void live_msg_clear(live_msg_t *m) {
+  json_decref(m->doc);
+  m->doc = NULL;
+}
+
+/* reason = what, then ": detail" when detail is given */
+static live_msg_kind_t msg_bad(live_msg_t *out, const char *what, const char *detail) {
+  snprintf(out->reason, sizeof out->reason, "%s%s%s", what, detail ? ": " : "",
+           detail ? detail : "");
+  out->kind = LIVE_MSG_BAD;
+  return LIVE_MSG_BAD;
+}
+
+live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, live_msg_t *out) {
+  memset(out, 0, sizeof *out);
+  char tmp[160];
+  size_t off = 0;
+  if (binary) return msg_bad(out, "binary frame", NULL);
+  const uint8_t *nul = memchr(data, 0, len);
+  if (nul) {
+    snprintf(tmp, sizeof tmp, "%zu", (size_t)(nul - data));
+    return msg_bad(out, "NUL byte at offset", tmp);
+  }
+  if (!live_utf8_valid(data, len, &off)) {
+    snprintf(tmp, sizeof tmp, "%zu", off);
+    return msg_bad(out, "invalid UTF-8 at offset", tmp);
+  }
+  out->doc = jsonx_loads((const char *)data, len, tmp, sizeof tmp);
+  if (!out->doc) return msg_bad(out, "malformed JSON", tmp);
+  if (!json_is_object(out->doc)) return msg_bad(out, "not a JSON object", NULL);
+  const char *method = jsonx_get_str(out->doc, "method");
+  if (!method) return msg_bad(out, "not a notification (no method)", NULL);
+  json_t *params = json_object_get(out->doc, "params");
+  json_t *result = json_is_object(params) ? json_object_get(params, "result") : NULL;
+  if (strcmp(method, "slotNotification") == 0) {
+    if (!json_is_object(result) || jsonx_get_u64(result, "slot", &out->slot) != 0)
+      return msg_bad(out, "slotNotification without a slot", NULL);
+    json_t *root = json_object_get(result, "root");
+    if (root && !json_is_null(root)) {
+      if (jsonx_u64(root, &out->root) != 0)
+        return msg_bad(out, "slotNotification with a bad root", NULL);
+      out->has_root = true;
+    }
+    out->kind = LIVE_MSG_SLOT;
+    return out->kind;
+  }
+  int is_prog = strcmp(method, "programNotification") == 0;
+  int is_logs = strcmp(method, "logsNotification") == 0;
+  if (!is_prog && !is_logs) {
+    snprintf(tmp, sizeof tmp, "%.100s", method);
+    return msg_bad(out, "unknown method", tmp);
+  }
+  json_t *context = json_is_object(result) ? json_object_get(result, "context") : NULL;
+  json_t *value = json_is_object(result) ? json_object_get(result, "value") : NULL;
+  if (!json_is_object(context) || jsonx_get_u64(context, "slot", &out->slot) != 0)
+    return msg_bad(out, "notification without a context slot", method);
+  if (!json_is_object(value)) return msg_bad(out, "notification without a value object", method);
+  if (is_prog) {
+    const char *pk = jsonx_get_str(value, "pubkey");
+    json_t *acc = json_object_get(value, "account");
+    if (!pk || !b58_text_ok(pk, 32, 44))
+      return msg_bad(out, "programNotification without a valid pubkey", NULL);
+    if (!acc || (!json_is_object(acc) && !json_is_null(acc)))
+      return msg_bad(out, "programNotification without an account", NULL);
+    out->pubkey = pk;
+    out->account = acc;
+    out->kind = LIVE_MSG_ACCOUNT;
+    return out->kind;
+  }
+  const char *sig = jsonx_get_str(value, "signature");
+  if (!sig || !b58_text_ok(sig, 64, 88))
+    return msg_bad(out, "logsNotification without a valid signature", NULL);
+  json_t *err = json_object_get(value, "err");
+  out->tx_failed = err && !json_is_null(err);
+  out->signature = sig;
+  out->kind = LIVE_MSG_LOGS;
+  return out->kind;
+}
+
+/* ---- latency histogram ------------------------------------------------------ */
+
+/* 10 us buckets up to 100 ms, then 1 ms buckets up to 10 s, then overflow. */
+#define HIST_FINE 10000
+#define HIST_COARSE 9900
+#define HIST_N (HIST_FINE + HIST_COARSE + 1)
+
+typedef struct hist {
+  uint32_t b[HIST_N];
+  uint64_t n;
+  uint64_t max_us;
+} hist_t;
+
+static void hist_add(hist_t *h, uint64_t us) {
+  size_t i;
+  if (us < 100000) i = (size_t)(us / 10);
+  else if (us < 10000000) i = HIST_FINE + (size_t)((us - 100000) / 1000);
+  else i = HIST_N - 1;
+  if (i >= HIST_N) i = HIST_N - 1;
+  h->b[i]++;
+  h->n++;
+  if (us > h->max_us) h->max_us = us;
+}
+
+/* Upper edge of the bucket holding quantile q, in ms. */
+static double hist_quantile_ms(const hist_t *h, double q) {
+  if (h->n == 0) return 0.0;
+  uint64_t rank = (uint64_t)((double)h->n * q);
+  if (rank >= h->n) rank = h->n - 1;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < HIST_N; i++) {
+    seen += h->b[i];
+    if (seen > rank) {
+      double us = i < HIST_FINE ? (double)(i + 1) * 10.0
+                                : 100000.0 + (double)(i - HIST_FINE + 1) * 1000.0;
+      if (us > (double)h->max_us) us = (double)h->max_us;
+      return us / 1000.0;
+    }
+  }
+  return (double)h->max_us / 1000.0;
+}
+
+/* ---- transaction fetches ---------------------------------------------------- */
+
+typedef enum {
+  F_NEW = 0,     /* to submit */
+  F_TX_WAIT,     /* getTransaction in flight */
+  F_TX_OK,       /* result in tx; needs its block */
+  F_TX_NULL,     /* null result: retry later */
+  F_TX_FAILED,   /* error: dead letter */
+  F_RETRY_WAIT,  /* waiting for due_ns */
+  F_BLOCK_WAIT,  /* waiting for a getBlock */
+  F_BLOCK_READY, /* block known (or failed): ingest */
+  F_CANCELLED    /* client going away */
+} fetch_state_t;
+
+typedef struct live live_t;
+
+typedef struct fetch {
+  struct fetch *next;              /* ready / retry / block waiter list */
+  struct fetch *all_prev, *all_next;
+  live_t *lv;
+  fetch_state_t state;
+  char sig[CB_SIGNATURE_B58_MAX];
+  uint64_t slot;                   /* notification slot, then the transaction's */
+  int tries;
+  uint64_t due_ns;
+  json_t *tx;
+  rpc_error_t err;
+} fetch_t;
+
+typedef enum { B_EMPTY = 0, B_PENDING, B_DONE, B_FAILED } block_state_t;
+
+typedef struct block_entry {
+  uint64_t slot;
+  block_state_t state;
+  txn_block_t blk;
+  fetch_t *waiters;
+} block_entry_t;
+
+struct live {
+  const live_options_t *o;
+  const char *fetch_commitment; /* getTransaction/getBlock: never "processed" */
+  uint64_t margin;
+  msgqueue_t *q;
+  ws_client_t *ws;
+  rpc_client_t *rpc;    /* live fetches */
+  rpc_client_t *rpc_bf; /* backfill, snapshot, reconcile */
+  sink_t *sink;
+  ingest_t *ing;
+  replay_recorder_t *rec;
+  uint64_t rec_t0_ns;
+  int fatal;
+  char fatal_msg[256];
+
+  /* connection / gap state */
+  int connected;
+  uint64_t conn_gen;
+  int fill_pending;
+  uint64_t fill_to; /* 0 = first slot of the connection not seen yet */
+  uint64_t fill_retry_ns;
+  unsigned fill_failures;
+  int first_run;
+
+  /* slots */
+  uint64_t tip;
+  uint64_t cp;           /* current checkpoint value */
+  uint64_t cp_set;       /* last value handed to the sink */
+  uint64_t cp_committed; /* last value committed */
+  uint64_t cp_set_ns;
+
+  /* fetches */
+  fetch_t *all;
+  size_t n_fetch;
+  fetch_t *ready_head, *ready_tail;
+  fetch_t *retry_head;
+  block_entry_t blocks[LIVE_BLOCK_CACHE];
+  uint64_t *seen[2];
+  size_t seen_n;
+
+  /* latency */
+  uint64_t *lat_t;
+  size_t lat_n, lat_cap;
+  uint64_t batches_seen;
+  hist_t hist;
+
+  /* timing */
+  uint64_t t_start_ns, last_data_ns, next_status_ns, next_reconcile_ns;
+  uint64_t st_prev_updates, st_prev_tx, st_prev_ns;
+
+  live_summary_t sum;
+};
+
+static uint64_t now_ns(void) { return msgqueue_now_ns(); }
+
+static int stop_requested(const live_t *lv) {
+  return (lv->o->stop_flag && *lv->o->stop_flag) || (lv->o->abort_flag && *lv->o->abort_flag);
+}
+
+static void set_fatal(live_t *lv, const char *what, int code) {
+  if (lv->fatal) return;
+  lv->fatal = 1;
+  snprintf(lv->fatal_msg, sizeof lv->fatal_msg, "%s: %s (%s)", what, sink_strerror(code),
+           sink_last_error(lv->sink));
+  log_error("live", "%s", lv->fatal_msg);
+}
+
+/* A sink call failed. Connection loss is retried inside the sink; what
+ * comes out is a stop (shutdown) or a hard database error. */
+static int sink_rc(live_t *lv, int rc, const char *what) {
+  if (rc >= 0) return 0;
+  if (rc == SINK_ERR_STOPPED && stop_requested(lv)) return -1;
+  set_fatal(lv, what, rc);
+  return -1;
+}
+
+static void dead_letter(live_t *lv, const char *kind, const char *key, uint64_t slot,
+                        const char *reason, const uint8_t *raw, size_t rawlen) {
+  log_warn("live", "dead letter kind=%s key=%s slot=%" PRIu64 " reason=%s", kind,
+           key ? key : "-", slot, reason);
+  lv->sum.dead_letters++;
+  sink_rc(lv, sink_put_dead_letter(lv->sink, kind, key, slot, reason, raw, rawlen),
+          "dead letter");
+}
+
+/* Latency bookkeeping: a sink put may flush the batch before queuing the
+ * new record; every account update noted before it is then committed. */
+static void lat_note_batches(live_t *lv, size_t committed_upto) {
+  sink_stats_t st;
+  sink_get_stats(lv->sink, &st);
+  if (st.batches == lv->batches_seen) return;
+  lv->batches_seen = st.batches;
+  uint64_t now = now_ns();
+  size_t n = committed_upto < lv->lat_n ? committed_upto : lv->lat_n;
+  for (size_t i = 0; i < n; i++) hist_add(&lv->hist, (now - lv->lat_t[i]) / 1000);
+  memmove(lv->lat_t, lv->lat_t + n, (lv->lat_n - n) * sizeof *lv->lat_t);
+  lv->lat_n -= n;
+}
+
+static void lat_push(live_t *lv, uint64_t t_ns) {
+  if (lv->lat_n == lv->lat_cap) {
+    size_t cap = lv->lat_cap ? lv->lat_cap * 2 : 1024;
+    uint64_t *p = realloc(lv->lat_t, cap * sizeof *p);
+    if (!p) return; /* a missed sample, not an error */
+    lv->lat_t = p;
+    lv->lat_cap = cap;
+  }
+  lv->lat_t[lv->lat_n++] = t_ns;
+}
+
+/* ---- signature dedup: two generations of open-addressing sets ------------ */
+
+static uint64_t sig_hash(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  h ^= h >> 29;
+  return h ? h : 1;
+}
+
+#define SEEN_SLOTS (LIVE_SEEN_GEN * 2)
+
+static int seen_has(const uint64_t *set, uint64_t h) {
+  for (size_t i = h & (SEEN_SLOTS - 1);; i = (i + 1) & (SEEN_SLOTS - 1)) {
+    if (set[i] == 0) return 0;
+    if (set[i] == h) return 1;
+  }
+}
+
+/* Returns 1 if sig was seen recently, else records it and returns 0. */
+static int seen_check_add(live_t *lv, const char *sig) {
+  uint64_t h = sig_hash(sig);
+  if (seen_has(lv->seen[0], h) || seen_has(lv->seen[1], h)) return 1;
+  if (lv->seen_n >= LIVE_SEEN_GEN) {
+    uint64_t *old = lv->seen[1];
+    memset(old, 0, SEEN_SLOTS * sizeof *old);
+    lv->seen[1] = lv->seen[0];
+    lv->seen[0] = old;
+    lv->seen_n = 0;
+  }
+  size_t i = h & (SEEN_SLOTS - 1);
+  while (lv->seen[0][i] != 0) i = (i + 1) & (SEEN_SLOTS - 1);
+  lv->seen[0][i] = h;
+  lv->seen_n++;
+  return 0;
+}
+
+/* ---- fetch lifecycle ---------------------------------------------------------- */
+
+static void ready_push(live_t *lv, fetch_t *f) {
+  f->next = NULL;
+  if (lv->ready_tail) lv->ready_tail->next = f;
+  else lv->ready_head = f;
+  lv->ready_tail = f;
+}
+
+static fetch_t *fetch_new(live_t *lv, const char *sig, uint64_t slot) {
+  fetch_t *f = calloc(1, sizeof *f);
+  if (!f) return NULL;
+  f->lv = lv;
+  snprintf(f->sig, sizeof f->sig, "%s", sig);
+  f->slot = slot;
+  f->all_next = lv->all;
+  if (lv->all) lv->all->all_prev = f;
+  lv->all = f;
+  lv->n_fetch++;
+  return f;
+}
+
+static void fetch_free(live_t *lv, fetch_t *f) {
+  if (f->all_prev) f->all_prev->all_next = f->all_next;
+  else lv->all = f->all_next;
+  if (f->all_next) f->all_next->all_prev = f->all_prev;
+  lv->n_fetch--;
+  json_decref(f->tx);
+  free(f);
+}
+
+static void on_tx(void *user, json_t *result, const rpc_error_t *err) {
+  fetch_t *f = user;
+  if (err) {
+    f->err = *err;
+    f->state = err->kind == RPC_ERR_CANCELLED ? F_CANCELLED : F_TX_FAILED;
+  } else if (!result || json_is_null(result)) {
+    f->state = F_TX_NULL;
+  } else {
+    f->tx = json_incref(result);
+    f->state = F_TX_OK;
+  }
+  ready_push(f->lv, f);
+}
+
+static void submit_tx(live_t *lv, fetch_t *f) {
+  json_t *params = json_pack("[s{s:s,s:i,s:s}]", f->sig, "encoding", "json",
+                             "maxSupportedTransactionVersion", 0, "commitment",
+                             lv->fetch_commitment);
+  f->state = F_TX_WAIT;
+  if (!params || rpc_submit(lv->rpc, "getTransaction", params, on_tx, f) != 0) {
+    f->err.kind = RPC_ERR_TRANSPORT;
+    snprintf(f->err.message, sizeof f->err.message, "out of memory submitting getTransaction");
+    f->state = F_TX_FAILED;
+    ready_push(lv, f);
+  }
+}
+
+typedef struct block_req {
+  live_t *lv;
+  uint64_t slot;
+} block_req_t;
+
+static block_entry_t *block_slot(live_t *lv, uint64_t slot) {
+  return &lv->blocks[slot % LIVE_BLOCK_CACHE];
+}
+
+static void on_block(void *user, json_t *result, const rpc_error_t *err) {
+  block_req_t *br = user;
+  live_t *lv = br->lv;
+  block_entry_t *e = block_slot(lv, br->slot);
+  if (e->slot == br->slot && e->state == B_PENDING) {
+    if (!err && result && txn_block_from_json(result, br->slot, &e->blk) == 0) {
+      e->state = B_DONE;
+    } else {
+      e->state = B_FAILED;
+      if (!err || err->kind != RPC_ERR_CANCELLED)
+        log_warn("live", "getBlock failed slot=%" PRIu64 " error=%s: rows keep no block height",
+                 br->slot, err ? err->message : "bad block");
+    }
+    fetch_t *w = e->waiters;
+    e->waiters = NULL;
+    while (w) {
+      fetch_t *next = w->next;
+      w->state = (err && err->kind == RPC_ERR_CANCELLED) ? F_CANCELLED : F_BLOCK_READY;
+      ready_push(lv, w);
+      w = next;
+    }
+  }
+  free(br);
+}
+
+/* The transaction is in f->tx: find its block context. */
+static void need_block(live_t *lv, fetch_t *f) {
+  uint64_t slot = f->slot;
+  if (jsonx_get_u64(f->tx, "slot", &slot) == 0) f->slot = slot;
+  block_entry_t *e = block_slot(lv, slot);
+  if (e->slot == slot && (e->state == B_DONE || e->state == B_FAILED)) {
+    f->state = F_BLOCK_READY;
+    ready_push(lv, f);
+    return;
+  }
+  if (e->slot == slot && e->state == B_PENDING) {
+    f->state = F_BLOCK_WAIT;
+    f->next = e->waiters;
+    e->waiters = f;
+    return;
+  }
+  if (e->state == B_PENDING && e->waiters) {
+    /* another slot holds this cache line: ingest without the height wait */
+    f->state = F_BLOCK_READY;
+    ready_push(lv, f);
+    return;
+  }
+  block_req_t *br = malloc(sizeof *br);
+  json_t *params = json_pack("[I{s:s,s:b,s:s}]", (json_int_t)slot, "transactionDetails", "none",
+                             "rewards", 0, "commitment", lv->fetch_commitment);
+  memset(e, 0, sizeof *e);
+  e->slot = slot;
+  e->state = B_PENDING;
+  f->state = F_BLOCK_WAIT;
+  f->next = NULL;
+  e->waiters = f;
+  if (!br || !params || slot > (uint64_t)INT64_MAX) {
+    free(br);
+    json_decref(params);
+    e->state = B_FAILED;
+    e->waiters = NULL;
+    f->state = F_BLOCK_READY;
+    ready_push(lv, f);
+    return;
+  }
+  br->lv = lv;
+  br->slot = slot;
+  if (rpc_submit(lv->rpc, "getBlock", params, on_block, br) != 0) {
+    free(br);
+    e->state = B_FAILED;
+    e->waiters = NULL;
+    f->state = F_BLOCK_READY;
+    ready_push(lv, f);
+  }
+}
+
+static void ingest_fetched(live_t *lv, fetch_t *f) {
+  block_entry_t *e = block_slot(lv, f->slot);
+  const txn_block_t *blk = (e->slot == f->slot && e->state == B_DONE) ? &e->blk : NULL;
+  int rc = ingest_transaction_json(lv->ing, f->tx, blk, NULL);
+  if (rc < 0) {
+    sink_rc(lv, rc, "ingest transaction");
+    return;
+  }
+  lv->sum.transactions++;
+}
+
+/* Works the ready list until it is empty. */
+static void process_ready(live_t *lv) {
+  while (lv->ready_head && !lv->fatal) {
+    fetch_t *f = lv->ready_head;
+    lv->ready_head = f->next;
+    if (!lv->ready_head) lv->ready_tail = NULL;
+    f->next = NULL;
+    switch (f->state) {
+      case F_NEW:
+        submit_tx(lv, f);
+        break;
+      case F_TX_OK:
+        need_block(lv, f);
+        break;
+      case F_BLOCK_READY:
+        ingest_fetched(lv, f);
+        fetch_free(lv, f);
+        break;
+      case F_TX_NULL:
+        f->tries++;
+        if (f->tries > LIVE_TX_NULL_RETRIES) {
+          char why[128];
+          snprintf(why, sizeof why, "getTransaction returned null %d times", f->tries);
+          lv->sum.tx_missing++;
+          dead_letter(lv, "transaction-missing", f->sig, f->slot, why, NULL, 0);
+          fetch_free(lv, f);
+        } else {
+          uint64_t ms = (uint64_t)LIVE_TX_RETRY_BASE_MS << (f->tries - 1);
+          f->due_ns = now_ns() + ms * NS_PER_MS;
+          f->state = F_RETRY_WAIT;
+          f->next = lv->retry_head;
+          lv->retry_head = f;
+          lv->sum.fetch_retries++;
+        }
+        break;
+      case F_TX_FAILED: {
+        char why[320];
+        snprintf(why, sizeof why, "getTransaction failed (%s): %s",
+                 rpc_error_kind_name(f->err.kind), f->err.message);
+        dead_letter(lv, "transaction-fetch", f->sig, f->slot, why, NULL, 0);
+        fetch_free(lv, f);
+        break;
+      }
+      case F_CANCELLED:
+        fetch_free(lv, f);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+static void submit_due_retries(live_t *lv, uint64_t now) {
+  fetch_t **pp = &lv->retry_head;
+  while (*pp) {
+    fetch_t *f = *pp;
+    if (f->due_ns <= now) {
+      *pp = f->next;
+      f->next = NULL;
+      submit_tx(lv, f);
+    } else {
+      pp = &f->next;
+    }
+  }
+}
+
+static int min_outstanding(const live_t *lv, uint64_t *out) {
+  int have = 0;
+  uint64_t m = UINT64_MAX;
+  for (const fetch_t *f = lv->all; f; f = f->all_next) {
+    have = 1;
+    if (f->slot < m) m = f->slot;
+  }
+  *out = m;
+  return have;
+}
+
+/* ---- checkpoint and flush ------------------------------------------------------ */
+
+static void update_checkpoint(live_t *lv) {
+  if (lv->fill_pending) return;
+  uint64_t mo = 0;
+  int have = min_outstanding(lv, &mo);
+  lv->cp = live_checkpoint_next(lv->cp, lv->tip, lv->margin, have, mo);
+}
+
+/* Commits the batch with the checkpoint. Returns 0 or -1 (fatal or stop). */
+static int flush_now(live_t *lv) {
+  update_checkpoint(lv);
+  if (lv->cp != lv->cp_set && (sink_pending(lv->sink) > 0 ||
+                               now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS)) {
+    if (sink_rc(lv, sink_set_checkpoint(lv->sink, LIVE_STREAM, lv->cp, NULL), "checkpoint") != 0)
+      return -1;
+    lv->cp_set = lv->cp;
+    lv->cp_set_ns = now_ns();
+  }
+  uint64_t cp = lv->cp_set;
+  int rc = sink_flush(lv->sink);
+  if (sink_rc(lv, rc, "flush") != 0) return -1;
+  lv->cp_committed = cp;
+  lat_note_batches(lv, lv->lat_n);
+  return 0;
+}
+
+/* ---- gap fill ------------------------------------------------------------------ */
+
+static void fill_failed(live_t *lv, const char *what, const char *err) {
+  if (stop_requested(lv)) return;
+  unsigned shift = lv->fill_failures < 5 ? lv->fill_failures : 5;
+  uint64_t ms = (uint64_t)LIVE_FILL_RETRY_MIN_MS << shift;
+  if (ms > LIVE_FILL_RETRY_MAX_MS) ms = LIVE_FILL_RETRY_MAX_MS;
+  lv->fill_failures++;
+  lv->fill_retry_ns = now_ns() + ms * NS_PER_MS;
+  log_error("live", "%s failed, retrying in %" PRIu64 " ms: %s", what, ms, err);
+}
+
+/* Backfills (checkpoint, fill_to]; on a first run seeds the caches first. */
+static void do_fill(live_t *lv) {
+  char err[512] = "";
+  uint64_t t0 = now_ns();
+  if (lv->first_run) {
+    log_info("live", "empty database: seeding the caches (snapshot)");
+    long n = snapshot_run(lv->rpc_bf, lv->ing, lv->sink, lv->o->idl, lv->o->program_id,
+                          lv->fetch_commitment, lv->o->stop_flag, err, sizeof err);
+    if (n < 0) {
+      fill_failed(lv, "snapshot", err);
+      return;
+    }
+    if (flush_now(lv) != 0) return;
+    log_info("live", "snapshot done accounts=%ld", n);
+  }
+  uint64_t from = lv->first_run ? (lv->o->has_start_slot ? lv->o->start_slot : 0) : lv->cp + 1;
+  uint64_t to = lv->fill_to;
+  if (from <= to) {
+    backfill_options_t bo;
+    backfill_options_init(&bo);
+    bo.program_id = lv->o->program_id;
+    bo.commitment = lv->fetch_commitment;
+    bo.from_slot = from;
+    bo.to_slot = to;
+    bo.strategy = BACKFILL_SIGNATURES;
+    /* The history of a first run resumes after a restart (its stream is
+     * "backfill:<from>"); a gap fill is short and is simply redone. */
+    bo.checkpoint_stream = lv->first_run ? NULL : LIVE_GAP_STREAM;
+    bo.restart = !lv->first_run;
+    bo.refresh_accounts = true;
+    bo.progress = (to - from > 100000) ? 1 : 0;
+    bo.stop_flag = lv->o->stop_flag;
+    backfill_summary_t bs;
+    memset(&bs, 0, sizeof bs);
+    log_info("live", "%s from_slot=%" PRIu64 " to_slot=%" PRIu64,
+             lv->first_run ? "indexing history" : "gap fill", from, to);
+    if (backfill_run(lv->rpc_bf, lv->ing, lv->sink, &bo, &bs, err, sizeof err) != 0) {
+      fill_failed(lv, "gap fill", err);
+      return;
+    }
+    log_info("live",
+             "gap filled from_slot=%" PRIu64 " to_slot=%" PRIu64 " transactions=%" PRIu64
+             " accounts=%" PRIu64 " dead_letters=%" PRIu64 " ms=%" PRIu64,
+             from, to, bs.transactions, bs.accounts, bs.dead_letters,
+             (uint64_t)((now_ns() - t0) / NS_PER_MS));
+  }
+  lv->first_run = 0;
+  lv->fill_pending = 0;
+  lv->fill_failures = 0;
+  lv->sum.gap_fills++;
+  if (to > lv->cp) lv->cp = to;
+  if (lv->tip < to) lv->tip = to;
+  lv->last_data_ns = now_ns();
+  flush_now(lv);
+}
+
+static void maybe_fill(live_t *lv, uint64_t slot) {
+  if (!lv->fill_pending || !lv->connected) return;
+  if (lv->fill_to == 0) {
+    lv->fill_to = slot > 0 ? slot : 1;
+    lv->fill_retry_ns = 0;
+  }
+  if (now_ns() >= lv->fill_retry_ns) do_fill(lv);
+}
+
+/* ---- queue items ------------------------------------------------------------------ */
+
+static void handle_message(live_t *lv, msgqueue_item_t *it) {
+  if (lv->rec) {
+    if (lv->rec_t0_ns == 0) lv->rec_t0_ns = it->t_ns;
+    long at = (long)((it->t_ns - lv->rec_t0_ns) / NS_PER_MS);
+    replay_recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
+  }
+  live_msg_t m;
+  live_parse_message(it->data, it->len, it->aux == 1, &m);
+  if (m.kind == LIVE_MSG_BAD) {
+    dead_letter(lv, "ws-message", NULL, 0, m.reason, it->data, it->len);
+    live_msg_clear(&m);
+    return;
+  }
+  maybe_fill(lv, m.slot);
+  if (lv->fatal) goto out;
+  if (m.slot > lv->tip) lv->tip = m.slot;
+  switch (m.kind) {
+    case LIVE_MSG_SLOT:
+      lv->sum.slot_notifications++;
+      break;
+    case LIVE_MSG_ACCOUNT: {
+      lv->last_data_ns = now_ns();
+      lat_push(lv, it->t_ns);
+      int rc = ingest_account_json(lv->ing, m.pubkey, json_is_null(m.account) ? NULL : m.account,
+                                   m.slot);
+      lat_note_batches(lv, lv->lat_n ? lv->lat_n - 1 : 0);
+      if (sink_rc(lv, rc, "ingest account") == 0) lv->sum.account_updates++;
+      break;
+    }
+    case LIVE_MSG_LOGS: {
+      lv->last_data_ns = now_ns();
+      lv->sum.logs_notifications++;
+      if (seen_check_add(lv, m.signature)) break;
+      fetch_t *f = fetch_new(lv, m.signature, m.slot);
+      if (!f) {
+        dead_letter(lv, "transaction-fetch", m.signature, m.slot, "out of memory", NULL, 0);
+        break;
+      }
+      submit_tx(lv, f);
+      break;
+    }
+    default:
+      break;
+  }
+out:
+  live_msg_clear(&m);
+}
+
+static void handle_item(live_t *lv, msgqueue_item_t *it) {
+  switch (it->kind) {
+    case WS_ITEM_CONNECTED:
+      lv->connected = 1;
+      lv->conn_gen = it->aux;
+      if (it->aux > 1) lv->sum.reconnects++;
+      lv->fill_pending = 1;
+      lv->fill_to = 0;
+      break;
+    case WS_ITEM_DISCONNECTED:
+      lv->connected = 0;
+      lv->fill_pending = 1;
+      lv->fill_to = 0;
+      break;
+    case WS_ITEM_OVERSIZED: {
+      char why[160];
+      snprintf(why, sizeof why, "oversized message: %" PRIu64 " bytes > max %zu (first %zu kept)",
+               it->aux, lv->o->max_message_bytes, it->len);
+      dead_letter(lv, "ws-message", NULL, 0, why, it->data, it->len);
+      break;
+    }
+    case WS_ITEM_MESSAGE:
+      handle_message(lv, it);
+      break;
+    default:
+      break;
+  }
+}
+
+/* ---- periodic work ---------------------------------------------------------------- */
+
+static long peak_rss_kb(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+static void status_line(live_t *lv, uint64_t now) {
+  msgqueue_stats_t qs;
+  ws_client_stats_t ws;
+  msgqueue_get_stats(lv->q, &qs);
+  ws_client_get_stats(lv->ws, &ws);
+  double secs = (double)(now - lv->st_prev_ns) / 1e9;
+  if (secs <= 0) secs = 1;
+  double ups = (double)(lv->sum.account_updates - lv->st_prev_updates) / secs;
+  double tps = (double)(lv->sum.transactions - lv->st_prev_tx) / secs;
+  lv->st_prev_updates = lv->sum.account_updates;
+  lv->st_prev_tx = lv->sum.transactions;
+  lv->st_prev_ns = now;
+  uint64_t lag = lv->tip > lv->cp_committed ? lv->tip - lv->cp_committed : 0;
+  log_info("live",
+           "status tip=%" PRIu64 " checkpoint=%" PRIu64 " slot_lag=%" PRIu64
+           " updates_per_s=%.0f tx_per_s=%.0f backlog_items=%zu backlog_bytes=%zu"
+           " fetches=%zu reconnects=%" PRIu64 " dead_letters=%" PRIu64 "%s%s",
+           lv->tip, lv->cp_committed, lag, ups, tps, qs.items, qs.bytes, lv->n_fetch,
+           lv->sum.reconnects, lv->sum.dead_letters, ws.reading_paused ? " reading=paused" : "",
+           lv->fill_pending ? " live=waiting-for-gap-fill" : "");
+}
+
+static void run_reconcile(live_t *lv) {
+  char err[512] = "";
+  if (flush_now(lv) != 0) return;
+  long n = reconcile_run(lv->rpc_bf, lv->ing, lv->sink, lv->o->program_id, lv->fetch_commitment,
+                         lv->o->stop_flag, err, sizeof err);
+  if (n < 0) {
+    if (!stop_requested(lv)) log_error("live", "reconcile failed: %s", err);
+    return;
+  }
+  lv->sum.reconciles++;
+  if (n > 0) log_info("live", "reconcile closed=%ld", n);
+  flush_now(lv);
+}
+
+/* ---- set-up and the loop ------------------------------------------------------------ */
+
+void live_options_init(live_options_t *o) {
+  memset(o, 0, sizeof *o);
+  o->commitment = "confirmed";
+  o->reconcile_interval_s = 600;
+  o->status_interval_s = 30;
+}
+
+static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
+  char e2[512] = "";
+  lv->o = o;
+  lv->fetch_commitment = strcmp(o->commitment, "processed") == 0 ? "confirmed" : o->commitment;
+  lv->margin = strcmp(o->commitment, "finalized") == 0 ? LIVE_CHECKPOINT_MARGIN_FINALIZED
+                                                        : LIVE_CHECKPOINT_MARGIN;
+  lv->seen[0] = calloc(SEEN_SLOTS, sizeof(uint64_t));
+  lv->seen[1] = calloc(SEEN_SLOTS, sizeof(uint64_t));
+  if (!lv->seen[0] || !lv->seen[1]) {
+    snprintf(err, errsz, "out of memory");
+    return -1;
+  }
+
+  sink_options_t so;
+  sink_options_init(&so);
+  so.conninfo = o->database_url;
+  so.batch_max_delay_ms = o->sink_batch_delay_ms > 0 ? o->sink_batch_delay_ms : 50;
+  so.stop_flag = o->abort_flag;
+  int rc = sink_open(&so, &lv->sink, e2, sizeof e2);
+  if (rc != 0) {
+    snprintf(err, errsz, "database: %s", e2);
+    return -1;
+  }
+  lv->ing = ingest_new(o->idl, o->program_id, lv->sink);
+  if (!lv->ing) {
+    snprintf(err, errsz, "out of memory");
+    return -1;
+  }
+  uint64_t cp = 0;
+  char sig[CB_SIGNATURE_B58_MAX];
+  rc = sink_get_checkpoint(lv->sink, LIVE_STREAM, &cp, sig);
+  if (rc < 0) {
+    snprintf(err, errsz, "database: reading the checkpoint: %s", sink_last_error(lv->sink));
+    return -1;
+  }
+  lv->first_run = rc == 1;
+  lv->cp = lv->cp_set = lv->cp_committed = rc == 1 ? 0 : cp;
+  lv->tip = lv->cp;
+  if (lv->first_run)
+    log_info("live", "no checkpoint: first run (snapshot, then history from slot %" PRIu64 ")",
+             o->has_start_slot ? o->start_slot : 0);
+  else
+    log_info("live", "resuming checkpoint=%" PRIu64, cp);
+
+  for (int k = 0; k < 2; k++) {
+    rpc_options_t ro;
+    rpc_options_init(&ro);
+    ro.endpoints = o->rpc_url;
+    ro.max_in_flight = o->fetch_concurrency ? o->fetch_concurrency : 32;
+    ro.stop_flag = o->abort_flag;
+    ro.record_dir = o->record_dir;
+    ro.verify_tls = o->insecure ? 0 : 1;
+    rpc_client_t *c = rpc_client_new(&ro, e2, sizeof e2);
+    if (!c) {
+      snprintf(err, errsz, "rpc: %s", e2);
+      return -1;
+    }
+    if (k == 0) lv->rpc = c;
+    else lv->rpc_bf = c;
+  }
+  if (o->record_dir) {
+    lv->rec = replay_recorder_open(o->record_dir, e2, sizeof e2);
+    if (!lv->rec) {
+      snprintf(err, errsz, "record: %s", e2);
+      return -1;
+    }
+  }
+
+  size_t maxmsg = o->max_message_bytes ? o->max_message_bytes : WS_CLIENT_DEFAULT_MAX_MESSAGE_BYTES;
+  size_t qbytes = o->queue_bytes ? o->queue_bytes : LIVE_DEFAULT_QUEUE_BYTES;
+  if (qbytes / 2 < maxmsg) {
+    snprintf(err, errsz, "queue bytes (%zu) must be at least twice the message cap (%zu)", qbytes,
+             maxmsg);
+    return -1;
+  }
+  lv->q = msgqueue_new(qbytes);
+  if (!lv->q) {
+    snprintf(err, errsz, "out of memory");
+    return -1;
+  }
+  ws_client_options_t wo;
+  ws_client_options_init(&wo);
+  wo.url = o->ws_url;
+  wo.program_id = o->program_id;
+  wo.commitment = o->commitment;
+  wo.max_message_bytes = maxmsg;
+  if (o->ping_interval_s) wo.ping_interval_s = o->ping_interval_s;
+  if (o->stall_timeout_s) wo.stall_timeout_s = o->stall_timeout_s;
+  if (o->slot_timeout_s > 0) wo.slot_timeout_s = o->slot_timeout_s;
+  else if (o->slot_timeout_s < 0) wo.slot_timeout_s = 0;
+  wo.insecure = o->insecure;
+  lv->ws = ws_client_start(&wo, lv->q, e2, sizeof e2);
+  if (!lv->ws) {
+    snprintf(err, errsz, "%s", e2);
+    return -1;
+  }
+  lv->fill_pending = 1;
+  return 0;
+}
+
+static void teardown(live_t *lv) {
+  ws_client_stop(lv->ws);
+  lv->ws = NULL;
+  /* the clients cancel what is pending: callbacks run and fill the ready list */
+  rpc_client_free(lv->rpc);
+  rpc_client_free(lv->rpc_bf);
+  lv->rpc = lv->rpc_bf = NULL;
+  while (lv->all) fetch_free(lv, lv->all);
+  lv->ready_head = lv->ready_tail = lv->retry_head = NULL;
+  for (size_t i = 0; i < LIVE_BLOCK_CACHE; i++) lv->blocks[i].waiters = NULL;
+  ingest_free(lv->ing);
+  sink_close(lv->sink);
+  msgqueue_free(lv->q);
+  replay_recorder_close(lv->rec);
+  free(lv->seen[0]);
+  free(lv->seen[1]);
+  free(lv->lat_t);
+}
+
+static int wait_ms_for(live_t *lv) {
+  if (lv->ready_head) return 0;
+  if (rpc_in_flight(lv->rpc) > 0 || lv->retry_head) return 1;
+  if (sink_pending(lv->sink) > 0) {
+    int d = sink_batch_due_in_ms(lv->sink);
+    return d < 0 ? 50 : (d > 50 ? 50 : d);
+  }
+  return 100;
+}
+
+static int idle_done(live_t *lv, uint64_t now) {
+  if (lv->o->exit_when_idle_ms <= 0 || lv->fill_pending || !lv->connected) return 0;
+  if (now - lv->last_data_ns < (uint64_t)lv->o->exit_when_idle_ms * NS_PER_MS) return 0;
+  if (lv->n_fetch > 0 || lv->ready_head) return 0;
+  msgqueue_stats_t qs;
+  msgqueue_get_stats(lv->q, &qs);
+  if (qs.items > 0) return 0;
+  if (flush_now(lv) != 0) return 0;
+  return sink_pending(lv->sink) == 0;
+}
+
+static void shutdown_drain(live_t *lv) {
+  /* stop reading: nothing new is applied; what is still queued is not
+   * covered by the checkpoint and comes back through the next gap fill */
+  ws_client_stop(lv->ws);
+  lv->ws = NULL;
+  uint64_t deadline = now_ns() + LIVE_SHUTDOWN_FETCH_MS * NS_PER_MS;
+  while (!lv->fatal && (lv->n_fetch > 0) && now_ns() < deadline &&
+         !(lv->o->abort_flag && *lv->o->abort_flag)) {
+    process_ready(lv);
+    submit_due_retries(lv, now_ns());
+    if (rpc_in_flight(lv->rpc) > 0) rpc_run(lv->rpc, 10);
+    else if (!lv->ready_head) break; /* only retries waiting: give them up */
+  }
+  if (lv->n_fetch > 0)
+    log_warn("live", "shutdown: %zu transaction fetches abandoned (the checkpoint stays below them)",
+             lv->n_fetch);
+  if (!lv->fatal && flush_now(lv) != 0 && !lv->fatal) {
+    lv->fatal = 1;
+    snprintf(lv->fatal_msg, sizeof lv->fatal_msg,
+             "final flush interrupted: %s; the next start resumes from checkpoint %" PRIu64,
+             sink_last_error(lv->sink), lv->cp_committed);
+    log_error("live", "%s", lv->fatal_msg);
+  }
+}
+
+int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t errsz) {
+  live_t *lv = calloc(1, sizeof *lv);
+  int ret = -1;
+  if (!lv) {
+    snprintf(err, errsz, "out of memory");
+    return -1;
+  }
+  if (!o || !o->database_url || !o->rpc_url || !o->ws_url || !o->program_id || !o->commitment ||
+      !o->idl) {
+    snprintf(err, errsz, "live: database, RPC and websocket URLs, program id and IDL required");
+    free(lv);
+    return -1;
+  }
+  lv->t_start_ns = lv->last_data_ns = lv->st_prev_ns = now_ns();
+  if (setup(lv, o, err, errsz) != 0) goto out;
+  if (o->status_interval_s > 0)
+    lv->next_status_ns = lv->t_start_ns + (uint64_t)o->status_interval_s * 1000 * NS_PER_MS;
+  if (o->reconcile_interval_s > 0)
+    lv->next_reconcile_ns = lv->t_start_ns + (uint64_t)o->reconcile_interval_s * 1000 * NS_PER_MS;
+  const char *reason = "signal";
+
+  while (!lv->fatal) {
+    if (stop_requested(lv)) break;
+    uint64_t now = now_ns();
+    process_ready(lv);
+    submit_due_retries(lv, now);
+    if (lv->fill_pending && lv->connected && lv->fill_to != 0 && now >= lv->fill_retry_ns)
+      do_fill(lv);
+    for (int budget = LIVE_POP_BUDGET; budget > 0 && !lv->fatal && !stop_requested(lv); budget--) {
+      if (lv->n_fetch >= LIVE_MAX_OUTSTANDING) {
+        rpc_run(lv->rpc, 5);
+        break;
+      }
+      msgqueue_item_t *it = msgqueue_pop(lv->q, budget == LIVE_POP_BUDGET ? wait_ms_for(lv) : 0);
+      if (!it) break;
+      handle_item(lv, it);
+      msgqueue_item_free(it);
+    }
+    if (lv->fatal) break;
+    if (rpc_in_flight(lv->rpc) > 0) rpc_run(lv->rpc, 0);
+    process_ready(lv);
+    {
+      msgqueue_stats_t qs;
+      msgqueue_get_stats(lv->q, &qs);
+      update_checkpoint(lv);
+      /* flush when the batch is due, or as soon as there is nothing more
+       * to add to it: small batches when quiet, big ones under load */
+      int want = sink_batch_due(lv->sink) ||
+                 (sink_pending(lv->sink) > 0 && qs.items == 0 && !lv->ready_head) ||
+                 (lv->cp != lv->cp_set &&
+                  now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS);
+      if (want && flush_now(lv) != 0) break;
+    }
+    now = now_ns();
+    if (lv->next_status_ns && now >= lv->next_status_ns) {
+      status_line(lv, now);
+      lv->next_status_ns = now + (uint64_t)o->status_interval_s * 1000 * NS_PER_MS;
+    }
+    if (lv->next_reconcile_ns && now >= lv->next_reconcile_ns && !lv->fill_pending) {
+      run_reconcile(lv);
+      lv->next_reconcile_ns = now_ns() + (uint64_t)o->reconcile_interval_s * 1000 * NS_PER_MS;
+    }
+    if (idle_done(lv, now)) {
+      reason = "idle";
+      log_info("live", "no notification for %ld ms and everything flushed: stopping",
+               o->exit_when_idle_ms);
+      break;
+    }
+  }
+  if (!lv->fatal && strcmp(reason, "signal") == 0)
+    log_info("live", "stopping: draining and writing the checkpoint");
+  msgqueue_stats_t qs;
+  msgqueue_get_stats(lv->q, &qs);
+  shutdown_drain(lv);
+  lv->sum.checkpoint = lv->cp_committed;
+  lv->sum.tip = lv->tip;
+  lv->sum.latency_samples = lv->hist.n;
+  lv->sum.latency_p50_ms = hist_quantile_ms(&lv->hist, 0.50);
+  lv->sum.latency_p99_ms = hist_quantile_ms(&lv->hist, 0.99);
+  lv->sum.latency_max_ms = (double)lv->hist.max_us / 1000.0;
+  lv->sum.elapsed_ms = (now_ns() - lv->t_start_ns) / NS_PER_MS;
+  lv->sum.queue_peak_bytes = qs.peak_bytes;
+  snprintf(lv->sum.stop_reason, sizeof lv->sum.stop_reason, "%s", lv->fatal ? "error" : reason);
+  if (lv->fatal) {
+    snprintf(err, errsz, "%s", lv->fatal_msg);
+  } else {
+    ret = 0;
+    log_info("live",
+             "stopped reason=%s checkpoint=%" PRIu64 " tip=%" PRIu64 " account_updates=%" PRIu64
+             " transactions=%" PRIu64 " dead_letters=%" PRIu64 " reconnects=%" PRIu64
+             " gap_fills=%" PRIu64 " latency_p50_ms=%.2f latency_p99_ms=%.2f"
+             " queue_peak_bytes=%zu peak_rss_kb=%ld elapsed_ms=%" PRIu64,
+             lv->sum.stop_reason, lv->sum.checkpoint, lv->sum.tip, lv->sum.account_updates,
+             lv->sum.transactions, lv->sum.dead_letters, lv->sum.reconnects, lv->sum.gap_fills,
+             lv->sum.latency_p50_ms, lv->sum.latency_p99_ms, lv->sum.queue_peak_bytes,
+             peak_rss_kb(), lv->sum.elapsed_ms);
+  }
+out:
+  if (sum) *sum = lv->sum;
+  teardown(lv);
+  free(lv);
+  return ret;
+}

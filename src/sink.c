@@ -1,0 +1,1253 @@
+/* The sink: batching, slot-guard dedup, one transaction per batch,
+ * reconnect-and-retry, per-record dead-lettering on the retry path.
+ * Statements and encoders live in sink_sql.c. */
+#include "sink.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "migrate.h"
+#include "sink_priv.h"
+
+#define SINK_MAX_STREAMS 16
+#define SINK_STREAM_MAX 63
+#define SINK_KEY_MAX 100
+#define ARENA_BLOCK (64 * 1024)
+#define BACKOFF_START_MS 50
+
+/* Outcome of one attempt at a statement or a batch. */
+enum { R_OK = 0, R_DATA, R_CONN, R_TRANSIENT, R_FATAL, R_NOMEM };
+
+typedef struct arena_blk {
+  struct arena_blk *next;
+  size_t used, cap;
+  char data[];
+} arena_blk_t;
+
+typedef struct kent {
+  uint32_t hash;
+  uint32_t idx1; /* index + 1; 0 = empty */
+  char key[SINK_KEY_MAX];
+} kent_t;
+
+typedef struct kmap {
+  kent_t *e;
+  uint32_t cap, n;
+} kmap_t;
+
+typedef struct crec {
+  char pubkey[CB_PUBKEY_B58_MAX];
+  uint64_t slot;
+} crec_t;
+
+typedef struct dlrec {
+  const char *kind, *key, *reason;
+  const uint8_t *raw;
+  size_t rawlen;
+  uint64_t slot;
+  uint8_t fp[crypto_hash_sha256_BYTES];
+  uint32_t count;
+} dlrec_t;
+
+typedef struct ckpt {
+  char stream[SINK_STREAM_MAX + 1];
+  uint64_t slot;
+  bool has_sig;
+  char sig[CB_SIGNATURE_B58_MAX];
+} ckpt_t;
+
+struct sink {
+  PGconn *conn;
+  char *conninfo;
+  char redacted[256];
+  sink_options_t opt;
+  int ever_connected;
+
+  cb_account_t *acc;
+  size_t nacc, capacc;
+  crec_t *cls;
+  size_t ncls, capcls;
+  cb_tx_row_t *tx;
+  size_t ntx, captx;
+  dlrec_t *dl;
+  size_t ndl, capdl;
+  ckpt_t ckpt[SINK_MAX_STREAMS];
+  size_t nckpt;
+  kmap_t amap, cmap, tmap, dmap;
+  arena_blk_t *arena;
+  size_t pending;
+  int64_t first_ms;
+
+  /* Records rejected by the database during the current attempt. */
+  dlrec_t *rej;
+  size_t nrej, caprej;
+  arena_blk_t *rarena;
+
+  sink_cols_t cs;
+  sink_stats_t st;
+  char err[768];
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int stopped(const sink_t *s) { return s->opt.stop_flag && *s->opt.stop_flag != 0; }
+
+/* Sleeps ms in short slices; returns -1 as soon as the stop flag is set. */
+static int sleep_ms(const sink_t *s, int ms) {
+  while (ms > 0) {
+    if (stopped(s)) return -1;
+    int step = ms < 20 ? ms : 20;
+    struct timespec ts = {0, (long)step * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    ms -= step;
+  }
+  return stopped(s) ? -1 : 0;
+}
+
+static void set_err(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(sink_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof s->err, fmt, ap);
+  va_end(ap);
+  size_t n = strlen(s->err);
+  while (n > 0 && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = '\0';
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elsz) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) {
+    if (c > SIZE_MAX / 2 / elsz) return -1;
+    c *= 2;
+  }
+  void *q = realloc(*p, c * elsz);
+  if (!q) return -1;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+static void *arena_alloc(arena_blk_t **head, size_t n) {
+  n = (n + 7) & ~(size_t)7;
+  arena_blk_t *b = *head;
+  if (!b || n > b->cap - b->used) {
+    size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+    arena_blk_t *nb = malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->cap = cap;
+    *head = nb;
+    b = nb;
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  return p;
+}
+
+static char *arena_strndup(arena_blk_t **head, const char *s, size_t n) {
+  char *p = arena_alloc(head, n + 1);
+  if (!p) return NULL;
+  if (n) memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+/* Frees every block but the newest, which is kept empty for reuse. */
+static void arena_reset(arena_blk_t **head) {
+  arena_blk_t *b = *head;
+  if (!b) return;
+  arena_blk_t *rest = b->next;
+  while (rest) {
+    arena_blk_t *n = rest->next;
+    free(rest);
+    rest = n;
+  }
+  b->next = NULL;
+  b->used = 0;
+}
+
+static void arena_free(arena_blk_t **head) {
+  arena_blk_t *b = *head;
+  while (b) {
+    arena_blk_t *n = b->next;
+    free(b);
+    b = n;
+  }
+  *head = NULL;
+}
+
+/* ---------------------------------------------------------- key maps */
+
+static uint32_t hash_key(const char *k) {
+  uint32_t h = 2166136261u;
+  for (; *k; k++) h = (h ^ (uint8_t)*k) * 16777619u;
+  return h;
+}
+
+static kent_t *kmap_slot(kmap_t *m, const char *key, uint32_t h) {
+  uint32_t mask = m->cap - 1;
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    kent_t *e = &m->e[i];
+    if (e->idx1 == 0 || (e->hash == h && strcmp(e->key, key) == 0)) return e;
+  }
+}
+
+static int kmap_grow(kmap_t *m) {
+  uint32_t ncap = m->cap ? m->cap * 2 : 256;
+  if (ncap < m->cap) return -1;
+  kent_t *ne = calloc(ncap, sizeof *ne);
+  if (!ne) return -1;
+  kmap_t nm = {ne, ncap, 0};
+  for (uint32_t i = 0; i < m->cap; i++) {
+    if (m->e[i].idx1 == 0) continue;
+    kent_t *d = kmap_slot(&nm, m->e[i].key, m->e[i].hash);
+    *d = m->e[i];
+    nm.n++;
+  }
+  free(m->e);
+  *m = nm;
+  return 0;
+}
+
+/* Returns the index stored for key, or -1; *h receives the key's hash. */
+static long kmap_get(kmap_t *m, const char *key, uint32_t *h) {
+  *h = hash_key(key);
+  if (m->cap == 0) return -1;
+  kent_t *e = kmap_slot(m, key, *h);
+  return e->idx1 ? (long)e->idx1 - 1 : -1;
+}
+
+static int kmap_put(kmap_t *m, const char *key, uint32_t h, size_t idx) {
+  if ((m->n + 1) * 2 > m->cap && kmap_grow(m) != 0) return -1;
+  kent_t *e = kmap_slot(m, key, h);
+  if (e->idx1 == 0) m->n++;
+  e->hash = h;
+  e->idx1 = (uint32_t)idx + 1;
+  snprintf(e->key, sizeof e->key, "%s", key);
+  return 0;
+}
+
+static void kmap_clear(kmap_t *m) {
+  if (m->n) memset(m->e, 0, (size_t)m->cap * sizeof *m->e);
+  m->n = 0;
+}
+
+/* ------------------------------------------------------------ errors */
+
+const char *sink_strerror(int code) {
+  switch (code) {
+  case SINK_OK: return "ok";
+  case SINK_ERR_INVALID: return "invalid argument";
+  case SINK_ERR_NOMEM: return "out of memory";
+  case SINK_ERR_CONNECT: return "cannot connect to the database";
+  case SINK_ERR_SCHEMA: return "database schema missing or outdated (run migrate)";
+  case SINK_ERR_STOPPED: return "stopped while retrying";
+  case SINK_ERR_DB: return "database error";
+  case SINK_ERR_CALLBACK: return "stopped by callback";
+  default: return "unknown error";
+  }
+}
+
+const char *sink_last_error(const sink_t *s) { return s ? s->err : ""; }
+
+/* Classifies a failed result: connection problems and transient
+ * conflicts are retried, data errors go to the per-record path. */
+static int classify(PGconn *c, const PGresult *r) {
+  if (!c || PQstatus(c) != CONNECTION_OK) return R_CONN;
+  const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (!st) return R_CONN;
+  if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+      strcmp(st, "57P03") == 0 || strncmp(st, "53", 2) == 0)
+    return R_CONN;
+  if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strcmp(st, "55P03") == 0 ||
+      strcmp(st, "57014") == 0)
+    return R_TRANSIENT;
+  if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0) return R_DATA;
+  return R_FATAL;
+}
+
+static void err_from_result(sink_t *s, const char *what, const PGresult *r) {
+  const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *msg = r ? PQresultErrorMessage(r) : NULL;
+  if (!msg || !*msg) msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
+  set_err(s, "%s: %s%s%s", what, st ? st : "", st ? " " : "", msg);
+}
+
+/* --------------------------------------------------------- connection */
+
+static void drop_conn(sink_t *s) {
+  if (s->conn) PQfinish(s->conn);
+  s->conn = NULL;
+}
+
+/* One connection attempt: connect, verify the schema, prepare statements.
+ * Returns R_OK, R_CONN (retry later) or R_FATAL (schema/prepare error;
+ * *code says which). */
+static int try_connect(sink_t *s, int *code) {
+  static const char *const kw[] = {"connect_timeout", "keepalives",       "keepalives_idle",
+                                   "keepalives_interval", "keepalives_count", "application_name",
+                                   "dbname",          NULL};
+  const char *val[] = {"10", "1", "30", "10", "3", "crypto-bet-indexer", s->conninfo, NULL};
+  *code = SINK_ERR_DB;
+  PGconn *c = PQconnectdbParams(kw, val, 1);
+  if (!c) {
+    set_err(s, "connect %s: out of memory", s->redacted);
+    return R_CONN;
+  }
+  if (PQstatus(c) != CONNECTION_OK) {
+    set_err(s, "connect %s: %s", s->redacted, PQerrorMessage(c));
+    PQfinish(c);
+    return R_CONN;
+  }
+  /* A batch acknowledged by COMMIT must survive a server crash even where
+   * the server defaults to asynchronous commit: its checkpoint says so. */
+  PGresult *sr = PQexec(c, "SET synchronous_commit = on");
+  if (PQresultStatus(sr) != PGRES_COMMAND_OK) {
+    set_err(s, "connect %s: %s", s->redacted, PQresultErrorMessage(sr));
+    PQclear(sr);
+    PQfinish(c);
+    return R_CONN;
+  }
+  PQclear(sr);
+  char merr[512];
+  int mrc = migrate_check(c, merr, sizeof merr);
+  if (mrc != MIGRATE_OK) {
+    int conn_lost = PQstatus(c) != CONNECTION_OK;
+    set_err(s, "schema check on %s: %s", s->redacted, merr);
+    PQfinish(c);
+    if (conn_lost) return R_CONN;
+    *code = SINK_ERR_SCHEMA;
+    return R_FATAL;
+  }
+  for (int i = 0; i < SQ__COUNT; i++) {
+    PGresult *r = PQprepare(c, sink_stmts[i].name, sink_stmts[i].sql, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      int cls = classify(c, r);
+      set_err(s, "prepare %s: %s", sink_stmts[i].name, PQresultErrorMessage(r));
+      PQclear(r);
+      PQfinish(c);
+      return cls == R_CONN ? R_CONN : R_FATAL;
+    }
+    PQclear(r);
+  }
+  s->conn = c;
+  return R_OK;
+}
+
+/* Connects, retrying with exponential backoff until connected, the stop
+ * flag, the attempt limit or (deadline_ms > 0) the deadline. */
+static int ensure_conn(sink_t *s, int64_t deadline_ms) {
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return SINK_OK;
+  drop_conn(s);
+  int backoff = BACKOFF_START_MS, attempts = 0;
+  for (;;) {
+    if (stopped(s)) return SINK_ERR_STOPPED;
+    int code;
+    int r = try_connect(s, &code);
+    attempts++;
+    if (r == R_OK) {
+      if (s->ever_connected) {
+        s->st.reconnects++;
+        log_info("sink", "reconnected database=%s attempts=%d", s->redacted, attempts);
+      }
+      s->ever_connected = 1;
+      return SINK_OK;
+    }
+    if (r == R_FATAL) {
+      log_error("sink", "%s", s->err);
+      return code;
+    }
+    if (attempts == 1 || attempts % 10 == 0)
+      log_warn("sink", "database unavailable attempts=%d error=%s", attempts, s->err);
+    if (s->opt.reconnect_max_attempts > 0 && attempts >= s->opt.reconnect_max_attempts)
+      return SINK_ERR_CONNECT;
+    if (deadline_ms > 0 && mono_ms() + backoff > deadline_ms) return SINK_ERR_CONNECT;
+    if (sleep_ms(s, backoff) != 0) return SINK_ERR_STOPPED;
+    backoff = backoff * 2 > s->opt.reconnect_max_backoff_ms ? s->opt.reconnect_max_backoff_ms
+                                                             : backoff * 2;
+  }
+}
+
+/* ---------------------------------------------------------- open/close */
+
+void sink_options_init(sink_options_t *opt) {
+  memset(opt, 0, sizeof *opt);
+  opt->batch_max_records = SINK_DEFAULT_BATCH_MAX_RECORDS;
+  opt->batch_max_delay_ms = SINK_DEFAULT_BATCH_MAX_DELAY_MS;
+  opt->reconnect_max_backoff_ms = SINK_DEFAULT_RECONNECT_MAX_BACKOFF_MS;
+  opt->open_timeout_ms = SINK_DEFAULT_OPEN_TIMEOUT_MS;
+}
+
+int sink_open(const sink_options_t *opt, sink_t **out, char *err, size_t errsz) {
+  int rc = SINK_OK;
+  sink_t *s = NULL;
+  if (out) *out = NULL;
+  if (!opt || !out || !opt->conninfo) {
+    if (err && errsz) snprintf(err, errsz, "sink_open: options, conninfo and out are required");
+    return SINK_ERR_INVALID;
+  }
+  if (sodium_init() < 0) {
+    if (err && errsz) snprintf(err, errsz, "libsodium initialisation failed");
+    return SINK_ERR_NOMEM;
+  }
+  s = calloc(1, sizeof *s);
+  if (!s || !(s->conninfo = strdup(opt->conninfo))) {
+    if (err && errsz) snprintf(err, errsz, "out of memory");
+    rc = SINK_ERR_NOMEM;
+    goto out;
+  }
+  s->opt = *opt;
+  s->opt.conninfo = NULL;
+  if (s->opt.batch_max_records == 0) s->opt.batch_max_records = SINK_DEFAULT_BATCH_MAX_RECORDS;
+  if (s->opt.batch_max_delay_ms <= 0) s->opt.batch_max_delay_ms = SINK_DEFAULT_BATCH_MAX_DELAY_MS;
+  if (s->opt.reconnect_max_backoff_ms <= 0)
+    s->opt.reconnect_max_backoff_ms = SINK_DEFAULT_RECONNECT_MAX_BACKOFF_MS;
+  if (s->opt.reconnect_max_backoff_ms < BACKOFF_START_MS)
+    s->opt.reconnect_max_backoff_ms = BACKOFF_START_MS;
+  if (s->opt.open_timeout_ms <= 0) s->opt.open_timeout_ms = SINK_DEFAULT_OPEN_TIMEOUT_MS;
+  log_redact_conninfo(opt->conninfo, s->redacted, sizeof s->redacted);
+  rc = ensure_conn(s, mono_ms() + s->opt.open_timeout_ms);
+  if (rc != SINK_OK) {
+    if (err && errsz) snprintf(err, errsz, "%s: %s", sink_strerror(rc), s->err);
+    goto out;
+  }
+  log_info("sink", "connected database=%s batch_max_records=%zu batch_max_delay_ms=%d",
+           s->redacted, s->opt.batch_max_records, s->opt.batch_max_delay_ms);
+  *out = s;
+  s = NULL;
+out:
+  sink_close(s);
+  return rc;
+}
+
+void sink_close(sink_t *s) {
+  if (!s) return;
+  drop_conn(s);
+  free(s->conninfo);
+  free(s->acc);
+  free(s->cls);
+  free(s->tx);
+  free(s->dl);
+  free(s->rej);
+  free(s->amap.e);
+  free(s->cmap.e);
+  free(s->tmap.e);
+  free(s->dmap.e);
+  arena_free(&s->arena);
+  arena_free(&s->rarena);
+  sink_cols_free(&s->cs);
+  free(s);
+}
+
+/* ---------------------------------------------------------------- put */
+
+static int valid_cstr(const char *p, size_t cap, size_t minlen) {
+  const char *z = memchr(p, '\0', cap);
+  return z && (size_t)(z - p) >= minlen;
+}
+
+static int valid_pk(const cb_pubkey_t *k) { return valid_cstr(k->b58, sizeof k->b58, 1); }
+
+static int copy_str(sink_t *s, cb_str_t *v) {
+  if (v->len && !v->ptr) return -1;
+  if (v->len && memchr(v->ptr, '\0', v->len)) return -1;
+  char *p = arena_strndup(&s->arena, v->ptr, v->len);
+  if (!p) return -2;
+  v->ptr = p;
+  return 0;
+}
+
+static void note_put(sink_t *s) {
+  if (s->pending == 0 && s->first_ms == 0) s->first_ms = mono_ms();
+  s->pending++;
+}
+
+static int maybe_flush(sink_t *s) {
+  return s->pending >= s->opt.batch_max_records ? sink_flush(s) : SINK_OK;
+}
+
+/* Copies the kind's borrowed strings into the batch arena and checks the
+ * pubkey texts. Returns 0, SINK_ERR_INVALID or SINK_ERR_NOMEM. */
+static int own_account(sink_t *s, cb_account_t *a) {
+  int r = 0;
+  switch (a->kind) {
+  case CB_ACCOUNT_GLOBAL_CONFIG:
+    if (!valid_pk(&a->u.config.authority) || !valid_pk(&a->u.config.platform_treasury))
+      return SINK_ERR_INVALID;
+    return 0;
+  case CB_ACCOUNT_MARKET: {
+    cb_market_t *m = &a->u.market;
+    if (!valid_pk(&m->authority) || !valid_pk(&m->accepted_mint) || !valid_pk(&m->yes_vault) ||
+        !valid_pk(&m->no_vault) || !valid_pk(&m->resolver) ||
+        (m->has_oracle_source && !valid_pk(&m->oracle_source)))
+      return SINK_ERR_INVALID;
+    if ((r = copy_str(s, &m->title)) || (r = copy_str(s, &m->description)) ||
+        (r = copy_str(s, &m->category)) || (r = copy_str(s, &m->metadata_uri)))
+      return r == -2 ? SINK_ERR_NOMEM : SINK_ERR_INVALID;
+    return 0;
+  }
+  case CB_ACCOUNT_POSITION:
+    if (!valid_pk(&a->u.position.user) || !valid_pk(&a->u.position.market))
+      return SINK_ERR_INVALID;
+    return 0;
+  case CB_ACCOUNT_TREASURY:
+    if (!valid_pk(&a->u.treasury.market) || !valid_pk(&a->u.treasury.mint) ||
+        !valid_pk(&a->u.treasury.authority))
+      return SINK_ERR_INVALID;
+    return 0;
+  case CB_ACCOUNT_ORACLE_DATA:
+    if (!valid_pk(&a->u.oracle.authority) || !valid_pk(&a->u.oracle.market))
+      return SINK_ERR_INVALID;
+    if ((r = copy_str(s, &a->u.oracle.source)) || (r = copy_str(s, &a->u.oracle.value)))
+      return r == -2 ? SINK_ERR_NOMEM : SINK_ERR_INVALID;
+    return 0;
+  default: return SINK_ERR_INVALID;
+  }
+}
+
+static int put_close(sink_t *s, const char *pubkey, uint64_t slot) {
+  uint32_t h;
+  long i = kmap_get(&s->cmap, pubkey, &h);
+  if (i >= 0) {
+    s->st.accounts_stale_ignored++;
+    if (slot > s->cls[i].slot) s->cls[i].slot = slot;
+    note_put(s);
+    return maybe_flush(s);
+  }
+  if (grow((void **)&s->cls, &s->capcls, s->ncls + 1, sizeof *s->cls) != 0 ||
+      kmap_put(&s->cmap, pubkey, h, s->ncls) != 0)
+    return SINK_ERR_NOMEM;
+  crec_t *c = &s->cls[s->ncls++];
+  snprintf(c->pubkey, sizeof c->pubkey, "%s", pubkey);
+  c->slot = slot;
+  note_put(s);
+  return maybe_flush(s);
+}
+
+int sink_put_account(sink_t *s, const cb_account_t *acc) {
+  if (!s || !acc) return SINK_ERR_INVALID;
+  if (!valid_cstr(acc->pubkey, sizeof acc->pubkey, 1) || acc->slot > (uint64_t)INT64_MAX) {
+    set_err(s, "account record with an empty or unterminated pubkey or a slot above 2^63-1");
+    return SINK_ERR_INVALID;
+  }
+  if (acc->closed) return put_close(s, acc->pubkey, acc->slot);
+  uint32_t h;
+  long i = kmap_get(&s->amap, acc->pubkey, &h);
+  if (i >= 0 && acc->slot < s->acc[i].slot) {
+    s->st.accounts_stale_ignored++; /* an equal or newer state is already queued */
+    note_put(s);
+    return maybe_flush(s);
+  }
+  cb_account_t copy = *acc;
+  int rc = own_account(s, &copy);
+  if (rc != 0) {
+    set_err(s, "account %s: %s", acc->pubkey,
+            rc == SINK_ERR_NOMEM ? "out of memory"
+                                 : "unknown kind, unterminated pubkey or string with NUL");
+    return rc;
+  }
+  if (i >= 0) {
+    s->st.accounts_stale_ignored++; /* the queued older state is superseded */
+    s->acc[i] = copy;
+  } else {
+    if (grow((void **)&s->acc, &s->capacc, s->nacc + 1, sizeof *s->acc) != 0 ||
+        kmap_put(&s->amap, acc->pubkey, h, s->nacc) != 0)
+      return SINK_ERR_NOMEM;
+    s->acc[s->nacc++] = copy;
+  }
+  note_put(s);
+  return maybe_flush(s);
+}
+
+int sink_mark_closed(sink_t *s, const char *pubkey, uint64_t slot) {
+  if (!s || !pubkey || !*pubkey || strlen(pubkey) >= CB_PUBKEY_B58_MAX ||
+      slot > (uint64_t)INT64_MAX)
+    return SINK_ERR_INVALID;
+  return put_close(s, pubkey, slot);
+}
+
+int sink_put_tx(sink_t *s, const cb_tx_row_t *row) {
+  if (!s || !row) return SINK_ERR_INVALID;
+  if (!valid_cstr(row->signature, sizeof row->signature, 1) ||
+      !valid_cstr(row->market, sizeof row->market, 0) ||
+      !valid_cstr(row->user, sizeof row->user, 0) ||
+      !valid_cstr(row->error_message, sizeof row->error_message, 0) ||
+      row->instruction_index > (uint32_t)INT32_MAX || row->slot > (uint64_t)INT64_MAX ||
+      (row->has_block_height && row->block_height > (uint64_t)INT64_MAX)) {
+    set_err(s, "transaction row with an unterminated string or an out-of-range number");
+    return SINK_ERR_INVALID;
+  }
+  char key[SINK_KEY_MAX];
+  snprintf(key, sizeof key, "%s#%" PRIu32, row->signature, row->instruction_index);
+  uint32_t h;
+  long i = kmap_get(&s->tmap, key, &h);
+  if (i >= 0) {
+    s->tx[i] = *row; /* the later observation wins (status updates) */
+  } else {
+    if (grow((void **)&s->tx, &s->captx, s->ntx + 1, sizeof *s->tx) != 0 ||
+        kmap_put(&s->tmap, key, h, s->ntx) != 0)
+      return SINK_ERR_NOMEM;
+    s->tx[s->ntx++] = *row;
+  }
+  note_put(s);
+  return maybe_flush(s);
+}
+
+/* Copies text replacing bytes that PostgreSQL text cannot hold (NUL,
+ * invalid UTF-8) with '?'. */
+static char *arena_clean_text(arena_blk_t **a, const char *src) {
+  size_t n = strlen(src);
+  char *d = arena_strndup(a, src, n);
+  if (!d) return NULL;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)d[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int ok = len > 0 && len <= n - i;
+    for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)d[i + k] >> 6) == 2;
+    if (ok && len == 2 && c < 0xC2) ok = 0;
+    if (ok && len == 3) {
+      unsigned cp = ((c & 15u) << 12) | (((unsigned char)d[i + 1] & 63u) << 6) |
+                    ((unsigned char)d[i + 2] & 63u);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) ok = 0;
+    }
+    if (ok && len == 4) {
+      unsigned cp = ((c & 7u) << 18) | (((unsigned char)d[i + 1] & 63u) << 12) |
+                    (((unsigned char)d[i + 2] & 63u) << 6) | ((unsigned char)d[i + 3] & 63u);
+      if (cp < 0x10000 || cp > 0x10FFFF) ok = 0;
+    }
+    if (!ok) {
+      d[i++] = '?';
+      continue;
+    }
+    i += len;
+  }
+  return d;
+}
+
+static void fingerprint(const char *kind, const char *key, const uint8_t *raw, size_t rawlen,
+                        const char *reason, uint8_t out[crypto_hash_sha256_BYTES]) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  crypto_hash_sha256_update(&st, (const unsigned char *)kind, strlen(kind) + 1);
+  crypto_hash_sha256_update(&st, (const unsigned char *)(key ? key : ""),
+                            strlen(key ? key : "") + 1);
+  if (rawlen)
+    crypto_hash_sha256_update(&st, raw, rawlen);
+  else
+    crypto_hash_sha256_update(&st, (const unsigned char *)reason, strlen(reason));
+  crypto_hash_sha256_final(&st, out);
+}
+
+/* Adds a dead letter to *v, merging with an identical one (same
+ * fingerprint) when map is given. Strings are copied into *a. */
+static int add_dead(arena_blk_t **a, dlrec_t **v, size_t *n, size_t *cap, kmap_t *map,
+                    const char *kind, const char *key, uint64_t slot, const char *reason,
+                    const uint8_t *raw, size_t rawlen) {
+  dlrec_t d;
+  memset(&d, 0, sizeof d);
+  d.kind = arena_clean_text(a, kind);
+  d.key = key ? arena_clean_text(a, key) : NULL;
+  d.reason = arena_clean_text(a, reason);
+  if (!d.kind || (key && !d.key) || !d.reason) return SINK_ERR_NOMEM;
+  if (rawlen) {
+    uint8_t *r = arena_alloc(a, rawlen);
+    if (!r) return SINK_ERR_NOMEM;
+    memcpy(r, raw, rawlen);
+    d.raw = r;
+    d.rawlen = rawlen;
+  }
+  d.slot = slot > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : slot;
+  d.count = 1;
+  fingerprint(d.kind, d.key, d.raw, d.rawlen, d.reason, d.fp);
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, d.fp, sizeof d.fp);
+  uint32_t h = 0;
+  long i = map ? kmap_get(map, hex, &h) : -1;
+  if (i >= 0) {
+    (*v)[i].count++;
+    if (d.slot > (*v)[i].slot) (*v)[i].slot = d.slot;
+    (*v)[i].reason = d.reason;
+    return SINK_OK;
+  }
+  if (grow((void **)v, cap, *n + 1, sizeof **v) != 0) return SINK_ERR_NOMEM;
+  if (map && kmap_put(map, hex, h, *n) != 0) return SINK_ERR_NOMEM;
+  (*v)[(*n)++] = d;
+  return SINK_OK;
+}
+
+int sink_put_dead_letter(sink_t *s, const char *kind, const char *key, uint64_t slot,
+                         const char *reason, const uint8_t *raw, size_t rawlen) {
+  if (!s || !kind || !*kind || !reason || (rawlen && !raw)) return SINK_ERR_INVALID;
+  int rc = add_dead(&s->arena, &s->dl, &s->ndl, &s->capdl, &s->dmap, kind, key, slot, reason,
+                    raw, rawlen);
+  if (rc != SINK_OK) return rc;
+  note_put(s);
+  return maybe_flush(s);
+}
+
+int sink_set_checkpoint(sink_t *s, const char *stream, uint64_t slot, const char *signature) {
+  if (!s || !stream || !*stream || strlen(stream) > SINK_STREAM_MAX ||
+      slot > (uint64_t)INT64_MAX || (signature && strlen(signature) >= CB_SIGNATURE_B58_MAX))
+    return SINK_ERR_INVALID;
+  ckpt_t *c = NULL;
+  for (size_t i = 0; i < s->nckpt; i++)
+    if (strcmp(s->ckpt[i].stream, stream) == 0) c = &s->ckpt[i];
+  if (!c) {
+    if (s->nckpt >= SINK_MAX_STREAMS) {
+      set_err(s, "more than %d checkpoint streams in one batch", SINK_MAX_STREAMS);
+      return SINK_ERR_INVALID;
+    }
+    c = &s->ckpt[s->nckpt++];
+    snprintf(c->stream, sizeof c->stream, "%s", stream);
+  }
+  c->slot = slot;
+  c->has_sig = signature != NULL;
+  snprintf(c->sig, sizeof c->sig, "%s", signature ? signature : "");
+  if (s->first_ms == 0) s->first_ms = mono_ms();
+  return SINK_OK;
+}
+
+size_t sink_pending(const sink_t *s) { return s ? s->pending : 0; }
+
+static int batch_empty(const sink_t *s) {
+  return s->nacc == 0 && s->ncls == 0 && s->ntx == 0 && s->ndl == 0 && s->nckpt == 0;
+}
+
+int sink_batch_due_in_ms(const sink_t *s) {
+  if (!s || (batch_empty(s) && s->pending == 0)) return -1;
+  if (s->pending >= s->opt.batch_max_records) return 0;
+  int64_t left = s->first_ms + s->opt.batch_max_delay_ms - mono_ms();
+  return left <= 0 ? 0 : (int)left;
+}
+
+int sink_batch_due(const sink_t *s) { return sink_batch_due_in_ms(s) == 0; }
+
+void sink_get_stats(const sink_t *s, sink_stats_t *out) {
+  if (s && out) *out = s->st;
+}
+
+/* ---------------------------------------------------------- execution */
+
+static int exec_simple(sink_t *s, const char *sql) {
+  PGresult *r = PQexec(s->conn, sql);
+  int rc = R_OK;
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    rc = classify(s->conn, r);
+    err_from_result(s, sql, r);
+  }
+  PQclear(r);
+  return rc;
+}
+
+static long long num_or_zero(const char *v) {
+  if (!v || !*v) return 0;
+  char *end = NULL;
+  long long x = strtoll(v, &end, 10);
+  return (end && *end == '\0') ? x : 0;
+}
+
+/* Runs prepared statement st with the arrays in s->cs. out[0] gets the
+ * affected row count (or the first column of a one-row result), out[1]
+ * the second column if any. */
+static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
+  out[0] = out[1] = 0;
+  if (sink_cols_finish(&s->cs) != 0) {
+    set_err(s, "%s: out of memory building parameters", sink_stmts[st].name);
+    return R_NOMEM;
+  }
+  PGresult *r = PQexecPrepared(s->conn, sink_stmts[st].name, sink_stmts[st].nparams,
+                               s->cs.params, NULL, NULL, 0);
+  int rc = R_OK;
+  ExecStatusType es = PQresultStatus(r);
+  if (es == PGRES_COMMAND_OK) {
+    out[0] = num_or_zero(PQcmdTuples(r));
+  } else if (es == PGRES_TUPLES_OK) {
+    if (PQntuples(r) > 0 && PQnfields(r) > 0) out[0] = num_or_zero(PQgetvalue(r, 0, 0));
+    if (PQntuples(r) > 0 && PQnfields(r) > 1) out[1] = num_or_zero(PQgetvalue(r, 0, 1));
+  } else {
+    rc = classify(s->conn, r);
+    err_from_result(s, sink_stmts[st].name, r);
+  }
+  PQclear(r);
+  return rc;
+}
+
+typedef void (*acc_row_fn)(sink_cols_t *, const cb_account_t *);
+
+static const struct {
+  cb_account_kind_t kind;
+  sink_stmt_t stmt;
+  acc_row_fn row;
+  const char *label;
+} acc_stages[] = {
+    {CB_ACCOUNT_GLOBAL_CONFIG, SQ_CONFIGS, sink_row_config, "global_config"},
+    {CB_ACCOUNT_MARKET, SQ_MARKETS, sink_row_market, "market"},
+    {CB_ACCOUNT_POSITION, SQ_POSITIONS, sink_row_position, "position"},
+    {CB_ACCOUNT_TREASURY, SQ_TREASURIES, sink_row_treasury, "treasury"},
+    {CB_ACCOUNT_ORACLE_DATA, SQ_ORACLES, sink_row_oracle, "oracle_data"},
+};
+#define N_ACC_STAGES (sizeof acc_stages / sizeof acc_stages[0])
+
+/* Records the single-row record in s->cs as rejected (dead letter written
+ * in this batch's transaction). s->err holds the database's reason. */
+static int reject(sink_t *s, sink_stmt_t st, const char *kind, const char *key,
+                  uint64_t slot) {
+  sink_buf_t raw = {0};
+  const sink_stmt_def_t *d = &sink_stmts[st];
+  for (int k = 0; k < d->nparams; k++) {
+    const char *v = s->cs.params[k];
+    size_t n = v ? strlen(v) : 0;
+    sink_buf_put(&raw, d->cols[k], strlen(d->cols[k]));
+    sink_buf_put(&raw, "=", 1);
+    if (n >= 2) sink_buf_put(&raw, v + 1, n - 2); /* strip the array braces */
+    sink_buf_put(&raw, "\n", 1);
+  }
+  char reason[sizeof s->err + 32];
+  snprintf(reason, sizeof reason, "rejected by database: %s", s->err);
+  int rc = raw.oom ? SINK_ERR_NOMEM
+                   : add_dead(&s->rarena, &s->rej, &s->nrej, &s->caprej, NULL, kind, key, slot,
+                              reason, (const uint8_t *)raw.p, raw.n);
+  sink_buf_free(&raw);
+  log_warn("sink", "record rejected kind=%s key=%s slot=%" PRIu64 " error=%s", kind,
+           key ? key : "", slot, s->err);
+  return rc == SINK_OK ? R_OK : R_NOMEM;
+}
+
+/* Runs the single-record statement already built in s->cs (after the
+ * users row in *users, if any) inside a savepoint; a data error rolls the
+ * savepoint back and dead-letters the record. *written gets out[0]. */
+static int exec_guarded(sink_t *s, sink_stmt_t st, const char *user, const char *kind,
+                        const char *key, uint64_t slot, long long *written, int *rejected) {
+  long long out[2];
+  *written = 0;
+  *rejected = 0;
+  int rc = exec_simple(s, "SAVEPOINT cbi_rec");
+  if (rc != R_OK) return rc;
+  if (user && *user) {
+    /* The statement's arrays are rebuilt after the users row: keep a copy
+     * of the record's parameters by running users on a separate cols. */
+    sink_cols_t saved = s->cs;
+    sink_cols_t ucs;
+    memset(&ucs, 0, sizeof ucs);
+    s->cs = ucs;
+    sink_cols_begin(&s->cs, 1);
+    sink_col_str(&s->cs, 0, user);
+    sink_cols_end_row(&s->cs);
+    rc = exec_cs(s, SQ_USERS, out);
+    sink_cols_free(&s->cs);
+    s->cs = saved;
+    if (rc != R_OK) goto failed;
+  }
+  rc = exec_cs(s, st, out);
+  if (rc != R_OK) goto failed;
+  *written = out[0];
+  return exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
+failed:
+  if (rc != R_DATA) return rc;
+  {
+    char why[sizeof s->err];
+    memcpy(why, s->err, sizeof why);
+    int r2 = exec_simple(s, "ROLLBACK TO SAVEPOINT cbi_rec");
+    if (r2 == R_OK) r2 = exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
+    if (r2 != R_OK) return r2;
+    memcpy(s->err, why, sizeof why);
+    (void)sink_cols_finish(&s->cs);
+    *rejected = 1;
+    return reject(s, st, kind, key, slot);
+  }
+}
+
+static int stage_closures(sink_t *s, int slow) {
+  long long out[2], w;
+  int rej;
+  if (s->ncls == 0) return R_OK;
+  if (!slow) {
+    sink_cols_begin(&s->cs, 2);
+    for (size_t i = 0; i < s->ncls; i++) {
+      sink_col_str(&s->cs, 0, s->cls[i].pubkey);
+      sink_col_u64(&s->cs, 1, s->cls[i].slot);
+      sink_cols_end_row(&s->cs);
+    }
+    return exec_cs(s, SQ_CLOSURES, out);
+  }
+  for (size_t i = 0; i < s->ncls; i++) {
+    sink_cols_begin(&s->cs, 2);
+    sink_col_str(&s->cs, 0, s->cls[i].pubkey);
+    sink_col_u64(&s->cs, 1, s->cls[i].slot);
+    sink_cols_end_row(&s->cs);
+    int rc = exec_guarded(s, SQ_CLOSURES, NULL, "account_close", s->cls[i].pubkey,
+                          s->cls[i].slot, &w, &rej);
+    if (rc != R_OK) return rc;
+  }
+  return R_OK;
+}
+
+static int stage_users(sink_t *s) {
+  long long out[2];
+  size_t n = 0;
+  sink_cols_begin(&s->cs, 1);
+  for (size_t i = 0; i < s->nacc; i++) {
+    if (s->acc[i].kind != CB_ACCOUNT_POSITION) continue;
+    sink_col_str(&s->cs, 0, s->acc[i].u.position.user.b58);
+    sink_cols_end_row(&s->cs);
+    n++;
+  }
+  for (size_t i = 0; i < s->ntx; i++) {
+    if (!s->tx[i].user[0]) continue;
+    sink_col_str(&s->cs, 0, s->tx[i].user);
+    sink_cols_end_row(&s->cs);
+    n++;
+  }
+  return n ? exec_cs(s, SQ_USERS, out) : R_OK;
+}
+
+static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
+  long long out[2];
+  for (size_t k = 0; k < N_ACC_STAGES; k++) {
+    sink_stmt_t st = acc_stages[k].stmt;
+    size_t n = 0;
+    if (!slow) {
+      sink_cols_begin(&s->cs, sink_stmts[st].nparams);
+      for (size_t i = 0; i < s->nacc; i++) {
+        if (s->acc[i].kind != acc_stages[k].kind) continue;
+        acc_stages[k].row(&s->cs, &s->acc[i]);
+        n++;
+      }
+      if (n == 0) continue;
+      int rc = exec_cs(s, st, out);
+      if (rc != R_OK) return rc;
+      d->accounts_written += (uint64_t)out[0];
+      if ((size_t)out[0] < n) d->accounts_stale_ignored += n - (size_t)out[0];
+      continue;
+    }
+    for (size_t i = 0; i < s->nacc; i++) {
+      const cb_account_t *a = &s->acc[i];
+      if (a->kind != acc_stages[k].kind) continue;
+      long long w;
+      int rej;
+      sink_cols_begin(&s->cs, sink_stmts[st].nparams);
+      acc_stages[k].row(&s->cs, a);
+      const char *user = a->kind == CB_ACCOUNT_POSITION ? a->u.position.user.b58 : NULL;
+      int rc = exec_guarded(s, st, user, acc_stages[k].label, a->pubkey, a->slot, &w, &rej);
+      if (rc != R_OK) return rc;
+      if (w > 0)
+        d->accounts_written += (uint64_t)w;
+      else if (!rej)
+        d->accounts_stale_ignored++;
+    }
+  }
+  return R_OK;
+}
+
+static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
+  long long out[2], w;
+  int rej;
+  if (s->ncls == 0) return R_OK;
+  if (!slow) {
+    sink_cols_begin(&s->cs, 1);
+    for (size_t i = 0; i < s->ncls; i++) {
+      sink_col_str(&s->cs, 0, s->cls[i].pubkey);
+      sink_cols_end_row(&s->cs);
+    }
+    int rc = exec_cs(s, SQ_CLOSES, out);
+    if (rc == R_OK) d->accounts_written += (uint64_t)out[0];
+    return rc;
+  }
+  for (size_t i = 0; i < s->ncls; i++) {
+    sink_cols_begin(&s->cs, 1);
+    sink_col_str(&s->cs, 0, s->cls[i].pubkey);
+    sink_cols_end_row(&s->cs);
+    int rc = exec_guarded(s, SQ_CLOSES, NULL, "account_close", s->cls[i].pubkey,
+                          s->cls[i].slot, &w, &rej);
+    if (rc != R_OK) return rc;
+    d->accounts_written += (uint64_t)w;
+  }
+  return R_OK;
+}
+
+static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
+  long long out[2], w;
+  int rej;
+  if (s->ntx == 0) return R_OK;
+  if (!slow) {
+    sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
+    for (size_t i = 0; i < s->ntx; i++) sink_row_tx(&s->cs, &s->tx[i]);
+    int rc = exec_cs(s, SQ_TXS, out);
+    if (rc == R_OK) d->tx_written += (uint64_t)out[0];
+    return rc;
+  }
+  for (size_t i = 0; i < s->ntx; i++) {
+    const cb_tx_row_t *t = &s->tx[i];
+    sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
+    sink_row_tx(&s->cs, t);
+    int rc = exec_guarded(s, SQ_TXS, t->user, "transaction", t->signature, t->slot, &w, &rej);
+    if (rc != R_OK) return rc;
+    d->tx_written += (uint64_t)w;
+  }
+  return R_OK;
+}
+
+static void dead_row(sink_cols_t *cs, const dlrec_t *r, uint32_t count) {
+  sink_col_str(cs, 0, r->kind);
+  sink_col_str(cs, 1, r->key);
+  sink_col_u64(cs, 2, r->slot);
+  sink_col_str(cs, 3, r->reason);
+  if (r->rawlen)
+    sink_col_bytea(cs, 4, r->raw, r->rawlen);
+  else
+    sink_col_null(cs, 4);
+  sink_col_bytea(cs, 5, r->fp, sizeof r->fp);
+  sink_col_u64(cs, 6, count);
+  sink_cols_end_row(cs);
+}
+
+/* Writes queued and rejected dead letters; identical fingerprints are
+ * merged so the upsert never meets the same row twice. */
+static int stage_dead(sink_t *s, sink_stats_t *d) {
+  long long out[2];
+  if (s->ndl + s->nrej == 0) return R_OK;
+  uint32_t *extra = calloc(s->ndl + s->nrej + 1, sizeof *extra);
+  uint8_t *skip = calloc(s->nrej + 1, 1);
+  int rc = R_OK;
+  if (!extra || !skip) {
+    set_err(s, "out of memory");
+    rc = R_NOMEM;
+    goto out;
+  }
+  for (size_t j = 0; j < s->nrej; j++) {
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, s->rej[j].fp, sizeof s->rej[j].fp);
+    uint32_t h;
+    long i = kmap_get(&s->dmap, hex, &h);
+    if (i >= 0) {
+      extra[i] += s->rej[j].count;
+      skip[j] = 1;
+      continue;
+    }
+    for (size_t k = 0; k < j; k++) {
+      if (!skip[k] && memcmp(s->rej[k].fp, s->rej[j].fp, sizeof s->rej[j].fp) == 0) {
+        extra[s->ndl + k] += s->rej[j].count;
+        skip[j] = 1;
+        break;
+      }
+    }
+  }
+  size_t n = 0;
+  sink_cols_begin(&s->cs, sink_stmts[SQ_DEAD].nparams);
+  for (size_t i = 0; i < s->ndl; i++, n++) dead_row(&s->cs, &s->dl[i], s->dl[i].count + extra[i]);
+  for (size_t j = 0; j < s->nrej; j++) {
+    if (skip[j]) continue;
+    dead_row(&s->cs, &s->rej[j], s->rej[j].count + extra[s->ndl + j]);
+    n++;
+  }
+  rc = exec_cs(s, SQ_DEAD, out);
+  if (rc == R_OK) {
+    d->dead_letters += n;
+    d->rejected += s->nrej;
+  }
+out:
+  free(extra);
+  free(skip);
+  return rc;
+}
+
+static int stage_checkpoints(sink_t *s) {
+  long long out[2];
+  if (s->nckpt == 0) return R_OK;
+  sink_cols_begin(&s->cs, 3);
+  for (size_t i = 0; i < s->nckpt; i++) {
+    sink_col_str(&s->cs, 0, s->ckpt[i].stream);
+    sink_col_u64(&s->cs, 1, s->ckpt[i].slot);
+    sink_col_str(&s->cs, 2, s->ckpt[i].has_sig ? s->ckpt[i].sig : NULL);
+    sink_cols_end_row(&s->cs);
+  }
+  return exec_cs(s, SQ_CHECKPOINTS, out);
+}
+
+/* One attempt at the whole batch in one transaction. slow: every record
+ * in its own savepoint, data errors dead-lettered. */
+static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
+  memset(d, 0, sizeof *d);
+  s->nrej = 0;
+  arena_reset(&s->rarena);
+  int rc = exec_simple(s, "BEGIN");
+  if (rc != R_OK) goto fail;
+  if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
+  if (!slow && (rc = stage_users(s)) != R_OK) goto fail;
+  if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;
+  if ((rc = stage_closes(s, slow, d)) != R_OK) goto fail;
+  if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
+  if ((rc = stage_dead(s, d)) != R_OK) goto fail;
+  if ((rc = stage_checkpoints(s)) != R_OK) goto fail;
+  if ((rc = exec_simple(s, "COMMIT")) != R_OK) goto fail;
+  return R_OK;
+fail:
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
+      PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+    PGresult *r = PQexec(s->conn, "ROLLBACK");
+    PQclear(r);
+  }
+  if (slow && rc == R_DATA) rc = R_FATAL; /* data error outside a guarded record */
+  return rc;
+}
+
+static void clear_batch(sink_t *s) {
+  s->nacc = s->ncls = s->ntx = s->ndl = s->nckpt = s->nrej = 0;
+  kmap_clear(&s->amap);
+  kmap_clear(&s->cmap);
+  kmap_clear(&s->tmap);
+  kmap_clear(&s->dmap);
+  arena_reset(&s->arena);
+  arena_reset(&s->rarena);
+  s->pending = 0;
+  s->first_ms = 0;
+}
+
+static void add_stats(sink_stats_t *t, const sink_stats_t *d) {
+  t->accounts_written += d->accounts_written;
+  t->accounts_stale_ignored += d->accounts_stale_ignored;
+  t->tx_written += d->tx_written;
+  t->dead_letters += d->dead_letters;
+  t->rejected += d->rejected;
+}
+
+int sink_flush(sink_t *s) {
+  if (!s) return SINK_ERR_INVALID;
+  if (batch_empty(s)) {
+    s->pending = 0;
+    s->first_ms = 0;
+    return SINK_OK;
+  }
+  int backoff = BACKOFF_START_MS;
+  for (;;) {
+    if (stopped(s)) return SINK_ERR_STOPPED;
+    int rc = ensure_conn(s, 0);
+    if (rc != SINK_OK) return rc;
+    sink_stats_t d;
+    int r = run_batch(s, 0, &d);
+    if (r == R_DATA) {
+      log_warn("sink", "batch rejected, retrying record by record error=%s", s->err);
+      r = run_batch(s, 1, &d);
+    }
+    if (r == R_OK) {
+      add_stats(&s->st, &d);
+      s->st.batches++;
+      clear_batch(s);
+      return SINK_OK;
+    }
+    if (r == R_FATAL || r == R_NOMEM) {
+      log_error("sink", "batch failed error=%s", s->err);
+      return r == R_NOMEM ? SINK_ERR_NOMEM : SINK_ERR_DB;
+    }
+    s->st.retries++;
+    if (r == R_CONN) {
+      log_warn("sink", "connection lost during batch, retrying error=%s", s->err);
+      drop_conn(s);
+      backoff = BACKOFF_START_MS;
+    } else {
+      log_warn("sink", "transient error, retrying batch in %d ms error=%s", backoff, s->err);
+      if (sleep_ms(s, backoff) != 0) return SINK_ERR_STOPPED;
+      backoff = backoff * 2 > s->opt.reconnect_max_backoff_ms ? s->opt.reconnect_max_backoff_ms
+                                                               : backoff * 2;
+    }
+  }
+}
+
+/* ------------------------------------------------------------- reads */
+
+int sink_get_checkpoint(sink_t *s, const char *stream, uint64_t *slot,
+                        char signature[CB_SIGNATURE_B58_MAX]) {
+  if (!s || !stream || !*stream || !slot || !signature) return SINK_ERR_INVALID;
+  for (;;) {
+    int rc = ensure_conn(s, 0);
+    if (rc != SINK_OK) return rc;
+    const char *params[1] = {stream};
+    PGresult *r = PQexecPrepared(s->conn, sink_stmts[SQ_GET_CHECKPOINT].name, 1, params, NULL,
+                                 NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      int found = PQntuples(r) == 1;
+      if (found) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(PQgetvalue(r, 0, 0), &end, 10);
+        *slot = (errno == 0 && end && *end == '\0') ? (uint64_t)v : 0;
+        snprintf(signature, CB_SIGNATURE_B58_MAX, "%s",
+                 PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1));
+      }
+      PQclear(r);
+      return found ? 0 : 1;
+    }
+    int cls = classify(s->conn, r);
+    err_from_result(s, "get checkpoint", r);
+    PQclear(r);
+    if (cls != R_CONN) return SINK_ERR_DB;
+    s->st.retries++;
+    drop_conn(s);
+  }
+}
+
+int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
+  static const struct {
+    const char *sql;
+    cb_account_kind_t kind;
+  } q[] = {
+      {"SELECT config_pubkey, sync_slot FROM platform_config WHERE closed_at IS NULL "
+       "ORDER BY config_pubkey", CB_ACCOUNT_GLOBAL_CONFIG},
+      {"SELECT market_pubkey, sync_slot FROM markets_cache WHERE closed_at IS NULL "
+       "ORDER BY market_pubkey", CB_ACCOUNT_MARKET},
+      {"SELECT position_pubkey, sync_slot FROM positions_cache WHERE closed_at IS NULL "
+       "ORDER BY position_pubkey", CB_ACCOUNT_POSITION},
+      {"SELECT treasury_pubkey, sync_slot FROM treasuries_cache WHERE closed_at IS NULL "
+       "ORDER BY treasury_pubkey", CB_ACCOUNT_TREASURY},
+      {"SELECT oracle_pubkey, sync_slot FROM oracle_data_cache WHERE closed_at IS NULL "
+       "ORDER BY oracle_pubkey", CB_ACCOUNT_ORACLE_DATA},
+  };
+  if (!s || !cb) return SINK_ERR_INVALID;
+  int rc = sink_flush(s);
+  if (rc != SINK_OK) return rc;
+  rc = ensure_conn(s, 0);
+  if (rc != SINK_OK) return rc;
+  for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
+    if (!PQsendQueryParams(s->conn, q[t].sql, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(s->conn)) {
+      set_err(s, "list accounts: %s", PQerrorMessage(s->conn));
+      drop_conn(s);
+      return SINK_ERR_DB;
+    }
+    int stop = 0, failed = 0;
+    PGresult *r;
+    while ((r = PQgetResult(s->conn)) != NULL) {
+      ExecStatusType es = PQresultStatus(r);
+      if (es == PGRES_SINGLE_TUPLE && !stop) {
+        char *end = NULL;
+        unsigned long long v = strtoull(PQgetvalue(r, 0, 1), &end, 10);
+        if (cb(ud, PQgetvalue(r, 0, 0), q[t].kind, (uint64_t)v) != 0) stop = 1;
+      } else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && !failed) {
+        err_from_result(s, "list accounts", r);
+        failed = 1;
+      }
+      PQclear(r);
+    }
+    if (failed) {
+      if (PQstatus(s->conn) != CONNECTION_OK) drop_conn(s);
+      return SINK_ERR_DB;
+    }
+    if (stop) return SINK_ERR_CALLBACK;
+  }
+  return SINK_OK;
+}

@@ -1,0 +1,638 @@
+/* The sink's SQL: prepared statements that take one text-format array per
+ * column (unnest), so a whole batch of one record kind is one statement,
+ * and the encoders that turn typed records into those arrays. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_priv.h"
+
+/* ------------------------------------------------------------ buffers */
+
+static int buf_reserve(sink_buf_t *b, size_t extra) {
+  if (b->oom) return -1;
+  if (extra <= b->cap - b->n) return 0;
+  size_t need = b->n + extra;
+  if (need < b->n) goto fail;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need) {
+    if (cap > SIZE_MAX / 2) goto fail;
+    cap *= 2;
+  }
+  char *p = realloc(b->p, cap);
+  if (!p) goto fail;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+fail:
+  b->oom = true;
+  return -1;
+}
+
+void sink_buf_put(sink_buf_t *b, const char *s, size_t n) {
+  if (buf_reserve(b, n) != 0) return;
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+static void buf_putc(sink_buf_t *b, char c) {
+  if (buf_reserve(b, 1) != 0) return;
+  b->p[b->n++] = c;
+}
+
+void sink_buf_free(sink_buf_t *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+size_t sink_u64_dec(uint64_t v, char *buf) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+  buf[n] = '\0';
+  return n;
+}
+
+/* ------------------------------------------------------ array columns */
+
+void sink_cols_begin(sink_cols_t *cs, int ncol) {
+  cs->ncol = ncol;
+  cs->rows = 0;
+  cs->finished = false;
+  for (int i = 0; i < ncol; i++) {
+    cs->col[i].n = 0;
+    cs->col[i].oom = false;
+    buf_putc(&cs->col[i], '{');
+  }
+}
+
+void sink_cols_end_row(sink_cols_t *cs) { cs->rows++; }
+
+int sink_cols_finish(sink_cols_t *cs) {
+  int rc = 0;
+  for (int i = 0; i < cs->ncol; i++) {
+    if (!cs->finished) {
+      buf_putc(&cs->col[i], '}');
+      buf_putc(&cs->col[i], '\0');
+    }
+    if (cs->col[i].oom) rc = -1;
+    cs->params[i] = cs->col[i].p;
+  }
+  cs->finished = true;
+  return rc;
+}
+
+void sink_cols_free(sink_cols_t *cs) {
+  for (int i = 0; i < SINK_MAX_COLS; i++) sink_buf_free(&cs->col[i]);
+}
+
+static void col_sep(sink_cols_t *cs, int i) {
+  if (cs->rows > 0) buf_putc(&cs->col[i], ',');
+}
+
+void sink_col_text(sink_cols_t *cs, int i, const char *s, size_t len) {
+  sink_buf_t *b = &cs->col[i];
+  col_sep(cs, i);
+  if (buf_reserve(b, 2 * len + 2) != 0) return;
+  char *o = b->p + b->n;
+  *o++ = '"';
+  for (size_t k = 0; k < len; k++) {
+    char c = s[k];
+    if (c == '"' || c == '\\') *o++ = '\\';
+    *o++ = c;
+  }
+  *o++ = '"';
+  b->n = (size_t)(o - b->p);
+}
+
+void sink_col_str(sink_cols_t *cs, int i, const char *s) {
+  if (!s)
+    sink_col_null(cs, i);
+  else
+    sink_col_text(cs, i, s, strlen(s));
+}
+
+void sink_col_null(sink_cols_t *cs, int i) {
+  col_sep(cs, i);
+  sink_buf_put(&cs->col[i], "NULL", 4);
+}
+
+void sink_col_u64(sink_cols_t *cs, int i, uint64_t v) {
+  char d[21];
+  size_t n = sink_u64_dec(v, d);
+  col_sep(cs, i);
+  sink_buf_put(&cs->col[i], d, n);
+}
+
+void sink_col_i64(sink_cols_t *cs, int i, int64_t v) {
+  char d[22];
+  size_t n;
+  if (v < 0) {
+    d[0] = '-';
+    n = 1 + sink_u64_dec((uint64_t)0 - (uint64_t)v, d + 1);
+  } else {
+    n = sink_u64_dec((uint64_t)v, d);
+  }
+  col_sep(cs, i);
+  sink_buf_put(&cs->col[i], d, n);
+}
+
+void sink_col_bool(sink_cols_t *cs, int i, bool v) {
+  col_sep(cs, i);
+  buf_putc(&cs->col[i], v ? 't' : 'f');
+}
+
+/* bytea element in hex input form: "\\x0a1b..." inside the array literal. */
+void sink_col_bytea(sink_cols_t *cs, int i, const uint8_t *p, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  sink_buf_t *b = &cs->col[i];
+  col_sep(cs, i);
+  if (n > (SIZE_MAX - 8) / 2 || buf_reserve(b, 2 * n + 8) != 0) {
+    b->oom = true;
+    return;
+  }
+  char *o = b->p + b->n;
+  *o++ = '"';
+  *o++ = '\\';
+  *o++ = '\\';
+  *o++ = 'x';
+  for (size_t k = 0; k < n; k++) {
+    *o++ = hex[p[k] >> 4];
+    *o++ = hex[p[k] & 15];
+  }
+  *o++ = '"';
+  b->n = (size_t)(o - b->p);
+}
+
+/* ------------------------------------------------------------ encoders */
+
+static void col_cbstr(sink_cols_t *cs, int i, cb_str_t s) {
+  sink_col_text(cs, i, s.len ? s.ptr : "", s.len);
+}
+
+static const char *market_state_label(cb_market_state_t s) {
+  switch (s) {
+  case CB_MARKET_ACTIVE: return "active";
+  case CB_MARKET_RESOLVED: return "resolved";
+  case CB_MARKET_CANCELLED: return "cancelled";
+  case CB_MARKET_PAUSED: return "paused";
+  default: return NULL; /* rejected by NOT NULL: dead letter */
+  }
+}
+
+static const char *market_type_label(cb_market_type_t t) {
+  switch (t) {
+  case CB_MARKET_DEGEN: return "degen";
+  case CB_MARKET_STABLE: return "stable";
+  default: return NULL;
+  }
+}
+
+static const char *treasury_type_label(cb_treasury_type_t t) {
+  switch (t) {
+  case CB_TREASURY_YES: return "yes_pool";
+  case CB_TREASURY_NO: return "no_pool";
+  case CB_TREASURY_PLATFORM: return "platform";
+  default: return NULL;
+  }
+}
+
+void sink_row_config(sink_cols_t *cs, const cb_account_t *a) {
+  const cb_global_config_t *g = &a->u.config;
+  sink_col_str(cs, 0, a->pubkey);
+  sink_col_str(cs, 1, g->authority.b58);
+  sink_col_u64(cs, 2, g->platform_fee_bps);
+  sink_col_i64(cs, 3, g->min_market_duration);
+  sink_col_i64(cs, 4, g->max_market_duration);
+  sink_col_u64(cs, 5, g->min_bet_amount);
+  sink_col_u64(cs, 6, g->max_bet_amount);
+  sink_col_str(cs, 7, g->platform_treasury.b58);
+  sink_col_bool(cs, 8, g->is_paused);
+  sink_col_u64(cs, 9, g->total_markets_created);
+  sink_col_u64(cs, 10, g->total_volume);
+  sink_col_u64(cs, 11, g->version);
+  sink_col_u64(cs, 12, g->bump);
+  sink_col_u64(cs, 13, a->slot);
+  sink_cols_end_row(cs);
+}
+
+void sink_row_market(sink_cols_t *cs, const cb_account_t *a) {
+  const cb_market_t *m = &a->u.market;
+  sink_col_str(cs, 0, a->pubkey);
+  sink_col_u64(cs, 1, m->market_id);
+  sink_col_str(cs, 2, m->authority.b58);
+  col_cbstr(cs, 3, m->title);
+  col_cbstr(cs, 4, m->description);
+  col_cbstr(cs, 5, m->category);
+  sink_col_str(cs, 6, market_type_label(m->market_type));
+  sink_col_i64(cs, 7, m->created_at);
+  sink_col_i64(cs, 8, m->resolution_time);
+  sink_col_str(cs, 9, market_state_label(m->state));
+  if (m->has_resolution_result)
+    sink_col_bool(cs, 10, m->resolution_result);
+  else
+    sink_col_null(cs, 10);
+  sink_col_u64(cs, 11, m->yes_pool);
+  sink_col_u64(cs, 12, m->no_pool);
+  sink_col_u64(cs, 13, m->total_volume);
+  sink_col_u64(cs, 14, m->total_participants);
+  sink_col_str(cs, 15, m->accepted_mint.b58);
+  sink_col_str(cs, 16, m->yes_vault.b58);
+  sink_col_str(cs, 17, m->no_vault.b58);
+  sink_col_str(cs, 18, m->resolver.b58);
+  sink_col_str(cs, 19, m->has_oracle_source ? m->oracle_source.b58 : NULL);
+  col_cbstr(cs, 20, m->metadata_uri);
+  sink_col_u64(cs, 21, m->creation_fee);
+  sink_col_u64(cs, 22, m->bump);
+  sink_col_u64(cs, 23, a->slot);
+  sink_cols_end_row(cs);
+}
+
+void sink_row_position(sink_cols_t *cs, const cb_account_t *a) {
+  const cb_position_t *p = &a->u.position;
+  sink_col_str(cs, 0, a->pubkey);
+  sink_col_str(cs, 1, p->user.b58);
+  sink_col_str(cs, 2, p->market.b58);
+  sink_col_u64(cs, 3, p->yes_shares);
+  sink_col_u64(cs, 4, p->no_shares);
+  sink_col_u64(cs, 5, p->total_invested);
+  sink_col_u64(cs, 6, p->yes_avg_price);
+  sink_col_u64(cs, 7, p->no_avg_price);
+  sink_col_i64(cs, 8, p->created_at);
+  sink_col_i64(cs, 9, p->updated_at);
+  sink_col_bool(cs, 10, p->claimed);
+  sink_col_u64(cs, 11, p->claimed_amount);
+  sink_col_u64(cs, 12, p->bet_count);
+  sink_col_u64(cs, 13, p->bump);
+  sink_col_u64(cs, 14, a->slot);
+  sink_cols_end_row(cs);
+}
+
+void sink_row_treasury(sink_cols_t *cs, const cb_account_t *a) {
+  const cb_treasury_t *t = &a->u.treasury;
+  sink_col_str(cs, 0, a->pubkey);
+  sink_col_str(cs, 1, t->market.b58);
+  sink_col_str(cs, 2, t->mint.b58);
+  sink_col_str(cs, 3, t->authority.b58);
+  sink_col_u64(cs, 4, t->total_deposits);
+  sink_col_u64(cs, 5, t->total_withdrawals);
+  sink_col_u64(cs, 6, t->current_balance);
+  sink_col_str(cs, 7, treasury_type_label(t->treasury_type));
+  sink_col_u64(cs, 8, t->bump);
+  sink_col_u64(cs, 9, a->slot);
+  sink_cols_end_row(cs);
+}
+
+void sink_row_oracle(sink_cols_t *cs, const cb_account_t *a) {
+  const cb_oracle_data_t *o = &a->u.oracle;
+  sink_col_str(cs, 0, a->pubkey);
+  sink_col_str(cs, 1, o->authority.b58);
+  sink_col_str(cs, 2, o->market.b58);
+  col_cbstr(cs, 3, o->source);
+  col_cbstr(cs, 4, o->value);
+  sink_col_i64(cs, 5, o->timestamp);
+  sink_col_u64(cs, 6, o->confidence);
+  sink_col_bytea(cs, 7, o->signature, sizeof o->signature);
+  sink_col_u64(cs, 8, o->bump);
+  sink_col_u64(cs, 9, a->slot);
+  sink_cols_end_row(cs);
+}
+
+void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
+  sink_col_str(cs, 0, t->signature);
+  sink_col_u64(cs, 1, t->instruction_index);
+  sink_col_str(cs, 2, t->user[0] ? t->user : NULL);
+  sink_col_str(cs, 3, t->market[0] ? t->market : NULL);
+  sink_col_str(cs, 4, cb_tx_type_name(t->type));
+  sink_col_u64(cs, 5, t->amount);
+  sink_col_str(cs, 6, t->side == CB_SIDE_YES ? "yes" : t->side == CB_SIDE_NO ? "no" : NULL);
+  if (t->has_price)
+    sink_col_u64(cs, 7, t->price);
+  else
+    sink_col_null(cs, 7);
+  if (t->has_block_height)
+    sink_col_u64(cs, 8, t->block_height);
+  else
+    sink_col_null(cs, 8);
+  sink_col_u64(cs, 9, t->slot);
+  if (t->has_block_time)
+    sink_col_i64(cs, 10, t->block_time);
+  else
+    sink_col_null(cs, 10);
+  sink_col_u64(cs, 11, t->fee);
+  sink_col_u64(cs, 12, t->platform_fee);
+  sink_col_str(cs, 13, t->failed ? "failed" : "confirmed");
+  sink_col_str(cs, 14, t->failed && t->error_message[0] ? t->error_message : NULL);
+  if (t->has_resolution) {
+    sink_col_bool(cs, 15, t->resolution_result);
+    sink_col_i64(cs, 16, t->resolved_at);
+  } else {
+    sink_col_null(cs, 15);
+    sink_col_null(cs, 16);
+  }
+  sink_cols_end_row(cs);
+}
+
+/* ---------------------------------------------------------- statements */
+
+/* A record whose close was seen at a slot >= its own is stored closed. */
+#define CLOSURE_JOIN "LEFT JOIN account_closures c ON c.pubkey = v.pk AND c.closed_slot >= v.slot "
+
+static const char *const cols_closures[] = {"pubkey", "slot"};
+static const char sql_closures[] =
+    "INSERT INTO account_closures AS c (pubkey, closed_slot) "
+    "SELECT * FROM unnest($1::text[], $2::bigint[]) "
+    "ON CONFLICT (pubkey) DO UPDATE SET closed_slot = EXCLUDED.closed_slot, closed_at = now() "
+    "WHERE c.closed_slot < EXCLUDED.closed_slot";
+
+static const char *const cols_users[] = {"wallet_address"};
+static const char sql_users[] =
+    "INSERT INTO users (wallet_address) "
+    "SELECT DISTINCT w FROM unnest($1::text[]) AS w "
+    "WHERE w IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.wallet_address = w) "
+    "ON CONFLICT (wallet_address) DO NOTHING";
+
+static const char *const cols_configs[] = {
+    "pubkey",         "authority",       "platform_fee_bps",      "min_market_duration",
+    "max_market_duration", "min_bet_amount", "max_bet_amount",    "platform_treasury",
+    "is_paused",      "total_markets_created", "total_volume",    "version",
+    "bump",           "slot"};
+static const char sql_configs[] =
+    "INSERT INTO platform_config AS t (config_pubkey, authority_pubkey, platform_fee_bps, "
+    " min_market_duration, max_market_duration, min_bet_amount, max_bet_amount, "
+    " platform_treasury, is_paused, total_markets_created, total_volume, version, bump, "
+    " sync_slot, last_sync_at, closed_at, closed_slot) "
+    "SELECT v.pk, v.authority, v.fee_bps, v.min_dur, v.max_dur, v.min_bet, v.max_bet, "
+    " v.treasury, v.paused, v.markets, v.volume, v.version, v.bump, v.slot, now(), "
+    " c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], "
+    " $6::numeric[], $7::numeric[], $8::text[], $9::boolean[], $10::numeric[], $11::numeric[], "
+    " $12::smallint[], $13::smallint[], $14::bigint[]) "
+    " AS v(pk, authority, fee_bps, min_dur, max_dur, min_bet, max_bet, treasury, paused, "
+    " markets, volume, version, bump, slot) " CLOSURE_JOIN
+    "ON CONFLICT (config_pubkey) DO UPDATE SET authority_pubkey = EXCLUDED.authority_pubkey, "
+    " platform_fee_bps = EXCLUDED.platform_fee_bps, "
+    " min_market_duration = EXCLUDED.min_market_duration, "
+    " max_market_duration = EXCLUDED.max_market_duration, "
+    " min_bet_amount = EXCLUDED.min_bet_amount, max_bet_amount = EXCLUDED.max_bet_amount, "
+    " platform_treasury = EXCLUDED.platform_treasury, is_paused = EXCLUDED.is_paused, "
+    " total_markets_created = EXCLUDED.total_markets_created, "
+    " total_volume = EXCLUDED.total_volume, version = EXCLUDED.version, bump = EXCLUDED.bump, "
+    " sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), closed_at = EXCLUDED.closed_at, "
+    " closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+/* Upserts markets, then recomputes the derived columns of every position of
+ * a market whose row changed. Returns (markets written, positions updated). */
+static const char *const cols_markets[] = {
+    "pubkey",       "market_id",       "authority",        "title",        "description",
+    "category",     "market_type",     "created_at",       "resolution_time", "state",
+    "resolution_result", "yes_pool",   "no_pool",          "total_volume", "total_participants",
+    "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
+    "metadata_uri", "creation_fee",    "bump",             "slot"};
+static const char sql_markets[] =
+    "WITH up AS ("
+    "INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
+    " description, category, market_type, created_at, created_at_unix, resolution_time, "
+    " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
+    " total_volume, total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, "
+    " oracle_source, metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, "
+    " closed_slot) "
+    "SELECT v.pk, v.market_id, v.authority, v.title, v.description, v.category, v.mtype, "
+    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.restime), "
+    " v.restime, "
+    " CASE WHEN v.state = 'resolved' THEN (SELECT COALESCE(x.resolved_at, x.block_time) "
+    "   FROM transactions x WHERE x.market_pubkey = v.pk "
+    "   AND x.transaction_type = 'resolve_market' AND x.status <> 'failed' "
+    "   ORDER BY x.slot, x.instruction_index LIMIT 1) END, "
+    " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
+    " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
+    " c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    " $7::market_type[], $8::bigint[], $9::bigint[], $10::market_state[], $11::boolean[], "
+    " $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[], "
+    " $18::text[], $19::text[], $20::text[], $21::text[], $22::numeric[], $23::smallint[], "
+    " $24::bigint[]) "
+    " AS v(pk, market_id, authority, title, description, category, mtype, created, restime, "
+    " state, result, yes_pool, no_pool, volume, participants, mint, yes_vault, no_vault, "
+    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN
+    "ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
+    " authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
+    " description = EXCLUDED.description, category = EXCLUDED.category, "
+    " market_type = EXCLUDED.market_type, created_at = EXCLUDED.created_at, "
+    " created_at_unix = EXCLUDED.created_at_unix, resolution_time = EXCLUDED.resolution_time, "
+    " resolution_time_unix = EXCLUDED.resolution_time_unix, "
+    " resolved_at = COALESCE(t.resolved_at, EXCLUDED.resolved_at), state = EXCLUDED.state, "
+    " resolution_result = EXCLUDED.resolution_result, yes_pool = EXCLUDED.yes_pool, "
+    " no_pool = EXCLUDED.no_pool, total_volume = EXCLUDED.total_volume, "
+    " total_participants = EXCLUDED.total_participants, accepted_mint = EXCLUDED.accepted_mint, "
+    " yes_vault = EXCLUDED.yes_vault, no_vault = EXCLUDED.no_vault, "
+    " resolver_pubkey = EXCLUDED.resolver_pubkey, oracle_source = EXCLUDED.oracle_source, "
+    " metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
+    " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
+    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot "
+    "RETURNING t.market_pubkey, t.state, t.resolution_result, t.yes_pool, t.no_pool), "
+    "rec AS ("
+    "UPDATE positions_cache p SET "
+    " current_value = cbi_position_current_value(up.state, up.resolution_result, up.yes_pool, "
+    "   up.no_pool, p.yes_shares, p.no_shares, p.total_invested), "
+    " unrealized_pnl = cbi_position_unrealized_pnl(up.state, up.resolution_result, "
+    "   up.yes_pool, up.no_pool, p.yes_shares, p.no_shares, p.total_invested), "
+    " realized_pnl = cbi_position_realized_pnl(up.state, up.resolution_result, up.yes_pool, "
+    "   up.no_pool, p.yes_shares, p.no_shares, p.total_invested) "
+    "FROM up WHERE p.market_pubkey = up.market_pubkey AND "
+    " (p.current_value, p.unrealized_pnl, p.realized_pnl) IS DISTINCT FROM "
+    " (cbi_position_current_value(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
+    "   p.yes_shares, p.no_shares, p.total_invested), "
+    "  cbi_position_unrealized_pnl(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
+    "   p.yes_shares, p.no_shares, p.total_invested), "
+    "  cbi_position_realized_pnl(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
+    "   p.yes_shares, p.no_shares, p.total_invested)) "
+    "RETURNING 1) "
+    "SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM rec)";
+
+static const char *const cols_positions[] = {
+    "pubkey",        "user",          "market",     "yes_shares", "no_shares",
+    "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
+    "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
+static const char sql_positions[] =
+    "INSERT INTO positions_cache AS t (position_pubkey, user_id, user_pubkey, market_pubkey, "
+    " yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
+    " created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
+    " unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
+    " closed_slot) "
+    "SELECT v.pk, u.id, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
+    " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
+    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
+    " v.updated, v.claimed, v.claimed_amount, "
+    " cbi_position_current_value(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
+    "   v.yes_shares, v.no_shares, v.invested), "
+    " cbi_position_unrealized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
+    "   v.yes_shares, v.no_shares, v.invested), "
+    " cbi_position_realized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
+    "   v.yes_shares, v.no_shares, v.invested), "
+    " v.bets, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
+    " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
+    " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
+    " AS v(pk, usr, market, yes_shares, no_shares, invested, yes_price, no_price, created, "
+    " updated, claimed, claimed_amount, bets, bump, slot) "
+    "LEFT JOIN users u ON u.wallet_address = v.usr "
+    "LEFT JOIN markets_cache m ON m.market_pubkey = v.market " CLOSURE_JOIN
+    "ON CONFLICT (position_pubkey) DO UPDATE SET user_id = EXCLUDED.user_id, "
+    " user_pubkey = EXCLUDED.user_pubkey, market_pubkey = EXCLUDED.market_pubkey, "
+    " yes_shares = EXCLUDED.yes_shares, no_shares = EXCLUDED.no_shares, "
+    " total_invested = EXCLUDED.total_invested, yes_avg_price = EXCLUDED.yes_avg_price, "
+    " no_avg_price = EXCLUDED.no_avg_price, created_at = EXCLUDED.created_at, "
+    " created_at_unix = EXCLUDED.created_at_unix, updated_at = EXCLUDED.updated_at, "
+    " updated_at_unix = EXCLUDED.updated_at_unix, claimed = EXCLUDED.claimed, "
+    " claimed_amount = EXCLUDED.claimed_amount, current_value = EXCLUDED.current_value, "
+    " unrealized_pnl = EXCLUDED.unrealized_pnl, realized_pnl = EXCLUDED.realized_pnl, "
+    " bet_count = EXCLUDED.bet_count, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
+    " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+static const char *const cols_treasuries[] = {
+    "pubkey",          "market",          "mint",          "authority", "total_deposits",
+    "total_withdrawals", "current_balance", "treasury_type", "bump",      "slot"};
+static const char sql_treasuries[] =
+    "INSERT INTO treasuries_cache AS t (treasury_pubkey, market_pubkey, mint, "
+    " authority_pubkey, total_deposits, total_withdrawals, current_balance, treasury_type, "
+    " bump, sync_slot, last_sync_at, closed_at, closed_slot) "
+    "SELECT v.pk, v.market, v.mint, v.authority, v.deposits, v.withdrawals, v.balance, "
+    " v.ttype, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], "
+    " $6::numeric[], $7::numeric[], $8::treasury_type[], $9::smallint[], $10::bigint[]) "
+    " AS v(pk, market, mint, authority, deposits, withdrawals, balance, ttype, bump, slot) "
+    CLOSURE_JOIN
+    "ON CONFLICT (treasury_pubkey) DO UPDATE SET market_pubkey = EXCLUDED.market_pubkey, "
+    " mint = EXCLUDED.mint, authority_pubkey = EXCLUDED.authority_pubkey, "
+    " total_deposits = EXCLUDED.total_deposits, total_withdrawals = EXCLUDED.total_withdrawals, "
+    " current_balance = EXCLUDED.current_balance, treasury_type = EXCLUDED.treasury_type, "
+    " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
+    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+static const char *const cols_oracles[] = {"pubkey",    "authority",  "market",    "source",
+                                           "value",     "timestamp",  "confidence", "signature",
+                                           "bump",      "slot"};
+static const char sql_oracles[] =
+    "INSERT INTO oracle_data_cache AS t (oracle_pubkey, authority_pubkey, market_pubkey, "
+    " source, value, data_timestamp, data_timestamp_unix, confidence, signature, bump, "
+    " sync_slot, last_sync_at, closed_at, closed_slot) "
+    "SELECT v.pk, v.authority, v.market, v.source, v.value, cbi_unix_to_timestamptz(v.ts), "
+    " v.ts, v.confidence, v.sig, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+    " $7::smallint[], $8::bytea[], $9::smallint[], $10::bigint[]) "
+    " AS v(pk, authority, market, source, value, ts, confidence, sig, bump, slot) "
+    CLOSURE_JOIN
+    "ON CONFLICT (oracle_pubkey) DO UPDATE SET authority_pubkey = EXCLUDED.authority_pubkey, "
+    " market_pubkey = EXCLUDED.market_pubkey, source = EXCLUDED.source, value = EXCLUDED.value, "
+    " data_timestamp = EXCLUDED.data_timestamp, "
+    " data_timestamp_unix = EXCLUDED.data_timestamp_unix, confidence = EXCLUDED.confidence, "
+    " signature = EXCLUDED.signature, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
+    " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+/* Applies the recorded closures of these pubkeys to whichever cache table
+ * holds them (slot-guarded). Returns the number of rows closed. */
+#define CLOSE_ONE(alias, table, col)                                                       \
+  alias " AS (UPDATE " table " t SET closed_at = c.closed_at, closed_slot = c.closed_slot, " \
+        "sync_slot = c.closed_slot, last_sync_at = now() FROM account_closures c "          \
+        "WHERE c.pubkey = ANY($1::text[]) AND t." col " = c.pubkey "                        \
+        "AND t.sync_slot <= c.closed_slot "                                                  \
+        "AND t.closed_slot IS DISTINCT FROM c.closed_slot RETURNING 1)"
+static const char *const cols_closes[] = {"pubkey"};
+static const char sql_closes[] =
+    "WITH " CLOSE_ONE("a", "platform_config", "config_pubkey") ", "
+    CLOSE_ONE("b", "markets_cache", "market_pubkey") ", "
+    CLOSE_ONE("d", "positions_cache", "position_pubkey") ", "
+    CLOSE_ONE("e", "treasuries_cache", "treasury_pubkey") ", "
+    CLOSE_ONE("f", "oracle_data_cache", "oracle_pubkey") " "
+    "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM d) "
+    " + (SELECT count(*) FROM e) + (SELECT count(*) FROM f)";
+
+/* Inserts transaction rows (updating only status columns of known ones) and
+ * sets markets_cache.resolved_at from successful resolve_market rows.
+ * Returns (rows written, markets resolved). */
+static const char *const cols_txs[] = {
+    "signature", "instruction_index", "user",     "market",        "transaction_type",
+    "amount",    "side",              "price",    "block_height",  "slot",
+    "block_time", "fee",              "platform_fee", "status",    "error_message",
+    "resolution_result", "resolved_at"};
+static const char sql_txs[] =
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], "
+    " $5::transaction_type[], $6::numeric[], $7::bet_side[], $8::numeric[], $9::bigint[], "
+    " $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[], $14::transaction_status[], "
+    " $15::text[], $16::boolean[], $17::bigint[]) "
+    " AS v(sig, ix, usr, market, ttype, amount, side, price, height, slot, btime, fee, pfee, "
+    " status, err, result, resolved)), "
+    "ins AS ("
+    "INSERT INTO transactions AS t (signature, instruction_index, user_id, user_pubkey, "
+    " market_pubkey, transaction_type, amount, side, price, block_height, slot, block_time, "
+    " block_time_unix, fee_amount, platform_fee, status, error_message, resolution_result, "
+    " resolved_at, resolved_at_unix) "
+    "SELECT v.sig, v.ix, u.id, v.usr, v.market, v.ttype, v.amount, v.side, "
+    " v.price * 0.000000001, v.height, v.slot, cbi_unix_to_timestamptz(v.btime), v.btime, "
+    " v.fee, v.pfee, v.status, v.err, v.result, cbi_unix_to_timestamptz(v.resolved), "
+    " v.resolved "
+    "FROM v LEFT JOIN users u ON u.wallet_address = v.usr "
+    "ON CONFLICT (signature, instruction_index) DO UPDATE SET status = EXCLUDED.status, "
+    " error_message = EXCLUDED.error_message, "
+    " block_time = COALESCE(EXCLUDED.block_time, t.block_time), "
+    " block_time_unix = COALESCE(EXCLUDED.block_time_unix, t.block_time_unix), "
+    " block_height = COALESCE(EXCLUDED.block_height, t.block_height) "
+    "WHERE (t.status, t.error_message, t.block_time_unix, t.block_height) IS DISTINCT FROM "
+    " (EXCLUDED.status, EXCLUDED.error_message, "
+    "  COALESCE(EXCLUDED.block_time_unix, t.block_time_unix), "
+    "  COALESCE(EXCLUDED.block_height, t.block_height)) "
+    "RETURNING 1), "
+    "res AS ("
+    "UPDATE markets_cache m SET resolved_at = r.at "
+    "FROM (SELECT DISTINCT ON (v.market) v.market, "
+    "  COALESCE(cbi_unix_to_timestamptz(v.resolved), cbi_unix_to_timestamptz(v.btime)) AS at "
+    "  FROM v WHERE v.ttype = 'resolve_market' AND v.status <> 'failed' "
+    "  AND v.market IS NOT NULL ORDER BY v.market, v.slot, v.ix) r "
+    "WHERE m.market_pubkey = r.market AND m.resolved_at IS NULL AND r.at IS NOT NULL "
+    "RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM res)";
+
+static const char *const cols_dead[] = {"kind",   "key",         "slot",    "reason",
+                                        "raw",    "fingerprint", "attempts"};
+static const char sql_dead[] =
+    "INSERT INTO dead_letters AS d (kind, key, slot, reason, raw, fingerprint, attempts) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], "
+    " $6::bytea[], $7::integer[]) "
+    "ON CONFLICT (fingerprint) DO UPDATE SET attempts = d.attempts + EXCLUDED.attempts, "
+    " last_seen = now(), reason = EXCLUDED.reason, "
+    " slot = GREATEST(d.slot, EXCLUDED.slot)";
+
+static const char *const cols_checkpoints[] = {"stream", "slot", "signature"};
+static const char sql_checkpoints[] =
+    "INSERT INTO sync_checkpoints AS k (stream, slot, signature, updated_at) "
+    "SELECT s, sl, sig, now() FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(s, sl, sig) "
+    "ON CONFLICT (stream) DO UPDATE SET slot = EXCLUDED.slot, signature = EXCLUDED.signature, "
+    " updated_at = now()";
+
+static const char *const cols_get_checkpoint[] = {"stream"};
+static const char sql_get_checkpoint[] =
+    "SELECT slot, signature FROM sync_checkpoints WHERE stream = $1";
+
+const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
+    [SQ_CLOSURES] = {"cbi_closures", sql_closures, 2, cols_closures},
+    [SQ_USERS] = {"cbi_users", sql_users, 1, cols_users},
+    [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs},
+    [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets},
+    [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions},
+    [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries},
+    [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles},
+    [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes},
+    [SQ_TXS] = {"cbi_txs", sql_txs, 17, cols_txs},
+    [SQ_DEAD] = {"cbi_dead", sql_dead, 7, cols_dead},
+    [SQ_CHECKPOINTS] = {"cbi_checkpoints", sql_checkpoints, 3, cols_checkpoints},
+    [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint},
+};
