@@ -58,7 +58,7 @@ static void env_close(env_t *e) {
 
 /* Returns EXIT_OK or the exit code to return. */
 static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned max_in_flight,
-                    const char *record_dir) {
+                    unsigned batch, const char *record_dir) {
   char err[1024] = "";
   memset(e, 0, sizeof *e);
   int rc = cfg->idl_path ? idl_load_file(cfg->idl_path, &e->idl, err, sizeof err)
@@ -84,6 +84,7 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
   rpc_options_init(&ro);
   ro.endpoints = cfg->rpc_url;
   ro.max_in_flight = max_in_flight;
+  ro.batch_max = batch;
   ro.stop_flag = &stop_requested;
   ro.record_dir = record_dir;
   e->rpc = rpc_client_new(&ro, err, sizeof err);
@@ -170,7 +171,7 @@ static void log_summary(const backfill_summary_t *s) {
 int cmd_backfill(int argc, char **argv) {
   enum {
     OPT_FROM = 1, OPT_TO, OPT_STRATEGY, OPT_CONC, OPT_NO_REFRESH, OPT_RECORD, OPT_PAGE,
-    OPT_RESTART, OPT_STREAM, OPT_PROGRESS
+    OPT_RESTART, OPT_STREAM, OPT_PROGRESS, OPT_BATCH
   };
   static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
                                            {"from-slot", required_argument, 0, OPT_FROM},
@@ -183,6 +184,7 @@ int cmd_backfill(int argc, char **argv) {
                                            {"restart", no_argument, 0, OPT_RESTART},
                                            {"checkpoint-stream", required_argument, 0, OPT_STREAM},
                                            {"progress", required_argument, 0, OPT_PROGRESS},
+                                           {"batch", required_argument, 0, OPT_BATCH},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   cbi_config_t cfg;
@@ -191,6 +193,7 @@ int cmd_backfill(int argc, char **argv) {
   backfill_options_init(&bo);
   bo.progress = progress_auto_mode();
   const char *record_dir = NULL;
+  unsigned batch = 1;
   int have_from = 0, opt;
   unsigned long long v;
   optind = 1;
@@ -219,6 +222,10 @@ int cmd_backfill(int argc, char **argv) {
     case OPT_PAGE:
       if (config_parse_u64(optarg, &v) != 0 || v < 1 || v > 1000) goto bad_value;
       bo.sig_page_limit = (unsigned)v;
+      continue;
+    case OPT_BATCH:
+      if (config_parse_u64(optarg, &v) != 0 || v < 1 || v > 100) goto bad_value;
+      batch = (unsigned)v;
       continue;
     case OPT_NO_REFRESH: bo.refresh_accounts = false; continue;
     case OPT_RESTART: bo.restart = true; continue;
@@ -263,12 +270,13 @@ int cmd_backfill(int argc, char **argv) {
   }
   install_signals();
   env_t e;
-  int rc = env_open(&e, "backfill", &cfg, bo.concurrency, record_dir);
+  int rc = env_open(&e, "backfill", &cfg, bo.concurrency, batch, record_dir);
   if (rc != EXIT_OK) {
     env_close(&e);
     return rc;
   }
   bo.program_id = e.program_id;
+  bo.concurrency *= batch; /* calls in flight: each HTTP request carries up to `batch` */
   bo.commitment = cfg.commitment;
   bo.stop_flag = &stop_requested;
   backfill_summary_t sum;
@@ -343,7 +351,7 @@ int cmd_snapshot(int argc, char **argv) {
   }
   install_signals();
   env_t e;
-  int rc = env_open(&e, "snapshot", &cfg, 4, record_dir);
+  int rc = env_open(&e, "snapshot", &cfg, 4, 1, record_dir);
   if (rc != EXIT_OK) {
     env_close(&e);
     return rc;
