@@ -127,7 +127,9 @@ static void backfill_usage(FILE *out) {
         "  --to-slot B             last slot (default: the chain tip, getSlot)\n"
         "  --strategy S            signatures (default): getSignaturesForAddress + getTransaction;\n"
         "                          blocks: getBlocks + getBlock of every slot\n"
-        "  --concurrency N         RPC calls in flight (default 32)\n"
+        "  --concurrency N         RPC calls in flight (default 128)\n"
+        "  --batch B               calls per HTTP request (JSON-RPC batch, default 4; 1 = none):\n"
+        "                          at most ceil(N/B) requests in flight\n"
         "  --sig-page-limit N      getSignaturesForAddress page size, 1..1000 (default 1000)\n"
         "  --no-refresh            do not read the touched accounts at the end\n"
         "  --restart               ignore the checkpoint and redo the whole range\n"
@@ -193,7 +195,7 @@ int cmd_backfill(int argc, char **argv) {
   backfill_options_init(&bo);
   bo.progress = progress_auto_mode();
   const char *record_dir = NULL;
-  unsigned batch = 1;
+  unsigned batch = BACKFILL_DEFAULT_BATCH;
   int have_from = 0, opt;
   unsigned long long v;
   optind = 1;
@@ -270,13 +272,13 @@ int cmd_backfill(int argc, char **argv) {
   }
   install_signals();
   env_t e;
-  int rc = env_open(&e, "backfill", &cfg, bo.concurrency, batch, record_dir);
+  /* concurrency counts calls; each HTTP request carries up to `batch` */
+  int rc = env_open(&e, "backfill", &cfg, (bo.concurrency + batch - 1) / batch, batch, record_dir);
   if (rc != EXIT_OK) {
     env_close(&e);
     return rc;
   }
   bo.program_id = e.program_id;
-  bo.concurrency *= batch; /* calls in flight: each HTTP request carries up to `batch` */
   bo.commitment = cfg.commitment;
   bo.stop_flag = &stop_requested;
   backfill_summary_t sum;

@@ -224,8 +224,10 @@ int ingest_transaction(ingest_t *ing, const txn_t *tx, ingest_touched_t *touched
     char derr[384], reason[700];
     if (is->err.code != 0) decode_error_format(&is->err, derr, sizeof derr);
     else derr[0] = '\0';
-    int n = snprintf(reason, sizeof reason, "instruction %" PRIu32 ": %s%s%s",
-                     is->instruction_index, is->message, derr[0] ? ": " : "", derr);
+    /* The message usually embeds the decoder's text already. */
+    bool add = derr[0] && !strstr(is->message, derr);
+    int n = snprintf(reason, sizeof reason, "%s%s%s", is->message, add ? ": " : "",
+                     add ? derr : "");
     if (n < 0) reason[0] = '\0';
     log_warn("ingest", "undecodable %s signature=%s slot=%" PRIu64 " type=%s field=%s "
              "offset=%zu: %s (sent to dead_letters)", kind, tx->signature, tx->slot,

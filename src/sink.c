@@ -954,6 +954,21 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
   return R_OK;
 }
 
+/* Derived position columns for every market record of the batch (after
+ * markets and positions are written). Not per record: it cannot reject. */
+static int stage_recompute(sink_t *s) {
+  long long out[2];
+  size_t n = 0;
+  sink_cols_begin(&s->cs, 1);
+  for (size_t i = 0; i < s->nacc; i++) {
+    if (s->acc[i].kind != CB_ACCOUNT_MARKET) continue;
+    sink_col_str(&s->cs, 0, s->acc[i].pubkey);
+    sink_cols_end_row(&s->cs);
+    n++;
+  }
+  return n ? exec_cs(s, SQ_RECOMPUTE, out) : R_OK;
+}
+
 static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
   long long out[2], w;
   int rej;
@@ -1090,6 +1105,7 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
   if (!slow && (rc = stage_users(s)) != R_OK) goto fail;
   if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;
+  if ((rc = stage_recompute(s)) != R_OK) goto fail;
   if ((rc = stage_closes(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_dead(s, d)) != R_OK) goto fail;

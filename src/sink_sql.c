@@ -385,8 +385,7 @@ static const char sql_configs[] =
     " closed_slot = EXCLUDED.closed_slot "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
-/* Upserts markets, then recomputes the derived columns of every position of
- * a market whose row changed. Returns (markets written, positions updated). */
+/* Upserts markets. Derived position columns follow in SQ_RECOMPUTE. */
 static const char *const cols_markets[] = {
     "pubkey",       "market_id",       "authority",        "title",        "description",
     "category",     "market_type",     "created_at",       "resolution_time", "state",
@@ -394,7 +393,6 @@ static const char *const cols_markets[] = {
     "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
     "metadata_uri", "creation_fee",    "bump",             "slot"};
 static const char sql_markets[] =
-    "WITH up AS ("
     "INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
     " description, category, market_type, created_at, created_at_unix, resolution_time, "
     " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
@@ -434,26 +432,25 @@ static const char sql_markets[] =
     " metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
     " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
     " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot "
-    "RETURNING t.market_pubkey, t.state, t.resolution_result, t.yes_pool, t.no_pool), "
-    "rec AS ("
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+/* Recomputes the derived columns of every position of these markets whose
+ * stored values differ from the formulas (positions written in the same
+ * batch already hold them and are skipped). */
+#define DERIVED_ARGS \
+  "(m.state, m.resolution_result, m.yes_pool, m.no_pool, p.yes_shares, p.no_shares, " \
+  "p.total_invested)"
+static const char *const cols_recompute[] = {"market"};
+static const char sql_recompute[] =
     "UPDATE positions_cache p SET "
-    " current_value = cbi_position_current_value(up.state, up.resolution_result, up.yes_pool, "
-    "   up.no_pool, p.yes_shares, p.no_shares, p.total_invested), "
-    " unrealized_pnl = cbi_position_unrealized_pnl(up.state, up.resolution_result, "
-    "   up.yes_pool, up.no_pool, p.yes_shares, p.no_shares, p.total_invested), "
-    " realized_pnl = cbi_position_realized_pnl(up.state, up.resolution_result, up.yes_pool, "
-    "   up.no_pool, p.yes_shares, p.no_shares, p.total_invested) "
-    "FROM up WHERE p.market_pubkey = up.market_pubkey AND "
-    " (p.current_value, p.unrealized_pnl, p.realized_pnl) IS DISTINCT FROM "
-    " (cbi_position_current_value(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
-    "   p.yes_shares, p.no_shares, p.total_invested), "
-    "  cbi_position_unrealized_pnl(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
-    "   p.yes_shares, p.no_shares, p.total_invested), "
-    "  cbi_position_realized_pnl(up.state, up.resolution_result, up.yes_pool, up.no_pool, "
-    "   p.yes_shares, p.no_shares, p.total_invested)) "
-    "RETURNING 1) "
-    "SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM rec)";
+    " current_value = cbi_position_current_value" DERIVED_ARGS ", "
+    " unrealized_pnl = cbi_position_unrealized_pnl" DERIVED_ARGS ", "
+    " realized_pnl = cbi_position_realized_pnl" DERIVED_ARGS " "
+    "FROM markets_cache m "
+    "WHERE m.market_pubkey = ANY($1::text[]) AND p.market_pubkey = m.market_pubkey "
+    " AND (p.current_value, p.unrealized_pnl, p.realized_pnl) IS DISTINCT FROM "
+    " (cbi_position_current_value" DERIVED_ARGS ", cbi_position_unrealized_pnl" DERIVED_ARGS
+    ", cbi_position_realized_pnl" DERIVED_ARGS ")";
 
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
@@ -628,6 +625,7 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs},
     [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets},
     [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions},
+    [SQ_RECOMPUTE] = {"cbi_recompute", sql_recompute, 1, cols_recompute},
     [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries},
     [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles},
     [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes},

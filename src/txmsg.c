@@ -219,7 +219,9 @@ int txmsg_parse(const uint8_t *buf, size_t len, txmsg_t *out, size_t *err_off) {
     for (uint16_t i = 0; i < m.n_ix; i++) {
       const txmsg_ix_t *ix = &m.ix[i];
       if (ix->program_id_index == 0 || ix->program_id_index >= m.n_keys) {
-        off = (size_t)(ix->accounts - buf) - 1;
+        /* the program id byte precedes the accounts' compact-u16 count */
+        size_t cu = ix->n_accounts < 0x80 ? 1 : ix->n_accounts < 0x4000 ? 2 : 3;
+        off = (size_t)(ix->accounts - buf) - cu - 1;
         rc = TXMSG_ERR_INDEX;
         goto out;
       }

@@ -533,7 +533,8 @@ START_TEST(v0_wire_fields) {
   buf[off] = 8;
   /* program id from a lookup table is refused */
   buf[65 + 1 + 3 + 1 + 96 + 32 + 1] = 3;
-  ck_assert_int_eq(txmsg_parse(buf, len, &m, NULL), TXMSG_ERR_INDEX);
+  ck_assert_int_eq(txmsg_parse(buf, len, &m, &off), TXMSG_ERR_INDEX);
+  ck_assert_uint_eq(off, 65 + 1 + 3 + 1 + 96 + 32 + 1);
   buf[65 + 1 + 3 + 1 + 96 + 32 + 1] = 2;
   /* signature count must match the header */
   buf[66] = 2;

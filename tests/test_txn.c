@@ -4,6 +4,7 @@
  * "Program data:" log lines or emit_cpi self-invocations. Each scenario runs
  * in the json encoding and, re-serialized by the test's own wire encoder,
  * in the base64 encoding; both must give identical rows. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1124,6 +1125,213 @@ START_TEST(foreign_and_invoke_map) {
 }
 END_TEST
 
+/* ---- the generated chain fixture ------------------------------------------ */
+
+#ifndef CHAIN_DIR
+#define CHAIN_DIR "fixtures/chain"
+#endif
+
+static void expect_str(const char *what, const char *key, const char *got, const json_t *want) {
+  if (json_is_null(want) || !want) {
+    ck_assert_msg(got == NULL, "%s %s: got '%s', want null", key, what, got ? got : "");
+    return;
+  }
+  ck_assert_msg(got != NULL, "%s %s: got null, want '%s'", key, what, json_string_value(want));
+  ck_assert_msg(json_is_string(want) && strcmp(got, json_string_value(want)) == 0,
+                "%s %s: got '%s', want '%s'", key, what, got, json_string_value(want));
+}
+
+static void expect_u64(const char *what, const char *key, uint64_t got, const json_t *want) {
+  uint64_t w;
+  ck_assert_msg(jsonx_u64(want, &w) == 0, "%s %s: expected value is not a u64", key, what);
+  ck_assert_msg(got == w, "%s %s: got %" PRIu64 ", want %" PRIu64, key, what, got, w);
+}
+
+/* Compares one row with an expected.json "transactions" entry. */
+static void assert_row_matches(const cb_tx_row_t *r, const json_t *e, const char *key) {
+  char buf[64];
+  expect_str("signature", key, r->signature, json_object_get(e, "signature"));
+  expect_u64("instruction_index", key, r->instruction_index, json_object_get(e, "instruction_index"));
+  expect_str("transaction_type", key, cb_tx_type_name(r->type), json_object_get(e, "transaction_type"));
+  expect_str("market_pubkey", key, r->market[0] ? r->market : NULL, json_object_get(e, "market_pubkey"));
+  expect_str("user_pubkey", key, r->user[0] ? r->user : NULL, json_object_get(e, "user_pubkey"));
+  snprintf(buf, sizeof buf, "%" PRIu64, r->amount);
+  expect_str("amount", key, buf, json_object_get(e, "amount"));
+  expect_str("side", key, r->side == CB_SIDE_YES ? "yes" : r->side == CB_SIDE_NO ? "no" : NULL,
+             json_object_get(e, "side"));
+  snprintf(buf, sizeof buf, "%" PRIu64 ".%09" PRIu64, r->price / 1000000000u, r->price % 1000000000u);
+  expect_str("price", key, r->has_price ? buf : NULL, json_object_get(e, "price"));
+  expect_u64("slot", key, r->slot, json_object_get(e, "slot"));
+  const json_t *bt = json_object_get(e, "block_time_unix");
+  ck_assert_msg(r->has_block_time == !json_is_null(bt), "%s block_time presence", key);
+  if (r->has_block_time) ck_assert_int_eq(r->block_time, json_integer_value(bt));
+  const json_t *bh = json_object_get(e, "block_height");
+  ck_assert_msg(r->has_block_height == !json_is_null(bh), "%s block_height presence", key);
+  if (r->has_block_height) expect_u64("block_height", key, r->block_height, bh);
+  snprintf(buf, sizeof buf, "%" PRIu64, r->fee);
+  expect_str("fee_amount", key, buf, json_object_get(e, "fee_amount"));
+  snprintf(buf, sizeof buf, "%" PRIu64, r->platform_fee);
+  expect_str("platform_fee", key, buf, json_object_get(e, "platform_fee"));
+  expect_str("status", key, r->failed ? "failed" : "confirmed", json_object_get(e, "status"));
+  expect_str("error_message", key, r->failed ? r->error_message : NULL,
+             json_object_get(e, "error_message"));
+  const json_t *rr = json_object_get(e, "resolution_result");
+  ck_assert_msg(r->has_resolution == !json_is_null(rr), "%s has_resolution", key);
+  if (r->has_resolution) {
+    ck_assert_msg(r->resolution_result == json_is_true(rr), "%s resolution_result", key);
+    ck_assert_int_eq(r->resolved_at, json_integer_value(json_object_get(e, "resolved_at_unix")));
+  } else {
+    ck_assert(json_is_null(json_object_get(e, "resolved_at_unix")));
+  }
+}
+
+typedef struct {
+  json_t *expected; /* "sig#index" -> row */
+  json_t *heights;  /* "slot" -> blockHeight */
+  json_t *lines;    /* every rpc.jsonl record */
+} chain_t;
+
+static void chain_load(chain_t *c) {
+  size_t len;
+  char *text = tu_read_file(CHAIN_DIR "/expected.json", &len);
+  char err[256];
+  json_t *exp = jsonx_loads(text, len, err, sizeof err);
+  ck_assert_msg(exp != NULL, "expected.json: %s", err);
+  free(text);
+  c->expected = json_object();
+  const json_t *rows = json_object_get(exp, "transactions");
+  ck_assert_uint_gt(json_array_size(rows), 100);
+  for (size_t i = 0; i < json_array_size(rows); i++) {
+    const json_t *r = json_array_get(rows, i);
+    char key[128];
+    snprintf(key, sizeof key, "%s#%" JSON_INTEGER_FORMAT,
+             json_string_value(json_object_get(r, "signature")),
+             json_integer_value(json_object_get(r, "instruction_index")));
+    ck_assert_msg(json_object_get(c->expected, key) == NULL, "duplicate expected row %s", key);
+    json_object_set(c->expected, key, (json_t *)r);
+  }
+  json_decref(exp);
+  c->lines = json_array();
+  c->heights = json_object();
+  FILE *f = fopen(CHAIN_DIR "/rpc.jsonl", "rb");
+  ck_assert_ptr_nonnull(f);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    json_t *rec = jsonx_loads(line, (size_t)n, err, sizeof err);
+    ck_assert_msg(rec != NULL, "rpc.jsonl: %s", err);
+    const json_t *req = json_object_get(rec, "request");
+    const json_t *res = json_object_get(json_object_get(rec, "response"), "result");
+    if (strcmp(json_string_value(json_object_get(req, "method")), "getBlock") == 0 &&
+        json_is_object(res)) {
+      char slot[32];
+      snprintf(slot, sizeof slot, "%" JSON_INTEGER_FORMAT,
+               json_integer_value(json_array_get(json_object_get(req, "params"), 0)));
+      json_object_set(c->heights, slot, json_object_get(res, "blockHeight"));
+    }
+    json_array_append_new(c->lines, rec);
+  }
+  free(line);
+  fclose(f);
+}
+
+static void chain_free(chain_t *c) {
+  json_decref(c->expected);
+  json_decref(c->heights);
+  json_decref(c->lines);
+}
+
+/* Extracts tx and checks every row against expected (each at most once). */
+static size_t chain_check_tx(const chain_t *c, json_t *seen, txn_t *tx) {
+  txn_rows_t rows;
+  txn_issues_t issues;
+  ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, &issues), TXN_OK);
+  for (size_t i = 0; i < issues.count; i++)
+    ck_abort_msg("%s: issue %d at %u: %s", tx->signature, issues.items[i].kind,
+                 issues.items[i].instruction_index, issues.items[i].message);
+  for (size_t i = 0; i < rows.count; i++) {
+    char key[128];
+    snprintf(key, sizeof key, "%s#%u", rows.rows[i].signature, rows.rows[i].instruction_index);
+    const json_t *e = json_object_get(c->expected, key);
+    ck_assert_msg(e != NULL, "row %s (%s) not expected", key, cb_tx_type_name(rows.rows[i].type));
+    ck_assert_msg(json_object_get(seen, key) == NULL, "row %s produced twice", key);
+    json_object_set_new(seen, key, json_true());
+    assert_row_matches(&rows.rows[i], e, key);
+  }
+  size_t n = rows.count;
+  /* a successful transaction of ours touches program accounts */
+  if (n && !tx->failed) ck_assert_uint_gt(rows.n_accounts, 0);
+  txn_rows_free(&rows);
+  txn_issues_free(&issues);
+  return n;
+}
+
+/* Every getTransaction response (json and base64) and every getBlock of the
+ * generated history gives exactly the expected rows, field by field. */
+START_TEST(chain_fixture_rows) {
+  chain_t c;
+  chain_load(&c);
+  const char *modes[3] = {"json", "base64", "getBlock"};
+  for (int mode = 0; mode < 3; mode++) {
+    json_t *seen = json_object();
+    size_t n_tx = 0;
+    for (size_t i = 0; i < json_array_size(c.lines); i++) {
+      const json_t *rec = json_array_get(c.lines, i);
+      const json_t *req = json_object_get(rec, "request");
+      const char *method = json_string_value(json_object_get(req, "method"));
+      const json_t *params = json_object_get(req, "params");
+      const json_t *res = json_object_get(json_object_get(rec, "response"), "result");
+      if (!json_is_object(res)) continue;
+      char err[256];
+      if (mode < 2 && strcmp(method, "getTransaction") == 0) {
+        const char *enc = json_string_value(json_object_get(json_array_get(params, 1), "encoding"));
+        if (!enc || strcmp(enc, modes[mode]) != 0) continue;
+        txn_t *tx = NULL;
+        ck_assert_msg(txn_parse(res, NULL, &tx, err, sizeof err) == TXN_OK, "%s", err);
+        ck_assert_int_eq(tx->encoding, mode == 0 ? TXN_ENC_JSON : TXN_ENC_BASE64);
+        char slot[32];
+        snprintf(slot, sizeof slot, "%" PRIu64, tx->slot);
+        uint64_t h;
+        ck_assert_msg(jsonx_u64(json_object_get(c.heights, slot), &h) == 0, "no block for slot %s",
+                      slot);
+        txn_set_block_height(tx, h);
+        chain_check_tx(&c, seen, tx);
+        txn_free(tx);
+        n_tx++;
+      } else if (mode == 2 && strcmp(method, "getBlock") == 0) {
+        uint64_t slot;
+        ck_assert_int_eq(jsonx_u64(json_array_get(params, 0), &slot), 0);
+        txn_block_t blk;
+        ck_assert_int_eq(txn_block_from_json(res, slot, &blk), TXN_OK);
+        const json_t *txs = json_object_get(res, "transactions");
+        for (size_t k = 0; k < json_array_size(txs); k++) {
+          txn_t *tx = NULL;
+          ck_assert_msg(txn_parse(json_array_get(txs, k), &blk, &tx, err, sizeof err) == TXN_OK,
+                        "slot %" PRIu64 ": %s", slot, err);
+          if (txn_touches_program(tx, PROGRAM)) {
+            chain_check_tx(&c, seen, tx);
+            n_tx++;
+          } else {
+            txn_rows_t rows;
+            ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, NULL), TXN_OK);
+            ck_assert_uint_eq(rows.count, 0);
+            txn_rows_free(&rows);
+          }
+          txn_free(tx);
+        }
+      }
+    }
+    ck_assert_msg(json_object_size(seen) == json_object_size(c.expected),
+                  "%s: %zu of %zu expected rows produced", modes[mode], json_object_size(seen),
+                  json_object_size(c.expected));
+    ck_assert_uint_gt(n_tx, 100);
+    json_decref(seen);
+  }
+  chain_free(&c);
+}
+END_TEST
+
 static void setup(void) {
   char err[256];
   ck_assert_msg(idl_load_default(&g_idl, err, sizeof err) == 0, "idl: %s", err);
@@ -1153,6 +1361,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, undecodable_instruction_and_event);
   tcase_add_test(tc, precompile_before_instruction);
   tcase_add_test(tc, foreign_and_invoke_map);
+  tcase_add_test(tc, chain_fixture_rows);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,0 +1,534 @@
+/* ingest: account and transaction JSON through the decoder to the sink,
+ * against a real PostgreSQL. Vectors come from a generated chain scenario
+ * (tools/gen-fixtures.py encodes through the IDL in Python, independently
+ * of the C decoder): fixtures/chain-small, or the same scenario generated
+ * into a temporary directory when the repository has none. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "b64.h"
+#include "idl.h"
+#include "ingest.h"
+#include "jsonx.h"
+#include "migrate.h"
+#include "sink.h"
+#include "testutil.h"
+
+static char g_dir[512];     /* scenario directory */
+static char g_tmpdir[256];  /* generated here when fixtures/chain-small is missing */
+
+/* ---- scenario ----------------------------------------------------------- */
+
+static json_t *load_json_file(const char *dir, const char *name) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t len = 0;
+  char *text = tu_read_file(path, &len);
+  char err[200];
+  json_t *j = jsonx_loads(text, len, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s: %s", path, err);
+  free(text);
+  return j;
+}
+
+/* The recorded getTransaction (encoding json) result for sig; new ref. */
+static json_t *recorded_tx(const char *sig) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/rpc.jsonl", g_dir);
+  size_t len = 0;
+  char *text = tu_read_file(path, &len);
+  json_t *found = NULL;
+  char *line = text;
+  while (line && *line && !found) {
+    char *nl = strchr(line, '\n');
+    size_t n = nl ? (size_t)(nl - line) : strlen(line);
+    if (n > 0 && memmem(line, n, "\"getTransaction\"", 16) && memmem(line, n, sig, strlen(sig))) {
+      char err[200];
+      json_t *rec = jsonx_loads(line, n, err, sizeof err);
+      ck_assert_msg(rec != NULL, "rpc.jsonl: %s", err);
+      json_t *params = json_object_get(json_object_get(rec, "request"), "params");
+      const char *enc = jsonx_get_str(json_array_get(params, 1), "encoding");
+      if (enc && strcmp(enc, "json") == 0 &&
+          strcmp(json_string_value(json_array_get(params, 0)), sig) == 0)
+        found = json_incref(json_object_get(json_object_get(rec, "response"), "result"));
+      json_decref(rec);
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  free(text);
+  ck_assert_msg(found != NULL, "no recorded getTransaction json for %s", sig);
+  return found;
+}
+
+static const char *special_sig(const json_t *expected, const char *name) {
+  const json_t *sp = json_object_get(json_object_get(expected, "meta"), "special_signatures");
+  const char *s = json_string_value(json_array_get(json_object_get(sp, name), 0));
+  ck_assert_msg(s != NULL, "expected.json has no special signature %s", name);
+  return s;
+}
+
+/* First account of accounts.json whose expected table row lives in table. */
+static const char *account_of_table(const json_t *expected, const char *table, const char *keycol) {
+  const json_t *rows = json_object_get(expected, table);
+  const char *pk = jsonx_get_str(json_array_get(rows, 0), keycol);
+  ck_assert_msg(pk != NULL, "expected.json has no %s row", table);
+  return pk;
+}
+
+/* {"data": [b64, "base64"], "lamports", "owner", ...} from accounts.json. */
+static json_t *rpc_account(const json_t *accounts, const char *pubkey) {
+  const json_t *a = json_object_get(accounts, pubkey);
+  ck_assert_msg(a != NULL, "accounts.json has no %s", pubkey);
+  return json_pack("{s:[s,s], s:O, s:s, s:b, s:O, s:O}", "data", jsonx_get_str(a, "data"),
+                   "base64", "lamports", json_object_get(a, "lamports"), "owner",
+                   jsonx_get_str(a, "owner"), "executable", 0, "rentEpoch",
+                   json_object_get(a, "rentEpoch"), "space", json_object_get(a, "space"));
+}
+
+/* ---- database ----------------------------------------------------------- */
+
+typedef struct fx {
+  char *uri;
+  PGconn *conn;
+  sink_t *sink;
+  idl_t *idl;
+  ingest_t *ing;
+  json_t *expected, *accounts;
+  const char *program_id;
+} fx_t;
+
+static void fx_open(fx_t *f) {
+  memset(f, 0, sizeof *f);
+  f->uri = tu_fresh_db("ingest");
+  f->conn = PQconnectdb(f->uri);
+  ck_assert_msg(PQstatus(f->conn) == CONNECTION_OK, "%s", PQerrorMessage(f->conn));
+  PQclear(PQexec(f->conn, "SET client_min_messages = warning"));
+  char err[512];
+  ck_assert_msg(migrate_run(f->conn, NULL, err, sizeof err) == 0, "migrate: %s", err);
+  sink_options_t so;
+  sink_options_init(&so);
+  so.conninfo = f->uri;
+  ck_assert_msg(sink_open(&so, &f->sink, err, sizeof err) == 0, "sink_open: %s", err);
+  ck_assert_msg(idl_load_default(&f->idl, err, sizeof err) == 0, "idl: %s", err);
+  f->expected = load_json_file(g_dir, "expected.json");
+  f->accounts = load_json_file(g_dir, "accounts.json");
+  f->program_id = jsonx_get_str(json_object_get(f->expected, "meta"), "program_id");
+  ck_assert_ptr_nonnull(f->program_id);
+  f->ing = ingest_new(f->idl, f->program_id, f->sink);
+  ck_assert_ptr_nonnull(f->ing);
+}
+
+static void fx_flush(fx_t *f) {
+  int rc = sink_flush(f->sink);
+  ck_assert_msg(rc == 0, "flush: %s: %s", sink_strerror(rc), sink_last_error(f->sink));
+}
+
+static void fx_close(fx_t *f) {
+  ingest_free(f->ing);
+  sink_close(f->sink);
+  idl_free(f->idl);
+  json_decref(f->expected);
+  json_decref(f->accounts);
+  PQfinish(f->conn);
+  free(f->uri);
+}
+
+/* One value of a parameterised query ("<NULL>" for NULL, "<none>" for no row). */
+static char *q1p(PGconn *c, const char *sql, const char *p1) {
+  const char *params[1] = {p1};
+  PGresult *r = PQexecParams(c, sql, p1 ? 1 : 0, NULL, p1 ? params : NULL, NULL, NULL, 0);
+  ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+  char *v = strdup(PQntuples(r) == 0 ? "<none>" : PQgetisnull(r, 0, 0) ? "<NULL>"
+                                                                        : PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return v;
+}
+
+#define assert_q1p(conn, sql, p1, want)                                                        \
+  do {                                                                                         \
+    char *got_ = q1p((conn), (sql), (p1));                                                     \
+    ck_assert_msg(strcmp(got_, (want)) == 0, "%s [%s]: got '%s', want '%s'", (sql), (p1), got_, \
+                  (want));                                                                     \
+    free(got_);                                                                                \
+  } while (0)
+
+static const json_t *expected_row(const json_t *expected, const char *table, const char *keycol,
+                                  const char *key) {
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(expected, table), i, row) {
+    const char *k = jsonx_get_str(row, keycol);
+    if (k && strcmp(k, key) == 0) return row;
+  }
+  ck_abort_msg("expected.json %s has no row %s", table, key);
+  return NULL;
+}
+
+/* ---- accounts ------------------------------------------------------------ */
+
+START_TEST(account_market_written_then_closed) {
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "markets_cache", "market_pubkey");
+  const json_t *want = expected_row(f.expected, "markets_cache", "market_pubkey", pk);
+  json_t *acc = rpc_account(f.accounts, pk);
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 1000), 0);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT title FROM markets_cache WHERE market_pubkey = $1", pk,
+             jsonx_get_str(want, "title"));
+  assert_q1p(f.conn, "SELECT market_id::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             jsonx_get_str(want, "market_id"));
+  char pools[128];
+  snprintf(pools, sizeof pools, "%s/%s", jsonx_get_str(want, "yes_pool"),
+           jsonx_get_str(want, "no_pool"));
+  assert_q1p(f.conn, "SELECT yes_pool::text || '/' || no_pool::text FROM markets_cache "
+                     "WHERE market_pubkey = $1", pk, pools);
+  assert_q1p(f.conn, "SELECT state::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             jsonx_get_str(want, "state"));
+  assert_q1p(f.conn, "SELECT sync_slot::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             "1000");
+  assert_q1p(f.conn, "SELECT closed_slot::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             "<NULL>");
+
+  /* A JSON null account: closed at that slot, data kept. */
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, json_null(), 1001), 0);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT closed_slot::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             "1001");
+  assert_q1p(f.conn, "SELECT title FROM markets_cache WHERE market_pubkey = $1", pk,
+             jsonx_get_str(want, "title"));
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts, 1);
+  ck_assert_uint_eq(st.accounts_closed, 1);
+  ck_assert_uint_eq(st.dead_letters, 0);
+  json_decref(acc);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(account_zero_lamports_is_a_close) {
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "positions_cache", "position_pubkey");
+  json_t *acc = rpc_account(f.accounts, pk);
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 500), 0);
+  json_object_set_new(acc, "lamports", json_integer(0));
+  json_object_set_new(acc, "data", json_pack("[s,s]", "", "base64"));
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 600), 0);
+  /* NULL pointer too */
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, NULL, 700), 0);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT closed_slot::text FROM positions_cache WHERE position_pubkey = $1",
+             pk, "700");
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts_closed, 2);
+  json_decref(acc);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(account_foreign_owner_skipped) {
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "markets_cache", "market_pubkey");
+  json_t *acc = rpc_account(f.accounts, pk);
+  json_object_set_new(acc, "owner", json_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"));
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 10), 0);
+  fx_flush(&f);
+  tu_assert_query(f.conn, "SELECT count(*) FROM markets_cache", "0");
+  tu_assert_query(f.conn, "SELECT count(*) FROM dead_letters", "0");
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts_foreign, 1);
+  ck_assert_uint_eq(st.accounts, 0);
+  json_decref(acc);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(account_undecodable_goes_to_dead_letters) {
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "markets_cache", "market_pubkey");
+  const char *b64 = jsonx_get_str(json_object_get(f.accounts, pk), "data");
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  ck_assert_int_eq(b64_decode(b64, strlen(b64), &bytes, &len), 0);
+  ck_assert_uint_gt(len, 60);
+  /* Truncated Market: the discriminator matches, the fields run out. */
+  char *cut = b64_encode(bytes, 60);
+  json_t *acc = rpc_account(f.accounts, pk);
+  json_object_set_new(acc, "data", json_pack("[s,s]", cut, "base64"));
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 77), 0);
+  /* Unknown discriminator on another key. */
+  uint8_t junk[16];
+  memset(junk, 0xAB, sizeof junk);
+  ck_assert_int_eq(ingest_account_bytes(f.ing, "11111111111111111111111111111112", f.program_id,
+                                        1000, junk, sizeof junk, 78), 0);
+  /* Not base64 at all. */
+  json_object_set_new(acc, "data", json_pack("[s,s]", "@@not base64@@", "base64"));
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, 79), 0);
+  fx_flush(&f);
+  tu_assert_query(f.conn, "SELECT count(*) FROM markets_cache", "0");
+  tu_assert_query(f.conn, "SELECT count(*) FROM dead_letters WHERE kind = 'account'", "3");
+  /* the truncated one keeps its raw bytes and names type and offset */
+  char hex[200];
+  for (int i = 0; i < 60; i++) snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  assert_q1p(f.conn, "SELECT encode(raw, 'hex') FROM dead_letters WHERE slot = 77 AND key = $1",
+             pk, hex);
+  char *reason = q1p(f.conn, "SELECT reason FROM dead_letters WHERE slot = 77 AND key = $1", pk);
+  ck_assert_msg(strstr(reason, "Market") && strstr(reason, "at byte"), "reason: %s", reason);
+  free(reason);
+  reason = q1p(f.conn, "SELECT reason FROM dead_letters WHERE slot = 78 AND key = $1",
+               "11111111111111111111111111111112");
+  ck_assert_msg(strstr(reason, "abababab") != NULL, "reason: %s", reason);
+  free(reason);
+  reason = q1p(f.conn, "SELECT reason FROM dead_letters WHERE slot = 79 AND key = $1", pk);
+  ck_assert_msg(strstr(reason, "base64") != NULL, "reason: %s", reason);
+  free(reason);
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.dead_letters, 3);
+  free(cut);
+  free(bytes);
+  json_decref(acc);
+  fx_close(&f);
+}
+END_TEST
+
+/* ---- transactions -------------------------------------------------------- */
+
+START_TEST(transaction_rows_and_touched) {
+  fx_t f;
+  fx_open(&f);
+  const char *sig = special_sig(f.expected, "multi_instruction");
+  json_t *tx = recorded_tx(sig);
+  ingest_touched_t touched = {0};
+  int n = ingest_transaction_json(f.ing, tx, NULL, &touched);
+  /* as many rows as expected.json lists for this signature */
+  int want = 0;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(f.expected, "transactions"), i, row)
+    if (strcmp(jsonx_get_str(row, "signature"), sig) == 0) want++;
+  ck_assert_int_eq(n, want);
+  ck_assert_int_ge(want, 2);
+  ck_assert_uint_gt(touched.count, 0);
+  /* every touched key is a program account of the scenario or at least a pubkey */
+  for (size_t k = 0; k < touched.count; k++) ck_assert_uint_ge(strlen(touched.keys[k]), 32);
+  fx_flush(&f);
+  char nwant[16];
+  snprintf(nwant, sizeof nwant, "%d", want);
+  assert_q1p(f.conn, "SELECT count(*)::text FROM transactions WHERE signature = $1", sig, nwant);
+  json_array_foreach(json_object_get(f.expected, "transactions"), i, row) {
+    if (strcmp(jsonx_get_str(row, "signature"), sig) != 0) continue;
+    char idx[16], q[256];
+    snprintf(idx, sizeof idx, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(row, "instruction_index")));
+    snprintf(q, sizeof q, "SELECT amount::text FROM transactions WHERE signature = $1 AND "
+             "instruction_index = %s", idx);
+    assert_q1p(f.conn, q, sig, jsonx_get_str(row, "amount"));
+    snprintf(q, sizeof q, "SELECT transaction_type::text FROM transactions WHERE signature = $1 "
+             "AND instruction_index = %s", idx);
+    assert_q1p(f.conn, q, sig, jsonx_get_str(row, "transaction_type"));
+  }
+  /* Collecting only: same keys, nothing written. */
+  ingest_touched_t t2 = {0};
+  ck_assert_int_eq(ingest_transaction_touched(f.ing, tx, NULL, &t2), (int)touched.count);
+  ck_assert_uint_eq(t2.count, touched.count);
+  for (size_t k = 0; k < t2.count; k++) ck_assert_str_eq(t2.keys[k], touched.keys[k]);
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.transactions, 1);
+  ck_assert_uint_eq(st.rows, (uint64_t)want);
+  ingest_touched_free(&t2);
+  ingest_touched_free(&touched);
+  json_decref(tx);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(transaction_failed_status) {
+  fx_t f;
+  fx_open(&f);
+  const char *sig = special_sig(f.expected, "failed_place_bet");
+  json_t *tx = recorded_tx(sig);
+  ck_assert_int_eq(ingest_transaction_json(f.ing, tx, NULL, NULL), 1);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT status::text || ' ' || error_message FROM transactions "
+                     "WHERE signature = $1", sig,
+             "failed {\"InstructionError\":[0,{\"Custom\":6001}]}");
+  json_decref(tx);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(transaction_unparseable_dead_letter) {
+  fx_t f;
+  fx_open(&f);
+  json_t *junk = json_pack("{s:I, s:{s:[s]}}", "slot", (json_int_t)4242, "transaction",
+                           "signatures", "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
+  ck_assert_int_eq(ingest_transaction_json(f.ing, junk, NULL, NULL), 0);
+  fx_flush(&f);
+  tu_assert_query(f.conn, "SELECT kind || ' ' || slot FROM dead_letters", "transaction 4242");
+  tu_assert_query(f.conn, "SELECT key FROM dead_letters",
+                  "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
+  /* raw = the JSON text */
+  char *raw = tu_query1(f.conn, "SELECT convert_from(raw, 'UTF8') FROM dead_letters");
+  json_error_t je;
+  json_t *back = json_loads(raw, 0, &je);
+  ck_assert_msg(back != NULL && json_equal(back, junk), "raw: %s", raw);
+  json_decref(back);
+  free(raw);
+  tu_assert_query(f.conn, "SELECT count(*) FROM transactions", "0");
+  json_decref(junk);
+  fx_close(&f);
+}
+END_TEST
+
+/* Instruction data that no Crypto Bet instruction has (base58 text). */
+static const char BAD_IX_DATA[] = "gPxmmPx6ye3rzGjPxS4yXv";
+
+/* Replaces the data of the first top-level instruction of the program. */
+static void corrupt_program_instruction(json_t *tx, const char *program_id) {
+  json_t *msg = json_object_get(json_object_get(tx, "transaction"), "message");
+  json_t *keys = json_object_get(msg, "accountKeys");
+  size_t i, pidx = SIZE_MAX;
+  json_t *k;
+  json_array_foreach(keys, i, k) if (strcmp(json_string_value(k), program_id) == 0) pidx = i;
+  ck_assert_msg(pidx != SIZE_MAX, "program not among the static keys");
+  json_t *ix;
+  json_array_foreach(json_object_get(msg, "instructions"), i, ix) {
+    if ((size_t)json_integer_value(json_object_get(ix, "programIdIndex")) != pidx) continue;
+    json_object_set_new(ix, "data", json_string(BAD_IX_DATA));
+    return;
+  }
+  ck_abort_msg("no top-level instruction of the program");
+}
+
+/* Naive base58 decoding (reference for the expected raw bytes). */
+static int b58_naive(const char *s, uint8_t *out, size_t outsz) {
+  const char *alpha = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  uint8_t buf[64] = {0};
+  for (const char *p = s; *p; p++) {
+    const char *hit = strchr(alpha, *p);
+    if (!hit) return -1;
+    int carry = (int)(hit - alpha);
+    for (int j = 63; j >= 0; j--) {
+      carry += 58 * buf[j];
+      buf[j] = (uint8_t)(carry & 0xff);
+      carry >>= 8;
+    }
+  }
+  int first = 0;
+  while (first < 64 && buf[first] == 0) first++;
+  size_t n = (size_t)(64 - first);
+  if (n > outsz) return -1;
+  memcpy(out, buf + first, n);
+  return (int)n;
+}
+
+START_TEST(transaction_bad_instruction_dead_letter) {
+  fx_t f;
+  fx_open(&f);
+  /* the plain create_market of the first market: a top-level instruction of ours */
+  const char *sig = NULL;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(f.expected, "transactions"), i, row)
+    if (!sig && strcmp(jsonx_get_str(row, "transaction_type"), "create_market") == 0 &&
+        json_integer_value(json_object_get(row, "instruction_index")) == 0)
+      sig = jsonx_get_str(row, "signature");
+  ck_assert_ptr_nonnull(sig);
+  json_t *tx = recorded_tx(sig);
+  corrupt_program_instruction(tx, f.program_id);
+  int n = ingest_transaction_json(f.ing, tx, NULL, NULL);
+  ck_assert_int_eq(n, 0);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT kind FROM dead_letters WHERE key = $1", sig, "instruction");
+  /* raw = the instruction bytes */
+  uint8_t want[32];
+  int wl = b58_naive(BAD_IX_DATA, want, sizeof want);
+  ck_assert_int_gt(wl, 8);
+  char hex[80];
+  for (int j = 0; j < wl; j++) snprintf(hex + 2 * j, 3, "%02x", want[j]);
+  assert_q1p(f.conn, "SELECT encode(raw, 'hex') FROM dead_letters WHERE key = $1", sig, hex);
+  json_decref(tx);
+  fx_close(&f);
+}
+END_TEST
+
+/* ---- touched set --------------------------------------------------------- */
+
+START_TEST(touched_dedupes_many_keys) {
+  ingest_touched_t t = {0};
+  char key[CB_PUBKEY_B58_MAX];
+  for (int round = 0; round < 3; round++)
+    for (int i = 0; i < 5000; i++) {
+      snprintf(key, sizeof key, "Key%08dxxxxxxxxxxxxxxxxxxxxxxxxxx", i);
+      ck_assert_int_eq(ingest_touched_add(&t, key), 0);
+    }
+  ck_assert_uint_eq(t.count, 5000);
+  ck_assert_str_eq(t.keys[0], "Key00000000xxxxxxxxxxxxxxxxxxxxxxxxxx");
+  ck_assert_str_eq(t.keys[4999], "Key00004999xxxxxxxxxxxxxxxxxxxxxxxxxx");
+  ck_assert_int_eq(ingest_touched_add(&t, ""), 0); /* ignored */
+  ck_assert_uint_eq(t.count, 5000);
+  ingest_touched_free(&t);
+  ck_assert_uint_eq(t.count, 0);
+}
+END_TEST
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int prepare_scenario(void) {
+  struct stat st;
+  if (stat("fixtures/chain-small/expected.json", &st) == 0) {
+    snprintf(g_dir, sizeof g_dir, "fixtures/chain-small");
+    return 0;
+  }
+  snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/cbi-test-ingest.XXXXXX");
+  if (!mkdtemp(g_tmpdir)) return -1;
+  snprintf(g_dir, sizeof g_dir, "%s/chain-small", g_tmpdir);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "python3 tools/gen-fixtures.py --out %s --markets 2 --wallets 3 "
+           "--bets 5 --no-verify >/dev/null", g_dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+  if (prepare_scenario() != 0) {
+    fprintf(stderr, "test_ingest: cannot prepare the chain-small scenario\n");
+    return 1;
+  }
+  Suite *s = suite_create("ingest");
+  TCase *tc = tcase_create("touched");
+  tcase_add_test(tc, touched_dedupes_many_keys);
+  suite_add_tcase(s, tc);
+  if (tu_have_pg()) {
+    tc = tcase_create("db");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, account_market_written_then_closed);
+    tcase_add_test(tc, account_zero_lamports_is_a_close);
+    tcase_add_test(tc, account_foreign_owner_skipped);
+    tcase_add_test(tc, account_undecodable_goes_to_dead_letters);
+    tcase_add_test(tc, transaction_rows_and_touched);
+    tcase_add_test(tc, transaction_failed_status);
+    tcase_add_test(tc, transaction_unparseable_dead_letter);
+    tcase_add_test(tc, transaction_bad_instruction_dead_letter);
+    suite_add_tcase(s, tc);
+  }
+  int rc = tu_run_suite(s);
+  if (g_tmpdir[0]) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmpdir);
+    if (system(cmd) != 0) rc = 1;
+  }
+  return rc;
+}
