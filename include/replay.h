@@ -122,4 +122,36 @@ size_t replay_store_ws_count(const replay_store_t *s);
 /* i < replay_store_ws_count(); borrowed. Notifications are kept in file order. */
 const replay_ws_note_t *replay_store_ws_note(const replay_store_t *s, size_t i);
 
+/* ---- Synthesized answers ------------------------------------------------- */
+
+/* replay_store_load() also reads, when present, DIR/accounts.json (pubkey ->
+ * {lamports, owner, data (base64), space, executable, rentEpoch, slot}) and
+ * the "meta" member of DIR/expected.json (account_read_slot,
+ * produced_slots). A malformed file or a value of the wrong type fails the
+ * load with "path: reason".
+ *
+ * replay_store_synth() answers, from that data, a request that has no
+ * recording (the caller tries replay_store_lookup() first), as a node would:
+ *  - getMultipleAccounts [[keys], cfg], getAccountInfo [key, cfg],
+ *    getProgramAccounts [program, cfg] (memcmp and dataSize filters,
+ *    withContext, dataSlice, minContextSlot) from accounts.json, with context
+ *    {"apiVersion":"2.0.15","slot":meta.account_read_slot, else the largest
+ *    account slot}; only encoding "base64" is served;
+ *  - getBlocks [start, end?, cfg] from meta.produced_slots (end capped at
+ *    the last produced slot; a wider range than 500000 is refused).
+ * Invalid requests get the node's -32602 errors.
+ *
+ * Returns 1 with *out = a new NUL-terminated string (caller frees) holding
+ * the members of the response object without braces, as
+ * replay_store_lookup() gives them ("\"result\":..." or "\"error\":{...}"),
+ * and *out_len its length; 0 if the method is none of these or the scenario
+ * lacks its source file (nothing allocated); -1 out of memory. */
+int replay_store_synth(const replay_store_t *s, const char *method, const json_t *params,
+                       char **out, size_t *out_len);
+
+/* Accounts loaded from accounts.json (0 without the file). */
+size_t replay_store_account_count(const replay_store_t *s);
+/* Slots in expected.json meta.produced_slots (0 without them). */
+size_t replay_store_produced_slot_count(const replay_store_t *s);
+
 #endif

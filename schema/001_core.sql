@@ -127,9 +127,11 @@ CREATE TABLE markets_cache (
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
 
+    pricing_seq BIGINT NOT NULL DEFAULT 0,
+
     CONSTRAINT valid_market_pubkey CHECK (length(market_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_market_authority CHECK (length(authority_pubkey) BETWEEN 32 AND 44)
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 CREATE INDEX idx_markets_cache_state ON markets_cache(state);
 CREATE INDEX idx_markets_cache_category ON markets_cache(category);
 CREATE INDEX idx_markets_cache_resolution_time ON markets_cache(resolution_time);
@@ -143,6 +145,11 @@ COMMENT ON COLUMN markets_cache.resolved_at IS
     'resolve_market transaction seen for this market, else that transaction''s block time.';
 COMMENT ON COLUMN markets_cache.sync_slot IS
     'Slot of the account state this row holds; an update applies only if its slot >= sync_slot.';
+COMMENT ON COLUMN markets_cache.pricing_seq IS
+    'Bumped whenever state, resolution_result, yes_pool or no_pool change; positions record the '
+    'value their derived columns were computed from (positions_cache.priced_seq).';
+COMMENT ON TABLE markets_cache IS
+    'Market accounts. fillfactor 50 leaves room for HOT updates: pools change with every bet.';
 COMMENT ON COLUMN markets_cache.closed_at IS
     'Set when the account was closed (zero lamports / empty data) at closed_slot >= sync_slot.';
 
@@ -200,6 +207,7 @@ CREATE TABLE positions_cache (
     current_value NUMERIC(29, 9),
     unrealized_pnl NUMERIC(29, 9),
     realized_pnl NUMERIC(29, 9),
+    priced_seq BIGINT,
 
     last_sync_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
     bet_count BIGINT NOT NULL DEFAULT 0,
@@ -210,11 +218,15 @@ CREATE TABLE positions_cache (
 
     CONSTRAINT valid_position_pubkey CHECK (length(position_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_position_market CHECK (length(market_pubkey) BETWEEN 32 AND 44)
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 CREATE INDEX idx_positions_cache_user_id ON positions_cache(user_id);
 CREATE INDEX idx_positions_cache_market ON positions_cache(market_pubkey);
 COMMENT ON COLUMN positions_cache.market_pubkey IS
     'Soft reference to markets_cache.market_pubkey (no foreign key: positions may be seen before their market).';
+COMMENT ON TABLE positions_cache IS
+    'Position accounts. fillfactor 50 leaves room for HOT updates.';
+COMMENT ON COLUMN positions_cache.priced_seq IS
+    'markets_cache.pricing_seq the derived columns were computed from; NULL while the market is unknown.';
 COMMENT ON COLUMN positions_cache.yes_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
 COMMENT ON COLUMN positions_cache.no_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
 

@@ -431,12 +431,15 @@ static const char sql_markets[] =
     " resolver_pubkey = EXCLUDED.resolver_pubkey, oracle_source = EXCLUDED.oracle_source, "
     " metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
     " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
-    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot, "
+    " pricing_seq = t.pricing_seq + CASE WHEN (t.state, t.resolution_result, t.yes_pool, "
+    "   t.no_pool) IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.resolution_result, "
+    "   EXCLUDED.yes_pool, EXCLUDED.no_pool) THEN 1 ELSE 0 END "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
-/* Recomputes the derived columns of every position of these markets whose
- * stored values differ from the formulas (positions written in the same
- * batch already hold them and are skipped). */
+/* Recomputes the derived columns of the positions of these markets that
+ * were computed from an older market state (priced_seq != pricing_seq);
+ * positions written in the same batch are already current. */
 #define DERIVED_ARGS \
   "(m.state, m.resolution_result, m.yes_pool, m.no_pool, p.yes_shares, p.no_shares, " \
   "p.total_invested)"
@@ -445,12 +448,11 @@ static const char sql_recompute[] =
     "UPDATE positions_cache p SET "
     " current_value = cbi_position_current_value" DERIVED_ARGS ", "
     " unrealized_pnl = cbi_position_unrealized_pnl" DERIVED_ARGS ", "
-    " realized_pnl = cbi_position_realized_pnl" DERIVED_ARGS " "
+    " realized_pnl = cbi_position_realized_pnl" DERIVED_ARGS ", "
+    " priced_seq = m.pricing_seq "
     "FROM markets_cache m "
     "WHERE m.market_pubkey = ANY($1::text[]) AND p.market_pubkey = m.market_pubkey "
-    " AND (p.current_value, p.unrealized_pnl, p.realized_pnl) IS DISTINCT FROM "
-    " (cbi_position_current_value" DERIVED_ARGS ", cbi_position_unrealized_pnl" DERIVED_ARGS
-    ", cbi_position_realized_pnl" DERIVED_ARGS ")";
+    " AND p.priced_seq IS DISTINCT FROM m.pricing_seq";
 
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
@@ -460,8 +462,8 @@ static const char sql_positions[] =
     "INSERT INTO positions_cache AS t (position_pubkey, user_id, user_pubkey, market_pubkey, "
     " yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
     " created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
-    " unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
-    " closed_slot) "
+    " unrealized_pnl, realized_pnl, priced_seq, bet_count, bump, sync_slot, last_sync_at, "
+    " closed_at, closed_slot) "
     "SELECT v.pk, u.id, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
     " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
     " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
@@ -472,7 +474,7 @@ static const char sql_positions[] =
     "   v.yes_shares, v.no_shares, v.invested), "
     " cbi_position_realized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
     "   v.yes_shares, v.no_shares, v.invested), "
-    " v.bets, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    " m.pricing_seq, v.bets, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
     " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
@@ -489,6 +491,7 @@ static const char sql_positions[] =
     " updated_at_unix = EXCLUDED.updated_at_unix, claimed = EXCLUDED.claimed, "
     " claimed_amount = EXCLUDED.claimed_amount, current_value = EXCLUDED.current_value, "
     " unrealized_pnl = EXCLUDED.unrealized_pnl, realized_pnl = EXCLUDED.realized_pnl, "
+    " priced_seq = EXCLUDED.priced_seq, "
     " bet_count = EXCLUDED.bet_count, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
     " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";

@@ -82,8 +82,8 @@ typedef struct pss {
 } pss_t;
 
 typedef struct {
-  uint64_t http_requests, rpc_posts, rpc_calls, rpc_batches, rpc_unmatched, faults_429,
-      faults_500, faults_garbage, http_too_large;
+  uint64_t http_requests, rpc_posts, rpc_calls, rpc_batches, rpc_unmatched, rpc_synthesized,
+      faults_429, faults_500, faults_garbage, http_too_large;
   uint64_t ws_connections, ws_open, ws_subscriptions, ws_unsubscriptions, ws_notifications,
       ws_drops, ws_stalls, ws_duplicates, ws_reordered, ws_garbage, ws_heartbeats;
 } stats_t;
@@ -174,6 +174,9 @@ static void sb_add_jstr(sb_t *b, const char *s) {
 /* Appends the response to one request object (raw text req_raw, parsed req). */
 static void rpc_answer_one(sb_t *out, const json_t *req, const char *req_raw, size_t req_len) {
   replay_span_t idr = {"null", 4}, inner;
+  char *text = NULL;
+  size_t text_len = 0;
+  int synth;
   if (req_raw && replay_raw_member(req_raw, req_len, "id", &idr) != 1) {
     idr.ptr = "null";
     idr.len = 4;
@@ -185,6 +188,17 @@ static void rpc_answer_one(sb_t *out, const json_t *req, const char *req_raw, si
     sb_adds(out, "\"error\":{\"code\":-32600,\"message\":\"Invalid request\"}");
   } else if (replay_store_lookup(srv.store, method, json_object_get(req, "params"), &inner) == 1) {
     sb_add(out, inner.ptr, inner.len);
+  } else if ((synth = replay_store_synth(srv.store, method, json_object_get(req, "params"), &text,
+                                         &text_len)) != 0) {
+    /* no recording: answered from accounts.json / expected.json */
+    if (synth > 0) {
+      srv.st.rpc_synthesized++;
+      log_debug("replay", "synthesized method=%s", method);
+      sb_add(out, text, text_len);
+      free(text);
+    } else {
+      sb_adds(out, "\"error\":{\"code\":-32603,\"message\":\"Internal error\"}");
+    }
   } else {
     char msg[300];
     snprintf(msg, sizeof msg, "fixture: no recorded response for %s", method);
@@ -276,8 +290,10 @@ static void http_prepare_stats(pss_t *p) {
   const stats_t *s = &srv.st;
   sb_t out = {0};
   sb_addf(&out, "{\"http_requests\":%" PRIu64 ",\"rpc_posts\":%" PRIu64 ",\"rpc_calls\":%" PRIu64
-                ",\"rpc_batches\":%" PRIu64 ",\"rpc_unmatched\":%" PRIu64,
-          s->http_requests, s->rpc_posts, s->rpc_calls, s->rpc_batches, s->rpc_unmatched);
+                ",\"rpc_batches\":%" PRIu64 ",\"rpc_unmatched\":%" PRIu64
+                ",\"rpc_synthesized\":%" PRIu64,
+          s->http_requests, s->rpc_posts, s->rpc_calls, s->rpc_batches, s->rpc_unmatched,
+          s->rpc_synthesized);
   sb_addf(&out, ",\"faults_429\":%" PRIu64 ",\"faults_500\":%" PRIu64 ",\"faults_garbage\":%" PRIu64
                 ",\"http_too_large\":%" PRIu64,
           s->faults_429, s->faults_500, s->faults_garbage, s->http_too_large);
@@ -866,6 +882,9 @@ static void usage(FILE *f) {
           "\n"
           "Serves SCENARIO_DIR/rpc.jsonl (JSON-RPC over HTTP POST) and SCENARIO_DIR/ws.jsonl\n"
           "(websocket subscriptions) on 127.0.0.1. Format: fixtures/README.md.\n"
+          "Requests without a recording: getMultipleAccounts, getAccountInfo and\n"
+          "getProgramAccounts are answered from SCENARIO_DIR/accounts.json, getBlocks from\n"
+          "SCENARIO_DIR/expected.json meta.produced_slots, when those files exist.\n"
           "\n"
           "  --port N                 0 = ephemeral (default); prints \"listening on PORT\" first\n"
           "  --speed X                notification time scale (default 1; 100 = 100x faster)\n"
@@ -1074,8 +1093,10 @@ int main(int argc, char **argv) {
   int actual = vh ? lws_get_vhost_listen_port(vh) : (int)srv.o.port;
   printf("listening on %d\n", actual);
   fflush(stdout);
-  log_info("replay", "serving dir=%s rpc=%zu ws=%zu port=%d", srv.o.dir,
-           replay_store_rpc_count(srv.store), replay_store_ws_count(srv.store), actual);
+  log_info("replay", "serving dir=%s rpc=%zu ws=%zu accounts=%zu produced_slots=%zu port=%d",
+           srv.o.dir, replay_store_rpc_count(srv.store), replay_store_ws_count(srv.store),
+           replay_store_account_count(srv.store), replay_store_produced_slot_count(srv.store),
+           actual);
 
   int n = 0;
   while (n >= 0 && !interrupted) n = lws_service(srv.ctx, 0);
