@@ -18,8 +18,10 @@
  *    transaction signer).
  *  - Order independence: positions_cache.market_pubkey and
  *    transactions.market_pubkey are soft references (no foreign key), so a
- *    position or transaction always lands even before its market; derived
- *    columns are recomputed when the market arrives. See schema/.
+ *    position or transaction always lands even before its market; its
+ *    derived columns stay NULL until the market arrives and are computed
+ *    then (markets_cache.resolved_at likewise from an earlier resolving
+ *    transaction). See schema/.
  *  - A closed account (cb_account_t.closed, or sink_mark_closed) keeps its
  *    row and gets closed_at/closed_slot (slot-guarded like an update); a
  *    close for a pubkey not cached yet is remembered and applied when the
@@ -29,6 +31,15 @@
  *    doubled: every statement is idempotent and the batch is one
  *    transaction). A record that violates a constraint is written to
  *    dead_letters and the rest of the batch commits.
+ *  - The session runs with synchronous_commit = on: a batch whose flush
+ *    returned 0 (and its checkpoint) survives a server crash.
+ *  - Rows are written in key order, so several sinks (e.g. the live and
+ *    backfill processes) can write overlapping data concurrently; the slot
+ *    guard decides, deadlocks are retried.
+ *
+ * Write path (measured in bench/bench_sink.c against single-row pipelined
+ * statements and COPY into a staging table): one prepared statement per
+ * record kind per batch, taking one array parameter per column (unnest).
  *
  * Strings inside cb_account_t are borrowed views: put copies everything it
  * needs before returning, so the caller may free its buffers immediately. */
@@ -48,7 +59,8 @@ enum {
   SINK_OK = 0,
   SINK_ERR_INVALID = -1, /* bad argument (NULL, over-long string, ...) */
   SINK_ERR_NOMEM = -2,
-  SINK_ERR_CONNECT = -3, /* could not connect within the open timeout */
+  SINK_ERR_CONNECT = -3, /* could not connect within the open timeout or
+                            reconnect_max_attempts */
   SINK_ERR_SCHEMA = -4,  /* schema missing, outdated or modified: run migrate */
   SINK_ERR_STOPPED = -5, /* *stop_flag became non-zero while retrying */
   SINK_ERR_DB = -6,      /* non-retryable database error (batch kept) */
@@ -56,7 +68,9 @@ enum {
                             for the caller who asked) */
 };
 
-/* Defaults chosen by measurement (bench/bench_sink.c). */
+/* Defaults chosen by measurement (bench/bench_sink.c: 1000..2000 per batch
+ * measure best; 250 is ~20% slower, 5000+ no faster and holds locks
+ * longer). */
 #define SINK_DEFAULT_BATCH_MAX_RECORDS 2000
 #define SINK_DEFAULT_BATCH_MAX_DELAY_MS 200
 #define SINK_DEFAULT_RECONNECT_MAX_BACKOFF_MS 5000
@@ -92,12 +106,18 @@ void sink_close(sink_t *s);
 
 /* Queues one account state. Copies the record (strings included). A
  * record with closed set is a close of acc->pubkey at acc->slot (kind may
- * be CB_ACCOUNT_UNKNOWN). CB_ACCOUNT_UNKNOWN without closed is rejected
- * with SINK_ERR_INVALID. When the pending batch reaches batch_max_records
- * it is flushed first; then the return value is sink_flush's. */
+ * be CB_ACCOUNT_UNKNOWN). CB_ACCOUNT_UNKNOWN without closed, an
+ * unterminated pubkey text, a string containing NUL or a slot above
+ * INT64_MAX is rejected with SINK_ERR_INVALID (nothing queued). Once
+ * queued, when the pending batch reaches batch_max_records it is flushed;
+ * then the return value is sink_flush's and on error the record stays
+ * queued with the rest of the batch (stop feeding and retry or close). */
 int sink_put_account(sink_t *s, const cb_account_t *acc);
 
-/* Queues one transactions row (copied). Same flushing rule as above. */
+/* Queues one transactions row (copied); a row with the same (signature,
+ * instruction_index) queued earlier is replaced. Unterminated strings,
+ * instruction_index > INT32_MAX or slot/block_height > INT64_MAX:
+ * SINK_ERR_INVALID. Same flushing rule as above. */
 int sink_put_tx(sink_t *s, const cb_tx_row_t *row);
 
 /* Queues a dead letter: something that could not be decoded or written.
@@ -128,7 +148,9 @@ int sink_get_checkpoint(sink_t *s, const char *stream, uint64_t *slot,
  * dead_letters and the rest commits. Returns 0 (batch empty afterwards),
  * SINK_ERR_STOPPED when *stop_flag interrupted the retries, or SINK_ERR_DB
  * for a non-retryable error (e.g. schema dropped); on error the batch is
- * kept, so a later flush retries it. An empty batch returns 0 at once. */
+ * kept, so a later flush retries it. SINK_ERR_CONNECT when
+ * reconnect_max_attempts is set and exhausted. An empty batch returns 0 at
+ * once. */
 int sink_flush(sink_t *s);
 
 /* Number of queued records (accounts, transactions, dead letters). */

@@ -15,7 +15,12 @@
 --     0001-01-01 .. 9999-12-31 UTC (a timestamptz cannot hold every i64);
 --   * positions_cache.market_pubkey and transactions.market_pubkey are soft
 --     references (no foreign key): a position or transaction can be seen
---     before its market and must land anyway.
+--     before its market and must land anyway;
+--   * positions_cache.user_id and transactions.user_id carry no foreign key
+--     either: the indexer creates the users row in the same transaction,
+--     before the rows that reference it (position user_id is NOT NULL, so an
+--     unresolvable wallet is rejected, never dangling). The per-row foreign
+--     key check cost about a third of a position insert.
 -- The indexer writes only through its sink; these tables are its contract
 -- with the API.
 
@@ -187,7 +192,7 @@ COMMENT ON TABLE market_analytics IS
 CREATE TABLE positions_cache (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     position_pubkey VARCHAR(44) UNIQUE NOT NULL,
-    user_id UUID NOT NULL REFERENCES users(id),
+    user_id UUID NOT NULL,
     user_pubkey VARCHAR(44) NOT NULL,
     market_pubkey VARCHAR(44) NOT NULL,
 
@@ -221,6 +226,8 @@ CREATE TABLE positions_cache (
 ) WITH (fillfactor = 50);
 CREATE INDEX idx_positions_cache_user_id ON positions_cache(user_id);
 CREATE INDEX idx_positions_cache_market ON positions_cache(market_pubkey);
+COMMENT ON COLUMN positions_cache.user_id IS
+    'users.id of user_pubkey; the indexer inserts the users row first, in the same transaction.';
 COMMENT ON COLUMN positions_cache.market_pubkey IS
     'Soft reference to markets_cache.market_pubkey (no foreign key: positions may be seen before their market).';
 COMMENT ON TABLE positions_cache IS
@@ -277,7 +284,7 @@ COMMENT ON COLUMN oracle_data_cache.data_timestamp IS
 CREATE TABLE transactions (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     signature VARCHAR(88) NOT NULL,
-    user_id UUID REFERENCES users(id),
+    user_id UUID,
     user_pubkey VARCHAR(44),
     market_pubkey VARCHAR(44),
 

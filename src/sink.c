@@ -89,6 +89,9 @@ struct sink {
   size_t nrej, caprej;
   arena_blk_t *rarena;
 
+  uint32_t *order, *txorder; /* key-sorted indexes into acc / tx */
+  size_t caporder, captxorder;
+
   sink_cols_t cs;
   sink_stats_t st;
   char err[768];
@@ -444,6 +447,8 @@ void sink_close(sink_t *s) {
   free(s->tx);
   free(s->dl);
   free(s->rej);
+  free(s->order);
+  free(s->txorder);
   free(s->amap.e);
   free(s->cmap.e);
   free(s->tmap.e);
@@ -787,6 +792,49 @@ static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
   return rc;
 }
 
+/* Rows are sent in key order so that two sinks writing overlapping
+ * batches (e.g. live and backfill processes) lock rows in the same order
+ * and cannot deadlock each other. */
+static int cmp_acc(const void *a, const void *b, void *ctx) {
+  const cb_account_t *v = ctx;
+  const cb_account_t *x = &v[*(const uint32_t *)a], *y = &v[*(const uint32_t *)b];
+  if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+  return strcmp(x->pubkey, y->pubkey);
+}
+
+static int cmp_cls(const void *a, const void *b) {
+  return strcmp(((const crec_t *)a)->pubkey, ((const crec_t *)b)->pubkey);
+}
+
+static int cmp_tx(const void *a, const void *b, void *ctx) {
+  const cb_tx_row_t *v = ctx;
+  const cb_tx_row_t *x = &v[*(const uint32_t *)a], *y = &v[*(const uint32_t *)b];
+  int c = strcmp(x->signature, y->signature);
+  if (c) return c;
+  return x->instruction_index < y->instruction_index ? -1 : x->instruction_index > y->instruction_index;
+}
+
+/* Fills s->order (accounts) and s->txorder with key-sorted indexes and
+ * sorts the closes in place (their map is rebuilt). */
+static int sort_batch(sink_t *s) {
+  if (grow((void **)&s->order, &s->caporder, s->nacc + 1, sizeof *s->order) != 0 ||
+      grow((void **)&s->txorder, &s->captxorder, s->ntx + 1, sizeof *s->txorder) != 0)
+    return -1;
+  for (size_t i = 0; i < s->nacc; i++) s->order[i] = (uint32_t)i;
+  for (size_t i = 0; i < s->ntx; i++) s->txorder[i] = (uint32_t)i;
+  qsort_r(s->order, s->nacc, sizeof *s->order, cmp_acc, s->acc);
+  qsort_r(s->txorder, s->ntx, sizeof *s->txorder, cmp_tx, s->tx);
+  if (s->ncls > 1) {
+    qsort(s->cls, s->ncls, sizeof *s->cls, cmp_cls);
+    kmap_clear(&s->cmap);
+    for (size_t i = 0; i < s->ncls; i++) {
+      uint32_t h = hash_key(s->cls[i].pubkey);
+      if (kmap_put(&s->cmap, s->cls[i].pubkey, h, i) != 0) return -1;
+    }
+  }
+  return 0;
+}
+
 typedef void (*acc_row_fn)(sink_cols_t *, const cb_account_t *);
 
 static const struct {
@@ -923,9 +971,10 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
     size_t n = 0;
     if (!slow) {
       sink_cols_begin(&s->cs, sink_stmts[st].nparams);
-      for (size_t i = 0; i < s->nacc; i++) {
-        if (s->acc[i].kind != acc_stages[k].kind) continue;
-        acc_stages[k].row(&s->cs, &s->acc[i]);
+      for (size_t j = 0; j < s->nacc; j++) {
+        const cb_account_t *a = &s->acc[s->order[j]];
+        if (a->kind != acc_stages[k].kind) continue;
+        acc_stages[k].row(&s->cs, a);
         n++;
       }
       if (n == 0) continue;
@@ -935,8 +984,8 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       if ((size_t)out[0] < n) d->accounts_stale_ignored += n - (size_t)out[0];
       continue;
     }
-    for (size_t i = 0; i < s->nacc; i++) {
-      const cb_account_t *a = &s->acc[i];
+    for (size_t j = 0; j < s->nacc; j++) {
+      const cb_account_t *a = &s->acc[s->order[j]];
       if (a->kind != acc_stages[k].kind) continue;
       long long w;
       int rej;
@@ -960,9 +1009,10 @@ static int stage_recompute(sink_t *s) {
   long long out[2];
   size_t n = 0;
   sink_cols_begin(&s->cs, 1);
-  for (size_t i = 0; i < s->nacc; i++) {
-    if (s->acc[i].kind != CB_ACCOUNT_MARKET) continue;
-    sink_col_str(&s->cs, 0, s->acc[i].pubkey);
+  for (size_t j = 0; j < s->nacc; j++) {
+    const cb_account_t *a = &s->acc[s->order[j]];
+    if (a->kind != CB_ACCOUNT_MARKET) continue;
+    sink_col_str(&s->cs, 0, a->pubkey);
     sink_cols_end_row(&s->cs);
     n++;
   }
@@ -1001,13 +1051,13 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
   if (s->ntx == 0) return R_OK;
   if (!slow) {
     sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
-    for (size_t i = 0; i < s->ntx; i++) sink_row_tx(&s->cs, &s->tx[i]);
+    for (size_t j = 0; j < s->ntx; j++) sink_row_tx(&s->cs, &s->tx[s->txorder[j]]);
     int rc = exec_cs(s, SQ_TXS, out);
     if (rc == R_OK) d->tx_written += (uint64_t)out[0];
     return rc;
   }
-  for (size_t i = 0; i < s->ntx; i++) {
-    const cb_tx_row_t *t = &s->tx[i];
+  for (size_t j = 0; j < s->ntx; j++) {
+    const cb_tx_row_t *t = &s->tx[s->txorder[j]];
     sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
     sink_row_tx(&s->cs, t);
     int rc = exec_guarded(s, SQ_TXS, t->user, "transaction", t->signature, t->slot, &w, &rej);
@@ -1148,6 +1198,10 @@ int sink_flush(sink_t *s) {
     s->pending = 0;
     s->first_ms = 0;
     return SINK_OK;
+  }
+  if (sort_batch(s) != 0) {
+    set_err(s, "out of memory");
+    return SINK_ERR_NOMEM;
   }
   int backoff = BACKOFF_START_MS;
   for (;;) {

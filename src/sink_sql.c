@@ -353,6 +353,7 @@ static const char sql_users[] =
     "INSERT INTO users (wallet_address) "
     "SELECT DISTINCT w FROM unnest($1::text[]) AS w "
     "WHERE w IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.wallet_address = w) "
+    "ORDER BY w "
     "ON CONFLICT (wallet_address) DO NOTHING";
 
 static const char *const cols_configs[] = {
@@ -451,7 +452,7 @@ static const char sql_recompute[] =
     " realized_pnl = cbi_position_realized_pnl" DERIVED_ARGS ", "
     " priced_seq = m.pricing_seq "
     "FROM markets_cache m "
-    "WHERE m.market_pubkey = ANY($1::text[]) AND p.market_pubkey = m.market_pubkey "
+    "WHERE p.market_pubkey = ANY($1::text[]) AND m.market_pubkey = p.market_pubkey "
     " AND p.priced_seq IS DISTINCT FROM m.pricing_seq";
 
 static const char *const cols_positions[] = {

@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <libwebsockets.h>
 
+#include "b64.h"
+#include "base58.h"
 #include "jsonx.h"
 #include "log.h"
 #include "replay.h"
@@ -725,6 +727,644 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* ---- synthesized answers (accounts.json, expected.json meta) --------------- */
+
+#define CHAIN "fixtures/chain"
+#define CHAIN_SMALL "fixtures/chain-small"
+#define PROGRAM_ID "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe"
+#define NEVER_CREATED "SysvarC1ock11111111111111111111111111111111"
+
+static json_t *read_json(const char *path) {
+  size_t len = 0;
+  char *t = tu_read_file(path, &len);
+  ck_assert_msg(t != NULL, "cannot read %s", path);
+  json_t *d = jsonx_loads(t, len, NULL, 0);
+  free(t);
+  ck_assert_msg(d != NULL, "%s is not JSON", path);
+  return d;
+}
+
+static json_t *read_meta(const char *dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/expected.json", dir);
+  json_t *e = read_json(path);
+  json_t *m = json_incref(json_object_get(e, "meta"));
+  json_decref(e);
+  ck_assert_ptr_nonnull(m);
+  return m;
+}
+
+static json_t *read_accounts(const char *dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/accounts.json", dir);
+  json_t *a = read_json(path);
+  ck_assert(json_is_object(a) && json_object_size(a) > 0);
+  return a;
+}
+
+static uint64_t get_u64(const json_t *obj, const char *key) {
+  uint64_t v = 0;
+  ck_assert_msg(jsonx_get_u64(obj, key, &v) == 0, "no u64 %s", key);
+  return v;
+}
+
+/* got (an account value from the server) is exactly accounts.json[key]. */
+static void assert_account(const json_t *accounts, const char *key, const json_t *got) {
+  const json_t *want = json_object_get(accounts, key);
+  ck_assert_msg(want != NULL, "%s is not in accounts.json", key);
+  ck_assert_msg(json_is_object(got), "%s: no account returned", key);
+  ck_assert(get_u64(got, "lamports") == get_u64(want, "lamports"));
+  ck_assert_str_eq(jsonx_get_str(got, "owner"), jsonx_get_str(want, "owner"));
+  const json_t *data = json_object_get(got, "data");
+  ck_assert(json_is_array(data) && json_array_size(data) == 2);
+  ck_assert_str_eq(json_string_value(json_array_get(data, 0)), jsonx_get_str(want, "data"));
+  ck_assert_str_eq(json_string_value(json_array_get(data, 1)), "base64");
+  ck_assert(json_is_false(json_object_get(got, "executable")));
+  ck_assert(get_u64(got, "rentEpoch") == UINT64_C(18446744073709551615));
+  uint8_t *raw = NULL;
+  size_t rawlen = 0;
+  const char *b64 = jsonx_get_str(want, "data");
+  ck_assert_int_eq(b64_decode(b64, strlen(b64), &raw, &rawlen), 0);
+  free(raw);
+  ck_assert(get_u64(got, "space") == rawlen);
+}
+
+static rpc_client_t *client_for(const rc_child_t *srv) {
+  rpc_options_t o;
+  char err[256];
+  rpc_options_init(&o);
+  o.endpoints = srv->url;
+  o.max_retries = 0;
+  rpc_client_t *c = rpc_client_new(&o, err, sizeof err);
+  ck_assert_msg(c != NULL, "%s", err);
+  return c;
+}
+
+/* Calls method; params is stolen. Returns the result (new reference). */
+static json_t *call_ok(rpc_client_t *c, const char *method, json_t *params) {
+  json_t *res = NULL;
+  rpc_error_t e;
+  memset(&e, 0, sizeof e);
+  ck_assert_msg(rpc_call(c, method, params, &res, &e) == 0, "%s: %s", method, e.message);
+  return res;
+}
+
+/* Calls method expecting a JSON-RPC error with code and a message holding text. */
+static void call_err(rpc_client_t *c, const char *method, json_t *params, long code,
+                     const char *text) {
+  json_t *res = NULL;
+  rpc_error_t e;
+  memset(&e, 0, sizeof e);
+  ck_assert_int_eq(rpc_call(c, method, params, &res, &e), -1);
+  ck_assert_int_eq(e.kind, RPC_ERR_RPC);
+  ck_assert_int_eq(e.rpc_code, code);
+  ck_assert_msg(strstr(e.message, text) != NULL, "%s: message '%s'", method, e.message);
+}
+
+/* The params of the first recorded request of method in dir/rpc.jsonl. */
+static json_t *recorded_params(const char *dir, const char *method) {
+  char path[256], *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  json_t *found = NULL;
+  snprintf(path, sizeof path, "%s/rpc.jsonl", dir);
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  while (!found && (n = getline(&line, &cap, f)) > 0) {
+    json_t *d = jsonx_loads(line, (size_t)n, NULL, 0);
+    json_t *req = json_object_get(d, "request");
+    const char *m = jsonx_get_str(req, "method");
+    if (m && strcmp(m, method) == 0) found = json_incref(json_object_get(req, "params"));
+    json_decref(d);
+  }
+  free(line);
+  fclose(f);
+  ck_assert_msg(found != NULL, "no recorded %s in %s", method, dir);
+  return found;
+}
+
+START_TEST(test_synth_multiple_accounts) {
+  json_t *accounts = read_accounts(CHAIN), *meta = read_meta(CHAIN);
+  size_t n = json_object_size(accounts);
+  ck_assert_uint_gt(n, 101);
+  const char **keys = calloc(n, sizeof *keys);
+  const char *k;
+  json_t *v;
+  size_t i = 0;
+  json_object_foreach(accounts, k, v) keys[i++] = k;
+  /* a fixed shuffle: this order is not recorded */
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  for (i = n - 1; i > 0; i--) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    size_t j = (size_t)((x >> 33) % (i + 1));
+    const char *t = keys[i];
+    keys[i] = keys[j];
+    keys[j] = t;
+  }
+  /* 99 known keys and one never created at position 37: exactly the limit */
+  json_t *list = json_array();
+  for (i = 0; i < 99; i++) {
+    if (i == 37) json_array_append_new(list, json_string(NEVER_CREATED));
+    json_array_append_new(list, json_string(keys[i]));
+  }
+  ck_assert_uint_eq(json_array_size(list), 100);
+
+  rc_child_t srv;
+  rc_start(&srv, CHAIN, NULL);
+  rpc_client_t *c = client_for(&srv);
+  json_t *res =
+      call_ok(c, "getMultipleAccounts",
+              json_pack("[O, {s:s, s:s}]", list, "encoding", "base64", "commitment", "confirmed"));
+  json_t *ctx = json_object_get(res, "context");
+  ck_assert(get_u64(ctx, "slot") == get_u64(meta, "account_read_slot"));
+  ck_assert_str_eq(jsonx_get_str(ctx, "apiVersion"), "2.0.15");
+  json_t *vals = json_object_get(res, "value");
+  ck_assert_uint_eq(json_array_size(vals), 100);
+  for (i = 0; i < 100; i++) {
+    const char *key = json_string_value(json_array_get(list, i));
+    if (i == 37)
+      ck_assert(json_is_null(json_array_get(vals, i)));
+    else
+      assert_account(accounts, key, json_array_get(vals, i));
+  }
+  json_decref(res);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), 1);
+
+  /* the wire text carries the u64 literal, not a string */
+  json_t *req = json_pack("{s:s, s:i, s:s, s:[O, {s:s}]}", "jsonrpc", "2.0", "id", 1, "method",
+                          "getMultipleAccounts", "params", list, "encoding", "base64");
+  char *body = json_dumps(req, JSON_COMPACT);
+  long st;
+  char *r = rc_http(&srv, "/", body, &st);
+  ck_assert_int_eq(st, 200);
+  size_t lits = 0;
+  for (const char *p = r; (p = strstr(p, "\"rentEpoch\":18446744073709551615,")) != NULL; p++)
+    lits++;
+  ck_assert_uint_eq(lits, 99);
+  free(r);
+  free(body);
+  json_decref(req);
+
+  /* more than 100 keys is refused like a node */
+  json_array_append_new(list, json_string(keys[99]));
+  call_err(c, "getMultipleAccounts", json_pack("[O, {s:s}]", list, "encoding", "base64"), -32602,
+           "Too many inputs provided; max 100");
+  call_err(c, "getMultipleAccounts", json_pack("[[s], {s:s}]", keys[0], "encoding", "jsonParsed"),
+           -32602, "unsupported encoding in replay");
+  call_err(c, "getMultipleAccounts", json_pack("[[s]]", keys[0]), -32602,
+           "unsupported encoding in replay");
+  call_err(c, "getMultipleAccounts", json_pack("[[s], {s:s}]", "not-a-key", "encoding", "base64"),
+           -32602, "Invalid param");
+
+  /* a recorded request is served from the recording, and agrees */
+  long long before = rc_stat(&srv, "rpc_synthesized");
+  json_t *rec = recorded_params(CHAIN, "getMultipleAccounts");
+  json_t *a = call_ok(c, "getMultipleAccounts", json_incref(rec));
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before);
+  json_object_set_new(json_array_get(rec, 1), "commitment", json_string("finalized"));
+  json_t *b = call_ok(c, "getMultipleAccounts", rec);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before + 1);
+  ck_assert(json_equal(a, b));
+  json_decref(a);
+  json_decref(b);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_unmatched"), 0);
+
+  rpc_client_free(c);
+  ck_assert_int_eq(rc_stop(&srv), 0);
+  json_decref(list);
+  free(keys);
+  json_decref(accounts);
+  json_decref(meta);
+}
+END_TEST
+
+START_TEST(test_synth_account_info) {
+  json_t *accounts = read_accounts(CHAIN_SMALL), *meta = read_meta(CHAIN_SMALL);
+  rc_child_t srv;
+  rc_start(&srv, CHAIN_SMALL, NULL);
+  rpc_client_t *c = client_for(&srv);
+  const char *k;
+  json_t *v;
+  long long n = 0;
+  json_object_foreach(accounts, k, v) {
+    json_t *res = call_ok(c, "getAccountInfo", json_pack("[s, {s:s}]", k, "encoding", "base64"));
+    ck_assert(get_u64(json_object_get(res, "context"), "slot") ==
+              get_u64(meta, "account_read_slot"));
+    assert_account(accounts, k, json_object_get(res, "value"));
+    json_decref(res);
+    n++;
+  }
+  json_t *res = call_ok(
+      c, "getAccountInfo",
+      json_pack("[s, {s:s, s:s}]", NEVER_CREATED, "encoding", "base64", "commitment", "processed"));
+  ck_assert(json_is_null(json_object_get(res, "value")));
+  json_decref(res);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), n + 1);
+  call_err(c, "getAccountInfo", json_pack("[s, {s:s}]", "0OIl", "encoding", "base64"), -32602,
+           "Invalid param: Invalid");
+  call_err(c, "getAccountInfo", json_pack("[s, {s:s}]", "1111", "encoding", "base64"), -32602,
+           "Invalid param: WrongSize");
+  call_err(c, "getAccountInfo", json_pack("[s, {s:s}]", NEVER_CREATED, "encoding", "base58"),
+           -32602, "unsupported encoding in replay");
+  /* the recorded request is served as recorded */
+  long long before = rc_stat(&srv, "rpc_synthesized");
+  json_t *rec = recorded_params(CHAIN_SMALL, "getAccountInfo");
+  res = call_ok(c, "getAccountInfo", json_incref(rec));
+  assert_account(accounts, json_string_value(json_array_get(rec, 0)),
+                 json_object_get(res, "value"));
+  json_decref(res);
+  json_decref(rec);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before);
+  rpc_client_free(c);
+  ck_assert_int_eq(rc_stop(&srv), 0);
+  json_decref(accounts);
+  json_decref(meta);
+}
+END_TEST
+
+/* Returns the pubkeys of a getProgramAccounts value list as an object
+ * pubkey -> account, checking each appears once. */
+static json_t *gpa_set(const json_t *list) {
+  json_t *set = json_object();
+  ck_assert(json_is_array(list));
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    const json_t *e = json_array_get(list, i);
+    const char *pk = jsonx_get_str(e, "pubkey");
+    ck_assert_ptr_nonnull(pk);
+    ck_assert_msg(json_object_get(set, pk) == NULL, "%s twice", pk);
+    json_object_set(set, pk, json_object_get(e, "account"));
+  }
+  return set;
+}
+
+START_TEST(test_synth_program_accounts) {
+  json_t *accounts = read_accounts(CHAIN), *meta = read_meta(CHAIN);
+  json_t *idl = read_json("idl/crypto_bet.json");
+  json_t *types = json_object_get(idl, "accounts");
+  ck_assert_uint_eq(json_array_size(types), 5);
+  rc_child_t srv;
+  rc_start(&srv, CHAIN, NULL);
+  rpc_client_t *c = client_for(&srv);
+  size_t total = 0;
+  for (size_t t = 0; t < json_array_size(types); t++) {
+    const json_t *d = json_object_get(json_array_get(types, t), "discriminator");
+    uint8_t disc[8];
+    ck_assert_uint_eq(json_array_size(d), 8);
+    for (size_t i = 0; i < 8; i++)
+      disc[i] = (uint8_t)json_integer_value(json_array_get(d, i));
+    char b58[32];
+    base58_encode_ref(disc, 8, b58);
+    /* the expected set, counted from accounts.json by the first 8 data bytes */
+    size_t want = 0;
+    const char *k;
+    json_t *v;
+    json_t *wantset = json_object();
+    json_object_foreach(accounts, k, v) {
+      uint8_t *raw = NULL;
+      size_t rawlen = 0;
+      const char *b64 = jsonx_get_str(v, "data");
+      ck_assert_int_eq(b64_decode(b64, strlen(b64), &raw, &rawlen), 0);
+      if (rawlen >= 8 && memcmp(raw, disc, 8) == 0) {
+        want++;
+        json_object_set_new(wantset, k, json_true());
+      }
+      free(raw);
+    }
+    ck_assert_uint_gt(want, 0);
+    total += want;
+    /* withContext false: a bare list */
+    json_t *res = call_ok(c, "getProgramAccounts",
+                          json_pack("[s, {s:s, s:s, s:b, s:[{s:{s:i, s:s}}]}]", PROGRAM_ID,
+                                    "encoding", "base64", "commitment", "confirmed", "withContext",
+                                    0, "filters", "memcmp", "offset", 0, "bytes", b58));
+    json_t *got = gpa_set(res);
+    ck_assert_uint_eq(json_object_size(got), want);
+    json_object_foreach(got, k, v) {
+      ck_assert_msg(json_object_get(wantset, k) != NULL, "%s is not a %s", k,
+                    jsonx_get_str(json_array_get(types, t), "name"));
+      assert_account(accounts, k, v);
+    }
+    json_decref(got);
+    json_decref(res);
+    /* withContext true, unrecorded commitment: context + value, same set as recorded */
+    json_t *recp = json_pack("[s, {s:s, s:s, s:b, s:[{s:{s:i, s:s}}]}]", PROGRAM_ID, "encoding",
+                             "base64", "commitment", "confirmed", "withContext", 1, "filters",
+                             "memcmp", "offset", 0, "bytes", b58);
+    json_t *synp = json_deep_copy(recp);
+    json_object_set_new(json_array_get(synp, 1), "commitment", json_string("finalized"));
+    long long before = rc_stat(&srv, "rpc_synthesized");
+    json_t *rec = call_ok(c, "getProgramAccounts", recp);
+    ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before);
+    json_t *syn = call_ok(c, "getProgramAccounts", synp);
+    ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before + 1);
+    ck_assert(get_u64(json_object_get(syn, "context"), "slot") ==
+              get_u64(meta, "account_read_slot"));
+    json_t *s1 = gpa_set(json_object_get(syn, "value")),
+           *s2 = gpa_set(json_object_get(rec, "value"));
+    ck_assert_uint_eq(json_object_size(s1), want);
+    ck_assert(json_equal(s1, s2));
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(rec);
+    json_decref(syn);
+    json_decref(wantset);
+  }
+  ck_assert_uint_eq(total, json_object_size(accounts));
+
+  /* no filter: every account of the program; dataSize: those of that size */
+  json_t *res =
+      call_ok(c, "getProgramAccounts", json_pack("[s, {s:s}]", PROGRAM_ID, "encoding", "base64"));
+  ck_assert_uint_eq(json_array_size(res), json_object_size(accounts));
+  json_decref(res);
+  const char *k;
+  json_t *v;
+  uint64_t space = get_u64(json_object_iter_value(json_object_iter(accounts)), "space");
+  size_t same = 0;
+  json_object_foreach(accounts, k, v) same += get_u64(v, "space") == space;
+  res = call_ok(c, "getProgramAccounts",
+                json_pack("[s, {s:s, s:[{s:I}]}]", PROGRAM_ID, "encoding", "base64", "filters",
+                          "dataSize", (json_int_t)space));
+  ck_assert_uint_eq(json_array_size(res), same);
+  json_decref(res);
+  /* another program owns none of them */
+  res = call_ok(c, "getProgramAccounts",
+                json_pack("[s, {s:s, s:b}]", "11111111111111111111111111111111", "encoding",
+                          "base64", "withContext", 1));
+  ck_assert_uint_eq(json_array_size(json_object_get(res, "value")), 0);
+  json_decref(res);
+  call_err(c, "getProgramAccounts",
+           json_pack("[s, {s:s, s:[{s:I},{s:I},{s:I},{s:I},{s:I}]}]", PROGRAM_ID, "encoding",
+                     "base64", "filters", "dataSize", (json_int_t)1, "dataSize", (json_int_t)2,
+                     "dataSize", (json_int_t)3, "dataSize", (json_int_t)4, "dataSize",
+                     (json_int_t)5),
+           -32602, "Too many filters provided; max 4");
+  call_err(c, "getProgramAccounts",
+           json_pack("[s, {s:s, s:[{s:s}]}]", PROGRAM_ID, "encoding", "base64", "filters",
+                     "tokenAccountState", "x"),
+           -32602, "unsupported filter in replay");
+  ck_assert_int_eq(rc_stat(&srv, "rpc_unmatched"), 0);
+  rpc_client_free(c);
+  ck_assert_int_eq(rc_stop(&srv), 0);
+  json_decref(idl);
+  json_decref(accounts);
+  json_decref(meta);
+}
+END_TEST
+
+/* Expected getBlocks answer from meta.produced_slots: slots in [lo, hi]. */
+static json_t *produced_in(const json_t *meta, uint64_t lo, uint64_t hi) {
+  const json_t *ps = json_object_get(meta, "produced_slots");
+  json_t *out = json_array();
+  ck_assert(json_array_size(ps) > 0);
+  for (size_t i = 0; i < json_array_size(ps); i++) {
+    uint64_t s;
+    ck_assert_int_eq(jsonx_u64(json_array_get(ps, i), &s), 0);
+    if (s >= lo && s <= hi) json_array_append_new(out, json_integer((json_int_t)s));
+  }
+  return out;
+}
+
+START_TEST(test_synth_get_blocks) {
+  json_t *meta = read_meta(CHAIN);
+  uint64_t start = get_u64(meta, "start_slot"), tip = get_u64(meta, "tip_slot");
+  uint64_t first = get_u64(meta, "first_tx_slot"), last = get_u64(meta, "last_tx_slot");
+  ck_assert(json_array_size(json_object_get(meta, "skipped_slots")) > 0);
+  rc_child_t srv;
+  rc_start(&srv, CHAIN, NULL);
+  rpc_client_t *c = client_for(&srv);
+  const uint64_t ranges[][2] = {{first + 3, last - 5},  {start - 10, start + 20},
+                                {start + 1, start + 1}, {tip - 40, tip - 2},
+                                {tip + 1, tip + 100},   {start + 30, start + 5}};
+  long long synth = 0;
+  for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
+    json_t *res = call_ok(c, "getBlocks",
+                          json_pack("[I, I, {s:s}]", (json_int_t)ranges[i][0],
+                                    (json_int_t)ranges[i][1], "commitment", "confirmed"));
+    json_t *want = produced_in(meta, ranges[i][0], ranges[i][1]);
+    ck_assert_msg(json_equal(res, want), "range %zu", i);
+    json_decref(want);
+    json_decref(res);
+    synth++;
+  }
+  /* no end: up to the last produced slot; config in second place */
+  json_t *res = call_ok(c, "getBlocks", json_pack("[I]", (json_int_t)(tip - 7)));
+  json_t *want = produced_in(meta, tip - 7, UINT64_MAX);
+  ck_assert(json_equal(res, want));
+  json_decref(res);
+  res = call_ok(c, "getBlocks",
+                json_pack("[I, {s:s}]", (json_int_t)(tip - 7), "commitment", "finalized"));
+  ck_assert(json_equal(res, want));
+  json_decref(res);
+  json_decref(want);
+  synth += 2;
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), synth);
+  /* a wider range than a node serves */
+  call_err(c, "getBlocks", json_pack("[I, I]", (json_int_t)(tip - 600000), (json_int_t)tip), -32602,
+           "Slot range too large; max 500000");
+  call_err(
+      c, "getBlocks",
+      json_pack("[I, I, {s:s}]", (json_int_t)start, (json_int_t)tip, "commitment", "processed"),
+      -32602, "commitment below");
+  /* the recorded range comes from the recording, and agrees */
+  json_t *rec = recorded_params(CHAIN, "getBlocks");
+  long long before = rc_stat(&srv, "rpc_synthesized");
+  json_t *a = call_ok(c, "getBlocks", json_incref(rec));
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before);
+  json_object_set_new(json_array_get(rec, 2), "commitment", json_string("finalized"));
+  json_t *b = call_ok(c, "getBlocks", rec);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_synthesized"), before + 1);
+  ck_assert(json_equal(a, b));
+  ck_assert_uint_gt(json_array_size(a), 10);
+  json_decref(a);
+  json_decref(b);
+  ck_assert_int_eq(rc_stat(&srv, "rpc_unmatched"), 0);
+  rpc_client_free(c);
+  ck_assert_int_eq(rc_stop(&srv), 0);
+  json_decref(meta);
+}
+END_TEST
+
+/* Every recorded account read and getBlocks of a generated scenario is
+ * reproduced byte for byte by the synthesized answer. */
+static const char *const generated_dirs[] = {CHAIN, CHAIN_SMALL};
+
+START_TEST(test_synth_equals_recordings) {
+  const char *dir = generated_dirs[_i];
+  char err[256], path[256], *line = NULL;
+  size_t cap = 0, checked = 0;
+  ssize_t n;
+  replay_store_t *s = replay_store_load(dir, err, sizeof err);
+  ck_assert_msg(s != NULL, "%s", err);
+  ck_assert_uint_gt(replay_store_account_count(s), 10);
+  ck_assert_uint_gt(replay_store_produced_slot_count(s), 10);
+  snprintf(path, sizeof path, "%s/rpc.jsonl", dir);
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  while ((n = getline(&line, &cap, f)) > 0) {
+    json_t *d = jsonx_loads(line, (size_t)n, NULL, 0);
+    json_t *req = json_object_get(d, "request");
+    const char *m = jsonx_get_str(req, "method");
+    ck_assert_ptr_nonnull(m);
+    if (strcmp(m, "getMultipleAccounts") && strcmp(m, "getAccountInfo") &&
+        strcmp(m, "getProgramAccounts") && strcmp(m, "getBlocks")) {
+      json_decref(d);
+      continue;
+    }
+    replay_span_t resp;
+    ck_assert_int_eq(replay_raw_member(line, (size_t)n, "response", &resp), 1);
+    char *min = malloc(resp.len + 1);
+    size_t ml = replay_raw_minify(resp.ptr, resp.len, min);
+    char *text = NULL;
+    size_t tl = 0;
+    ck_assert_int_eq(replay_store_synth(s, m, json_object_get(req, "params"), &text, &tl), 1);
+    ck_assert_uint_eq(strlen(text), tl);
+    ck_assert_msg(tl == ml - 2 && memcmp(text, min + 1, tl) == 0, "%s differs:\n%s\n%.*s", m, text,
+                  (int)ml, min);
+    free(text);
+    free(min);
+    json_decref(d);
+    checked++;
+  }
+  free(line);
+  fclose(f);
+  ck_assert_uint_ge(checked, 10);
+  replay_store_free(s);
+}
+END_TEST
+
+static void synth_expect(replay_store_t *s, const char *method, const char *params,
+                         const char *expect) {
+  json_t *p = params ? jsonx_loads(params, strlen(params), NULL, 0) : NULL;
+  char *text = NULL;
+  size_t tl = 0;
+  ck_assert(params == NULL || p != NULL);
+  int r = replay_store_synth(s, method, p, &text, &tl);
+  if (!expect) {
+    ck_assert_int_eq(r, 0);
+  } else {
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(text, expect);
+    ck_assert_uint_eq(tl, strlen(expect));
+  }
+  free(text);
+  json_decref(p);
+}
+
+START_TEST(test_synth_store) {
+  char *dir = rc_tmpdir();
+  char err[256];
+  replay_store_t *s = replay_store_load(dir, err, sizeof err);
+  ck_assert_msg(s != NULL, "%s", err);
+  synth_expect(s, "getAccountInfo",
+               "[\"11111111111111111111111111111111\",{\"encoding\":\"base64\"}]", NULL);
+  synth_expect(s, "getBlocks", "[1,2]", NULL);
+  replay_store_free(s);
+
+  rc_write_file(dir, "accounts.json",
+                "{\"11111111111111111111111111111111\":{\"lamports\":18446744073709551615,"
+                "\"owner\":\"" PROGRAM_ID "\",\"data\":\"AQIDBAUGBwg=\",\"executable\":true,"
+                "\"rentEpoch\":0,\"slot\":7},\n"
+                " \"" NEVER_CREATED "\":{\"lamports\":5,\"owner\":\"" PROGRAM_ID "\","
+                "\"data\":\"\",\"space\":0,\"slot\":9}}\n");
+  s = replay_store_load(dir, err, sizeof err);
+  ck_assert_msg(s != NULL, "%s", err);
+  ck_assert_uint_eq(replay_store_account_count(s), 2);
+  ck_assert_uint_eq(replay_store_produced_slot_count(s), 0);
+  /* no expected.json: the context slot is the largest account slot */
+  synth_expect(
+      s, "getAccountInfo", "[\"11111111111111111111111111111111\",{\"encoding\":\"base64\"}]",
+      "\"result\":{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":9},\"value\":{\"data\":"
+      "[\"AQIDBAUGBwg=\",\"base64\"],\"executable\":true,\"lamports\":18446744073709551615,"
+      "\"owner\":\"" PROGRAM_ID "\",\"rentEpoch\":0,\"space\":8}}");
+  synth_expect(s, "getAccountInfo",
+               "[\"11111111111111111111111111111111\",{\"encoding\":\"base64\",\"dataSlice\":"
+               "{\"offset\":2,\"length\":3}}]",
+               "\"result\":{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":9},\"value\":{\"data\":"
+               "[\"AwQF\",\"base64\"],\"executable\":true,\"lamports\":18446744073709551615,"
+               "\"owner\":\"" PROGRAM_ID "\",\"rentEpoch\":0,\"space\":8}}");
+  synth_expect(
+      s, "getMultipleAccounts",
+      "[[\"" NEVER_CREATED "\",\"So11111111111111111111111111111111111111112\"],"
+      "{\"encoding\":\"base64\",\"minContextSlot\":9}]",
+      "\"result\":{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":9},\"value\":[{\"data\":"
+      "[\"\",\"base64\"],\"executable\":false,\"lamports\":5,\"owner\":\"" PROGRAM_ID
+      "\",\"rentEpoch\":18446744073709551615,\"space\":0},null]}");
+  synth_expect(s, "getMultipleAccounts", "[[],{\"encoding\":\"base64\",\"minContextSlot\":10}]",
+               "\"error\":{\"code\":-32016,\"message\":\"Minimum context slot has not been "
+               "reached\",\"data\":{\"contextSlot\":9}}");
+  /* memcmp at offset 1, base58 and base64 */
+  static const char *const gpa_expect =
+      "\"result\":[{\"account\":{\"data\":[\"AQIDBAUGBwg=\",\"base64\"],\"executable\":true,"
+      "\"lamports\":18446744073709551615,\"owner\":\"" PROGRAM_ID "\",\"rentEpoch\":0,"
+      "\"space\":8},\"pubkey\":\"11111111111111111111111111111111\"}]";
+  synth_expect(s, "getProgramAccounts",
+               "[\"" PROGRAM_ID "\",{\"encoding\":\"base64\",\"filters\":[{\"memcmp\":"
+               "{\"offset\":1,\"bytes\":\"9t\"}}]}]",
+               gpa_expect);
+  synth_expect(s, "getProgramAccounts",
+               "[\"" PROGRAM_ID "\",{\"encoding\":\"base64\",\"filters\":[{\"memcmp\":"
+               "{\"offset\":1,\"bytes\":\"AgM=\",\"encoding\":\"base64\"}},{\"dataSize\":8}]}]",
+               gpa_expect);
+  /* past the end of the data: no match, no over-read */
+  synth_expect(s, "getProgramAccounts",
+               "[\"" PROGRAM_ID "\",{\"encoding\":\"base64\",\"withContext\":true,\"filters\":"
+               "[{\"memcmp\":{\"offset\":7,\"bytes\":\"9t\"}}]}]",
+               "\"result\":{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":9},\"value\":[]}");
+  synth_expect(s, "getAccountInfo", "[\"11111111111111111111111111111111\"]",
+               "\"error\":{\"code\":-32602,\"message\":\"unsupported encoding in replay\"}");
+  synth_expect(
+      s, "getAccountInfo", NULL,
+      "\"error\":{\"code\":-32602,\"message\":\"Invalid params: expected [pubkey, config?]\"}");
+  synth_expect(s, "getBlocks", "[1,2]", NULL); /* no produced_slots */
+  synth_expect(s, "getBalance", "[\"" NEVER_CREATED "\"]", NULL);
+  replay_store_free(s);
+
+  rc_write_file(
+      dir, "expected.json",
+      "{\"meta\":{\"account_read_slot\":100,\"produced_slots\":[5,6,8,18446744073709551615]},"
+      "\"rows\":[1,2,3]}");
+  s = replay_store_load(dir, err, sizeof err);
+  ck_assert_msg(s != NULL, "%s", err);
+  ck_assert_uint_eq(replay_store_produced_slot_count(s), 4);
+  synth_expect(s, "getMultipleAccounts", "[[],{\"encoding\":\"base64\"}]",
+               "\"result\":{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":100},\"value\":[]}");
+  synth_expect(s, "getBlocks", "[6]", "\"result\":[6,8]");
+  synth_expect(s, "getBlocks", "[0,7,{\"commitment\":\"confirmed\"}]", "\"result\":[5,6]");
+  synth_expect(s, "getBlocks", "[18446744073709551615]", "\"result\":[18446744073709551615]");
+  /* no end: start + 500000 at most, as a node */
+  synth_expect(s, "getBlocks", "[7,null,{\"minContextSlot\":18446744073709551615}]",
+               "\"result\":[8]");
+  synth_expect(s, "getBlocks", "[\"x\"]",
+               "\"error\":{\"code\":-32602,\"message\":\"Invalid params: expected [start_slot, "
+               "end_slot?, config?]\"}");
+  replay_store_free(s);
+
+  /* malformed sources stop the load with the file and the reason */
+  rc_write_file(dir, "expected.json", "{\"meta\":{\"produced_slots\":[5,6,6]}}");
+  ck_assert_ptr_null(replay_store_load(dir, err, sizeof err));
+  ck_assert_msg(strstr(err, "expected.json: meta.produced_slots[2]"), "%s", err);
+  rc_write_file(dir, "expected.json", "{\"meta\":[]}");
+  ck_assert_ptr_null(replay_store_load(dir, err, sizeof err));
+  ck_assert_msg(strstr(err, "expected.json: meta: not an object"), "%s", err);
+  rc_write_file(dir, "expected.json", "{\"other\":1}");
+  rc_write_file(dir, "accounts.json",
+                "{\"11111111111111111111111111111111\":{\"lamports\":1,\"owner\":\"" PROGRAM_ID
+                "\",\"data\":\"AQID\",\"space\":4}}");
+  ck_assert_ptr_null(replay_store_load(dir, err, sizeof err));
+  ck_assert_msg(strstr(err, "accounts.json: account 11111111111111111111111111111111: space"), "%s",
+                err);
+  rc_write_file(dir, "accounts.json",
+                "{\"11111111111111111111111111111111\":{\"lamports\":1,\"owner\":\"" PROGRAM_ID
+                "\",\"data\":\"AQI\"}}");
+  ck_assert_ptr_null(replay_store_load(dir, err, sizeof err));
+  ck_assert_msg(strstr(err, "data is not padded base64"), "%s", err);
+  rc_write_file(dir, "accounts.json", "[]");
+  ck_assert_ptr_null(replay_store_load(dir, err, sizeof err));
+  ck_assert_msg(strstr(err, "accounts.json: not a JSON object"), "%s", err);
+  rc_rmdir(dir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("replay");
   TCase *tc = tcase_create("replay");
@@ -742,6 +1382,12 @@ int main(void) {
   tcase_add_test(tc, test_ws_requests);
   tcase_add_test(tc, test_ws_heartbeat);
   tcase_add_test(tc, test_cli);
+  tcase_add_test(tc, test_synth_store);
+  tcase_add_loop_test(tc, test_synth_equals_recordings, 0, 2);
+  tcase_add_test(tc, test_synth_multiple_accounts);
+  tcase_add_test(tc, test_synth_account_info);
+  tcase_add_test(tc, test_synth_program_accounts);
+  tcase_add_test(tc, test_synth_get_blocks);
   suite_add_tcase(s, tc);
   lws_set_log_level(LLL_ERR, NULL);
   log_min_level = LOG_WARN;

@@ -1069,6 +1069,57 @@ START_TEST(t_server_restart_mid_batch) {
 }
 END_TEST
 
+typedef struct writer_job {
+  const char *uri;
+  int reverse;
+  int rc;
+} writer_job_t;
+
+/* Writes 200 markets 10 times, in forward or reverse put order, with
+ * slots interleaving the other writer's. */
+static void *writer_thread(void *arg) {
+  writer_job_t *j = arg;
+  sink_options_t o;
+  sink_options_init(&o);
+  o.conninfo = j->uri;
+  sink_t *s = NULL;
+  char err[256];
+  j->rc = sink_open(&o, &s, err, sizeof err);
+  for (int round = 0; round < 10 && j->rc == SINK_OK; round++) {
+    for (int k = 0; k < 200 && j->rc == SINK_OK; k++) {
+      int i = j->reverse ? 199 - k : k;
+      char m[64];
+      key(m, 44, "Conc", i);
+      uint64_t slot = 1000 + (uint64_t)round * 2 + (uint64_t)j->reverse;
+      cb_account_t a = market(m, slot, slot, (uint64_t)j->reverse, CB_MARKET_ACTIVE);
+      j->rc = sink_put_account(s, &a);
+    }
+    if (j->rc == SINK_OK) j->rc = sink_flush(s);
+  }
+  sink_close(s);
+  return NULL;
+}
+
+START_TEST(t_two_writers) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  writer_job_t a = {uri, 0, -99}, b = {uri, 1, -99};
+  pthread_t ta, tb;
+  ck_assert_int_eq(pthread_create(&ta, NULL, writer_thread, &a), 0);
+  ck_assert_int_eq(pthread_create(&tb, NULL, writer_thread, &b), 0);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  ck_assert_int_eq(a.rc, SINK_OK);
+  ck_assert_int_eq(b.rc, SINK_OK);
+  /* Highest slot (1019, from the reverse writer) wins everywhere. */
+  tu_assert_query(c, "SELECT count(*) || ' ' || min(sync_slot) || ' ' || max(sync_slot) || ' ' "
+                     "|| min(yes_pool) || ' ' || max(no_pool) FROM markets_cache",
+                  "200 1019 1019 1019 1");
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
 START_TEST(t_stop_flag) {
   PGconn *c;
   char *uri = fresh(&c);
@@ -1119,6 +1170,7 @@ int main(void) {
     tcase_add_test(tc, t_derived_pnl);
     tcase_add_test(tc, t_seed_queries);
     tcase_add_test(tc, t_stop_flag);
+    tcase_add_test(tc, t_two_writers);
     tcase_add_test(tc, t_connection_killed_mid_batch);
     tcase_add_test(tc, t_server_restart_mid_batch);
   }

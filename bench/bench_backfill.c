@@ -1,0 +1,319 @@
+/* Backfill throughput: the real binary against the replay server with 20 ms
+ * added per HTTP response, over a large generated scenario (tools/
+ * gen-fixtures.py --markets 50 --wallets 500 --bets 20000), at the default
+ * settings and at concurrency 1 (on the newest slots of the range, bounded
+ * in time). Needs CBI_TEST_DATABASE_URL and CBI_BUILD (bench/run.sh).
+ *
+ * The scenario is generated once into BUILD/bench-data/ (about a minute) and
+ * reused; CBI_BENCH_BACKFILL_DIR points at another one. Figures count whole
+ * runs: signature walk, getTransaction/getBlock, database writes and the
+ * account refresh. */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonx.h"
+#include "migrate.h"
+
+#define LATENCY_MS "20"
+#define C1_SLOTS 250          /* slots of the concurrency-1 run */
+#define C1_TIME_LIMIT_S 40    /* SIGTERM after this (the figure stays valid) */
+
+static const char *build_dir(void) {
+  const char *b = getenv("CBI_BUILD");
+  return b && *b ? b : "build";
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+/* Generates the scenario unless present. Returns 0 or -1. */
+static int ensure_scenario(char *dir, size_t dirsz) {
+  const char *env = getenv("CBI_BENCH_BACKFILL_DIR");
+  char exp[700];
+  if (env && *env) {
+    snprintf(dir, dirsz, "%s", env);
+  } else {
+    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-w500-b20000", build_dir());
+  }
+  snprintf(exp, sizeof exp, "%s/expected.json", dir);
+  if (file_exists(exp)) return 0;
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd, "mkdir -p %s/bench-data", build_dir());
+  if (system(cmd) != 0) return -1;
+  printf("generating %s (once) ...\n", dir);
+  fflush(stdout);
+  double t0 = now_s();
+  snprintf(cmd, sizeof cmd,
+           "python3 tools/gen-fixtures.py --out %s --markets 50 --wallets 500 --bets 20000 "
+           "--encoding json --no-verify > /dev/null",
+           dir);
+  if (system(cmd) != 0) {
+    /* Some generator versions run 500 wallets out of lamports at this size. */
+    printf("generation with 500 wallets failed; using --wallets 2000 (same bets)\n");
+    snprintf(cmd, sizeof cmd,
+             "python3 tools/gen-fixtures.py --out %s --markets 50 --wallets 2000 --bets 20000 "
+             "--encoding json --no-verify > /dev/null",
+             dir);
+    if (system(cmd) != 0) return -1;
+  }
+  printf("generated in %.0f s\n", now_s() - t0);
+  return file_exists(exp) ? 0 : -1;
+}
+
+typedef struct meta {
+  uint64_t start_slot, tip_slot, signatures;
+} meta_t;
+
+static int read_meta(const char *dir, meta_t *m) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/expected.json", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = n > 0 ? malloc((size_t)n) : NULL;
+  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+  fclose(f);
+  char err[200];
+  json_t *doc = got == (size_t)n ? jsonx_loads(buf, got, err, sizeof err) : NULL;
+  free(buf);
+  const json_t *meta = json_object_get(doc, "meta");
+  int rc = (jsonx_get_u64(meta, "start_slot", &m->start_slot) == 0 &&
+            jsonx_get_u64(meta, "tip_slot", &m->tip_slot) == 0 &&
+            jsonx_get_u64(meta, "signature_count", &m->signatures) == 0)
+               ? 0
+               : -1;
+  json_decref(doc);
+  return rc;
+}
+
+/* ---- replay server ----------------------------------------------------- */
+
+static pid_t replay_start(const char *dir, int *port) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/cbi-replay", build_dir());
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execl(path, path, "--dir", dir, "--port", "0", "--latency-ms", LATENCY_MS, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[128];
+  size_t got = 0;
+  while (got < sizeof buf - 1) {
+    struct pollfd p = {fds[0], POLLIN, 0};
+    if (poll(&p, 1, 300000) <= 0) break;
+    ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+    if (k <= 0) break;
+    got += (size_t)k;
+    buf[got] = '\0';
+    if (strchr(buf, '\n')) break;
+  }
+  buf[got] = '\0';
+  close(fds[0]);
+  if (sscanf(buf, "listening on %d", port) != 1) {
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  return pid;
+}
+
+/* ---- database ------------------------------------------------------------ */
+
+static char *fresh_db(const char *name) {
+  const char *base = getenv("CBI_TEST_DATABASE_URL");
+  if (!base) return NULL;
+  PGconn *c = PQconnectdb(base);
+  if (PQstatus(c) != CONNECTION_OK) {
+    fprintf(stderr, "bench_backfill: %s", PQerrorMessage(c));
+    PQfinish(c);
+    return NULL;
+  }
+  char sql[200];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  PQclear(PQexec(c, sql));
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  PGresult *r = PQexec(c, sql);
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) return NULL;
+  const char *slash = strrchr(base, '/');
+  size_t keep = (size_t)(slash - base) + 1;
+  char *uri = malloc(keep + strlen(name) + 1);
+  if (!uri) return NULL;
+  memcpy(uri, base, keep);
+  memcpy(uri + keep, name, strlen(name) + 1);
+  PGconn *m = PQconnectdb(uri);
+  char err[512];
+  PQclear(PQexec(m, "SET client_min_messages = warning"));
+  if (PQstatus(m) != CONNECTION_OK || migrate_run(m, NULL, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_backfill: migrate failed\n");
+    PQfinish(m);
+    free(uri);
+    return NULL;
+  }
+  PQfinish(m);
+  return uri;
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+typedef struct result {
+  int exit_code;
+  double seconds;
+  uint64_t transactions, accounts;
+} result_t;
+
+static uint64_t field(const char *line, const char *key) {
+  const char *p = strstr(line, key);
+  if (!p) return 0;
+  return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* Runs `crypto-bet-indexer backfill` with extra args; SIGTERM after
+ * limit_s (0 = none). Parses the summary line from its log. */
+static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
+                        const char *const *extra, int limit_s, result_t *res) {
+  char path[600], url[64], f[32], t[32], logpath[] = "/tmp/cbi-bench-backfill.XXXXXX";
+  int lfd = mkstemp(logpath);
+  if (lfd < 0) return -1;
+  snprintf(path, sizeof path, "%s/crypto-bet-indexer", build_dir());
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  snprintf(f, sizeof f, "%" PRIu64, from);
+  snprintf(t, sizeof t, "%" PRIu64, to);
+  const char *argv[32] = {path, "backfill", "--from-slot", f, "--to-slot", t, "--rpc-url", url,
+                          "--database-url", uri, "--progress", "none"};
+  int n = 12;
+  for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+  argv[n] = NULL;
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(lfd, STDERR_FILENO);
+    execv(path, (char *const *)argv);
+    _exit(127);
+  }
+  int st = 0, termed = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) break;
+    if (limit_s > 0 && !termed && now_s() - t0 > limit_s) {
+      kill(pid, SIGTERM);
+      termed = 1;
+    }
+    struct timespec ts = {0, 20000000L};
+    nanosleep(&ts, NULL);
+  }
+  res->seconds = now_s() - t0;
+  res->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  /* summary line */
+  FILE *lf = fdopen(lfd, "r");
+  char line[4096];
+  res->transactions = res->accounts = 0;
+  if (lf) {
+    rewind(lf);
+    while (fgets(line, sizeof line, lf)) {
+      if (strstr(line, "[backfill] summary")) {
+        res->transactions = field(line, " transactions=");
+        res->accounts = field(line, " accounts=");
+      } else if (strstr(line, "ERROR")) {
+        fputs(line, stderr);
+      }
+    }
+    fclose(lf);
+  } else {
+    close(lfd);
+  }
+  unlink(logpath);
+  return 0;
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  if (!getenv("CBI_TEST_DATABASE_URL")) {
+    fprintf(stderr, "bench_backfill: CBI_TEST_DATABASE_URL not set (run through bench/run.sh)\n");
+    return 1;
+  }
+  char dir[600];
+  if (ensure_scenario(dir, sizeof dir) != 0) {
+    fprintf(stderr, "bench_backfill: cannot generate the scenario (tools/gen-fixtures.py)\n");
+    return 1;
+  }
+  meta_t m;
+  if (read_meta(dir, &m) != 0) {
+    fprintf(stderr, "bench_backfill: %s/expected.json has no meta\n", dir);
+    return 1;
+  }
+  double t0 = now_s();
+  int port = 0;
+  pid_t rp = replay_start(dir, &port);
+  if (rp < 0) {
+    fprintf(stderr, "bench_backfill: cannot start cbi-replay\n");
+    return 1;
+  }
+  printf("scenario: %s, %" PRIu64 " signatures over slots %" PRIu64 "..%" PRIu64
+         " (replay server loaded in %.1f s, %s ms per response)\n",
+         dir, m.signatures, m.start_slot, m.tip_slot, now_s() - t0, LATENCY_MS);
+  int rc = 0;
+  result_t d, one;
+  char *u1 = fresh_db("bench_backfill_default");
+  char *u2 = fresh_db("bench_backfill_c1");
+  if (!u1 || !u2 || run_backfill(u1, port, m.start_slot, m.tip_slot, NULL, 0, &d) != 0) {
+    fprintf(stderr, "bench_backfill: setup failed\n");
+    rc = 1;
+    goto out;
+  }
+  if (d.exit_code != 0 || d.transactions != m.signatures) {
+    fprintf(stderr, "bench_backfill: default run exit=%d transactions=%" PRIu64 " (want %" PRIu64
+            ")\n", d.exit_code, d.transactions, m.signatures);
+    rc = 1;
+  }
+  static const char *const c1[] = {"--concurrency", "1", "--batch", "1", "--no-refresh", NULL};
+  uint64_t from1 = m.tip_slot >= C1_SLOTS ? m.tip_slot - C1_SLOTS + 1 : 0;
+  if (run_backfill(u2, port, from1, m.tip_slot, c1, C1_TIME_LIMIT_S, &one) != 0) {
+    rc = 1;
+    goto out;
+  }
+  double rd = d.seconds > 0 ? (double)d.transactions / d.seconds : 0;
+  double r1 = one.seconds > 0 ? (double)one.transactions / one.seconds : 0;
+  printf("default run: %" PRIu64 " transactions + %" PRIu64 " accounts in %.2f s (whole run: "
+         "signature walk, fetch, writes, refresh)\n", d.transactions, d.accounts, d.seconds);
+  printf("concurrency 1: %" PRIu64 " transactions (slots %" PRIu64 "..%" PRIu64 ") in %.2f s%s\n",
+         one.transactions, from1, m.tip_slot, one.seconds,
+         one.exit_code == 0 ? "" : " (stopped at the time limit)");
+  printf("bench backfill: %.0f tx/s at concurrency 128, batch 4 (concurrency 1: %.1f tx/s); "
+         "goal >= 1000 tx/s\n", rd, r1);
+out:
+  kill(rp, SIGTERM);
+  waitpid(rp, NULL, 0);
+  free(u1);
+  free(u2);
+  return rc;
+}
