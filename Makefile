@@ -45,7 +45,7 @@ BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 BIN       := $(BUILD)/crypto-bet-indexer
 
-.PHONY: all check test-bins bench demo deps clean format
+.PHONY: all check test-bins bench demo deps clean format fuzz
 
 all: $(BIN) $(TOOLS)
 
@@ -104,3 +104,8 @@ clean:
 	rm -rf build
 
 -include $(wildcard $(BUILD)/obj/*.d)
+
+# libFuzzer targets for every parser (installs clang when missing).
+# FUZZ_SECONDS per target, default 30.
+fuzz:
+	sh tests/fuzz/run.sh

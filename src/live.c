@@ -280,6 +280,7 @@ struct live {
   uint64_t fill_retry_ns;
   unsigned fill_failures;
   int first_run;
+  int snapshot_done;
 
   /* slots */
   uint64_t tip;
@@ -677,7 +678,7 @@ static void fill_failed(live_t *lv, const char *what, const char *err) {
 static void do_fill(live_t *lv) {
   char err[512] = "";
   uint64_t t0 = now_ns();
-  if (lv->first_run) {
+  if (lv->first_run && !lv->snapshot_done) {
     log_info("live", "empty database: seeding the caches (snapshot)");
     long n = snapshot_run(lv->rpc_bf, lv->ing, lv->sink, lv->o->idl, lv->o->program_id,
                           lv->fetch_commitment, lv->o->stop_flag, err, sizeof err);
@@ -686,6 +687,7 @@ static void do_fill(live_t *lv) {
       return;
     }
     if (flush_now(lv) != 0) return;
+    lv->snapshot_done = 1;
     log_info("live", "snapshot done accounts=%ld", n);
   }
   uint64_t from = lv->first_run ? (lv->o->has_start_slot ? lv->o->start_slot : 0) : lv->cp + 1;
