@@ -3,6 +3,8 @@
  * the same rows into UNLOGGED tables of the same width without indexes,
  * measured in the same run on the same server.
  *
+ * A second section compares write strategies for the same upsert.
+ *
  *   CBI_TEST_DATABASE_URL (or DATABASE_URL): server to use; a scratch
  *   database is created and dropped.  argv[1..]: batch sizes to try
  *   (default: the sink's default). */
@@ -260,6 +262,230 @@ static double copy_pass(PGconn *c, uint64_t slot, size_t batch) {
   return t;
 }
 
+
+/* ---------------------------------------------- write strategy comparison
+ * The same market upsert (24 columns, slot guard) three ways, batches of
+ * the same size: one statement with one array per column (what the sink
+ * does), single-row prepared statements in pipeline mode, and COPY into a
+ * temporary staging table followed by INSERT ... SELECT ... ON CONFLICT. */
+
+#define STRAT_N 20000
+#define STRAT_NCOL 24
+static const char *const strat_types[STRAT_NCOL] = {
+    "text", "numeric", "text", "text", "text", "text", "market_type", "bigint", "bigint",
+    "market_state", "boolean", "numeric", "numeric", "numeric", "bigint", "text", "text",
+    "text", "text", "text", "text", "numeric", "smallint", "bigint"};
+static const char strat_cols[] =
+    "market_pubkey, market_id, authority_pubkey, title, description, category, market_type, "
+    "created_at_unix, resolution_time_unix, state, resolution_result, yes_pool, no_pool, "
+    "total_volume, total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, "
+    "oracle_source, metadata_uri, creation_fee, bump, sync_slot";
+static const char strat_update[] =
+    " ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
+    "authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
+    "description = EXCLUDED.description, category = EXCLUDED.category, "
+    "market_type = EXCLUDED.market_type, created_at_unix = EXCLUDED.created_at_unix, "
+    "resolution_time_unix = EXCLUDED.resolution_time_unix, state = EXCLUDED.state, "
+    "resolution_result = EXCLUDED.resolution_result, yes_pool = EXCLUDED.yes_pool, "
+    "no_pool = EXCLUDED.no_pool, total_volume = EXCLUDED.total_volume, "
+    "total_participants = EXCLUDED.total_participants, accepted_mint = EXCLUDED.accepted_mint, "
+    "yes_vault = EXCLUDED.yes_vault, no_vault = EXCLUDED.no_vault, "
+    "resolver_pubkey = EXCLUDED.resolver_pubkey, oracle_source = EXCLUDED.oracle_source, "
+    "metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
+    "bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now() "
+    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+
+/* Column values of market i at slot as text (NULL for SQL NULL). */
+static void strat_row(int i, uint64_t slot, char v[STRAT_NCOL][128], const char *out[STRAT_NCOL]) {
+  cb_account_t a;
+  mk_market(&a, i, slot);
+  const cb_market_t *m = &a.u.market;
+  snprintf(v[0], 128, "%s", a.pubkey);
+  snprintf(v[1], 128, "%" PRIu64, m->market_id);
+  snprintf(v[2], 128, "%s", m->authority.b58);
+  snprintf(v[3], 128, "%.*s", (int)m->title.len, m->title.ptr);
+  snprintf(v[4], 128, "%.*s", (int)m->description.len, m->description.ptr);
+  snprintf(v[5], 128, "%.*s", (int)m->category.len, m->category.ptr);
+  snprintf(v[6], 128, "stable");
+  snprintf(v[7], 128, "%" PRId64, m->created_at);
+  snprintf(v[8], 128, "%" PRId64, m->resolution_time);
+  snprintf(v[9], 128, "active");
+  snprintf(v[11], 128, "%" PRIu64, m->yes_pool);
+  snprintf(v[12], 128, "%" PRIu64, m->no_pool);
+  snprintf(v[13], 128, "%" PRIu64, m->total_volume);
+  snprintf(v[14], 128, "%" PRIu32, m->total_participants);
+  snprintf(v[15], 128, "%s", m->accepted_mint.b58);
+  snprintf(v[16], 128, "%s", m->yes_vault.b58);
+  snprintf(v[17], 128, "%s", m->no_vault.b58);
+  snprintf(v[18], 128, "%s", m->resolver.b58);
+  snprintf(v[20], 128, "%.*s", (int)m->metadata_uri.len, m->metadata_uri.ptr);
+  snprintf(v[21], 128, "%" PRIu64, m->creation_fee);
+  snprintf(v[22], 128, "%u", m->bump);
+  snprintf(v[23], 128, "%" PRIu64, slot);
+  for (int k = 0; k < STRAT_NCOL; k++) out[k] = v[k];
+  out[10] = NULL;
+  out[19] = NULL;
+}
+
+static void cput_quoted(cbuf_t *b, const char *s) {
+  /* the benchmark's values contain no quotes or backslashes */
+  cput(b, "\"");
+  cput(b, s);
+  cput(b, "\"");
+}
+
+static double strat_unnest(PGconn *c, uint64_t slot, size_t batch) {
+  cbuf_t a[STRAT_NCOL];
+  memset(a, 0, sizeof a);
+  char v[STRAT_NCOL][128];
+  const char *val[STRAT_NCOL];
+  double t0 = now_s();
+  for (int b = 0; b < STRAT_N; b += (int)batch) {
+    for (int k = 0; k < STRAT_NCOL; k++) {
+      a[k].n = 0;
+      cput(&a[k], "{");
+    }
+    for (int i = b; i < b + (int)batch && i < STRAT_N; i++) {
+      strat_row(i, slot, v, val);
+      for (int k = 0; k < STRAT_NCOL; k++) {
+        if (i > b) cput(&a[k], ",");
+        if (val[k])
+          cput_quoted(&a[k], val[k]);
+        else
+          cput(&a[k], "NULL");
+      }
+    }
+    const char *pv[STRAT_NCOL];
+    for (int k = 0; k < STRAT_NCOL; k++) {
+      cput(&a[k], "}");
+      a[k].p[a[k].n] = '\0';
+      pv[k] = a[k].p;
+    }
+    must_exec(c, "BEGIN");
+    PGresult *r = PQexecPrepared(c, "strat_unnest", STRAT_NCOL, pv, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      fprintf(stderr, "bench_sink: unnest: %s", PQerrorMessage(c));
+      exit(EXIT_FAILURE_RUN);
+    }
+    PQclear(r);
+    must_exec(c, "COMMIT");
+  }
+  double t = now_s() - t0;
+  for (int k = 0; k < STRAT_NCOL; k++) free(a[k].p);
+  return t;
+}
+
+static double strat_pipeline(PGconn *c, uint64_t slot, size_t batch) {
+  char v[STRAT_NCOL][128];
+  const char *val[STRAT_NCOL];
+  double t0 = now_s();
+  if (!PQenterPipelineMode(c)) {
+    fprintf(stderr, "bench_sink: pipeline mode: %s", PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  for (int b = 0; b < STRAT_N; b += (int)batch) {
+    int ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = b; ok && i < b + (int)batch && i < STRAT_N; i++) {
+      strat_row(i, slot, v, val);
+      ok = PQsendQueryPrepared(c, "strat_row", STRAT_NCOL, val, NULL, NULL, 0);
+    }
+    ok = ok && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+    if (!ok) {
+      fprintf(stderr, "bench_sink: pipeline send: %s", PQerrorMessage(c));
+      exit(EXIT_FAILURE_RUN);
+    }
+    for (;;) {
+      PGresult *r = PQgetResult(c);
+      if (!r) continue; /* end of one query's results */
+      ExecStatusType st = PQresultStatus(r);
+      PQclear(r);
+      if (st == PGRES_PIPELINE_SYNC) break;
+      if (st != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench_sink: pipeline: %s", PQerrorMessage(c));
+        exit(EXIT_FAILURE_RUN);
+      }
+    }
+  }
+  PQexitPipelineMode(c);
+  return now_s() - t0;
+}
+
+static double strat_copy(PGconn *c, uint64_t slot, size_t batch) {
+  char v[STRAT_NCOL][128];
+  const char *val[STRAT_NCOL];
+  char sql[1024];
+  snprintf(sql, sizeof sql, "COPY strat_stage (%s) FROM STDIN", strat_cols);
+  cbuf_t b = {0};
+  double t0 = now_s();
+  for (int s0 = 0; s0 < STRAT_N; s0 += (int)batch) {
+    b.n = 0;
+    for (int i = s0; i < s0 + (int)batch && i < STRAT_N; i++) {
+      strat_row(i, slot, v, val);
+      for (int k = 0; k < STRAT_NCOL; k++) {
+        if (k) cput(&b, "\t");
+        cput(&b, val[k] ? val[k] : "\\N");
+      }
+      cput(&b, "\n");
+    }
+    must_exec(c, "BEGIN");
+    copy_in(c, sql, &b);
+    PGresult *r = PQexecPrepared(c, "strat_from_stage", 0, NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      fprintf(stderr, "bench_sink: from stage: %s", PQerrorMessage(c));
+      exit(EXIT_FAILURE_RUN);
+    }
+    PQclear(r);
+    must_exec(c, "COMMIT");
+  }
+  free(b.p);
+  return now_s() - t0;
+}
+
+static void must_prepare(PGconn *c, const char *name, const char *sql) {
+  PGresult *r = PQprepare(c, name, sql, 0, NULL);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fprintf(stderr, "bench_sink: prepare %s: %s", name, PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(r);
+}
+
+/* Insert pass + update pass per strategy; prints upserts/s of each. */
+static void strategy_compare(PGconn *c, size_t batch) {
+  char sql[4096];
+  int n = snprintf(sql, sizeof sql, "INSERT INTO markets_cache AS t (%s) SELECT * FROM unnest(",
+                   strat_cols);
+  for (int k = 0; k < STRAT_NCOL; k++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s$%d::%s[]", k ? ", " : "", k + 1,
+                  strat_types[k]);
+  snprintf(sql + n, sizeof sql - (size_t)n, ")%s", strat_update);
+  must_prepare(c, "strat_unnest", sql);
+  n = snprintf(sql, sizeof sql, "INSERT INTO markets_cache AS t (%s) VALUES (", strat_cols);
+  for (int k = 0; k < STRAT_NCOL; k++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s$%d::%s", k ? ", " : "", k + 1,
+                  strat_types[k]);
+  snprintf(sql + n, sizeof sql - (size_t)n, ")%s", strat_update);
+  must_prepare(c, "strat_row", sql);
+  must_exec(c, "CREATE TEMP TABLE strat_stage (LIKE markets_cache INCLUDING DEFAULTS) "
+               "ON COMMIT DELETE ROWS");
+  snprintf(sql, sizeof sql, "INSERT INTO markets_cache AS t (%s) SELECT %s FROM strat_stage%s",
+           strat_cols, strat_cols, strat_update);
+  must_prepare(c, "strat_from_stage", sql);
+  double (*fn[3])(PGconn *, uint64_t, size_t) = {strat_unnest, strat_pipeline, strat_copy};
+  const char *name[3] = {"unnest arrays", "pipelined single-row", "COPY to staging"};
+  double rate[3];
+  for (int k = 0; k < 3; k++) {
+    must_exec(c, "TRUNCATE markets_cache CASCADE");
+    double t = fn[k](c, 1, batch) + fn[k](c, 2, batch);
+    rate[k] = 2.0 * STRAT_N / t;
+  }
+  printf("write strategies (market upserts, %d inserts + %d updates, batch %zu): ", STRAT_N,
+         STRAT_N, batch);
+  for (int k = 0; k < 3; k++) printf("%s%s %.0f/s", k ? ", " : "", name[k], rate[k]);
+  printf("\n");
+  must_exec(c, "TRUNCATE markets_cache CASCADE");
+}
+
 int main(int argc, char **argv) {
   const char *base = getenv("CBI_TEST_DATABASE_URL");
   if (!base || !*base) base = getenv("DATABASE_URL");
@@ -326,6 +552,7 @@ int main(int argc, char **argv) {
            ups / cps);
     fflush(stdout);
   }
+  strategy_compare(c, SINK_DEFAULT_BATCH_MAX_RECORDS);
   PQfinish(c);
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
   must_exec(admin, sql);

@@ -72,21 +72,28 @@ typedef struct backfill_summary {
 int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_options_t *opt,
                  backfill_summary_t *sum, char *err, size_t errsz);
 
-/* getMultipleAccounts (100 keys per call) of keys, each written with the
- * response's context slot. Returns the number of accounts ingested or -1. */
+/* getMultipleAccounts (100 keys per call, several calls in flight) of keys,
+ * each written with the response's context slot. The keys are sorted and
+ * deduplicated first, so the requests depend on the key set only. Records
+ * are queued on the sink (the caller flushes). Returns the number of
+ * accounts ingested (closes included) or -1 with err. */
 long backfill_refresh_accounts(rpc_client_t *rpc, ingest_t *ing, sink_t *sink,
                                const char *commitment, const char (*keys)[CB_PUBKEY_B58_MAX],
                                size_t n, const volatile int *stop_flag, char *err, size_t errsz);
 
-/* getProgramAccounts per account type of the IDL (memcmp filter on the
- * discriminator), written through the sink. Returns accounts written or -1. */
+/* getProgramAccounts per account type of the IDL, in IDL order (memcmp
+ * filter at offset 0 on the base58 discriminator, withContext), written
+ * through the sink with each response's context slot, then flushed.
+ * Returns accounts written or -1 with err. */
 long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *idl,
                   const char *program_id, const char *commitment,
                   const volatile int *stop_flag, char *err, size_t errsz);
 
 /* Compares every cached open account with the chain (getMultipleAccounts,
- * 100 per call) and marks the ones that are gone (null / 0 lamports /
- * no longer owned by the program) closed. Returns accounts closed or -1. */
+ * 100 per call, keys sorted) and marks the ones that are gone (null / 0
+ * lamports / no longer owned by the program) closed at the response's
+ * context slot; the others are written with their current state
+ * (slot-guarded). Flushes at the end. Returns accounts closed or -1. */
 long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *program_id,
                    const char *commitment, const volatile int *stop_flag, char *err,
                    size_t errsz);

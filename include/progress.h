@@ -40,6 +40,11 @@ void progress_init(progress_t *p, int mode, const char *what, uint64_t total_slo
  * cheap to call in a loop). */
 void progress_update(progress_t *p, uint64_t slots_done, uint64_t tx_done);
 
+/* Erases the bar (before a log line of the caller's; the next update
+ * redraws it). The bar leaves the cursor at column 0, so other log lines
+ * overwrite it anyway. */
+void progress_clear(progress_t *p);
+
 /* Final redraw of the bar and its newline (nothing in log mode). */
 void progress_finish(progress_t *p);
 

@@ -36,7 +36,8 @@ typedef struct ws_client ws_client_t;
 
 /* msgqueue_item_t.kind values produced by the client. */
 enum {
-  WS_ITEM_MESSAGE = 1,      /* data: one complete message as received */
+  WS_ITEM_MESSAGE = 1,      /* data: one complete message as received; aux: 1 when
+                               it came in binary frames, else 0 */
   WS_ITEM_OVERSIZED = 2,    /* data: its first bytes; aux: its full length */
   WS_ITEM_CONNECTED = 3,    /* subscriptions confirmed; aux: connection number */
   WS_ITEM_DISCONNECTED = 4  /* connection lost; aux: its number; data: reason */

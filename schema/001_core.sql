@@ -20,7 +20,7 @@
 --     either: the indexer creates the users row in the same transaction,
 --     before the rows that reference it (position user_id is NOT NULL, so an
 --     unresolvable wallet is rejected, never dangling). The per-row foreign
---     key check cost about a third of a position insert.
+--     key check measured at a quarter or more of a position insert.
 -- The indexer writes only through its sink; these tables are its contract
 -- with the API.
 

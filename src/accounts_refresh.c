@@ -16,7 +16,7 @@
 #define REFRESH_CHUNK 100  /* getMultipleAccounts accepts at most 100 keys */
 #define REFRESH_WINDOW 8   /* chunks in flight */
 
-typedef char key_t_[CB_PUBKEY_B58_MAX];
+typedef char pubkey_buf_t[CB_PUBKEY_B58_MAX];
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -42,8 +42,8 @@ static int cmp_key(const void *a, const void *b) { return strcmp(a, b); }
 
 /* Sorted, deduplicated copy of keys (lexicographic order makes the request
  * sequence a function of the key set alone). */
-static key_t_ *sorted_keys(const char (*keys)[CB_PUBKEY_B58_MAX], size_t n, size_t *out_n) {
-  key_t_ *v = malloc((n ? n : 1) * sizeof *v);
+static pubkey_buf_t *sorted_keys(const char (*keys)[CB_PUBKEY_B58_MAX], size_t n, size_t *out_n) {
+  pubkey_buf_t *v = malloc((n ? n : 1) * sizeof *v);
   if (!v) return NULL;
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
@@ -60,12 +60,12 @@ static key_t_ *sorted_keys(const char (*keys)[CB_PUBKEY_B58_MAX], size_t n, size
 }
 
 /* Applies one getMultipleAccounts answer: values[i] belongs to keys[i]. */
-typedef int (*chunk_fn)(void *ud, const key_t_ *keys, size_t n, const json_t *values,
+typedef int (*chunk_fn)(void *ud, const pubkey_buf_t *keys, size_t n, const json_t *values,
                         uint64_t slot, char *err, size_t errsz);
 
 /* getMultipleAccounts over keys in chunks of 100, REFRESH_WINDOW chunks in
  * flight, applied in chunk order. Returns 0 or -1 with err. */
-static int multi_accounts(rpc_client_t *rpc, const char *commitment, const key_t_ *keys, size_t n,
+static int multi_accounts(rpc_client_t *rpc, const char *commitment, const pubkey_buf_t *keys, size_t n,
                           const volatile int *stop_flag, chunk_fn fn, void *ud, char *err,
                           size_t errsz) {
   size_t nchunks = (n + REFRESH_CHUNK - 1) / REFRESH_CHUNK;
@@ -149,7 +149,7 @@ typedef struct refresh_ctx {
   long count;
 } refresh_ctx_t;
 
-static int refresh_chunk(void *ud, const key_t_ *keys, size_t n, const json_t *values,
+static int refresh_chunk(void *ud, const pubkey_buf_t *keys, size_t n, const json_t *values,
                          uint64_t slot, char *err, size_t errsz) {
   refresh_ctx_t *c = ud;
   for (size_t i = 0; i < n; i++) {
@@ -169,7 +169,7 @@ long backfill_refresh_accounts(rpc_client_t *rpc, ingest_t *ing, sink_t *sink,
   if (err && errsz) err[0] = '\0';
   if (n == 0) return 0;
   size_t k = 0;
-  key_t_ *v = sorted_keys(keys, n, &k);
+  pubkey_buf_t *v = sorted_keys(keys, n, &k);
   if (!v) {
     set_err(err, errsz, "out of memory");
     return -1;
@@ -267,7 +267,7 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
 /* ---- reconcile ----------------------------------------------------------- */
 
 typedef struct key_list {
-  key_t_ *v;
+  pubkey_buf_t *v;
   size_t n, cap;
 } key_list_t;
 
@@ -295,7 +295,7 @@ typedef struct reconcile_ctx {
   long closed;
 } reconcile_ctx_t;
 
-static int reconcile_chunk(void *ud, const key_t_ *keys, size_t n, const json_t *values,
+static int reconcile_chunk(void *ud, const pubkey_buf_t *keys, size_t n, const json_t *values,
                            uint64_t slot, char *err, size_t errsz) {
   reconcile_ctx_t *c = ud;
   for (size_t i = 0; i < n; i++) {
@@ -337,7 +337,7 @@ long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *p
     return -1;
   }
   size_t k = 0;
-  key_t_ *v = sorted_keys((const char (*)[CB_PUBKEY_B58_MAX])l.v, l.n, &k);
+  pubkey_buf_t *v = sorted_keys((const char (*)[CB_PUBKEY_B58_MAX])l.v, l.n, &k);
   free(l.v);
   if (!v) {
     set_err(err, errsz, "out of memory");

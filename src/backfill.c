@@ -792,6 +792,7 @@ int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_
   if (!b.failed && b.refresh) {
     char rerr[512] = "";
     progress_update(&b.prog, sum->slots, sum->transactions);
+    progress_clear(&b.prog);
     log_info("backfill", "refreshing %zu touched accounts", b.touched.count);
     long na = backfill_refresh_accounts(rpc, ing, sink, b.commitment,
                                         (const char (*)[CB_PUBKEY_B58_MAX])b.touched.keys,

@@ -75,7 +75,7 @@ static void draw(progress_t *p, int64_t now) {
     char line[256];
     int n = snprintf(line, sizeof line,
                      "\r%s [%s] %3u%% slots %" PRIu64 "/%" PRIu64 "  %" PRIu64
-                     " tx  %s tx/s  ETA %s\033[K",
+                     " tx  %s tx/s  ETA %s\033[K\r",
                      p->what, bar, pct, p->slots_done, p->total_slots, p->tx_done, rate, eta);
     if (n > 0) {
       size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -98,6 +98,13 @@ void progress_update(progress_t *p, uint64_t slots_done, uint64_t tx_done) {
   if (now - p->last_draw_ms < every) return;
   p->last_draw_ms = now;
   draw(p, now);
+}
+
+void progress_clear(progress_t *p) {
+  if (p->mode != PROGRESS_BAR || !p->drawn) return;
+  ssize_t w = write(STDERR_FILENO, "\r\033[K", 4);
+  (void)w;
+  p->drawn = 0;
 }
 
 void progress_finish(progress_t *p) {

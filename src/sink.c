@@ -1,6 +1,6 @@
-/* The sink: batching, slot-guard dedup, one transaction per batch,
- * reconnect-and-retry, per-record dead-lettering on the retry path.
- * Statements and encoders live in sink_sql.c. */
+/* The sink: connection, one transaction per batch, reconnect-and-retry,
+ * per-record dead-lettering on the retry path, reads. The batch itself is
+ * in sink_batch.c, statements and encoders in sink_sql.c. */
 #include "sink.h"
 
 #include <errno.h>
@@ -15,95 +15,7 @@
 #include "migrate.h"
 #include "sink_priv.h"
 
-#define SINK_MAX_STREAMS 16
-#define SINK_STREAM_MAX 63
-#define SINK_KEY_MAX 100
-#define ARENA_BLOCK (64 * 1024)
-#define BACKOFF_START_MS 50
-
-/* Outcome of one attempt at a statement or a batch. */
-enum { R_OK = 0, R_DATA, R_CONN, R_TRANSIENT, R_FATAL, R_NOMEM };
-
-typedef struct arena_blk {
-  struct arena_blk *next;
-  size_t used, cap;
-  char data[];
-} arena_blk_t;
-
-typedef struct kent {
-  uint32_t hash;
-  uint32_t idx1; /* index + 1; 0 = empty */
-  char key[SINK_KEY_MAX];
-} kent_t;
-
-typedef struct kmap {
-  kent_t *e;
-  uint32_t cap, n;
-} kmap_t;
-
-typedef struct crec {
-  char pubkey[CB_PUBKEY_B58_MAX];
-  uint64_t slot;
-} crec_t;
-
-typedef struct dlrec {
-  const char *kind, *key, *reason;
-  const uint8_t *raw;
-  size_t rawlen;
-  uint64_t slot;
-  uint8_t fp[crypto_hash_sha256_BYTES];
-  uint32_t count;
-} dlrec_t;
-
-typedef struct ckpt {
-  char stream[SINK_STREAM_MAX + 1];
-  uint64_t slot;
-  bool has_sig;
-  char sig[CB_SIGNATURE_B58_MAX];
-} ckpt_t;
-
-struct sink {
-  PGconn *conn;
-  char *conninfo;
-  char redacted[256];
-  sink_options_t opt;
-  int ever_connected;
-
-  cb_account_t *acc;
-  size_t nacc, capacc;
-  crec_t *cls;
-  size_t ncls, capcls;
-  cb_tx_row_t *tx;
-  size_t ntx, captx;
-  dlrec_t *dl;
-  size_t ndl, capdl;
-  ckpt_t ckpt[SINK_MAX_STREAMS];
-  size_t nckpt;
-  kmap_t amap, cmap, tmap, dmap;
-  arena_blk_t *arena;
-  size_t pending;
-  int64_t first_ms;
-
-  /* Records rejected by the database during the current attempt. */
-  dlrec_t *rej;
-  size_t nrej, caprej;
-  arena_blk_t *rarena;
-
-  uint32_t *order, *txorder; /* key-sorted indexes into acc / tx */
-  size_t caporder, captxorder;
-
-  sink_cols_t cs;
-  sink_stats_t st;
-  char err[768];
-};
-
 /* ------------------------------------------------------------- helpers */
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int stopped(const sink_t *s) { return s->opt.stop_flag && *s->opt.stop_flag != 0; }
 
@@ -118,136 +30,6 @@ static int sleep_ms(const sink_t *s, int ms) {
     ms -= step;
   }
   return stopped(s) ? -1 : 0;
-}
-
-static void set_err(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(sink_t *s, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->err, sizeof s->err, fmt, ap);
-  va_end(ap);
-  size_t n = strlen(s->err);
-  while (n > 0 && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = '\0';
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elsz) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) {
-    if (c > SIZE_MAX / 2 / elsz) return -1;
-    c *= 2;
-  }
-  void *q = realloc(*p, c * elsz);
-  if (!q) return -1;
-  *p = q;
-  *cap = c;
-  return 0;
-}
-
-static void *arena_alloc(arena_blk_t **head, size_t n) {
-  n = (n + 7) & ~(size_t)7;
-  arena_blk_t *b = *head;
-  if (!b || n > b->cap - b->used) {
-    size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-    arena_blk_t *nb = malloc(sizeof *nb + cap);
-    if (!nb) return NULL;
-    nb->next = b;
-    nb->used = 0;
-    nb->cap = cap;
-    *head = nb;
-    b = nb;
-  }
-  void *p = b->data + b->used;
-  b->used += n;
-  return p;
-}
-
-static char *arena_strndup(arena_blk_t **head, const char *s, size_t n) {
-  char *p = arena_alloc(head, n + 1);
-  if (!p) return NULL;
-  if (n) memcpy(p, s, n);
-  p[n] = '\0';
-  return p;
-}
-
-/* Frees every block but the newest, which is kept empty for reuse. */
-static void arena_reset(arena_blk_t **head) {
-  arena_blk_t *b = *head;
-  if (!b) return;
-  arena_blk_t *rest = b->next;
-  while (rest) {
-    arena_blk_t *n = rest->next;
-    free(rest);
-    rest = n;
-  }
-  b->next = NULL;
-  b->used = 0;
-}
-
-static void arena_free(arena_blk_t **head) {
-  arena_blk_t *b = *head;
-  while (b) {
-    arena_blk_t *n = b->next;
-    free(b);
-    b = n;
-  }
-  *head = NULL;
-}
-
-/* ---------------------------------------------------------- key maps */
-
-static uint32_t hash_key(const char *k) {
-  uint32_t h = 2166136261u;
-  for (; *k; k++) h = (h ^ (uint8_t)*k) * 16777619u;
-  return h;
-}
-
-static kent_t *kmap_slot(kmap_t *m, const char *key, uint32_t h) {
-  uint32_t mask = m->cap - 1;
-  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-    kent_t *e = &m->e[i];
-    if (e->idx1 == 0 || (e->hash == h && strcmp(e->key, key) == 0)) return e;
-  }
-}
-
-static int kmap_grow(kmap_t *m) {
-  uint32_t ncap = m->cap ? m->cap * 2 : 256;
-  if (ncap < m->cap) return -1;
-  kent_t *ne = calloc(ncap, sizeof *ne);
-  if (!ne) return -1;
-  kmap_t nm = {ne, ncap, 0};
-  for (uint32_t i = 0; i < m->cap; i++) {
-    if (m->e[i].idx1 == 0) continue;
-    kent_t *d = kmap_slot(&nm, m->e[i].key, m->e[i].hash);
-    *d = m->e[i];
-    nm.n++;
-  }
-  free(m->e);
-  *m = nm;
-  return 0;
-}
-
-/* Returns the index stored for key, or -1; *h receives the key's hash. */
-static long kmap_get(kmap_t *m, const char *key, uint32_t *h) {
-  *h = hash_key(key);
-  if (m->cap == 0) return -1;
-  kent_t *e = kmap_slot(m, key, *h);
-  return e->idx1 ? (long)e->idx1 - 1 : -1;
-}
-
-static int kmap_put(kmap_t *m, const char *key, uint32_t h, size_t idx) {
-  if ((m->n + 1) * 2 > m->cap && kmap_grow(m) != 0) return -1;
-  kent_t *e = kmap_slot(m, key, h);
-  if (e->idx1 == 0) m->n++;
-  e->hash = h;
-  e->idx1 = (uint32_t)idx + 1;
-  snprintf(e->key, sizeof e->key, "%s", key);
-  return 0;
-}
-
-static void kmap_clear(kmap_t *m) {
-  if (m->n) memset(m->e, 0, (size_t)m->cap * sizeof *m->e);
-  m->n = 0;
 }
 
 /* ------------------------------------------------------------ errors */
@@ -288,7 +70,7 @@ static void err_from_result(sink_t *s, const char *what, const PGresult *r) {
   const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *msg = r ? PQresultErrorMessage(r) : NULL;
   if (!msg || !*msg) msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
-  set_err(s, "%s: %s%s%s", what, st ? st : "", st ? " " : "", msg);
+  sink_set_err(s, "%s: %s%s%s", what, st ? st : "", st ? " " : "", msg);
 }
 
 /* --------------------------------------------------------- connection */
@@ -309,11 +91,11 @@ static int try_connect(sink_t *s, int *code) {
   *code = SINK_ERR_DB;
   PGconn *c = PQconnectdbParams(kw, val, 1);
   if (!c) {
-    set_err(s, "connect %s: out of memory", s->redacted);
+    sink_set_err(s, "connect %s: out of memory", s->redacted);
     return R_CONN;
   }
   if (PQstatus(c) != CONNECTION_OK) {
-    set_err(s, "connect %s: %s", s->redacted, PQerrorMessage(c));
+    sink_set_err(s, "connect %s: %s", s->redacted, PQerrorMessage(c));
     PQfinish(c);
     return R_CONN;
   }
@@ -321,7 +103,7 @@ static int try_connect(sink_t *s, int *code) {
    * the server defaults to asynchronous commit: its checkpoint says so. */
   PGresult *sr = PQexec(c, "SET synchronous_commit = on");
   if (PQresultStatus(sr) != PGRES_COMMAND_OK) {
-    set_err(s, "connect %s: %s", s->redacted, PQresultErrorMessage(sr));
+    sink_set_err(s, "connect %s: %s", s->redacted, PQresultErrorMessage(sr));
     PQclear(sr);
     PQfinish(c);
     return R_CONN;
@@ -331,7 +113,7 @@ static int try_connect(sink_t *s, int *code) {
   int mrc = migrate_check(c, merr, sizeof merr);
   if (mrc != MIGRATE_OK) {
     int conn_lost = PQstatus(c) != CONNECTION_OK;
-    set_err(s, "schema check on %s: %s", s->redacted, merr);
+    sink_set_err(s, "schema check on %s: %s", s->redacted, merr);
     PQfinish(c);
     if (conn_lost) return R_CONN;
     *code = SINK_ERR_SCHEMA;
@@ -341,7 +123,7 @@ static int try_connect(sink_t *s, int *code) {
     PGresult *r = PQprepare(c, sink_stmts[i].name, sink_stmts[i].sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
       int cls = classify(c, r);
-      set_err(s, "prepare %s: %s", sink_stmts[i].name, PQresultErrorMessage(r));
+      sink_set_err(s, "prepare %s: %s", sink_stmts[i].name, PQresultErrorMessage(r));
       PQclear(r);
       PQfinish(c);
       return cls == R_CONN ? R_CONN : R_FATAL;
@@ -379,7 +161,7 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
       log_warn("sink", "database unavailable attempts=%d error=%s", attempts, s->err);
     if (s->opt.reconnect_max_attempts > 0 && attempts >= s->opt.reconnect_max_attempts)
       return SINK_ERR_CONNECT;
-    if (deadline_ms > 0 && mono_ms() + backoff > deadline_ms) return SINK_ERR_CONNECT;
+    if (deadline_ms > 0 && sink_mono_ms() + backoff > deadline_ms) return SINK_ERR_CONNECT;
     if (sleep_ms(s, backoff) != 0) return SINK_ERR_STOPPED;
     backoff = backoff * 2 > s->opt.reconnect_max_backoff_ms ? s->opt.reconnect_max_backoff_ms
                                                              : backoff * 2;
@@ -424,7 +206,7 @@ int sink_open(const sink_options_t *opt, sink_t **out, char *err, size_t errsz) 
     s->opt.reconnect_max_backoff_ms = BACKOFF_START_MS;
   if (s->opt.open_timeout_ms <= 0) s->opt.open_timeout_ms = SINK_DEFAULT_OPEN_TIMEOUT_MS;
   log_redact_conninfo(opt->conninfo, s->redacted, sizeof s->redacted);
-  rc = ensure_conn(s, mono_ms() + s->opt.open_timeout_ms);
+  rc = ensure_conn(s, sink_mono_ms() + s->opt.open_timeout_ms);
   if (rc != SINK_OK) {
     if (err && errsz) snprintf(err, errsz, "%s: %s", sink_strerror(rc), s->err);
     goto out;
@@ -453,297 +235,10 @@ void sink_close(sink_t *s) {
   free(s->cmap.e);
   free(s->tmap.e);
   free(s->dmap.e);
-  arena_free(&s->arena);
-  arena_free(&s->rarena);
+  sink_arena_free(&s->arena);
+  sink_arena_free(&s->rarena);
   sink_cols_free(&s->cs);
   free(s);
-}
-
-/* ---------------------------------------------------------------- put */
-
-static int valid_cstr(const char *p, size_t cap, size_t minlen) {
-  const char *z = memchr(p, '\0', cap);
-  return z && (size_t)(z - p) >= minlen;
-}
-
-static int valid_pk(const cb_pubkey_t *k) { return valid_cstr(k->b58, sizeof k->b58, 1); }
-
-static int copy_str(sink_t *s, cb_str_t *v) {
-  if (v->len && !v->ptr) return -1;
-  if (v->len && memchr(v->ptr, '\0', v->len)) return -1;
-  char *p = arena_strndup(&s->arena, v->ptr, v->len);
-  if (!p) return -2;
-  v->ptr = p;
-  return 0;
-}
-
-static void note_put(sink_t *s) {
-  if (s->pending == 0 && s->first_ms == 0) s->first_ms = mono_ms();
-  s->pending++;
-}
-
-static int maybe_flush(sink_t *s) {
-  return s->pending >= s->opt.batch_max_records ? sink_flush(s) : SINK_OK;
-}
-
-/* Copies the kind's borrowed strings into the batch arena and checks the
- * pubkey texts. Returns 0, SINK_ERR_INVALID or SINK_ERR_NOMEM. */
-static int own_account(sink_t *s, cb_account_t *a) {
-  int r = 0;
-  switch (a->kind) {
-  case CB_ACCOUNT_GLOBAL_CONFIG:
-    if (!valid_pk(&a->u.config.authority) || !valid_pk(&a->u.config.platform_treasury))
-      return SINK_ERR_INVALID;
-    return 0;
-  case CB_ACCOUNT_MARKET: {
-    cb_market_t *m = &a->u.market;
-    if (!valid_pk(&m->authority) || !valid_pk(&m->accepted_mint) || !valid_pk(&m->yes_vault) ||
-        !valid_pk(&m->no_vault) || !valid_pk(&m->resolver) ||
-        (m->has_oracle_source && !valid_pk(&m->oracle_source)))
-      return SINK_ERR_INVALID;
-    if ((r = copy_str(s, &m->title)) || (r = copy_str(s, &m->description)) ||
-        (r = copy_str(s, &m->category)) || (r = copy_str(s, &m->metadata_uri)))
-      return r == -2 ? SINK_ERR_NOMEM : SINK_ERR_INVALID;
-    return 0;
-  }
-  case CB_ACCOUNT_POSITION:
-    if (!valid_pk(&a->u.position.user) || !valid_pk(&a->u.position.market))
-      return SINK_ERR_INVALID;
-    return 0;
-  case CB_ACCOUNT_TREASURY:
-    if (!valid_pk(&a->u.treasury.market) || !valid_pk(&a->u.treasury.mint) ||
-        !valid_pk(&a->u.treasury.authority))
-      return SINK_ERR_INVALID;
-    return 0;
-  case CB_ACCOUNT_ORACLE_DATA:
-    if (!valid_pk(&a->u.oracle.authority) || !valid_pk(&a->u.oracle.market))
-      return SINK_ERR_INVALID;
-    if ((r = copy_str(s, &a->u.oracle.source)) || (r = copy_str(s, &a->u.oracle.value)))
-      return r == -2 ? SINK_ERR_NOMEM : SINK_ERR_INVALID;
-    return 0;
-  default: return SINK_ERR_INVALID;
-  }
-}
-
-static int put_close(sink_t *s, const char *pubkey, uint64_t slot) {
-  uint32_t h;
-  long i = kmap_get(&s->cmap, pubkey, &h);
-  if (i >= 0) {
-    s->st.accounts_stale_ignored++;
-    if (slot > s->cls[i].slot) s->cls[i].slot = slot;
-    note_put(s);
-    return maybe_flush(s);
-  }
-  if (grow((void **)&s->cls, &s->capcls, s->ncls + 1, sizeof *s->cls) != 0 ||
-      kmap_put(&s->cmap, pubkey, h, s->ncls) != 0)
-    return SINK_ERR_NOMEM;
-  crec_t *c = &s->cls[s->ncls++];
-  snprintf(c->pubkey, sizeof c->pubkey, "%s", pubkey);
-  c->slot = slot;
-  note_put(s);
-  return maybe_flush(s);
-}
-
-int sink_put_account(sink_t *s, const cb_account_t *acc) {
-  if (!s || !acc) return SINK_ERR_INVALID;
-  if (!valid_cstr(acc->pubkey, sizeof acc->pubkey, 1) || acc->slot > (uint64_t)INT64_MAX) {
-    set_err(s, "account record with an empty or unterminated pubkey or a slot above 2^63-1");
-    return SINK_ERR_INVALID;
-  }
-  if (acc->closed) return put_close(s, acc->pubkey, acc->slot);
-  uint32_t h;
-  long i = kmap_get(&s->amap, acc->pubkey, &h);
-  if (i >= 0 && acc->slot < s->acc[i].slot) {
-    s->st.accounts_stale_ignored++; /* an equal or newer state is already queued */
-    note_put(s);
-    return maybe_flush(s);
-  }
-  cb_account_t copy = *acc;
-  int rc = own_account(s, &copy);
-  if (rc != 0) {
-    set_err(s, "account %s: %s", acc->pubkey,
-            rc == SINK_ERR_NOMEM ? "out of memory"
-                                 : "unknown kind, unterminated pubkey or string with NUL");
-    return rc;
-  }
-  if (i >= 0) {
-    s->st.accounts_stale_ignored++; /* the queued older state is superseded */
-    s->acc[i] = copy;
-  } else {
-    if (grow((void **)&s->acc, &s->capacc, s->nacc + 1, sizeof *s->acc) != 0 ||
-        kmap_put(&s->amap, acc->pubkey, h, s->nacc) != 0)
-      return SINK_ERR_NOMEM;
-    s->acc[s->nacc++] = copy;
-  }
-  note_put(s);
-  return maybe_flush(s);
-}
-
-int sink_mark_closed(sink_t *s, const char *pubkey, uint64_t slot) {
-  if (!s || !pubkey || !*pubkey || strlen(pubkey) >= CB_PUBKEY_B58_MAX ||
-      slot > (uint64_t)INT64_MAX)
-    return SINK_ERR_INVALID;
-  return put_close(s, pubkey, slot);
-}
-
-int sink_put_tx(sink_t *s, const cb_tx_row_t *row) {
-  if (!s || !row) return SINK_ERR_INVALID;
-  if (!valid_cstr(row->signature, sizeof row->signature, 1) ||
-      !valid_cstr(row->market, sizeof row->market, 0) ||
-      !valid_cstr(row->user, sizeof row->user, 0) ||
-      !valid_cstr(row->error_message, sizeof row->error_message, 0) ||
-      row->instruction_index > (uint32_t)INT32_MAX || row->slot > (uint64_t)INT64_MAX ||
-      (row->has_block_height && row->block_height > (uint64_t)INT64_MAX)) {
-    set_err(s, "transaction row with an unterminated string or an out-of-range number");
-    return SINK_ERR_INVALID;
-  }
-  char key[SINK_KEY_MAX];
-  snprintf(key, sizeof key, "%s#%" PRIu32, row->signature, row->instruction_index);
-  uint32_t h;
-  long i = kmap_get(&s->tmap, key, &h);
-  if (i >= 0) {
-    s->tx[i] = *row; /* the later observation wins (status updates) */
-  } else {
-    if (grow((void **)&s->tx, &s->captx, s->ntx + 1, sizeof *s->tx) != 0 ||
-        kmap_put(&s->tmap, key, h, s->ntx) != 0)
-      return SINK_ERR_NOMEM;
-    s->tx[s->ntx++] = *row;
-  }
-  note_put(s);
-  return maybe_flush(s);
-}
-
-/* Copies text replacing bytes that PostgreSQL text cannot hold (NUL,
- * invalid UTF-8) with '?'. */
-static char *arena_clean_text(arena_blk_t **a, const char *src) {
-  size_t n = strlen(src);
-  char *d = arena_strndup(a, src, n);
-  if (!d) return NULL;
-  for (size_t i = 0; i < n;) {
-    unsigned char c = (unsigned char)d[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    int ok = len > 0 && len <= n - i;
-    for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)d[i + k] >> 6) == 2;
-    if (ok && len == 2 && c < 0xC2) ok = 0;
-    if (ok && len == 3) {
-      unsigned cp = ((c & 15u) << 12) | (((unsigned char)d[i + 1] & 63u) << 6) |
-                    ((unsigned char)d[i + 2] & 63u);
-      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) ok = 0;
-    }
-    if (ok && len == 4) {
-      unsigned cp = ((c & 7u) << 18) | (((unsigned char)d[i + 1] & 63u) << 12) |
-                    (((unsigned char)d[i + 2] & 63u) << 6) | ((unsigned char)d[i + 3] & 63u);
-      if (cp < 0x10000 || cp > 0x10FFFF) ok = 0;
-    }
-    if (!ok) {
-      d[i++] = '?';
-      continue;
-    }
-    i += len;
-  }
-  return d;
-}
-
-static void fingerprint(const char *kind, const char *key, const uint8_t *raw, size_t rawlen,
-                        const char *reason, uint8_t out[crypto_hash_sha256_BYTES]) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  crypto_hash_sha256_update(&st, (const unsigned char *)kind, strlen(kind) + 1);
-  crypto_hash_sha256_update(&st, (const unsigned char *)(key ? key : ""),
-                            strlen(key ? key : "") + 1);
-  if (rawlen)
-    crypto_hash_sha256_update(&st, raw, rawlen);
-  else
-    crypto_hash_sha256_update(&st, (const unsigned char *)reason, strlen(reason));
-  crypto_hash_sha256_final(&st, out);
-}
-
-/* Adds a dead letter to *v, merging with an identical one (same
- * fingerprint) when map is given. Strings are copied into *a. */
-static int add_dead(arena_blk_t **a, dlrec_t **v, size_t *n, size_t *cap, kmap_t *map,
-                    const char *kind, const char *key, uint64_t slot, const char *reason,
-                    const uint8_t *raw, size_t rawlen) {
-  dlrec_t d;
-  memset(&d, 0, sizeof d);
-  d.kind = arena_clean_text(a, kind);
-  d.key = key ? arena_clean_text(a, key) : NULL;
-  d.reason = arena_clean_text(a, reason);
-  if (!d.kind || (key && !d.key) || !d.reason) return SINK_ERR_NOMEM;
-  if (rawlen) {
-    uint8_t *r = arena_alloc(a, rawlen);
-    if (!r) return SINK_ERR_NOMEM;
-    memcpy(r, raw, rawlen);
-    d.raw = r;
-    d.rawlen = rawlen;
-  }
-  d.slot = slot > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : slot;
-  d.count = 1;
-  fingerprint(d.kind, d.key, d.raw, d.rawlen, d.reason, d.fp);
-  char hex[2 * crypto_hash_sha256_BYTES + 1];
-  sodium_bin2hex(hex, sizeof hex, d.fp, sizeof d.fp);
-  uint32_t h = 0;
-  long i = map ? kmap_get(map, hex, &h) : -1;
-  if (i >= 0) {
-    (*v)[i].count++;
-    if (d.slot > (*v)[i].slot) (*v)[i].slot = d.slot;
-    (*v)[i].reason = d.reason;
-    return SINK_OK;
-  }
-  if (grow((void **)v, cap, *n + 1, sizeof **v) != 0) return SINK_ERR_NOMEM;
-  if (map && kmap_put(map, hex, h, *n) != 0) return SINK_ERR_NOMEM;
-  (*v)[(*n)++] = d;
-  return SINK_OK;
-}
-
-int sink_put_dead_letter(sink_t *s, const char *kind, const char *key, uint64_t slot,
-                         const char *reason, const uint8_t *raw, size_t rawlen) {
-  if (!s || !kind || !*kind || !reason || (rawlen && !raw)) return SINK_ERR_INVALID;
-  int rc = add_dead(&s->arena, &s->dl, &s->ndl, &s->capdl, &s->dmap, kind, key, slot, reason,
-                    raw, rawlen);
-  if (rc != SINK_OK) return rc;
-  note_put(s);
-  return maybe_flush(s);
-}
-
-int sink_set_checkpoint(sink_t *s, const char *stream, uint64_t slot, const char *signature) {
-  if (!s || !stream || !*stream || strlen(stream) > SINK_STREAM_MAX ||
-      slot > (uint64_t)INT64_MAX || (signature && strlen(signature) >= CB_SIGNATURE_B58_MAX))
-    return SINK_ERR_INVALID;
-  ckpt_t *c = NULL;
-  for (size_t i = 0; i < s->nckpt; i++)
-    if (strcmp(s->ckpt[i].stream, stream) == 0) c = &s->ckpt[i];
-  if (!c) {
-    if (s->nckpt >= SINK_MAX_STREAMS) {
-      set_err(s, "more than %d checkpoint streams in one batch", SINK_MAX_STREAMS);
-      return SINK_ERR_INVALID;
-    }
-    c = &s->ckpt[s->nckpt++];
-    snprintf(c->stream, sizeof c->stream, "%s", stream);
-  }
-  c->slot = slot;
-  c->has_sig = signature != NULL;
-  snprintf(c->sig, sizeof c->sig, "%s", signature ? signature : "");
-  if (s->first_ms == 0) s->first_ms = mono_ms();
-  return SINK_OK;
-}
-
-size_t sink_pending(const sink_t *s) { return s ? s->pending : 0; }
-
-static int batch_empty(const sink_t *s) {
-  return s->nacc == 0 && s->ncls == 0 && s->ntx == 0 && s->ndl == 0 && s->nckpt == 0;
-}
-
-int sink_batch_due_in_ms(const sink_t *s) {
-  if (!s || (batch_empty(s) && s->pending == 0)) return -1;
-  if (s->pending >= s->opt.batch_max_records) return 0;
-  int64_t left = s->first_ms + s->opt.batch_max_delay_ms - mono_ms();
-  return left <= 0 ? 0 : (int)left;
-}
-
-int sink_batch_due(const sink_t *s) { return sink_batch_due_in_ms(s) == 0; }
-
-void sink_get_stats(const sink_t *s, sink_stats_t *out) {
-  if (s && out) *out = s->st;
 }
 
 /* ---------------------------------------------------------- execution */
@@ -772,7 +267,7 @@ static long long num_or_zero(const char *v) {
 static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
   out[0] = out[1] = 0;
   if (sink_cols_finish(&s->cs) != 0) {
-    set_err(s, "%s: out of memory building parameters", sink_stmts[st].name);
+    sink_set_err(s, "%s: out of memory building parameters", sink_stmts[st].name);
     return R_NOMEM;
   }
   PGresult *r = PQexecPrepared(s->conn, sink_stmts[st].name, sink_stmts[st].nparams,
@@ -817,8 +312,8 @@ static int cmp_tx(const void *a, const void *b, void *ctx) {
 /* Fills s->order (accounts) and s->txorder with key-sorted indexes and
  * sorts the closes in place (their map is rebuilt). */
 static int sort_batch(sink_t *s) {
-  if (grow((void **)&s->order, &s->caporder, s->nacc + 1, sizeof *s->order) != 0 ||
-      grow((void **)&s->txorder, &s->captxorder, s->ntx + 1, sizeof *s->txorder) != 0)
+  if (sink_grow((void **)&s->order, &s->caporder, s->nacc + 1, sizeof *s->order) != 0 ||
+      sink_grow((void **)&s->txorder, &s->captxorder, s->ntx + 1, sizeof *s->txorder) != 0)
     return -1;
   for (size_t i = 0; i < s->nacc; i++) s->order[i] = (uint32_t)i;
   for (size_t i = 0; i < s->ntx; i++) s->txorder[i] = (uint32_t)i;
@@ -826,10 +321,10 @@ static int sort_batch(sink_t *s) {
   qsort_r(s->txorder, s->ntx, sizeof *s->txorder, cmp_tx, s->tx);
   if (s->ncls > 1) {
     qsort(s->cls, s->ncls, sizeof *s->cls, cmp_cls);
-    kmap_clear(&s->cmap);
+    sink_kmap_clear(&s->cmap);
     for (size_t i = 0; i < s->ncls; i++) {
-      uint32_t h = hash_key(s->cls[i].pubkey);
-      if (kmap_put(&s->cmap, s->cls[i].pubkey, h, i) != 0) return -1;
+      uint32_t h = sink_hash_key(s->cls[i].pubkey);
+      if (sink_kmap_put(&s->cmap, s->cls[i].pubkey, h, i) != 0) return -1;
     }
   }
   return 0;
@@ -868,7 +363,7 @@ static int reject(sink_t *s, sink_stmt_t st, const char *kind, const char *key,
   char reason[sizeof s->err + 32];
   snprintf(reason, sizeof reason, "rejected by database: %s", s->err);
   int rc = raw.oom ? SINK_ERR_NOMEM
-                   : add_dead(&s->rarena, &s->rej, &s->nrej, &s->caprej, NULL, kind, key, slot,
+                   : sink_add_dead(&s->rarena, &s->rej, &s->nrej, &s->caprej, NULL, kind, key, slot,
                               reason, (const uint8_t *)raw.p, raw.n);
   sink_buf_free(&raw);
   log_warn("sink", "record rejected kind=%s key=%s slot=%" PRIu64 " error=%s", kind,
@@ -1090,7 +585,7 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
   uint8_t *skip = calloc(s->nrej + 1, 1);
   int rc = R_OK;
   if (!extra || !skip) {
-    set_err(s, "out of memory");
+    sink_set_err(s, "out of memory");
     rc = R_NOMEM;
     goto out;
   }
@@ -1098,7 +593,7 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
     char hex[2 * crypto_hash_sha256_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, s->rej[j].fp, sizeof s->rej[j].fp);
     uint32_t h;
-    long i = kmap_get(&s->dmap, hex, &h);
+    long i = sink_kmap_get(&s->dmap, hex, &h);
     if (i >= 0) {
       extra[i] += s->rej[j].count;
       skip[j] = 1;
@@ -1149,7 +644,7 @@ static int stage_checkpoints(sink_t *s) {
 static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   memset(d, 0, sizeof *d);
   s->nrej = 0;
-  arena_reset(&s->rarena);
+  sink_arena_reset(&s->rarena);
   int rc = exec_simple(s, "BEGIN");
   if (rc != R_OK) goto fail;
   if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
@@ -1174,12 +669,12 @@ fail:
 
 static void clear_batch(sink_t *s) {
   s->nacc = s->ncls = s->ntx = s->ndl = s->nckpt = s->nrej = 0;
-  kmap_clear(&s->amap);
-  kmap_clear(&s->cmap);
-  kmap_clear(&s->tmap);
-  kmap_clear(&s->dmap);
-  arena_reset(&s->arena);
-  arena_reset(&s->rarena);
+  sink_kmap_clear(&s->amap);
+  sink_kmap_clear(&s->cmap);
+  sink_kmap_clear(&s->tmap);
+  sink_kmap_clear(&s->dmap);
+  sink_arena_reset(&s->arena);
+  sink_arena_reset(&s->rarena);
   s->pending = 0;
   s->first_ms = 0;
 }
@@ -1194,13 +689,13 @@ static void add_stats(sink_stats_t *t, const sink_stats_t *d) {
 
 int sink_flush(sink_t *s) {
   if (!s) return SINK_ERR_INVALID;
-  if (batch_empty(s)) {
+  if (sink_batch_empty(s)) {
     s->pending = 0;
     s->first_ms = 0;
     return SINK_OK;
   }
   if (sort_batch(s) != 0) {
-    set_err(s, "out of memory");
+    sink_set_err(s, "out of memory");
     return SINK_ERR_NOMEM;
   }
   int backoff = BACKOFF_START_MS;
@@ -1295,7 +790,7 @@ int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
   for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
     if (!PQsendQueryParams(s->conn, q[t].sql, 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsetSingleRowMode(s->conn)) {
-      set_err(s, "list accounts: %s", PQerrorMessage(s->conn));
+      sink_set_err(s, "list accounts: %s", PQerrorMessage(s->conn));
       drop_conn(s);
       return SINK_ERR_DB;
     }

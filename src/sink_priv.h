@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "cb_types.h"
 #include "sink.h"
 
@@ -82,5 +84,114 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t);
 
 /* Decimal text of v into buf (>= 21 bytes); returns length. */
 size_t sink_u64_dec(uint64_t v, char *buf);
+
+/* ------------------------------------------------------- the sink */
+
+#define SINK_MAX_STREAMS 16
+#define SINK_STREAM_MAX 63
+#define SINK_KEY_MAX 100
+#define ARENA_BLOCK (64 * 1024)
+#define BACKOFF_START_MS 50
+
+/* Outcome of one attempt at a statement or a batch. */
+enum { R_OK = 0, R_DATA, R_CONN, R_TRANSIENT, R_FATAL, R_NOMEM };
+
+typedef struct arena_blk {
+  struct arena_blk *next;
+  size_t used, cap;
+  char data[];
+} arena_blk_t;
+
+typedef struct kent {
+  uint32_t hash;
+  uint32_t idx1; /* index + 1; 0 = empty */
+  char key[SINK_KEY_MAX];
+} kent_t;
+
+typedef struct kmap {
+  kent_t *e;
+  uint32_t cap, n;
+} kmap_t;
+
+typedef struct crec {
+  char pubkey[CB_PUBKEY_B58_MAX];
+  uint64_t slot;
+} crec_t;
+
+typedef struct dlrec {
+  const char *kind, *key, *reason;
+  const uint8_t *raw;
+  size_t rawlen;
+  uint64_t slot;
+  uint8_t fp[crypto_hash_sha256_BYTES];
+  uint32_t count;
+} dlrec_t;
+
+typedef struct ckpt {
+  char stream[SINK_STREAM_MAX + 1];
+  uint64_t slot;
+  bool has_sig;
+  char sig[CB_SIGNATURE_B58_MAX];
+} ckpt_t;
+
+struct sink {
+  PGconn *conn;
+  char *conninfo;
+  char redacted[256];
+  sink_options_t opt;
+  int ever_connected;
+
+  cb_account_t *acc;
+  size_t nacc, capacc;
+  crec_t *cls;
+  size_t ncls, capcls;
+  cb_tx_row_t *tx;
+  size_t ntx, captx;
+  dlrec_t *dl;
+  size_t ndl, capdl;
+  ckpt_t ckpt[SINK_MAX_STREAMS];
+  size_t nckpt;
+  kmap_t amap, cmap, tmap, dmap;
+  arena_blk_t *arena;
+  size_t pending;
+  int64_t first_ms;
+
+  /* Records rejected by the database during the current attempt. */
+  dlrec_t *rej;
+  size_t nrej, caprej;
+  arena_blk_t *rarena;
+
+  uint32_t *order, *txorder; /* key-sorted indexes into acc / tx */
+  size_t caporder, captxorder;
+
+  sink_cols_t cs;
+  sink_stats_t st;
+  char err[768];
+};
+
+
+int64_t sink_mono_ms(void);
+/* Formats the sink's last error (trailing newlines trimmed). */
+void sink_set_err(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Grows *p (of *cap elements of elsz) to hold need; 0 or -1. */
+int sink_grow(void **p, size_t *cap, size_t need, size_t elsz);
+void *sink_arena_alloc(arena_blk_t **head, size_t n);
+char *sink_arena_strndup(arena_blk_t **head, const char *s, size_t n);
+void sink_arena_reset(arena_blk_t **head);
+void sink_arena_free(arena_blk_t **head);
+uint32_t sink_hash_key(const char *k);
+/* Index stored for key or -1; *h gets the key's hash for sink_kmap_put. */
+long sink_kmap_get(kmap_t *m, const char *key, uint32_t *h);
+int sink_kmap_put(kmap_t *m, const char *key, uint32_t h, size_t idx);
+void sink_kmap_clear(kmap_t *m);
+/* Adds a dead letter to *v (strings copied into *a), merging into an
+ * identical one (same fingerprint) when map is given. SINK_OK or
+ * SINK_ERR_NOMEM. */
+int sink_add_dead(arena_blk_t **a, dlrec_t **v, size_t *n, size_t *cap, kmap_t *map,
+                  const char *kind, const char *key, uint64_t slot, const char *reason,
+                  const uint8_t *raw, size_t rawlen);
+int sink_batch_empty(const sink_t *s);
+/* Flushes when the batch is full (put's auto-flush). */
+int sink_maybe_flush(sink_t *s);
 
 #endif

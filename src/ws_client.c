@@ -505,6 +505,7 @@ static int rx_chunk(ws_client_t *c, struct lws *wsi, const void *in, size_t len)
     }
     c->rx_total = 0;
     c->rx_over = 0;
+    c->rx->aux = lws_frame_is_binary(wsi) ? 1 : 0;
   }
   c->rx_total += len;
   if (!c->rx_over) {
@@ -521,6 +522,7 @@ static int rx_chunk(ws_client_t *c, struct lws *wsi, const void *in, size_t len)
         msgqueue_item_append(&small, in, more, keep);
       }
       small->t_ns = c->rx->t_ns;
+      small->aux = c->rx->aux;
       msgqueue_item_free(c->rx);
       c->rx = small;
     } else if (rc != MSGQ_OK) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "fetchq.h"
 #include "idl.h"
 #include "ingest.h"
 #include "jsonx.h"
@@ -795,6 +796,165 @@ START_TEST(cli_usage_errors) {
 }
 END_TEST
 
+/* ---- crafted scenarios ------------------------------------------------------ */
+
+/* Writes dir/rpc.jsonl from lines (NULL-terminated). */
+static void write_scenario(const char *dir, const char *const *lines) {
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  char path[700];
+  snprintf(path, sizeof path, "%s/rpc.jsonl", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  for (int i = 0; lines[i]; i++) fprintf(f, "%s\n", lines[i]);
+  fclose(f);
+}
+
+#define SIG_A "5jB1pDzLwbGHaN5ZyxeTfQ5pWt9eqbPrW4YMKeWg8a3XJvSZa8zr9yXvd3LbR3yqmgFTHTKgH9oXyHbqGe2WQZ1A"
+#define SIG_X "3xV6CwDfx7bWhqQjNhs4qqD4tQ1i5pPAgk7JLhSyZeb6NeF4rSUh3g3wzVSHNrJ6KwWqXJx5L9VDxy3D5JfMp2Pk"
+#define GSFA_REQ(extra) \
+  "{\"request\":{\"method\":\"getSignaturesForAddress\",\"params\":[\"kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe\"," \
+  "{\"limit\":2,\"commitment\":\"confirmed\"" extra "}]},"
+#define ENTRY(sig, slot) \
+  "{\"blockTime\":1,\"confirmationStatus\":\"finalized\",\"err\":null,\"memo\":null,\"signature\":\"" sig \
+  "\",\"slot\":" #slot "}"
+
+static void walk_must_fail(const char *name, const char *const *lines, const char *want) {
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/%s", g_tmpdir, name);
+  write_scenario(dir, lines);
+  replay_t rs;
+  replay_start(&rs, dir, NULL);
+  PGconn *c;
+  char *uri = fresh_migrated_db(&c);
+  run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
+  rc.from = 1;
+  rc.to = 100;
+  rc.page_limit = 2;
+  rc.no_refresh = true;
+  backfill_summary_t sum;
+  char err[512] = "";
+  ck_assert_int_eq(run_inproc(uri, rs.port, &rc, &sum, err, sizeof err, NULL), -1);
+  ck_assert_msg(strstr(err, want) != NULL, "err: %s", err);
+  tu_assert_query(c, "SELECT count(*) FROM transactions", "0");
+  tu_assert_query(c, "SELECT count(*) FROM sync_checkpoints", "0");
+  PQfinish(c);
+  free(uri);
+  replay_stop(&rs);
+}
+
+/* The node answers the cursor page with the same last signature again. */
+START_TEST(walk_detects_no_progress) {
+  static const char *const lines[] = {
+      GSFA_REQ("") "\"response\":{\"result\":[" ENTRY(SIG_A, 10) "," ENTRY(SIG_X, 9) "]}}",
+      GSFA_REQ(",\"before\":\"" SIG_X "\"") "\"response\":{\"result\":[" ENTRY(SIG_X, 9) "]}}",
+      NULL};
+  walk_must_fail("noprogress", lines, "no progress");
+}
+END_TEST
+
+/* An unknown cursor answered with the newest page: slots go up. */
+START_TEST(walk_detects_newest_page_again) {
+  static const char *const lines[] = {
+      GSFA_REQ("") "\"response\":{\"result\":[" ENTRY(SIG_A, 10) "," ENTRY(SIG_X, 9) "]}}",
+      GSFA_REQ(",\"before\":\"" SIG_X "\"") "\"response\":{\"result\":[" ENTRY(SIG_A, 10) "," ENTRY(SIG_X, 9) "]}}",
+      NULL};
+  walk_must_fail("newest", lines, "slots go up");
+}
+END_TEST
+
+/* getTransaction answered with an error meaning "never": a dead letter for
+ * that signature, every other row lands, the range completes. */
+START_TEST(unanswerable_transaction_dead_letter) {
+  char dir[600], path[700], out[700];
+  snprintf(dir, sizeof dir, "%s/missing-tx", g_tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  const char *victim = json_string_value(
+      json_array_get(json_object_get(json_object_get(meta(), "special_signatures"),
+                                     "failed_place_bet"), 0));
+  ck_assert_ptr_nonnull(victim);
+  snprintf(path, sizeof path, "%s/rpc.jsonl", g_chain);
+  snprintf(out, sizeof out, "%s/rpc.jsonl", dir);
+  FILE *in = fopen(path, "r"), *o = fopen(out, "w");
+  ck_assert(in && o);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int dropped = 0;
+  while ((n = getline(&line, &cap, in)) > 0) {
+    if (strstr(line, "\"getTransaction\"") && strstr(line, victim)) {
+      dropped++;
+      continue;
+    }
+    fwrite(line, 1, (size_t)n, o);
+  }
+  free(line);
+  fclose(in);
+  fclose(o);
+  ck_assert_int_gt(dropped, 0);
+  replay_t rs;
+  replay_start(&rs, dir, NULL);
+  PGconn *c;
+  char *uri = fresh_migrated_db(&c);
+  run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
+  backfill_summary_t sum;
+  run_ok(uri, rs.port, &rc, &sum);
+  ck_assert_uint_eq(sum.dead_letters, 1);
+  ck_assert_uint_eq(sum.transactions, meta_u64("signature_count") - 1);
+  const char *params[1] = {victim};
+  PGresult *r = PQexecParams(c, "SELECT kind, reason FROM dead_letters WHERE key = $1", 1, NULL,
+                             params, NULL, NULL, 0);
+  ck_assert_int_eq(PQntuples(r), 1);
+  ck_assert_str_eq(PQgetvalue(r, 0, 0), "transaction");
+  ck_assert_msg(strstr(PQgetvalue(r, 0, 1), "-32099") != NULL, "reason: %s", PQgetvalue(r, 0, 1));
+  PQclear(r);
+  r = PQexecParams(c, "SELECT count(*) FROM transactions WHERE signature = $1", 1, NULL, params,
+                   NULL, NULL, 0);
+  ck_assert_str_eq(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+  char want[32];
+  snprintf(want, sizeof want, "%" PRIu64, meta_u64("instruction_rows") - 1);
+  tu_assert_query(c, "SELECT count(*) FROM transactions", want);
+  PQfinish(c);
+  free(uri);
+  replay_stop(&rs);
+}
+END_TEST
+
+/* fetchq: results of calls still pending when the queue is freed are
+ * released by their callbacks (ASan/LSan check the rest). */
+START_TEST(fetchq_detach_with_pending_calls) {
+  static const char *const lat[] = {"--latency-ms", "50", NULL};
+  replay_t rs;
+  replay_start(&rs, g_chain, lat);
+  char url[64], e[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
+  rpc_options_t ro;
+  rpc_options_init(&ro);
+  ro.endpoints = url;
+  rpc_client_t *rpc = rpc_client_new(&ro, e, sizeof e);
+  ck_assert_ptr_nonnull(rpc);
+  fetchq_t *q = fetchq_new(rpc, 4);
+  ck_assert_ptr_nonnull(q);
+  for (size_t i = 0; i < 4; i++)
+    ck_assert_int_eq(fetchq_submit(q, i, "getSlot", json_pack("[{s:s}]", "commitment",
+                                                              "confirmed")), 0);
+  ck_assert_int_eq(fetchq_submit(q, 4, "getSlot", NULL), -1); /* slot 0 busy */
+  ck_assert_uint_eq(fetchq_in_flight(q), 4);
+  while (!fetchq_done(q, 0)) ck_assert_int_ge(rpc_run(rpc, 100), 0);
+  rpc_error_t err;
+  json_t *r0 = fetchq_take(q, 0, &err);
+  uint64_t slot = 0;
+  ck_assert_int_eq(jsonx_u64(r0, &slot), 0);
+  ck_assert_uint_eq(slot, meta_u64("tip_slot"));
+  json_decref(r0);
+  ck_assert_ptr_null(fetchq_take(q, 0, &err)); /* taken already */
+  fetchq_free(q);                            /* 1..3 may still be pending */
+  while (rpc_in_flight(rpc) > 0) ck_assert_int_ge(rpc_run(rpc, 100), 0);
+  rpc_client_free(rpc);
+  replay_stop(&rs);
+}
+END_TEST
+
 /* ---- main ------------------------------------------------------------------ */
 
 static int prepare(void) {
@@ -834,6 +994,10 @@ int main(void) {
     tcase_add_test(tc, stop_flag_then_resume);
     tcase_add_test(tc, sigkill_and_resume_binary);
     tcase_add_test(tc, snapshot_and_reconcile);
+    tcase_add_test(tc, walk_detects_no_progress);
+    tcase_add_test(tc, walk_detects_newest_page_again);
+    tcase_add_test(tc, unanswerable_transaction_dead_letter);
+    tcase_add_test(tc, fetchq_detach_with_pending_calls);
     suite_add_tcase(s, tc);
   }
   int rc = tu_run_suite(s);

@@ -1,0 +1,157 @@
+/* Comparing the database with a generated scenario's expected.json
+ * (tools/gen-fixtures.py): every expected row is looked up by its key and
+ * compared column by column as PostgreSQL ::text, and each table must hold
+ * exactly the expected number of rows. Shared by the end-to-end suites
+ * (backfill, live). Needs testutil.h and jsonx.h. */
+#ifndef CBI_TEST_EXPECT_H
+#define CBI_TEST_EXPECT_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jsonx.h"
+#include "testutil.h"
+
+/* Loads DIR/expected.json (caller json_decref()s). */
+static inline json_t *ex_load(const char *dir) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/expected.json", dir);
+  size_t len = 0;
+  char *text = tu_read_file(path, &len);
+  char err[200];
+  json_t *e = jsonx_loads(text, len, err, sizeof err);
+  ck_assert_msg(e != NULL, "%s: %s", path, err);
+  free(text);
+  return e;
+}
+
+static inline const json_t *ex_meta(const json_t *exp) { return json_object_get(exp, "meta"); }
+
+static inline uint64_t ex_meta_u64(const json_t *exp, const char *key) {
+  uint64_t v = 0;
+  ck_assert_msg(jsonx_get_u64(ex_meta(exp), key, &v) == 0, "expected.json meta.%s", key);
+  return v;
+}
+
+static inline long ex_count_rows(PGconn *c, const char *table) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+  char *v = tu_query1(c, sql);
+  long n = strtol(v, NULL, 10);
+  free(v);
+  return n;
+}
+
+/* expected.json value as PostgreSQL ::text ("<NULL>" for null). */
+static inline void ex_expected_text(const json_t *v, char *buf, size_t bufsz) {
+  if (!v || json_is_null(v)) snprintf(buf, bufsz, "<NULL>");
+  else if (json_is_true(v)) snprintf(buf, bufsz, "true");
+  else if (json_is_false(v)) snprintf(buf, bufsz, "false");
+  else if (json_is_integer(v)) snprintf(buf, bufsz, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+  else if (json_is_string(v)) snprintf(buf, bufsz, "%s", json_string_value(v));
+  else ck_abort_msg("unexpected JSON value type in expected.json");
+}
+
+/* Column expression giving the ::text expected.json holds. */
+static inline void ex_column_expr(const char *table, const char *col, char *buf, size_t bufsz) {
+  if (strcmp(table, "markets_cache") == 0 && strcmp(col, "resolved_at_unix") == 0)
+    snprintf(buf, bufsz, "extract(epoch FROM resolved_at)::bigint::text");
+  else if (strcmp(table, "oracle_data_cache") == 0 && strcmp(col, "signature") == 0)
+    snprintf(buf, bufsz, "encode(signature, 'hex')");
+  else
+    snprintf(buf, bufsz, "%s::text", col);
+}
+
+/* Compares one table with expected.json field by field. key1/key2: 1 or 2
+ * columns identifying a row. sync_slot: the value account rows must carry
+ * (NULL: the row's own expected value); alt_sync_slot (may be NULL): a
+ * second accepted value (an account read with getMultipleAccounts /
+ * getProgramAccounts carries meta.account_read_slot instead of the slot of
+ * its last change). Rows with a "slot" outside [lo, hi] are not expected.
+ * skip: a column not to compare (may be NULL). Returns the number of rows
+ * whose sync_slot matched alt_sync_slot rather than the expected value. */
+static inline long ex_assert_table(PGconn *c, const json_t *exp, const char *table,
+                                   const char *key1, const char *key2, const char *sync_slot,
+                                   const char *alt_sync_slot, uint64_t lo, uint64_t hi,
+                                   const char *skip) {
+  const json_t *rows = json_object_get(exp, table);
+  ck_assert_msg(json_is_array(rows), "expected.json has no %s", table);
+  size_t i, want = 0;
+  long alt_hits = 0;
+  const json_t *row;
+  json_array_foreach(rows, i, row) {
+    uint64_t slot;
+    if (jsonx_get_u64(row, "slot", &slot) == 0 && (slot < lo || slot > hi)) continue;
+    want++;
+    const char *col;
+    const json_t *val;
+    char sql[4096];
+    size_t off = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    int ncols = 0;
+    const char *names[64];
+    json_object_foreach((json_t *)row, col, val) {
+      if (skip && strcmp(col, skip) == 0) continue;
+      char e[160];
+      ex_column_expr(table, col, e, sizeof e);
+      off += (size_t)snprintf(sql + off, sizeof sql - off, "%s%s", ncols ? ", " : "", e);
+      names[ncols++] = col;
+      ck_assert_int_lt(ncols, 64);
+    }
+    off += (size_t)snprintf(sql + off, sizeof sql - off, " FROM %s WHERE %s = $1%s", table, key1,
+                            key2 ? " AND " : "");
+    if (key2) snprintf(sql + off, sizeof sql - off, "%s = $2::int", key2);
+    char k1[128], k2[32];
+    ex_expected_text(json_object_get(row, key1), k1, sizeof k1);
+    if (key2) ex_expected_text(json_object_get(row, key2), k2, sizeof k2);
+    const char *params[2] = {k1, k2};
+    PGresult *r = PQexecParams(c, sql, key2 ? 2 : 1, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    ck_assert_msg(PQntuples(r) == 1, "%s: row %s %s missing", table, k1, key2 ? k2 : "");
+    for (int j = 0; j < ncols; j++) {
+      char w[1024];
+      int is_sync = strcmp(names[j], "sync_slot") == 0;
+      if (is_sync && sync_slot) snprintf(w, sizeof w, "%s", sync_slot);
+      else ex_expected_text(json_object_get(row, names[j]), w, sizeof w);
+      const char *got = PQgetisnull(r, 0, j) ? "<NULL>" : PQgetvalue(r, 0, j);
+      if (is_sync && alt_sync_slot && strcmp(got, w) != 0 && strcmp(got, alt_sync_slot) == 0) {
+        alt_hits++;
+        continue;
+      }
+      ck_assert_msg(strcmp(got, w) == 0, "%s %s%s%s .%s: got '%s', want '%s'", table, k1,
+                    key2 ? " #" : "", key2 ? k2 : "", names[j], got, w);
+    }
+    PQclear(r);
+  }
+  ck_assert_int_eq(ex_count_rows(c, table), (long)want);
+  return alt_hits;
+}
+
+/* Everything expected.json lists: transactions (restricted to [lo, hi]),
+ * and with accounts the five caches and users. sync_slot / alt_sync_slot
+ * as in ex_assert_table. dead_letters is the caller's to check. Returns
+ * the number of cache rows that matched alt_sync_slot. */
+static inline long ex_assert_expected(PGconn *c, const json_t *exp, bool accounts, uint64_t lo,
+                                      uint64_t hi, const char *sync_slot,
+                                      const char *alt_sync_slot) {
+  ex_assert_table(c, exp, "transactions", "signature", "instruction_index", NULL, NULL, lo, hi,
+                  NULL);
+  if (!accounts) {
+    tu_assert_query(c, "SELECT count(*) FROM platform_config", "0");
+    tu_assert_query(c, "SELECT count(*) FROM positions_cache", "0");
+    return 0;
+  }
+  static const char *const caches[][2] = {{"platform_config", "config_pubkey"},
+                                          {"markets_cache", "market_pubkey"},
+                                          {"positions_cache", "position_pubkey"},
+                                          {"treasuries_cache", "treasury_pubkey"},
+                                          {"oracle_data_cache", "oracle_pubkey"}};
+  long alt = 0;
+  for (size_t k = 0; k < sizeof caches / sizeof caches[0]; k++)
+    alt += ex_assert_table(c, exp, caches[k][0], caches[k][1], NULL, sync_slot, alt_sync_slot, 0,
+                           UINT64_MAX, NULL);
+  ex_assert_table(c, exp, "users", "wallet_address", NULL, NULL, NULL, 0, UINT64_MAX, NULL);
+  return alt;
+}
+
+#endif

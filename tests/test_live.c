@@ -1,0 +1,826 @@
+/* Live sync.
+ *
+ * Unit part (no server): message classification, UTF-8 validation, the
+ * checkpoint rule, websocket URL parsing.
+ *
+ * Websocket client against cbi-replay: every notification arrives in order
+ * through a queue far smaller than the stream while the consumer stalls
+ * (backpressure, nothing dropped); oversized messages become OVERSIZED
+ * items and the connection stays.
+ *
+ * End to end: the real binary (`crypto-bet-indexer live --exit-when-idle`)
+ * against cbi-replay streaming fixtures/chain and a fresh migrated
+ * database; the final tables must equal fixtures/chain/expected.json
+ * (tests/expect.h) after a clean stream, a socket drop, a stall,
+ * duplicates and reordering, garbage (which must be in dead_letters), a
+ * PostgreSQL restart, and SIGTERM followed by a restart. */
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "expect.h"
+#include "live.h"
+#include "migrate.h"
+#include "msgqueue.h"
+#include "replay.h"
+#include "replay_child.h"
+#include "ws_client.h"
+
+#define CHAIN "fixtures/chain"
+#define CHAIN_SMALL "fixtures/chain-small"
+#define PROGRAM "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe"
+#define SIG88 "3Y8u8geGZJLY4RgFijfCSAozNVWH24bvwynCT6Z52xs3x1hvcyT9s1V5rdKTn7BQhp9a9sYrC9VXG78txKZUtqF5"
+
+static json_t *g_exp_doc;
+static char g_tmp[128];
+
+/* fixtures/chain/expected.json, loaded on first use inside a test. */
+#define g_exp exp_doc()
+static json_t *exp_doc(void) {
+  if (!g_exp_doc) g_exp_doc = ex_load(CHAIN);
+  return g_exp_doc;
+}
+
+/* ---- unit: UTF-8 ------------------------------------------------------------- */
+
+START_TEST(utf8_vectors) {
+  static const struct {
+    const char *bytes;
+    size_t len;
+    int ok;
+    size_t bad;
+  } v[] = {
+      {"", 0, 1, 0},
+      {"plain ascii", 11, 1, 0},
+      {"\xE2\x82\xAC", 3, 1, 0},         /* U+20AC euro sign */
+      {"\xC3\xA9t\xC3\xA9", 5, 1, 0},    /* "ete" with accents */
+      {"\xF0\x9F\x98\x80", 4, 1, 0},     /* U+1F600 */
+      {"\xF4\x8F\xBF\xBF", 4, 1, 0},     /* U+10FFFF, the last code point */
+      {"\xED\x9F\xBF", 3, 1, 0},         /* U+D7FF, below the surrogates */
+      {"\xC0\xAF", 2, 0, 0},             /* overlong '/' */
+      {"\xE0\x80\xAF", 3, 0, 0},         /* overlong '/' */
+      {"ab\xED\xA0\x80", 5, 0, 2},       /* U+D800 surrogate */
+      {"\xF4\x90\x80\x80", 4, 0, 0},     /* above U+10FFFF */
+      {"ok\xE2\x82", 4, 0, 2},           /* truncated */
+      {"\x80", 1, 0, 0},                 /* lone continuation */
+      {"x\xFF", 2, 0, 1},                /* never valid */
+      {"\xC3\x28", 2, 0, 0},             /* bad continuation */
+  };
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    size_t bad = 999;
+    int ok = live_utf8_valid((const uint8_t *)v[i].bytes, v[i].len, &bad);
+    ck_assert_msg(ok == v[i].ok, "vector %zu: got %d", i, ok);
+    if (!ok) ck_assert_msg(bad == v[i].bad, "vector %zu: bad offset %zu", i, bad);
+  }
+}
+END_TEST
+
+/* ---- unit: message classification ------------------------------------------------ */
+
+static live_msg_kind_t classify(const char *text, live_msg_t *m) {
+  return live_parse_message((const uint8_t *)text, strlen(text), 0, m);
+}
+
+START_TEST(parse_good_notifications) {
+  live_msg_t m;
+  ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"slotNotification\",\"params\":{"
+                            "\"result\":{\"parent\":75,\"root\":44,\"slot\":76},\"subscription\":0}}",
+                            &m),
+                   LIVE_MSG_SLOT);
+  ck_assert_uint_eq(m.slot, 76);
+  ck_assert(m.has_root);
+  ck_assert_uint_eq(m.root, 44);
+  live_msg_clear(&m);
+
+  /* rentEpoch u64::MAX must not break the parse */
+  ck_assert_int_eq(
+      classify("{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{"
+               "\"context\":{\"slot\":18446744073709551615},\"value\":{\"pubkey\":\"" PROGRAM
+               "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],\"executable\":false,"
+               "\"lamports\":1,\"owner\":\"" PROGRAM "\",\"rentEpoch\":18446744073709551615,"
+               "\"space\":3}}},\"subscription\":1}}",
+               &m),
+      LIVE_MSG_ACCOUNT);
+  ck_assert_uint_eq(m.slot, UINT64_MAX);
+  ck_assert_str_eq(m.pubkey, PROGRAM);
+  ck_assert(json_is_object(m.account));
+  live_msg_clear(&m);
+
+  ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"logsNotification\",\"params\":{"
+                            "\"result\":{\"context\":{\"slot\":5},\"value\":{\"signature\":\"" SIG88
+                            "\",\"err\":{\"InstructionError\":[0,{\"Custom\":6001}]},\"logs\":[]}},"
+                            "\"subscription\":2}}",
+                            &m),
+                   LIVE_MSG_LOGS);
+  ck_assert_uint_eq(m.slot, 5);
+  ck_assert_str_eq(m.signature, SIG88);
+  ck_assert(m.tx_failed);
+  live_msg_clear(&m);
+
+  /* a closed account arrives as account: null */
+  ck_assert_int_eq(
+      classify("{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":"
+               "9},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":null}}}}",
+               &m),
+      LIVE_MSG_ACCOUNT);
+  ck_assert(json_is_null(m.account));
+  live_msg_clear(&m);
+}
+END_TEST
+
+START_TEST(parse_garbage) {
+  static const struct {
+    const char *text;
+    const char *reason;
+  } v[] = {
+      {"{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{"
+       "\"context\":{\"slot\":",
+       "malformed JSON"},
+      {"[1,2,3]", "not a JSON object"},
+      {"{\"jsonrpc\":\"2.0\",\"result\":5,\"id\":1}", "no method"},
+      {"{\"method\":\"accountNotification\",\"params\":{}}", "unknown method: accountNotification"},
+      {"{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":"
+       "\"not-a-slot\"},\"value\":[1,2,3]},\"subscription\":3}}",
+       "without a context slot"},
+      {"{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":1},"
+       "\"value\":{\"pubkey\":\"0OIl\",\"account\":null}}}}",
+       "valid pubkey"},
+      {"{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":1},"
+       "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":7}}}}",
+       "without an account"},
+      {"{\"method\":\"logsNotification\",\"params\":{\"result\":{\"context\":{\"slot\":1},"
+       "\"value\":{\"signature\":\"short\"}}}}",
+       "valid signature"},
+      {"{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":-1}}}",
+       "without a slot"},
+      {"{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":1,\"root\":\"x\"}}}",
+       "bad root"},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    live_msg_t m;
+    ck_assert_int_eq(classify(v[i].text, &m), LIVE_MSG_BAD);
+    ck_assert_msg(strstr(m.reason, v[i].reason) != NULL, "vector %zu: reason '%s'", i, m.reason);
+    live_msg_clear(&m);
+  }
+  live_msg_t m;
+  const uint8_t nul[] = "{\"method\":\"slotNotification\"\0}";
+  ck_assert_int_eq(live_parse_message(nul, sizeof nul - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_str_eq(m.reason, "NUL byte at offset: 28");
+  live_msg_clear(&m);
+  const uint8_t bad[] = "{\"method\":\"\xC3\x28\"}";
+  ck_assert_int_eq(live_parse_message(bad, sizeof bad - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_str_eq(m.reason, "invalid UTF-8 at offset: 11");
+  live_msg_clear(&m);
+  const char *ok = "{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":1}}}";
+  ck_assert_int_eq(live_parse_message((const uint8_t *)ok, strlen(ok), 1, &m), LIVE_MSG_BAD);
+  ck_assert_str_eq(m.reason, "binary frame");
+  live_msg_clear(&m);
+}
+END_TEST
+
+/* ---- unit: checkpoint rule ------------------------------------------------------- */
+
+START_TEST(checkpoint_rule) {
+  /* margin behind the tip */
+  ck_assert_uint_eq(live_checkpoint_next(0, 1000, 32, false, 0), 968);
+  /* never backwards */
+  ck_assert_uint_eq(live_checkpoint_next(990, 1000, 32, false, 0), 990);
+  /* below the lowest in-flight fetch */
+  ck_assert_uint_eq(live_checkpoint_next(0, 1000, 32, true, 900), 899);
+  ck_assert_uint_eq(live_checkpoint_next(0, 1000, 32, true, 999), 968);
+  ck_assert_uint_eq(live_checkpoint_next(950, 1000, 32, true, 900), 950);
+  /* tiny tips */
+  ck_assert_uint_eq(live_checkpoint_next(0, 10, 32, false, 0), 0);
+  ck_assert_uint_eq(live_checkpoint_next(0, 100, 32, true, 0), 0);
+}
+END_TEST
+
+/* ---- unit: URL parsing ------------------------------------------------------------- */
+
+START_TEST(url_parsing) {
+  int tls = -1, port = 0;
+  char host[64], path[64];
+  ck_assert_int_eq(ws_client_parse_url("ws://127.0.0.1:8900", &tls, host, sizeof host, &port,
+                                       path, sizeof path),
+                   0);
+  ck_assert_int_eq(tls, 0);
+  ck_assert_str_eq(host, "127.0.0.1");
+  ck_assert_int_eq(port, 8900);
+  ck_assert_str_eq(path, "/");
+  ck_assert_int_eq(ws_client_parse_url("wss://api.example.com/ws/KEY123?x=1#frag", &tls, host,
+                                       sizeof host, &port, path, sizeof path),
+                   0);
+  ck_assert_int_eq(tls, 1);
+  ck_assert_str_eq(host, "api.example.com");
+  ck_assert_int_eq(port, 443);
+  ck_assert_str_eq(path, "/ws/KEY123?x=1");
+  ck_assert_int_eq(ws_client_parse_url("wss://h?api-key=1", &tls, host, sizeof host, &port, path,
+                                       sizeof path),
+                   0);
+  ck_assert_str_eq(path, "/?api-key=1");
+  ck_assert_int_eq(ws_client_parse_url("ws://[::1]:9000/p", &tls, host, sizeof host, &port, path,
+                                       sizeof path),
+                   0);
+  ck_assert_str_eq(host, "::1");
+  ck_assert_int_eq(port, 9000);
+  static const char *const bad[] = {"http://h/",     "ws://",          "ws://:80/",
+                                    "ws://h:0/",     "ws://h:65536/",  "ws://h:12x/",
+                                    "ws://u:p@h/",   "ws://[::1/",     "wss://h:/",
+                                    "WS://h/",       NULL};
+  for (int i = 0; bad[i]; i++)
+    ck_assert_msg(ws_client_parse_url(bad[i], &tls, host, sizeof host, &port, path, sizeof path) ==
+                      -1,
+                  "accepted %s", bad[i]);
+  char tiny[4];
+  ck_assert_int_eq(
+      ws_client_parse_url("ws://longhost/", &tls, tiny, sizeof tiny, &port, path, sizeof path), -1);
+}
+END_TEST
+
+/* ---- websocket client against cbi-replay -------------------------------------------- */
+
+static size_t count_lines(const char *path) {
+  size_t len = 0, n = 0;
+  char *t = tu_read_file(path, &len);
+  for (size_t i = 0; i < len; i++)
+    if (t[i] == '\n') n++;
+  free(t);
+  return n;
+}
+
+/* The slot of the last notification of a ws.jsonl fixture. */
+static uint64_t fixture_last_slot(const char *path) {
+  size_t len = 0;
+  char *t = tu_read_file(path, &len);
+  while (len > 0 && t[len - 1] == '\n') t[--len] = '\0';
+  char *line = strrchr(t, '\n');
+  line = line ? line + 1 : t;
+  json_t *d = jsonx_loads(line, strlen(line), NULL, 0);
+  ck_assert_ptr_nonnull(d);
+  json_t *r = json_object_get(json_object_get(d, "params"), "result");
+  uint64_t slot = 0;
+  if (jsonx_get_u64(r, "slot", &slot) != 0)
+    ck_assert_int_eq(jsonx_get_u64(json_object_get(r, "context"), "slot", &slot), 0);
+  json_decref(d);
+  free(t);
+  return slot;
+}
+
+static ws_client_t *start_ws(const rc_child_t *rs, msgqueue_t *q, size_t max_msg) {
+  char url[64], err[256];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/", rs->port);
+  ws_client_options_t o;
+  ws_client_options_init(&o);
+  o.url = url;
+  o.program_id = PROGRAM;
+  o.commitment = "confirmed";
+  if (max_msg) o.max_message_bytes = max_msg;
+  ws_client_t *ws = ws_client_start(&o, q, err, sizeof err);
+  ck_assert_msg(ws != NULL, "ws_client_start: %s", err);
+  return ws;
+}
+
+/* The whole chain-small stream through a queue of 4 KiB while the consumer
+ * sleeps: reading pauses, nothing is lost, order is kept. */
+START_TEST(ws_backpressure_keeps_everything) {
+  rc_child_t rs;
+  const char *extra[] = {"--speed", "50", NULL};
+  rc_start(&rs, CHAIN_SMALL, extra);
+  msgqueue_t *q = msgqueue_new(4096);
+  ws_client_t *ws = start_ws(&rs, q, 0);
+  size_t want = count_lines(CHAIN_SMALL "/ws.jsonl");
+  msgqueue_item_t *it = msgqueue_pop(q, 10000);
+  ck_assert_ptr_nonnull(it);
+  ck_assert_int_eq(it->kind, WS_ITEM_CONNECTED);
+  ck_assert_uint_eq(it->aux, 1);
+  msgqueue_item_free(it);
+  usleep(1500 * 1000); /* the stream (~0.3 s) is over; the socket holds the rest */
+  msgqueue_stats_t qs;
+  msgqueue_get_stats(q, &qs);
+  ck_assert_uint_le(qs.peak_bytes, 4096 + 4096); /* one item may exceed into an empty queue */
+  ws_client_stats_t st;
+  ws_client_get_stats(ws, &st);
+  ck_assert_uint_ge(st.paused, 1);
+  size_t got = 0;
+  uint64_t last_slot = 0;
+  while (got < want && (it = msgqueue_pop(q, 5000)) != NULL) {
+    ck_assert_int_eq(it->kind, WS_ITEM_MESSAGE);
+    live_msg_t m;
+    ck_assert_int_ne(live_parse_message(it->data, it->len, 0, &m), LIVE_MSG_BAD);
+    ck_assert_uint_ge(m.slot, last_slot); /* the fixture is in slot order */
+    last_slot = m.slot;
+    live_msg_clear(&m);
+    msgqueue_item_free(it);
+    got++;
+  }
+  ck_assert_uint_eq(got, want);
+  ck_assert_uint_eq(last_slot, fixture_last_slot(CHAIN_SMALL "/ws.jsonl"));
+  ws_client_get_stats(ws, &st);
+  ck_assert_uint_eq(st.messages, want);
+  ck_assert_uint_eq(st.connects, 1);
+  ck_assert_uint_eq(st.disconnects, 0);
+  ws_client_stop(ws);
+  msgqueue_free(q);
+  ck_assert_int_eq(rc_stop(&rs), 0);
+}
+END_TEST
+
+/* Oversized frames (garbage kind 3 of cbi-replay) come out as OVERSIZED
+ * items with their full length; the connection stays and the rest of the
+ * stream arrives. */
+START_TEST(ws_oversized_is_reported) {
+  rc_child_t rs;
+  const char *extra[] = {"--speed", "50", "--ws-garbage-every", "10", "--ws-oversize-bytes",
+                         "300000", NULL};
+  rc_start(&rs, CHAIN_SMALL, extra);
+  msgqueue_t *q = msgqueue_new(1 << 20);
+  ws_client_t *ws = start_ws(&rs, q, 65536);
+  size_t notes = count_lines(CHAIN_SMALL "/ws.jsonl"), messages = 0, oversized = 0;
+  msgqueue_item_t *it;
+  while ((it = msgqueue_pop(q, 1500)) != NULL) { /* until the stream is over */
+    if (it->kind == WS_ITEM_OVERSIZED) {
+      oversized++;
+      ck_assert_uint_ge(it->aux, 300000);
+      ck_assert_uint_le(it->len, 1024);
+      ck_assert(memcmp(it->data, "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\"", 47) ==
+                0);
+    } else if (it->kind == WS_ITEM_MESSAGE) {
+      messages++;
+    }
+    msgqueue_item_free(it);
+  }
+  long long garbage = rc_stat(&rs, "ws_garbage");
+  ck_assert_int_ge(garbage, 4);
+  /* every notification plus the garbage that is not oversized */
+  ck_assert_uint_eq(messages, notes + (size_t)garbage - oversized);
+  ck_assert_uint_eq(oversized, (size_t)(garbage / 4) + (garbage % 4 >= 3 ? 1 : 0));
+  ws_client_stats_t st;
+  ws_client_get_stats(ws, &st);
+  ck_assert_uint_eq(st.oversized, oversized);
+  ck_assert_uint_eq(st.connects, 1);
+  ck_assert_uint_eq(st.disconnects, 0);
+  ws_client_stop(ws);
+  msgqueue_free(q);
+  rc_stop(&rs);
+}
+END_TEST
+
+/* ---- end to end --------------------------------------------------------------------- */
+
+static char *fresh_db(PGconn **conn) {
+  char *uri = tu_fresh_db("live");
+  PGconn *c = PQconnectdb(uri);
+  ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  char err[512];
+  ck_assert_msg(migrate_run(c, NULL, err, sizeof err) == 0, "migrate: %s", err);
+  *conn = c;
+  return uri;
+}
+
+/* A database that already tracks the program: the checkpoint sits just
+ * before the stream, so there is no snapshot and every account update
+ * comes from programNotification (those touched in the first slot are
+ * refreshed by the start-up gap fill). */
+static void seed_checkpoint(PGconn *c) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', %" PRIu64 ")",
+           ex_meta_u64(g_exp, "start_slot") - 1);
+  PGresult *r = PQexec(c, sql);
+  ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+  PQclear(r);
+}
+
+static pid_t spawn_live(const char *uri, int port, const char *logfile, const char *const *extra) {
+  char bin[512], rpc[64], ws[64];
+  const char *build = getenv("CBI_BUILD");
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", build ? build : "build");
+  snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
+  snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
+  const char *argv[48];
+  int n = 0;
+  argv[n++] = bin;
+  argv[n++] = "live";
+  argv[n++] = "--database-url";
+  argv[n++] = uri;
+  argv[n++] = "--rpc-url";
+  argv[n++] = rpc;
+  argv[n++] = "--ws-url";
+  argv[n++] = ws;
+  argv[n++] = "--status-interval";
+  argv[n++] = "1";
+  for (int i = 0; extra && extra[i] && n < 46; i++) argv[n++] = extra[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    FILE *f = freopen(logfile, "w", stderr);
+    (void)f;
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Waits up to timeout_ms; kills and fails on timeout. Returns the exit
+ * code (128 + signal when killed by one). */
+static int wait_live(pid_t pid, long timeout_ms, const char *logfile) {
+  long deadline = rc_now_ms() + timeout_ms;
+  int st = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) break;
+    if (rc_now_ms() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      char *log = tu_read_file(logfile, NULL);
+      size_t n = strlen(log);
+      ck_abort_msg("live did not exit within %ld ms; log tail:\n%s", timeout_ms,
+                   n > 3000 ? log + n - 3000 : log);
+    }
+    usleep(20000);
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static char *log_path(const char *name) {
+  char *p = malloc(256);
+  ck_assert_ptr_nonnull(p);
+  snprintf(p, 256, "%s/%s.log", g_tmp, name);
+  return p;
+}
+
+/* Runs live to its idle exit and asserts exit 0. Returns the log text. */
+static char *run_live_ok(const char *uri, int port, const char *name, const char *const *extra) {
+  char *lp = log_path(name);
+  pid_t pid = spawn_live(uri, port, lp, extra);
+  int code = wait_live(pid, 60000, lp);
+  char *log = tu_read_file(lp, NULL);
+  size_t n = strlen(log);
+  ck_assert_msg(code == 0, "live exit %d; log tail:\n%s", code, n > 3000 ? log + n - 3000 : log);
+  free(lp);
+  return log;
+}
+
+static void assert_tables(PGconn *c, long *alt_hits) {
+  char rs[32];
+  snprintf(rs, sizeof rs, "%" PRIu64, ex_meta_u64(g_exp, "account_read_slot"));
+  long alt = ex_assert_expected(c, g_exp, true, 0, UINT64_MAX, NULL, rs);
+  if (alt_hits) *alt_hits = alt;
+}
+
+static long accounts_expected(void) {
+  static const char *const t[] = {"platform_config", "markets_cache", "positions_cache",
+                                  "treasuries_cache", "oracle_data_cache"};
+  long n = 0;
+  for (int i = 0; i < 5; i++) n += (long)json_array_size(json_object_get(g_exp, t[i]));
+  return n;
+}
+
+static uint64_t checkpoint_of(PGconn *c, const char *stream) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT coalesce(max(slot), 0) FROM sync_checkpoints WHERE stream = '%s'",
+           stream);
+  char *v = tu_query1(c, sql);
+  uint64_t s = strtoull(v, NULL, 10);
+  free(v);
+  return s;
+}
+
+static const char *const REPLAY_FAST[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", NULL};
+
+START_TEST(e2e_clean_stream) {
+  rc_child_t rs;
+  rc_start(&rs, CHAIN, REPLAY_FAST);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  char rec[200];
+  snprintf(rec, sizeof rec, "%s/record", g_tmp);
+  const char *extra[] = {"--exit-when-idle", "2000", "--record", rec, NULL};
+  char *log = run_live_ok(uri, rs.port, "clean", extra);
+  long alt = 0;
+  assert_tables(c, &alt);
+  /* most accounts carry the slot of their last notification, not a read */
+  ck_assert_msg(alt < accounts_expected() / 2, "%ld of %ld accounts from reads", alt,
+                accounts_expected());
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  ck_assert_uint_ge(checkpoint_of(c, "live"), ex_meta_u64(g_exp, "tip_slot") - LIVE_CHECKPOINT_MARGIN);
+  ck_assert_ptr_nonnull(strstr(log, "reason=idle"));
+  ck_assert_ptr_null(strstr(log, "snapshot"));
+  /* the recording replays: every notification of the stream is in it */
+  char err[256];
+  replay_store_t *st = replay_store_load(rec, err, sizeof err);
+  ck_assert_msg(st != NULL, "recording: %s", err);
+  ck_assert_uint_ge(replay_store_ws_count(st), count_lines(CHAIN "/ws.jsonl"));
+  ck_assert_uint_gt(replay_store_rpc_count(st), 0);
+  replay_store_free(st);
+  free(log);
+
+  /* reconcile finds nothing closed */
+  char bin[512], url[64], lp[256];
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", getenv("CBI_BUILD") ? getenv("CBI_BUILD") : "build");
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", rs.port);
+  snprintf(lp, sizeof lp, "%s/reconcile.log", g_tmp);
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE *f = freopen(lp, "w", stderr);
+    f = freopen("/dev/null", "w", stdout);
+    (void)f;
+    execl(bin, bin, "reconcile", "--rpc-url", url, "--database-url", uri, (char *)NULL);
+    _exit(127);
+  }
+  ck_assert_int_eq(wait_live(pid, 30000, lp), 0);
+  tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE closed_slot IS NOT NULL", "0");
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+/* The server closes the socket mid-stream; the notifications it sends
+ * before the client is back are only available through the gap fill. */
+START_TEST(e2e_socket_drop) {
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-drop-after", "300",
+                      "--ws-fault-once", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  char *log = run_live_ok(uri, rs.port, "drop", extra);
+  ck_assert_int_eq(rc_stat(&rs, "ws_drops"), 1);
+  ck_assert_ptr_nonnull(strstr(log, "resubscribed conn=2"));
+  ck_assert_ptr_nonnull(strstr(log, "reconnects=1 "));
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  free(log);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+/* The server keeps the socket open (and answers pings) but sends nothing:
+ * the stall timeout closes it, the gap is filled. */
+START_TEST(e2e_stall) {
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-stall-after", "300",
+                      "--ws-fault-once", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "2500", "--stall-timeout", "2", "--ping-interval",
+                         "1", NULL};
+  char *log = run_live_ok(uri, rs.port, "stall", extra);
+  ck_assert_int_eq(rc_stat(&rs, "ws_stalls"), 1);
+  ck_assert_ptr_nonnull(strstr(log, "stall: no message"));
+  ck_assert_ptr_nonnull(strstr(log, "resubscribed conn=2"));
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  free(log);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+START_TEST(e2e_duplicates_and_reordering) {
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-duplicate-every", "3",
+                      "--ws-reorder-window", "5", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  char *log = run_live_ok(uri, rs.port, "dup", extra);
+  ck_assert_int_gt(rc_stat(&rs, "ws_duplicates"), 100);
+  ck_assert_int_gt(rc_stat(&rs, "ws_reordered"), 50);
+  long alt = 0;
+  assert_tables(c, &alt);
+  ck_assert_msg(alt < accounts_expected() / 2, "%ld accounts from reads", alt);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  free(log);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+START_TEST(e2e_garbage_to_dead_letters) {
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-garbage-every", "20",
+                      "--ws-oversize-bytes", "300000", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "2000", "--max-message-bytes", "65536", NULL};
+  char *log = run_live_ok(uri, rs.port, "garbage", extra);
+  long long sent = rc_stat(&rs, "ws_garbage");
+  ck_assert_int_ge(sent, 8);
+  assert_tables(c, NULL);
+  /* every garbage message is accounted for (identical ones bump attempts) */
+  char want[32];
+  snprintf(want, sizeof want, "%lld", sent);
+  tu_assert_query(c, "SELECT coalesce(sum(attempts), 0) FROM dead_letters", want);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'ws-message'", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE raw IS NULL OR length(raw) = 0", "0");
+  tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE reason LIKE 'malformed JSON%'",
+                  "t");
+  tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE reason = 'binary frame'", "t");
+  tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE reason LIKE 'oversized message%'",
+                  "t");
+  tu_assert_query(c,
+                  "SELECT count(*) > 0 FROM dead_letters WHERE reason LIKE '%without a context slot%'",
+                  "t");
+  /* the oversized row keeps the message's first bytes only */
+  tu_assert_query(c,
+                  "SELECT max(length(raw)) <= 1024 FROM dead_letters WHERE reason LIKE 'oversized%'",
+                  "t");
+  ck_assert_ptr_null(strstr(log, "resubscribed")); /* the connection stayed */
+  free(log);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+static int pg_restart(void) {
+  const char *ctl = getenv("CBI_PG_CTL"), *data = getenv("CBI_PG_DATA");
+  if (!ctl || !data) return -1;
+  char logf[600];
+  snprintf(logf, sizeof logf, "%s/../restart.log", data);
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE *f = freopen("/dev/null", "w", stdout);
+    (void)f;
+    if (geteuid() == 0)
+      execlp("runuser", "runuser", "-u", "postgres", "--", ctl, "-D", data, "-m", "immediate",
+             "-w", "-l", logf, "restart", (char *)NULL);
+    else
+      execl(ctl, ctl, "-D", data, "-m", "immediate", "-w", "-l", logf, "restart", (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(e2e_postgres_restart) {
+  if (!getenv("CBI_PG_CTL") || !getenv("CBI_PG_DATA")) {
+    fprintf(stderr, "e2e_postgres_restart: CBI_PG_CTL/CBI_PG_DATA not set (run via tests/run.sh)\n");
+    return;
+  }
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "10", "--ws-slot-heartbeat-ms", "100", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  seed_checkpoint(c);
+  PQfinish(c);
+  char *lp = log_path("pgrestart");
+  const char *extra[] = {"--exit-when-idle", "2500", NULL};
+  pid_t pid = spawn_live(uri, rs.port, lp, extra);
+  usleep(1500 * 1000); /* about a third of the stream */
+  ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+  ck_assert_int_eq(pg_restart(), 0);
+  int code = wait_live(pid, 60000, lp);
+  char *log = tu_read_file(lp, NULL);
+  size_t n = strlen(log);
+  ck_assert_msg(code == 0, "live exit %d; log tail:\n%s", code, n > 3000 ? log + n - 3000 : log);
+  c = PQconnectdb(uri);
+  ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  free(log);
+  free(lp);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+/* First run on an empty database, SIGTERM mid-stream (exit 0 within 5 s
+ * with a checkpoint), then a restart that completes the tables. */
+START_TEST(e2e_sigterm_then_restart) {
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "10", "--ws-slot-heartbeat-ms", "100", NULL};
+  rc_start(&rs, CHAIN, rx);
+  PGconn *c;
+  char *uri = fresh_db(&c);
+  char *lp = log_path("sigterm1");
+  pid_t pid = spawn_live(uri, rs.port, lp, NULL);
+  usleep(2000 * 1000);
+  ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+  long t0 = rc_now_ms();
+  kill(pid, SIGTERM);
+  int code = wait_live(pid, 10000, lp);
+  long took = rc_now_ms() - t0;
+  char *log = tu_read_file(lp, NULL);
+  ck_assert_msg(code == 0, "exit %d after SIGTERM; log:\n%s", code, log);
+  ck_assert_msg(took < 5000, "SIGTERM took %ld ms", took);
+  ck_assert_ptr_nonnull(strstr(log, "reason=signal"));
+  ck_assert_ptr_nonnull(strstr(log, "snapshot done"));
+  uint64_t cp = checkpoint_of(c, "live");
+  ck_assert_uint_ge(cp, ex_meta_u64(g_exp, "start_slot"));
+  ck_assert_int_gt(ex_count_rows(c, "transactions"), 0);
+  free(log);
+  free(lp);
+  /* the restart picks up from the checkpoint: no second snapshot */
+  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  log = run_live_ok(uri, rs.port, "sigterm2", extra);
+  ck_assert_ptr_nonnull(strstr(log, "resuming checkpoint="));
+  ck_assert_ptr_null(strstr(log, "snapshot"));
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  ck_assert_uint_ge(checkpoint_of(c, "live"), cp);
+  free(log);
+  PQfinish(c);
+  free(uri);
+  rc_stop(&rs);
+}
+END_TEST
+
+START_TEST(cli_usage) {
+  char bin[512];
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer",
+           getenv("CBI_BUILD") ? getenv("CBI_BUILD") : "build");
+  static const char *const cases[][4] = {{"--ping-interval", "31", NULL, NULL},
+                                         {"--ping-interval", "0", NULL, NULL},
+                                         {"--queue-bytes", "5000", NULL, NULL},
+                                         {"--max-message-bytes", "x", NULL, NULL},
+                                         {"--stall-timeout", "5", "--ping-interval", "10"},
+                                         {"--bogus", NULL, NULL, NULL},
+                                         {"extra-arg", NULL, NULL, NULL},
+                                         {"--commitment", "soon", NULL, NULL}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      FILE *f = freopen("/dev/null", "w", stderr);
+      (void)f;
+      execl(bin, bin, "live", cases[i][0], cases[i][1], cases[i][2], cases[i][3], (char *)NULL);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "case %zu: status %d", i, st);
+  }
+  static const char *const helps[] = {"live", "reconcile"};
+  for (int i = 0; i < 2; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      FILE *f = freopen("/dev/null", "w", stdout);
+      (void)f;
+      execl(bin, bin, helps[i], "--help", (char *)NULL);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s --help: %d", helps[i], st);
+  }
+}
+END_TEST
+
+int main(void) {
+  snprintf(g_tmp, sizeof g_tmp, "/tmp/cbi-live-test-XXXXXX");
+  if (!mkdtemp(g_tmp)) return 2;
+  Suite *s = suite_create("live");
+  TCase *unit = tcase_create("unit");
+  tcase_add_test(unit, utf8_vectors);
+  tcase_add_test(unit, parse_good_notifications);
+  tcase_add_test(unit, parse_garbage);
+  tcase_add_test(unit, checkpoint_rule);
+  tcase_add_test(unit, url_parsing);
+  suite_add_tcase(s, unit);
+  TCase *ws = tcase_create("ws_client");
+  tcase_set_timeout(ws, 60);
+  tcase_add_test(ws, ws_backpressure_keeps_everything);
+  tcase_add_test(ws, ws_oversized_is_reported);
+  suite_add_tcase(s, ws);
+  TCase *e2e = tcase_create("e2e");
+  tcase_set_timeout(e2e, 120);
+  if (tu_have_pg()) {
+    tcase_add_test(e2e, e2e_clean_stream);
+    tcase_add_test(e2e, e2e_socket_drop);
+    tcase_add_test(e2e, e2e_stall);
+    tcase_add_test(e2e, e2e_duplicates_and_reordering);
+    tcase_add_test(e2e, e2e_garbage_to_dead_letters);
+    tcase_add_test(e2e, e2e_postgres_restart);
+    tcase_add_test(e2e, e2e_sigterm_then_restart);
+  }
+  tcase_add_test(e2e, cli_usage);
+  suite_add_tcase(s, e2e);
+  int rc = tu_run_suite(s);
+  json_decref(g_exp_doc);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+  if (rc == 0 && system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", g_tmp);
+  return rc;
+}
