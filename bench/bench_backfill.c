@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "jsonx.h"
-#include "migrate.h"
 
 #define LATENCY_MS "20"
 #define C1_SLOTS 250          /* slots of the concurrency-1 run */
@@ -50,7 +49,7 @@ static int ensure_scenario(char *dir, size_t dirsz) {
   if (env && *env) {
     snprintf(dir, dirsz, "%s", env);
   } else {
-    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-w500-b20000", build_dir());
+    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-b20000", build_dir());
   }
   snprintf(exp, sizeof exp, "%s/expected.json", dir);
   if (file_exists(exp)) return 0;
@@ -62,7 +61,7 @@ static int ensure_scenario(char *dir, size_t dirsz) {
   double t0 = now_s();
   snprintf(cmd, sizeof cmd,
            "python3 tools/gen-fixtures.py --out %s --markets 50 --wallets 500 --bets 20000 "
-           "--encoding json --no-verify > /dev/null",
+           "--encoding json --no-verify > /dev/null 2>&1",
            dir);
   if (system(cmd) != 0) {
     /* Some generator versions run 500 wallets out of lamports at this size. */
@@ -169,16 +168,15 @@ static char *fresh_db(const char *name) {
   if (!uri) return NULL;
   memcpy(uri, base, keep);
   memcpy(uri + keep, name, strlen(name) + 1);
-  PGconn *m = PQconnectdb(uri);
-  char err[512];
-  PQclear(PQexec(m, "SET client_min_messages = warning"));
-  if (PQstatus(m) != CONNECTION_OK || migrate_run(m, NULL, err, sizeof err) != 0) {
+  /* The binary under test applies its own embedded migrations. */
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "%s/crypto-bet-indexer migrate --database-url '%s' --log-level warn",
+           build_dir(), uri);
+  if (system(cmd) != 0) {
     fprintf(stderr, "bench_backfill: migrate failed\n");
-    PQfinish(m);
     free(uri);
     return NULL;
   }
-  PQfinish(m);
   return uri;
 }
 

@@ -35,11 +35,15 @@ typedef struct backfill_options {
                                    complete, so any run starting at from_slot may resume
                                    from it; a run starting elsewhere does not) */
   bool refresh_accounts;    /* getMultipleAccounts of the touched accounts at the end */
-  int progress;             /* 0 none, 1 log line every few s, 2 tty progress bar */
+  int progress;             /* progress_mode_t: 0 none, 1 log line every 5 s, 2 bar */
   const volatile int *stop_flag;
   bool restart;             /* ignore the checkpoint: redo the whole range */
 } backfill_options_t;
 
+/* Fills o with the defaults: commitment "confirmed", from_slot 0, to_slot
+ * UINT64_MAX (the tip), signatures strategy, BACKFILL_DEFAULT_CONCURRENCY,
+ * page limit 1000, refresh_accounts on, progress off, no stop flag;
+ * program_id NULL (required). */
 void backfill_options_init(backfill_options_t *o);
 
 typedef struct backfill_summary {
@@ -48,7 +52,7 @@ typedef struct backfill_summary {
   uint64_t transactions;   /* transactions fetched and ingested */
   uint64_t instructions;   /* transactions rows written */
   uint64_t accounts;       /* accounts refreshed */
-  uint64_t dead_letters;
+  uint64_t dead_letters;   /* undecodable data and unanswerable getTransaction calls */
   uint64_t retries;        /* RPC retries */
   uint64_t elapsed_ms;
   uint64_t last_slot;      /* highest slot fully applied (checkpointed) */

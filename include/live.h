@@ -92,6 +92,8 @@ typedef struct live_summary {
   uint64_t latency_samples;    /* account updates with a commit time */
   double latency_p50_ms, latency_p99_ms, latency_max_ms; /* notification
                                   received -> its batch committed */
+  uint64_t updates_window_ms;  /* first account notification received -> last
+                                  account update committed */
   uint64_t elapsed_ms;
   size_t queue_peak_bytes;
   char stop_reason[32];        /* "signal", "idle", "error" */

@@ -6,6 +6,15 @@
 
 size_t b64_decoded_max(size_t inlen) { return inlen / 4 * 3; }
 
+/* libsodium 1.0.18 decodes every byte 0x80..0xFF as '/' (63) instead of
+ * rejecting it; its ASCII handling is strict. Returns 1 when no byte of
+ * in[0..n) has the high bit set. */
+static int b64_ascii_only(const char *in, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)in[i] >= 0x80) return 0;
+  return 1;
+}
+
 int b64_decode_into(const char *in, size_t inlen, uint8_t *out, size_t outsz, size_t *outlen) {
   size_t bin_len = 0;
   if (!in || !outlen || (!out && outsz > 0)) return -1;
@@ -13,7 +22,7 @@ int b64_decode_into(const char *in, size_t inlen, uint8_t *out, size_t outsz, si
     *outlen = 0;
     return 0;
   }
-  if (inlen % 4 != 0) return -1;
+  if (inlen % 4 != 0 || !b64_ascii_only(in, inlen)) return -1;
   /* b64_end == NULL: the whole input must be consumed; ignore == NULL:
    * no whitespace or other characters are skipped */
   if (sodium_base642bin(out, outsz, in, inlen, NULL, &bin_len, NULL,

@@ -303,6 +303,7 @@ struct live {
   size_t lat_n, lat_cap;
   uint64_t batches_seen;
   hist_t hist;
+  uint64_t first_update_ns, last_commit_ns; /* throughput window */
 
   /* timing */
   uint64_t t_start_ns, last_data_ns, next_status_ns, next_reconcile_ns;
@@ -353,6 +354,7 @@ static void lat_note_batches(live_t *lv, size_t committed_upto) {
   uint64_t now = now_ns();
   size_t n = committed_upto < lv->lat_n ? committed_upto : lv->lat_n;
   for (size_t i = 0; i < n; i++) hist_add(&lv->hist, (now - lv->lat_t[i]) / 1000);
+  if (n > 0) lv->last_commit_ns = now;
   memmove(lv->lat_t, lv->lat_t + n, (lv->lat_n - n) * sizeof *lv->lat_t);
   lv->lat_n -= n;
 }
@@ -764,6 +766,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
       break;
     case LIVE_MSG_ACCOUNT: {
       lv->last_data_ns = now_ns();
+      if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
       lat_push(lv, it->t_ns);
       int rc = ingest_account_json(lv->ing, m.pubkey, json_is_null(m.account) ? NULL : m.account,
                                    m.slot);
@@ -1117,6 +1120,8 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
   lv->sum.latency_p99_ms = hist_quantile_ms(&lv->hist, 0.99);
   lv->sum.latency_max_ms = (double)lv->hist.max_us / 1000.0;
   lv->sum.elapsed_ms = (now_ns() - lv->t_start_ns) / NS_PER_MS;
+  if (lv->first_update_ns && lv->last_commit_ns > lv->first_update_ns)
+    lv->sum.updates_window_ms = (lv->last_commit_ns - lv->first_update_ns) / NS_PER_MS;
   lv->sum.queue_peak_bytes = qs.peak_bytes;
   snprintf(lv->sum.stop_reason, sizeof lv->sum.stop_reason, "%s", lv->fatal ? "error" : reason);
   if (lv->fatal) {
@@ -1127,10 +1132,12 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
              "stopped reason=%s checkpoint=%" PRIu64 " tip=%" PRIu64 " account_updates=%" PRIu64
              " transactions=%" PRIu64 " dead_letters=%" PRIu64 " reconnects=%" PRIu64
              " gap_fills=%" PRIu64 " latency_p50_ms=%.2f latency_p99_ms=%.2f"
-             " queue_peak_bytes=%zu peak_rss_kb=%ld elapsed_ms=%" PRIu64,
+             " updates_window_ms=%" PRIu64 " queue_peak_bytes=%zu peak_rss_kb=%ld"
+             " elapsed_ms=%" PRIu64,
              lv->sum.stop_reason, lv->sum.checkpoint, lv->sum.tip, lv->sum.account_updates,
              lv->sum.transactions, lv->sum.dead_letters, lv->sum.reconnects, lv->sum.gap_fills,
-             lv->sum.latency_p50_ms, lv->sum.latency_p99_ms, lv->sum.queue_peak_bytes,
+             lv->sum.latency_p50_ms, lv->sum.latency_p99_ms, lv->sum.updates_window_ms,
+             lv->sum.queue_peak_bytes,
              peak_rss_kb(), lv->sum.elapsed_ms);
   }
 out:

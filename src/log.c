@@ -49,17 +49,37 @@ void log_write(log_level_t level, const char *component, const char *fmt, ...) {
 
 static int is_key_char(int c) { return isalnum(c) || c == '_' || c == '-'; }
 
+/* Where the authority (userinfo@host:port) of url starts: after a leading
+ * "scheme:" and any number of slashes (libcurl also accepts "https:/h" and
+ * "https:h"), else after the first "://", else at the start. */
+static const char *url_authority(const char *url) {
+  const char *q = url;
+  if (isalpha((unsigned char)*q)) {
+    q++;
+    while (isalnum((unsigned char)*q) || *q == '+' || *q == '-' || *q == '.') q++;
+    if (*q == ':') {
+      q++;
+      while (*q == '/') q++;
+      return q;
+    }
+  }
+  q = strstr(url, "://");
+  return q ? q + 3 : url;
+}
+
 char *log_redact_url(const char *url, char *out, size_t outsz) {
   size_t o = 0;
   if (outsz == 0) return out;
 #define PUT(c) do { char c_ = (char)(c); if (o + 1 < outsz) out[o++] = c_; } while (0)
 #define PUTS(s) do { for (const char *q_ = (s); *q_; q_++) PUT(*q_); } while (0)
   const char *p = url;
-  const char *scheme = strstr(url, "://");
-  if (scheme) {
-    for (; p < scheme + 3; p++) PUT(*p);
+  const char *auth = url_authority(url);
+  {
+    for (; p < auth; p++) PUT(*p);
     const char *end = p + strcspn(p, "/?#");
-    const char *at = memchr(p, '@', (size_t)(end - p));
+    const char *at = NULL; /* the last '@' ends the userinfo */
+    for (const char *q = p; q < end; q++)
+      if (*q == '@') at = q;
     if (at) {
       PUTS("***@");
       p = at + 1;

@@ -59,6 +59,24 @@ START_TEST(test_rejects) {
 }
 END_TEST
 
+/* Bytes 0x80..0xFF are not base64 (libsodium 1.0.18 alone decodes them as
+ * '/'): found by tests/fuzz/fuzz_b64.c with "\xbf\xc2\xc2\xf7\xc2\xc2\xf7\xc4". */
+START_TEST(test_rejects_high_bytes) {
+  uint8_t buf[16], *dec = (uint8_t *)1;
+  size_t outlen;
+  ck_assert_int_eq(b64_decode("\xbf\xc2\xc2\xf7\xc2\xc2\xf7\xc4", 8, &dec, &outlen), -1);
+  ck_assert_ptr_null(dec);
+  for (int c = 0x80; c <= 0xff; c++) {
+    char in[9] = "Zm9vYmFy";
+    in[c % 8] = (char)c;
+    ck_assert_msg(b64_decode_into(in, 8, buf, sizeof buf, &outlen) == -1, "accepted byte 0x%02x", c);
+  }
+  /* the valid neighbour still decodes */
+  ck_assert_int_eq(b64_decode_into("Zm9vYmFy", 8, buf, sizeof buf, &outlen), 0);
+  ck_assert_uint_eq(outlen, 6);
+}
+END_TEST
+
 START_TEST(test_decode_into_sizes) {
   uint8_t buf[6];
   size_t outlen = 0;
@@ -131,6 +149,7 @@ static Suite *b64_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_rfc4648_vectors);
   tcase_add_test(tc, test_rejects);
+  tcase_add_test(tc, test_rejects_high_bytes);
   tcase_add_test(tc, test_decode_into_sizes);
   tcase_add_test(tc, test_roundtrip_random);
   tcase_add_test(tc, test_fixture_account);

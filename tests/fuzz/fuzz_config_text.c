@@ -1,19 +1,16 @@
 /* Operator-supplied text that reaches parsers and log lines: URL and
- * libpq conninfo redaction, the websocket URL parser and the strict u64
- * flag parser. Nothing crashes or overflows; redaction output is a
- * NUL-terminated prefix-bounded string that never contains the password
- * libpq (PQconninfoParse) or libcurl (curl_url) find in the same text; the
- * u64 parser accepts exactly the plain decimal numbers that fit.
+ * libpq conninfo redaction and the websocket URL parser. Nothing crashes
+ * or overflows; redaction output is a NUL-terminated, bounded string that
+ * never contains the password libpq (PQconninfoParse) or libcurl
+ * (curl_url) finds in the same text.
  *
  * Input: one string (truncated at the first NUL byte). */
 #include <curl/curl.h>
-#include <errno.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "log.h"
 #include "ws_client.h"
 
@@ -92,22 +89,6 @@ static void fuzz_ws_url(const char *s) {
   (void)ws_client_parse_url(s, &tls, h1, sizeof h1, &port, p1, sizeof p1);
 }
 
-static void fuzz_u64(const char *s) {
-  unsigned long long v = 0;
-  int ok = config_parse_u64(s, &v) == 0;
-  size_t n = strlen(s), i;
-  int digits = n > 0;
-  for (i = 0; i < n && digits; i++) digits = s[i] >= '0' && s[i] <= '9';
-  if (ok && !digits) abort(); /* only plain decimal digits are a u64 flag */
-  if (digits) {
-    char *end;
-    errno = 0;
-    unsigned long long ref = strtoull(s, &end, 10);
-    if (ok != (errno == 0)) abort();
-    if (ok && v != ref) abort();
-  }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
   if (!s) return 0;
@@ -116,7 +97,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_conninfo(s);
   fuzz_url(s);
   fuzz_ws_url(s);
-  fuzz_u64(s);
   free(s);
   return 0;
 }

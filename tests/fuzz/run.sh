@@ -57,12 +57,12 @@ BASE="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recove
 LIBFLAGS="$BASE -fsanitize=fuzzer-no-link,address,undefined $WARN $PKG_CFLAGS"
 TGTFLAGS="$BASE -fsanitize=fuzzer,address,undefined $WARN -Werror $PKG_CFLAGS"
 
-mkdir -p "$OUT/obj" "$OUT/gen"
-sh tools/embed.sh idl/crypto_bet.json schema/*.sql > "$OUT/gen/embedded.c.tmp"
-if cmp -s "$OUT/gen/embedded.c.tmp" "$OUT/gen/embedded.c"; then
-  rm -f "$OUT/gen/embedded.c.tmp"
+mkdir -p "$OUT/lib-obj" "$OUT/lib-gen"
+sh tools/embed.sh idl/crypto_bet.json schema/*.sql > "$OUT/lib-gen/embedded.c.tmp"
+if cmp -s "$OUT/lib-gen/embedded.c.tmp" "$OUT/lib-gen/embedded.c"; then
+  rm -f "$OUT/lib-gen/embedded.c.tmp"
 else
-  mv "$OUT/gen/embedded.c.tmp" "$OUT/gen/embedded.c"
+  mv "$OUT/lib-gen/embedded.c.tmp" "$OUT/lib-gen/embedded.c"
 fi
 
 # newest header: any header change rebuilds everything
@@ -80,9 +80,9 @@ objs=""
 running=0
 fail=0
 pids=""
-for src in src/*.c "$OUT/gen/embedded.c"; do
+for src in src/*.c "$OUT/lib-gen/embedded.c"; do
   [ "$src" = src/main.c ] && continue
-  obj="$OUT/obj/$(basename "$src" .c).o"
+  obj="$OUT/lib-obj/$(basename "$src" .c).o"
   objs="$objs $obj"
   compile "$src" "$obj" &
   pids="$pids $!"
@@ -128,6 +128,7 @@ max_len() {
     replay) echo 32768 ;;
     live_msg) echo 16384 ;;
     config_text) echo 4096 ;;
+    config_u64) echo 64 ;;
     *) echo 4096 ;;
   esac
 }

@@ -1,0 +1,355 @@
+/* Live sync throughput, latency and memory, end to end through the real
+ * binary: cbi-replay streams generated programNotifications at a fixed
+ * rate over the websocket, `crypto-bet-indexer live` decodes and writes
+ * them to PostgreSQL, and exits when the stream has been quiet for 1.5 s.
+ *
+ * The stream: Position accounts (the data of a real fixture position)
+ * under N_KEYS distinct generated pubkeys, each update at the slot of its
+ * time (400 ms slots, with slotNotifications), so every update is a real
+ * upsert. The database tracks the program already (checkpoint at the
+ * first slot): no snapshot or backfill, only live traffic.
+ *
+ * Figures (from the daemon's closing line and wait4()):
+ *   latency: notification received -> its batch committed, p50/p99
+ *   sustained: updates / (first notification received -> last commit)
+ *   peak RSS of the daemon
+ *
+ *   CBI_BUILD (default build), CBI_TEST_DATABASE_URL (bench/run.sh). */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base58.h"
+#include "jsonx.h"
+#include "migrate.h"
+
+#define PROGRAM "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe"
+#define N_KEYS 20000
+#define START_SLOT ((uint64_t)400000000)
+#define SLOT_MS 400
+
+/* Goals (issue 5). */
+#define GOAL_SUSTAINED 20000.0
+#define GOAL_P99_MS 50.0
+#define GOAL_RSS_MB 64.0
+
+static const char *build_dir(void) {
+  const char *b = getenv("CBI_BUILD");
+  return b && *b ? b : "build";
+}
+
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+    free(b);
+    b = NULL;
+  }
+  fclose(f);
+  if (b) {
+    b[n] = '\0';
+    if (len) *len = (size_t)n;
+  }
+  return b;
+}
+
+/* The first position of fixtures/chain: its account JSON members. */
+typedef struct {
+  char *data_b64;
+  uint64_t lamports, space;
+} acct_t;
+
+static int load_position(acct_t *a) {
+  size_t len;
+  char *exp = read_all("fixtures/chain/expected.json", &len);
+  char *acc = NULL;
+  json_t *e = NULL, *accs = NULL;
+  int rc = -1;
+  if (!exp) goto out;
+  e = jsonx_loads(exp, len, NULL, 0);
+  const char *pk =
+      jsonx_get_str(json_array_get(json_object_get(e, "positions_cache"), 0), "position_pubkey");
+  acc = read_all("fixtures/chain/accounts.json", &len);
+  if (!pk || !acc) goto out;
+  accs = jsonx_loads(acc, len, NULL, 0);
+  json_t *a0 = json_object_get(accs, pk);
+  const char *data = jsonx_get_str(a0, "data");
+  if (!data || jsonx_get_u64(a0, "lamports", &a->lamports) != 0 ||
+      jsonx_get_u64(a0, "space", &a->space) != 0)
+    goto out;
+  a->data_b64 = strdup(data);
+  rc = a->data_b64 ? 0 : -1;
+out:
+  json_decref(e);
+  json_decref(accs);
+  free(exp);
+  free(acc);
+  return rc;
+}
+
+/* Writes dir/ws.jsonl: n updates at rate per second. */
+static int gen_stream(const char *dir, const acct_t *a, char (*keys)[48], unsigned rate,
+                      unsigned n) {
+  char path[600];
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+  snprintf(path, sizeof path, "%s/rpc.jsonl", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fclose(f);
+  snprintf(path, sizeof path, "%s/ws.jsonl", dir);
+  f = fopen(path, "w");
+  if (!f) return -1;
+  uint64_t last_slot = 0;
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t at = (uint64_t)i * 1000 / rate;
+    uint64_t slot = START_SLOT + at / SLOT_MS;
+    if (slot != last_slot) {
+      fprintf(f,
+              "{\"at_ms\":%" PRIu64 ",\"method\":\"slotNotification\",\"params\":{\"result\":"
+              "{\"parent\":%" PRIu64 ",\"root\":%" PRIu64 ",\"slot\":%" PRIu64 "}}}\n",
+              at, slot - 1, slot - 32, slot);
+      last_slot = slot;
+    }
+    fprintf(f,
+            "{\"at_ms\":%" PRIu64 ",\"method\":\"programNotification\",\"params\":{\"result\":"
+            "{\"context\":{\"apiVersion\":\"2.0.15\",\"slot\":%" PRIu64 "},\"value\":{\"pubkey\":"
+            "\"%s\",\"account\":{\"data\":[\"%s\",\"base64\"],\"executable\":false,"
+            "\"lamports\":%" PRIu64 ",\"owner\":\"" PROGRAM "\",\"rentEpoch\":"
+            "18446744073709551615,\"space\":%" PRIu64 "}}}}}\n",
+            at, slot, keys[i % N_KEYS], a->data_b64, a->lamports, a->space);
+  }
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+static int exec_sql(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  if (!ok) fprintf(stderr, "bench_live: %s: %s", sql, PQerrorMessage(c));
+  PQclear(r);
+  return ok ? 0 : -1;
+}
+
+/* Fresh database <name>, migrated, checkpoint "live" at the first slot.
+ * Writes its URI into uri. */
+static int fresh_db(const char *base, const char *name, char *uri, size_t urisz) {
+  PGconn *c = PQconnectdb(base);
+  if (PQstatus(c) != CONNECTION_OK) {
+    fprintf(stderr, "bench_live: %s", PQerrorMessage(c));
+    PQfinish(c);
+    return -1;
+  }
+  char sql[200];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  exec_sql(c, sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  int rc = exec_sql(c, sql);
+  PQfinish(c);
+  if (rc != 0) return -1;
+  const char *slash = strrchr(base, '/');
+  if (!slash) return -1;
+  snprintf(uri, urisz, "%.*s/%s", (int)(slash - base), base, name);
+  c = PQconnectdb(uri);
+  char err[512];
+  if (PQstatus(c) != CONNECTION_OK || migrate_run(c, NULL, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_live: migrate: %s\n", err);
+    PQfinish(c);
+    return -1;
+  }
+  snprintf(sql, sizeof sql,
+           "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', %" PRIu64 ")", START_SLOT);
+  rc = exec_sql(c, sql);
+  PQfinish(c);
+  return rc;
+}
+
+static long count_positions(const char *uri) {
+  PGconn *c = PQconnectdb(uri);
+  long n = -1;
+  PGresult *r = PQexec(c, "SELECT count(*) FROM positions_cache");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  PQfinish(c);
+  return n;
+}
+
+/* Starts cbi-replay on dir; returns its pid and port. */
+static pid_t start_replay(const char *dir, int *port) {
+  char bin[512];
+  snprintf(bin, sizeof bin, "%s/cbi-replay", build_dir());
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execl(bin, bin, "--dir", dir, "--port", "0", "--speed", "1", (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[128];
+  size_t got = 0;
+  while (got < sizeof buf - 1) {
+    struct pollfd p = {fds[0], POLLIN, 0};
+    if (poll(&p, 1, 60000) <= 0) break;
+    ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+    if (k <= 0) break;
+    got += (size_t)k;
+    buf[got] = '\0';
+    if (strchr(buf, '\n')) break;
+  }
+  buf[got] = '\0';
+  close(fds[0]);
+  if (sscanf(buf, "listening on %d", port) != 1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  return pid;
+}
+
+typedef struct {
+  unsigned rate, n;
+  uint64_t updates, window_ms;
+  double p50, p99;
+  long rss_kb;
+  long rows;
+  int ok;
+} result_t;
+
+static double field(const char *line, const char *key) {
+  const char *p = strstr(line, key);
+  return p ? strtod(p + strlen(key), NULL) : -1.0;
+}
+
+static int run_one(const char *base, const char *tmp, const acct_t *a, char (*keys)[48],
+                   unsigned rate, unsigned n, result_t *res) {
+  char dir[400], uri[600], name[64], logf[500];
+  memset(res, 0, sizeof *res);
+  res->rate = rate;
+  res->n = n;
+  snprintf(dir, sizeof dir, "%s/r%u", tmp, rate);
+  if (gen_stream(dir, a, keys, rate, n) != 0) return -1;
+  snprintf(name, sizeof name, "bench_live_%d_%u", (int)getpid(), rate);
+  if (fresh_db(base, name, uri, sizeof uri) != 0) return -1;
+  int port = 0;
+  pid_t rp = start_replay(dir, &port);
+  if (rp < 0) return -1;
+  char bin[512], rpc[64], ws[64];
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", build_dir());
+  snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
+  snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
+  snprintf(logf, sizeof logf, "%s/live_%u.log", tmp, rate);
+  pid_t lp = fork();
+  if (lp == 0) {
+    FILE *f = freopen(logf, "w", stderr);
+    (void)f;
+    execl(bin, bin, "live", "--database-url", uri, "--rpc-url", rpc, "--ws-url", ws,
+          "--exit-when-idle", "1500", "--status-interval", "0", "--reconcile-interval", "0",
+          (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  pid_t w = wait4(lp, &st, 0, &ru);
+  kill(rp, SIGTERM);
+  waitpid(rp, NULL, 0);
+  res->rss_kb = ru.ru_maxrss;
+  char *log = read_all(logf, NULL);
+  const char *line = log ? strstr(log, "stopped reason=") : NULL;
+  if (w != lp || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line) {
+    fprintf(stderr, "bench_live: live run at %u/s failed (status %d); log %s\n", rate, st, logf);
+    free(log);
+    return -1;
+  }
+  res->updates = (uint64_t)field(line, "account_updates=");
+  res->window_ms = (uint64_t)field(line, "updates_window_ms=");
+  res->p50 = field(line, "latency_p50_ms=");
+  res->p99 = field(line, "latency_p99_ms=");
+  free(log);
+  res->rows = count_positions(uri);
+  res->ok = res->updates == n && res->rows == (long)(n < N_KEYS ? n : N_KEYS);
+  if (!res->ok)
+    fprintf(stderr, "bench_live: at %u/s applied %" PRIu64 " of %u updates, %ld rows\n", rate,
+            res->updates, n, res->rows);
+  PGconn *c = PQconnectdb(base);
+  char sql[128];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  exec_sql(c, sql);
+  PQfinish(c);
+  return 0;
+}
+
+static double per_s(const result_t *r) {
+  return r->window_ms ? (double)r->updates * 1000.0 / (double)r->window_ms : 0.0;
+}
+
+int main(void) {
+  const char *base = getenv("CBI_TEST_DATABASE_URL");
+  if (!base) base = getenv("DATABASE_URL");
+  if (!base) {
+    fprintf(stderr, "bench_live: CBI_TEST_DATABASE_URL not set (run through bench/run.sh)\n");
+    return 2;
+  }
+  if (sodium_init() < 0) return 1;
+  acct_t a;
+  if (load_position(&a) != 0) {
+    fprintf(stderr, "bench_live: cannot read a position from fixtures/chain\n");
+    return 1;
+  }
+  char(*keys)[48] = calloc(N_KEYS, sizeof *keys);
+  if (!keys) return 1;
+  for (unsigned i = 0; i < N_KEYS; i++) {
+    uint8_t k[32];
+    randombytes_buf(k, sizeof k);
+    base58_encode_32(k, keys[i]);
+  }
+  char tmp[] = "/tmp/cbi-bench-live-XXXXXX";
+  if (!mkdtemp(tmp)) return 1;
+
+  struct {
+    unsigned rate, n;
+  } runs[] = {{10000, 80000}, {20000, 120000}, {40000, 160000}};
+  result_t res[3];
+  int failed = 0;
+  for (int i = 0; i < 3; i++) {
+    if (run_one(base, tmp, &a, keys, runs[i].rate, runs[i].n, &res[i]) != 0 || !res[i].ok)
+      failed = 1;
+  }
+  long rss = 0;
+  for (int i = 0; i < 3; i++)
+    if (res[i].rss_kb > rss) rss = res[i].rss_kb;
+  printf("bench live_latency_at_10000_per_s: p50 %.2f ms, p99 %.2f ms (goal p99 < %.0f ms; "
+         "%" PRIu64 " updates, notification received -> committed)\n",
+         res[0].p50, res[0].p99, GOAL_P99_MS, res[0].updates);
+  printf("bench live_sustained_at_20000_per_s: %.0f updates/s (goal >= %.0f; p50 %.2f ms, "
+         "p99 %.2f ms)\n",
+         per_s(&res[1]), GOAL_SUSTAINED, res[1].p50, res[1].p99);
+  printf("bench live_saturation_offered_40000_per_s: %.0f updates/s (p50 %.2f ms, p99 %.2f ms)\n",
+         per_s(&res[2]), res[2].p50, res[2].p99);
+  printf("bench live_peak_rss_mb: %.1f (goal < %.0f; largest of the three runs)\n",
+         (double)rss / 1024.0, GOAL_RSS_MB);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  if (system(cmd) != 0) fprintf(stderr, "bench_live: could not remove %s\n", tmp);
+  free(keys);
+  free(a.data_b64);
+  return failed ? 1 : 0;
+}
