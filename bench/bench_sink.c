@@ -263,6 +263,241 @@ static double copy_pass(PGconn *c, uint64_t slot, size_t batch) {
 }
 
 
+/* ------------------------------------------------------- live stream
+ * A live stream's shape: S_MARKETS markets and S_POSITIONS positions are
+ * loaded (inserts), then S_BETS bets arrive; each bet updates one market
+ * (its pools) and one position (its shares), S_NEW_PCT percent of them
+ * opening a new position (insert). Markets and positions are picked
+ * uniformly, so a batch touches many distinct markets and the derived
+ * position columns of every position of those markets follow. */
+
+#define S_MARKETS 1000
+#define S_POSITIONS 50000
+#define S_BETS 50000
+#define S_NEW_PCT 10
+#define S_MAX_POS (S_POSITIONS + S_BETS)
+
+typedef struct stream {
+  uint64_t rng;
+  uint64_t *yes_pool, *no_pool;
+  uint64_t *yes_sh, *no_sh, *inv;
+  uint32_t *bets;
+  int npos;
+} stream_t;
+
+static uint64_t rnd(stream_t *st) {
+  st->rng ^= st->rng << 13;
+  st->rng ^= st->rng >> 7;
+  st->rng ^= st->rng << 17;
+  return st->rng;
+}
+
+static void stream_init(stream_t *st) {
+  memset(st, 0, sizeof *st);
+  st->rng = 0x9e3779b97f4a7c15ull;
+  st->yes_pool = calloc(S_MARKETS, sizeof(uint64_t));
+  st->no_pool = calloc(S_MARKETS, sizeof(uint64_t));
+  st->yes_sh = calloc(S_MAX_POS, sizeof(uint64_t));
+  st->no_sh = calloc(S_MAX_POS, sizeof(uint64_t));
+  st->inv = calloc(S_MAX_POS, sizeof(uint64_t));
+  st->bets = calloc(S_MAX_POS, sizeof(uint32_t));
+  if (!st->yes_pool || !st->no_pool || !st->yes_sh || !st->no_sh || !st->inv || !st->bets)
+    exit(EXIT_FAILURE_RUN);
+}
+
+static void stream_free(stream_t *st) {
+  free(st->yes_pool);
+  free(st->no_pool);
+  free(st->yes_sh);
+  free(st->no_sh);
+  free(st->inv);
+  free(st->bets);
+}
+
+static void s_market(const stream_t *st, cb_account_t *a, int m, uint64_t slot) {
+  mk_market(a, m, slot);
+  a->u.market.yes_pool = st->yes_pool[m];
+  a->u.market.no_pool = st->no_pool[m];
+  a->u.market.total_volume = st->yes_pool[m] + st->no_pool[m];
+}
+
+static void s_position(const stream_t *st, cb_account_t *a, int p, uint64_t slot) {
+  mk_position(a, p, slot);
+  key(a->u.position.user.b58, "Usr", (int)((uint32_t)p * 2654435761u % 10000u));
+  key(a->u.position.market.b58, "Mkt", p % S_MARKETS);
+  a->u.position.yes_shares = st->yes_sh[p];
+  a->u.position.no_shares = st->no_sh[p];
+  a->u.position.total_invested = st->inv[p];
+  a->u.position.bet_count = st->bets[p];
+}
+
+/* One bet: the position it lands on (possibly new), its market's and
+ * position's new state. */
+static int stream_bet(stream_t *st) {
+  int p;
+  if (st->npos < S_MAX_POS && (int)(rnd(st) % 100) < S_NEW_PCT)
+    p = st->npos++;
+  else
+    p = (int)(rnd(st) % (uint64_t)st->npos);
+  int m = p % S_MARKETS;
+  uint64_t amt = 1000000 + rnd(st) % 100000000;
+  if (rnd(st) & 1) {
+    st->yes_pool[m] += amt;
+    st->yes_sh[p] += amt;
+  } else {
+    st->no_pool[m] += amt;
+    st->no_sh[p] += amt;
+  }
+  st->inv[p] += amt;
+  st->bets[p]++;
+  return p;
+}
+
+typedef void (*rec_fn)(void *ud, const cb_account_t *a);
+
+/* Generates the load phase (markets, then positions) or the bet phase,
+ * handing every record to fn. Returns the record count. */
+static int stream_gen(stream_t *st, int phase, rec_fn fn, void *ud) {
+  cb_account_t a;
+  int n = 0;
+  if (phase == 0) {
+    st->npos = S_POSITIONS;
+    for (int m = 0; m < S_MARKETS; m++) {
+      st->yes_pool[m] = 1000000000ull;
+      st->no_pool[m] = 1000000000ull;
+      s_market(st, &a, m, 100);
+      fn(ud, &a);
+      n++;
+    }
+    for (int p = 0; p < S_POSITIONS; p++) {
+      st->yes_sh[p] = 1000000ull * (uint64_t)(p % 13);
+      st->no_sh[p] = 1000000ull * (uint64_t)(p % 7);
+      st->inv[p] = st->yes_sh[p] / 2 + st->no_sh[p] / 2;
+      st->bets[p] = 1;
+      s_position(st, &a, p, 100);
+      fn(ud, &a);
+      n++;
+    }
+    return n;
+  }
+  for (int b = 0; b < S_BETS; b++) {
+    uint64_t slot = 1000 + (uint64_t)b / 8;
+    int p = stream_bet(st);
+    s_market(st, &a, p % S_MARKETS, slot);
+    fn(ud, &a);
+    s_position(st, &a, p, slot);
+    fn(ud, &a);
+    n += 2;
+  }
+  return n;
+}
+
+static void put_rec(void *ud, const cb_account_t *a) {
+  sink_t *s = ud;
+  int rc = sink_put_account(s, a);
+  if (rc != SINK_OK) {
+    fprintf(stderr, "bench_sink: put: %s %s\n", sink_strerror(rc), sink_last_error(s));
+    exit(EXIT_FAILURE_RUN);
+  }
+}
+
+typedef struct copy_ctx {
+  PGconn *c;
+  size_t batch, n;
+  cbuf_t mb, pb;
+} copy_ctx_t;
+
+static const char copy_msql[] =
+    "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
+    "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
+    "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
+    "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
+    "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
+    "FROM STDIN";
+static const char copy_psql[] =
+    "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
+    "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
+    "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
+    "unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
+    "closed_slot) FROM STDIN";
+
+static void copy_batch(copy_ctx_t *x) {
+  if (x->n == 0) return;
+  must_exec(x->c, "BEGIN");
+  if (x->mb.n) copy_in(x->c, copy_msql, &x->mb);
+  if (x->pb.n) copy_in(x->c, copy_psql, &x->pb);
+  must_exec(x->c, "COMMIT");
+  x->mb.n = x->pb.n = 0;
+  x->n = 0;
+}
+
+static void copy_rec(void *ud, const cb_account_t *a) {
+  copy_ctx_t *x = ud;
+  copy_line(&x->mb, &x->pb, a);
+  if (++x->n >= x->batch) copy_batch(x);
+}
+
+/* Runs the stream through the sink and, on the same server, COPYs the
+ * same records into the unlogged copies; prints both. */
+static void stream_bench(PGconn *c, const char *uri, size_t batch) {
+  char err[1024];
+  must_exec(c, "TRUNCATE positions_cache, markets_cache, users, account_closures, "
+               "bench_copy_markets, bench_copy_positions CASCADE");
+  must_exec(c, "VACUUM ANALYZE");
+  sink_options_t o;
+  sink_options_init(&o);
+  o.conninfo = uri;
+  o.batch_max_records = batch;
+  sink_t *s = NULL;
+  if (sink_open(&o, &s, err, sizeof err) != SINK_OK) {
+    fprintf(stderr, "bench_sink: %s\n", err);
+    exit(EXIT_FAILURE_RUN);
+  }
+  stream_t st;
+  stream_init(&st);
+  double t0 = now_s();
+  int nl = stream_gen(&st, 0, put_rec, s);
+  if (sink_flush(s) != SINK_OK) exit(EXIT_FAILURE_RUN);
+  double t1 = now_s();
+  sink_stats_t s0;
+  sink_get_stats(s, &s0);
+  int nb = stream_gen(&st, 1, put_rec, s);
+  if (sink_flush(s) != SINK_OK) {
+    fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
+    exit(EXIT_FAILURE_RUN);
+  }
+  double t2 = now_s();
+  sink_stats_t s1;
+  sink_get_stats(s, &s1);
+  sink_close(s);
+  stream_free(&st);
+
+  copy_ctx_t x;
+  memset(&x, 0, sizeof x);
+  x.c = c;
+  x.batch = batch;
+  stream_init(&st);
+  double c0 = now_s();
+  stream_gen(&st, 0, copy_rec, &x);
+  copy_batch(&x);
+  double c1 = now_s();
+  stream_gen(&st, 1, copy_rec, &x);
+  copy_batch(&x);
+  double c2 = now_s();
+  stream_free(&st);
+  free(x.mb.p);
+  free(x.pb.p);
+
+  uint64_t applied = s1.accounts_written - s0.accounts_written;
+  printf("stream batch=%zu: load %d records %.0f/s (COPY %.0f/s); bets %d records %.0f/s, "
+         "%" PRIu64 " rows applied, %" PRIu64 " superseded or stale (COPY %.0f/s)\n",
+         batch, nl, nl / (t1 - t0), nl / (c1 - c0), nb, nb / (t2 - t1), applied,
+         (s1.accounts_stale_ignored - s0.accounts_stale_ignored), nb / (c2 - c1));
+  printf("bench sink_stream: %.0f/s (COPY ceiling %.0f/s, ratio %.2f)\n",
+         (nl + nb) / (t2 - t0), (nl + nb) / (c2 - c0), (c2 - c0) / (t2 - t0));
+  fflush(stdout);
+}
+
 /* ---------------------------------------------- write strategy comparison
  * The same market upsert (24 columns, slot guard) three ways, batches of
  * the same size: one statement with one array per column (what the sink
@@ -552,7 +787,12 @@ int main(int argc, char **argv) {
            ups / cps);
     fflush(stdout);
   }
-  strategy_compare(c, SINK_DEFAULT_BATCH_MAX_RECORDS);
+  for (int bi = 0; bi < nb; bi++) {
+    unsigned long long batch = SINK_DEFAULT_BATCH_MAX_RECORDS;
+    if (argc > 1) (void)config_parse_u64(argv[bi + 1], &batch);
+    stream_bench(c, uri, (size_t)batch);
+  }
+  if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, SINK_DEFAULT_BATCH_MAX_RECORDS);
   PQfinish(c);
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
   must_exec(admin, sql);

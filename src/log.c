@@ -116,14 +116,25 @@ char *log_redact_url(const char *url, char *out, size_t outsz) {
 #undef PUTS
 }
 
+/* Length of a libpq URI designator ("postgresql://" or "postgres://") at
+ * the start of s, else 0: anything else is a key=value string to libpq,
+ * even when a value contains "://". */
+static size_t conninfo_uri_prefix(const char *s) {
+  if (strncmp(s, "postgresql://", 13) == 0) return 13;
+  if (strncmp(s, "postgres://", 11) == 0) return 11;
+  return 0;
+}
+
 char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz) {
-  if (strstr(conninfo, "://")) {
+  if (outsz == 0) return out;
+  size_t prefix = conninfo_uri_prefix(conninfo);
+  if (prefix) {
     /* URI: hide the userinfo password and any password= parameter. */
     char tmp[1024];
     size_t o = 0;
-    const char *p = conninfo, *scheme = strstr(conninfo, "://");
-    for (; p < scheme + 3 && o + 1 < sizeof tmp; p++) tmp[o++] = *p;
-    const char *end = p + strcspn(p, "/?");
+    const char *p = conninfo;
+    for (; p < conninfo + prefix; p++) tmp[o++] = *p;
+    const char *end = p + strcspn(p, "/"); /* libpq: userinfo may hold ? and # */
     const char *at = memchr(p, '@', (size_t)(end - p));
     if (at) {
       const char *colon = memchr(p, ':', (size_t)(at - p));
@@ -141,7 +152,7 @@ char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz) {
         for (; *mask && o + 1 < sizeof tmp; mask++) tmp[o++] = *mask;
         p += 9;
         while (*p && *p != '&') p++;
-        if (!*p) break;
+        if (!*p || o + 1 >= sizeof tmp) break;
       }
       tmp[o++] = *p;
     }

@@ -36,6 +36,17 @@ START_TEST(url_userinfo) {
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_config_text.c: libcurl also accepts one slash
+ * after the scheme ("https:/user:pw@host"), and a '@' inside the userinfo
+ * must not end the masking early. */
+START_TEST(url_userinfo_lenient_forms) {
+  check_url("https:/user:hunter2pw@rpc.example.com/", "https:/***@rpc.example.com/");
+  check_url("https:user:hunter2pw@rpc.example.com/", "https:***@rpc.example.com/");
+  check_url("https://user:p@ssw0rd@rpc.example.com/", "https://***@rpc.example.com/");
+  check_url("http://127.0.0.1:8899/?api-key=abc", "http://127.0.0.1:8899/?api-key=***");
+}
+END_TEST
+
 START_TEST(url_truncates_safely) {
   char out[16];
   log_redact_url("https://rpc.example.com/?api-key=secretsecret", out, sizeof out);
@@ -57,6 +68,38 @@ START_TEST(conninfo_forms) {
   ck_assert_str_eq(out, "host=db password=*** dbname=x");
   log_redact_conninfo("postgresql:///crypto_bet", out, sizeof out);
   ck_assert_str_eq(out, "postgresql:///crypto_bet");
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_config_text.c (checked against PQconninfoParse):
+ * libpq ends the URI userinfo at '/' only, so a password may hold '?' or
+ * '#'; only "postgresql://" / "postgres://" strings are URIs, a key=value
+ * string whose value contains "://" is not. */
+START_TEST(conninfo_libpq_rules) {
+  char out[256];
+  log_redact_conninfo("postgresql://indexer:s3c?re#tpw@db:5432/crypto_bet", out, sizeof out);
+  ck_assert_str_eq(out, "postgresql://indexer:***@db:5432/crypto_bet");
+  log_redact_conninfo("host=db password=s3cretpw application_name=a://b", out, sizeof out);
+  ck_assert_str_eq(out, "host=db password=*** application_name=a://b");
+  log_redact_conninfo("postgres://u:s3cretpw@db/x", out, sizeof out);
+  ck_assert_str_eq(out, "postgres://u:***@db/x");
+}
+END_TEST
+
+/* A password= parameter ending just before the 1024-byte working buffer of
+ * the URI form fills up: the byte after the mask must not be written past
+ * the buffer (ASan build). */
+START_TEST(conninfo_long_uri) {
+  char in[1200], out[2048];
+  for (size_t lead = 990; lead < 1030; lead++) {
+    size_t n = 0;
+    n += (size_t)snprintf(in + n, sizeof in - n, "postgresql://db/x?application_name=");
+    while (n < lead) in[n++] = 'a';
+    n += (size_t)snprintf(in + n, sizeof in - n, "&password=s3cretpw&sslmode=require");
+    log_redact_conninfo(in, out, sizeof out);
+    ck_assert_uint_lt(strlen(out), 1024);
+    ck_assert_ptr_null(strstr(out, "s3cretpw"));
+  }
 }
 END_TEST
 
@@ -96,8 +139,11 @@ int main(void) {
   tcase_add_test(tc, url_query_keys);
   tcase_add_test(tc, url_path_keys);
   tcase_add_test(tc, url_userinfo);
+  tcase_add_test(tc, url_userinfo_lenient_forms);
   tcase_add_test(tc, url_truncates_safely);
   tcase_add_test(tc, conninfo_forms);
+  tcase_add_test(tc, conninfo_libpq_rules);
+  tcase_add_test(tc, conninfo_long_uri);
   tcase_add_test(tc, levels);
   tcase_add_test(tc, config_validation);
   suite_add_tcase(s, tc);

@@ -1503,16 +1503,23 @@ class Scenario:
         self.resolver = w.key("resolver")
         self.creators = [w.key("creator-%d" % i) for i in range(max(1, min(3, args.markets)))]
         self.wallets = [w.key("wallet-%d" % i) for i in range(args.wallets)]
-        w.lamports[self.router] = 1141440
-        for k in [self.admin, self.oracle_keeper, self.resolver] + self.creators:
-            w.lamports[k] = 250 * 10 ** 9 + self.rng.below(10 ** 9)
-        for k in self.wallets:
-            w.lamports[k] = self.rng.between(400, 6000) * 10 ** 9 + self.rng.below(10 ** 9)
         self.markets = []       # market dicts in creation order
         self.fates = []
         self.specials = {}      # label -> [signature]
         self.min_bet = 1_000_000
         self.max_bet = U64_MAX
+        self.bets_left = max(0, args.bets)   # successful place_bet instructions still to come
+        w.lamports[self.router] = 1141440
+        # Drawn balances (250 SOL and more for the operators, 400..6000 SOL for the
+        # wallets), topped up by a fixed amount when the scenario's size needs more
+        # than the smallest draw could hold.
+        need = self.operator_needs()
+        for k in [self.admin, self.oracle_keeper, self.resolver] + self.creators:
+            w.lamports[k] = 250 * 10 ** 9 + self.rng.below(10 ** 9) + \
+                max(0, need.get(k, 0) - 250 * 10 ** 9)
+        top_up = max(0, self.wallet_reserve(self.bets_left) - 400 * 10 ** 9)
+        for k in self.wallets:
+            w.lamports[k] = self.rng.between(400, 6000) * 10 ** 9 + self.rng.below(10 ** 9) + top_up
 
     # ---- helpers
     def note(self, label, rec):
@@ -1528,13 +1535,52 @@ class Scenario:
             return self.wallets[self.rng.below(heavy)]
         return self.rng.choice(self.wallets)
 
+    # Upper bound of what one successful place_bet costs its wallet at the minimum
+    # amount: the amount, a share of the largest bet transaction fee (the
+    # priority-fee transaction holds two bets) and a new Position's rent.
+    BET_FEE_BOUND = 2 * LAMPORTS_PER_SIGNATURE
+
+    def wallet_reserve(self, bets_left):
+        """Lamports a wallet keeps back while bets_left place_bets may still come:
+        each of them at the minimum amount, the Platform treasury's rent (created
+        by the first bet), the failed bet's fee and one fee per possible claim
+        (one per market, plus the second claim), so that whichever wallet the
+        scenario picks can always pay."""
+        sp = self.w.space
+        per_bet = self.min_bet + self.BET_FEE_BOUND + rent_exempt(sp["Position"])
+        extra = rent_exempt(sp["Treasury"]) + (max(1, self.args.markets) + 2) * self.BET_FEE_BOUND
+        return bets_left * per_bet + extra
+
+    def operator_needs(self):
+        """Upper bound of what each operator key spends over the whole scenario:
+        creators pay rent for a market and its two vaults plus the creation fee,
+        the oracle keeper the OracleData rent, every signer its fees."""
+        sp = self.w.space
+        M = max(1, self.args.markets)
+        fee = self.BET_FEE_BOUND
+        per_market = rent_exempt(sp["Market"]) + 2 * rent_exempt(sp["Treasury"]) + \
+            max(CREATION_FEE.values()) + fee
+        need = {self.admin: rent_exempt(sp["GlobalConfig"]) + fee,
+                self.oracle_keeper: (M + 1) * (rent_exempt(sp["OracleData"]) + fee),
+                self.resolver: M * fee}
+        n = len(self.creators)
+        for i, k in enumerate(self.creators):
+            need[k] = need.get(k, 0) + ((M - i + n - 1) // n) * per_market
+        return need
+
     def pick_amount(self, wallet):
         if self.rng.chance(0.03):
             amount = self.rng.between(100, 400) * 10 ** 9 + self.rng.below(10 ** 9)
         else:
             amount = self.rng.log_uniform(self.min_bet, 20 * 10 ** 9)
-        room = self.w.lamports[wallet] - 50_000_000
+        # keep what the remaining bets and claims may need (at least 0.05 SOL):
+        # large draws shrink to what the wallet can spare, down to the minimum bet
+        reserve = max(50_000_000, self.wallet_reserve(self.bets_left))
+        room = self.w.lamports[wallet] - reserve
         return max(self.min_bet, min(amount, room))
+
+    def placed(self, n):
+        self.bets_left = max(0, self.bets_left - n)
 
     def position_key(self, user, market):
         return self.w.key("position/%s/%s" % (b58encode(user), b58encode(market)))
@@ -1592,7 +1638,9 @@ class Scenario:
         market = self.rng.choice(self.active_markets())
         side = self.pick_side(market)
         ix = self.bet_ix(user, market, side, self.pick_amount(user))
-        return self.chain.submit(user, [ix], "place_bet")
+        rec = self.chain.submit(user, [ix], "place_bet")
+        self.placed(1)
+        return rec
 
     def do_failed_bet(self):
         user = self.pick_wallet()
@@ -1614,6 +1662,7 @@ class Scenario:
         for market, side in pairs:
             ixs.append(self.bet_ix(user, market, side, max(self.min_bet, self.pick_amount(user) // 2)))
         rec = self.chain.submit(user, ixs, "compute budget + two place_bet")
+        self.placed(2)
         self.note("multi_instruction", rec)
 
     def do_router(self):
@@ -1627,6 +1676,7 @@ class Scenario:
             struct.pack("<Q", amount)
         ix = Ix(self.router, metas, data, "router", opts={"inner": inner})
         rec = self.chain.submit(user, [ix], "router CPI into place_bet")
+        self.placed(1)
         self.note("cpi_router", rec)
 
     def do_v0(self):
@@ -1639,6 +1689,7 @@ class Scenario:
                  market["no_vault"], self.position_key(user, market["key"])]
         rec = self.chain.submit(user, [ix], "v0 place_bet via address lookup table",
                                 alt=(table_key, table))
+        self.placed(1)
         self.note("v0_lookup_table", rec)
 
     def do_emit_cpi(self):
@@ -1648,6 +1699,7 @@ class Scenario:
         ixs = [compute_budget_limit(600_000),
                self.bet_ix(user, market, side, self.pick_amount(user), emit_cpi=True, verbose=True)]
         rec = self.chain.submit(user, ixs, "emit_cpi place_bet, logs truncated")
+        self.placed(1)
         self.note("emit_cpi_log_truncated", rec)
 
     def do_oracle(self, market, n):
@@ -2758,8 +2810,8 @@ def main(argv=None):
         print("verify: %s OK" % args.verify)
         return 0
 
-    if args.markets < 1 or args.wallets < 1 or args.bets < 1:
-        ap.error("--markets, --wallets and --bets must be at least 1")
+    if args.markets < 1 or args.wallets < 1 or args.bets < 0:
+        ap.error("--markets and --wallets must be at least 1, --bets at least 0")
     if args.sig_page_limit < 0 or args.sig_page_limit > 1000:
         ap.error("--sig-page-limit must be within 1..1000")
     if args.start_height is None:
