@@ -111,6 +111,9 @@ static int gen_stream(const char *dir, const acct_t *a, char (*keys)[48], unsign
   snprintf(path, sizeof path, "%s/rpc.jsonl", dir);
   FILE *f = fopen(path, "w");
   if (!f) return -1;
+  /* a gap fill (after a reconnect) finds no transactions */
+  fprintf(f, "{\"request\":{\"method\":\"getSignaturesForAddress\",\"params\":[\"" PROGRAM
+             "\",{\"limit\":1000,\"commitment\":\"confirmed\"}]},\"response\":{\"result\":[]}}\n");
   fclose(f);
   snprintf(path, sizeof path, "%s/ws.jsonl", dir);
   f = fopen(path, "w");
@@ -261,7 +264,8 @@ static int run_one(const char *base, const char *tmp, const acct_t *a, char (*ke
     FILE *f = freopen(logf, "w", stderr);
     (void)f;
     execl(bin, bin, "live", "--database-url", uri, "--rpc-url", rpc, "--ws-url", ws,
-          "--exit-when-idle", "1500", "--status-interval", "0", "--reconcile-interval", "0",
+          "--exit-when-idle", "1500", "--status-interval", getenv("BENCH_LIVE_KEEP") ? "1" : "0",
+          "--reconcile-interval", "0",
           (char *)NULL);
     _exit(127);
   }
@@ -346,9 +350,13 @@ int main(void) {
          per_s(&res[2]), res[2].p50, res[2].p99);
   printf("bench live_peak_rss_mb: %.1f (goal < %.0f; largest of the three runs)\n",
          (double)rss / 1024.0, GOAL_RSS_MB);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-  if (system(cmd) != 0) fprintf(stderr, "bench_live: could not remove %s\n", tmp);
+  if (getenv("BENCH_LIVE_KEEP")) {
+    fprintf(stderr, "bench_live: logs and streams kept in %s\n", tmp);
+  } else {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "bench_live: could not remove %s\n", tmp);
+  }
   free(keys);
   free(a.data_b64);
   return failed ? 1 : 0;

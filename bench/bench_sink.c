@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,26 +139,6 @@ static char *scratch_uri(const char *base, const char *name) {
   return u;
 }
 
-/* One sink pass over all records at this slot; returns seconds. */
-static double sink_pass(sink_t *s, uint64_t slot) {
-  cb_account_t a;
-  int total = N_MARKETS + N_POSITIONS;
-  double t0 = now_s();
-  for (int k = 0; k < total; k++) {
-    mk_record(&a, k, slot);
-    int rc = sink_put_account(s, &a);
-    if (rc != SINK_OK) {
-      fprintf(stderr, "bench_sink: put: %s %s\n", sink_strerror(rc), sink_last_error(s));
-      exit(EXIT_FAILURE_RUN);
-    }
-  }
-  if (sink_flush(s) != SINK_OK) {
-    fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
-    exit(EXIT_FAILURE_RUN);
-  }
-  return now_s() - t0;
-}
-
 typedef struct cbuf {
   char *p;
   size_t n, cap;
@@ -197,7 +178,7 @@ static void copy_line(cbuf_t *mb, cbuf_t *pb, const cb_account_t *a) {
     snprintf(line, sizeof line,
              "%s\t00000000-0000-0000-0000-000000000001\t%s\t%s\t%" PRIu64 "\t%" PRIu64
              "\t%" PRIu64 "\t0.512345678\t0.487654322\t2024-12-01 00:00:00+00\t%" PRId64
-             "\t2024-12-01 00:00:00+00\t%" PRId64 "\tf\t0\t1.5\t-0.5\t0\t%" PRIu32 "\t%u\t%" PRIu64
+             "\t2024-12-01 00:00:00+00\t%" PRId64 "\tf\t0\t%" PRIu32 "\t%u\t%" PRIu64
              "\t2025-01-01 00:00:00+00\t\\N\t\\N\n",
              a->pubkey, p->user.b58, p->market.b58, p->yes_shares, p->no_shares,
              p->total_invested, p->created_at, p->updated_at, p->bet_count, p->bump, a->slot);
@@ -225,43 +206,20 @@ static void copy_in(PGconn *c, const char *sql, const cbuf_t *b) {
   while ((r = PQgetResult(c)) != NULL) PQclear(r);
 }
 
-/* COPY of the same rows, in batches of the same size, one transaction
- * each; returns seconds. */
-static double copy_pass(PGconn *c, uint64_t slot, size_t batch) {
-  static const char msql[] =
-      "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
-      "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
-      "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
-      "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
-      "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
-      "FROM STDIN";
-  static const char psql[] =
-      "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
-      "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
-      "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
-      "unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
-      "closed_slot) FROM STDIN";
-  cbuf_t mb = {0}, pb = {0};
-  cb_account_t a;
-  int total = N_MARKETS + N_POSITIONS;
-  double t0 = now_s();
-  for (int k = 0; k < total;) {
-    mb.n = pb.n = 0;
-    for (size_t i = 0; i < batch && k < total; i++, k++) {
-      mk_record(&a, k, slot);
-      copy_line(&mb, &pb, &a);
-    }
-    must_exec(c, "BEGIN");
-    if (mb.n) copy_in(c, msql, &mb);
-    if (pb.n) copy_in(c, psql, &pb);
-    must_exec(c, "COMMIT");
-  }
-  double t = now_s() - t0;
-  free(mb.p);
-  free(pb.p);
-  return t;
-}
-
+/* The columns the sink writes (position_accounts: positions_cache's
+ * derived columns are computed by the view when read). */
+static const char copy_msql[] =
+    "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
+    "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
+    "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
+    "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
+    "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
+    "FROM STDIN";
+static const char copy_psql[] =
+    "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
+    "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
+    "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, bet_count, bump, "
+    "sync_slot, last_sync_at, closed_at, closed_slot) FROM STDIN";
 
 /* ------------------------------------------------------- live stream
  * A live stream's shape: S_MARKETS markets and S_POSITIONS positions are
@@ -392,6 +350,72 @@ static int stream_gen(stream_t *st, int phase, rec_fn fn, void *ud) {
   return n;
 }
 
+/* Distinct-key passes: every market and position once per pass (pass 0
+ * inserts at slot 100, pass 1 updates every row at slot 101). */
+static int pass_gen(void *ctx, int phase, rec_fn fn, void *ud) {
+  (void)ctx;
+  cb_account_t a;
+  int total = N_MARKETS + N_POSITIONS;
+  for (int k = 0; k < total; k++) {
+    mk_record(&a, k, phase == 0 ? 100 : 101);
+    fn(ud, &a);
+  }
+  return total;
+}
+
+static int stream_gen_cb(void *ctx, int phase, rec_fn fn, void *ud) {
+  stream_t *st = ctx;
+  if (phase == 0) {
+    stream_free(st);
+    stream_init(st);
+  }
+  return stream_gen(st, phase, fn, ud);
+}
+
+typedef int (*gen_fn)(void *ctx, int phase, rec_fn fn, void *ud);
+
+/* CPU seconds (user + system) of a process on this machine, or -1 when
+ * /proc cannot tell (server on another host). */
+static double proc_cpu_s(int pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  /* fields after the command: state(3) ... utime(14) stime(15) */
+  unsigned long long ut = 0, st = 0;
+  int field = 2;
+  for (const char *q = p + 1; *q; q++) {
+    if (*q == ' ') {
+      field++;
+      if (field == 14) ut = strtoull(q + 1, NULL, 10);
+      if (field == 15) {
+        st = strtoull(q + 1, NULL, 10);
+        break;
+      }
+    }
+  }
+  long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? (double)(ut + st) / (double)hz : -1;
+}
+
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* One measured phase: records handed in, rows written, wall seconds,
+ * server backend CPU seconds, client CPU seconds. */
+typedef struct meas {
+  double recs, rows, wall, srv, cli;
+} meas_t;
+
 static void put_rec(void *ud, const cb_account_t *a) {
   sink_t *s = ud;
   int rc = sink_put_account(s, a);
@@ -401,49 +425,26 @@ static void put_rec(void *ud, const cb_account_t *a) {
   }
 }
 
-typedef struct copy_ctx {
-  PGconn *c;
-  size_t batch, n;
-  cbuf_t mb, pb;
-} copy_ctx_t;
-
-static const char copy_msql[] =
-    "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
-    "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
-    "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
-    "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
-    "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
-    "FROM STDIN";
-static const char copy_psql[] =
-    "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
-    "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
-    "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
-    "unrealized_pnl, realized_pnl, bet_count, bump, sync_slot, last_sync_at, closed_at, "
-    "closed_slot) FROM STDIN";
-
-static void copy_batch(copy_ctx_t *x) {
-  if (x->n == 0) return;
-  must_exec(x->c, "BEGIN");
-  if (x->mb.n) copy_in(x->c, copy_msql, &x->mb);
-  if (x->pb.n) copy_in(x->c, copy_psql, &x->pb);
-  must_exec(x->c, "COMMIT");
-  x->mb.n = x->pb.n = 0;
-  x->n = 0;
+static int backend_pid_of_sink(PGconn *c) {
+  PGresult *r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND application_name = 'crypto-bet-indexer'");
+  int pid = (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+                ? atoi(PQgetvalue(r, 0, 0))
+                : -1;
+  PQclear(r);
+  return pid;
 }
 
-static void copy_rec(void *ud, const cb_account_t *a) {
-  copy_ctx_t *x = ud;
-  copy_line(&x->mb, &x->pb, a);
-  if (++x->n >= x->batch) copy_batch(x);
-}
-
-/* Runs the stream through the sink and, on the same server, COPYs the
- * same records into the unlogged copies; prints both. */
-static void stream_bench(PGconn *c, const char *uri, size_t batch) {
-  char err[1024];
-  must_exec(c, "TRUNCATE positions_cache, markets_cache, users, account_closures, "
+static void reset_tables(PGconn *c) {
+  must_exec(c, "TRUNCATE position_accounts, markets_cache, users, account_closures, "
                "bench_copy_markets, bench_copy_positions CASCADE");
   must_exec(c, "VACUUM ANALYZE");
+}
+
+/* Both phases of a workload through a fresh sink. */
+static void run_sink(PGconn *c, const char *uri, size_t batch, gen_fn gen, void *ctx,
+                     meas_t out[2]) {
+  char err[1024];
   sink_options_t o;
   sink_options_init(&o);
   o.conninfo = uri;
@@ -453,49 +454,188 @@ static void stream_bench(PGconn *c, const char *uri, size_t batch) {
     fprintf(stderr, "bench_sink: %s\n", err);
     exit(EXIT_FAILURE_RUN);
   }
-  stream_t st;
-  stream_init(&st);
-  double t0 = now_s();
-  int nl = stream_gen(&st, 0, put_rec, s);
-  if (sink_flush(s) != SINK_OK) exit(EXIT_FAILURE_RUN);
-  double t1 = now_s();
-  sink_stats_t s0;
-  sink_get_stats(s, &s0);
-  int nb = stream_gen(&st, 1, put_rec, s);
-  if (sink_flush(s) != SINK_OK) {
-    fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
-    exit(EXIT_FAILURE_RUN);
+  int pid = backend_pid_of_sink(c);
+  for (int ph = 0; ph < 2; ph++) {
+    sink_stats_t s0, s1;
+    sink_get_stats(s, &s0);
+    double w0 = now_s(), sv0 = pid > 0 ? proc_cpu_s(pid) : -1, c0 = self_cpu_s();
+    out[ph].recs = gen(ctx, ph, put_rec, s);
+    if (sink_flush(s) != SINK_OK) {
+      fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
+      exit(EXIT_FAILURE_RUN);
+    }
+    double sv1 = pid > 0 ? proc_cpu_s(pid) : -1;
+    out[ph].wall = now_s() - w0;
+    out[ph].srv = sv0 >= 0 && sv1 >= 0 ? sv1 - sv0 : -1;
+    out[ph].cli = self_cpu_s() - c0;
+    sink_get_stats(s, &s1);
+    out[ph].rows = (double)(s1.accounts_written - s0.accounts_written);
   }
-  double t2 = now_s();
-  sink_stats_t s1;
-  sink_get_stats(s, &s1);
   sink_close(s);
-  stream_free(&st);
+}
 
+/* The COPY ceiling writes the rows the sink writes: records are grouped
+ * into windows of the sink's batch size and, as in the sink's batch, only
+ * the last record per pubkey of a window is kept; each window is one
+ * transaction of two COPYs into the unlogged copies. */
+typedef struct copy_ctx {
+  PGconn *c;
+  size_t batch, n;
+  cb_account_t *win;
+  uint32_t *slot; /* open-addressing table: index + 1 into win */
+  size_t nslot;
+  cbuf_t mb, pb;
+  double rows;
+} copy_ctx_t;
+
+static uint32_t fnv(const char *k) {
+  uint32_t h = 2166136261u;
+  for (; *k; k++) h = (h ^ (uint8_t)*k) * 16777619u;
+  return h;
+}
+
+static void copy_window(copy_ctx_t *x) {
+  if (x->n == 0) return;
+  x->mb.n = x->pb.n = 0;
+  for (size_t i = 0; i < x->n; i++) {
+    if (x->win[i].kind == CB_ACCOUNT_UNKNOWN) continue; /* superseded */
+    copy_line(&x->mb, &x->pb, &x->win[i]);
+    x->rows++;
+  }
+  must_exec(x->c, "BEGIN");
+  if (x->mb.n) copy_in(x->c, copy_msql, &x->mb);
+  if (x->pb.n) copy_in(x->c, copy_psql, &x->pb);
+  must_exec(x->c, "COMMIT");
+  memset(x->slot, 0, x->nslot * sizeof *x->slot);
+  x->n = 0;
+}
+
+static void copy_rec(void *ud, const cb_account_t *a) {
+  copy_ctx_t *x = ud;
+  size_t mask = x->nslot - 1;
+  for (size_t i = fnv(a->pubkey) & mask;; i = (i + 1) & mask) {
+    if (x->slot[i] == 0) {
+      x->slot[i] = (uint32_t)x->n + 1;
+      break;
+    }
+    if (strcmp(x->win[x->slot[i] - 1].pubkey, a->pubkey) == 0) {
+      x->win[x->slot[i] - 1].kind = CB_ACCOUNT_UNKNOWN;
+      x->slot[i] = (uint32_t)x->n + 1;
+      break;
+    }
+  }
+  x->win[x->n++] = *a;
+  if (x->n >= x->batch) copy_window(x);
+}
+
+static void run_copy(PGconn *c, size_t batch, gen_fn gen, void *ctx, meas_t out[2]) {
   copy_ctx_t x;
   memset(&x, 0, sizeof x);
   x.c = c;
   x.batch = batch;
-  stream_init(&st);
-  double c0 = now_s();
-  stream_gen(&st, 0, copy_rec, &x);
-  copy_batch(&x);
-  double c1 = now_s();
-  stream_gen(&st, 1, copy_rec, &x);
-  copy_batch(&x);
-  double c2 = now_s();
-  stream_free(&st);
+  x.nslot = 1;
+  while (x.nslot < 2 * batch) x.nslot *= 2;
+  x.win = malloc(batch * sizeof *x.win);
+  x.slot = calloc(x.nslot, sizeof *x.slot);
+  if (!x.win || !x.slot) exit(EXIT_FAILURE_RUN);
+  int pid = PQbackendPID(c);
+  for (int ph = 0; ph < 2; ph++) {
+    x.rows = 0;
+    double w0 = now_s(), sv0 = proc_cpu_s(pid), c0 = self_cpu_s();
+    out[ph].recs = gen(ctx, ph, copy_rec, &x);
+    copy_window(&x);
+    double sv1 = proc_cpu_s(pid);
+    out[ph].wall = now_s() - w0;
+    out[ph].srv = sv0 >= 0 && sv1 >= 0 ? sv1 - sv0 : -1;
+    out[ph].cli = self_cpu_s() - c0;
+    out[ph].rows = x.rows;
+  }
+  free(x.win);
+  free(x.slot);
   free(x.mb.p);
   free(x.pb.p);
+}
 
-  uint64_t applied = s1.accounts_written - s0.accounts_written;
-  printf("stream batch=%zu: load %d records %.0f/s (COPY %.0f/s); bets %d records %.0f/s, "
-         "%" PRIu64 " rows applied, %" PRIu64 " superseded or stale (COPY %.0f/s)\n",
-         batch, nl, nl / (t1 - t0), nl / (c1 - c0), nb, nb / (t2 - t1), applied,
-         (s1.accounts_stale_ignored - s0.accounts_stale_ignored), nb / (c2 - c1));
-  printf("bench sink_stream: %.0f/s (COPY ceiling %.0f/s, ratio %.2f)\n",
-         (nl + nb) / (t2 - t0), (nl + nb) / (c2 - c0), (c2 - c0) / (t2 - t0));
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void loadavg(char *out, size_t n) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  out[0] = '\0';
+  if (f) {
+    if (!fgets(out, (int)n, f)) out[0] = '\0';
+    fclose(f);
+  }
+  char *sp = out;
+  for (int k = 0; k < 3 && sp; k++) sp = strchr(sp + 1, ' ');
+  if (sp) *sp = '\0';
+}
+
+#define MAX_REPS 9
+
+/* Runs a workload reps times (sink, then COPY, on emptied tables) and
+ * prints medians. Returns the median sink rate (records/s) and the
+ * median ratio of COPY time to sink time over both phases. */
+static void workload(PGconn *c, const char *uri, size_t batch, int reps, const char *name,
+                     const char *ph0, const char *ph1, gen_fn gen, void *ctx, double *rate,
+                     double *ratio) {
+  double r_sink[2][MAX_REPS], r_copy[2][MAX_REPS], rows[2][MAX_REPS], tot_s[MAX_REPS],
+      tot_c[MAX_REPS], rat[MAX_REPS], srv_s[MAX_REPS], srv_c[MAX_REPS], cli[MAX_REPS];
+  double recs[2] = {0, 0};
+  char la0[64], la1[64];
+  loadavg(la0, sizeof la0);
+  for (int r = 0; r < reps; r++) {
+    meas_t ms[2], mc[2];
+    reset_tables(c);
+    run_sink(c, uri, batch, gen, ctx, ms);
+    reset_tables(c);
+    run_copy(c, batch, gen, ctx, mc);
+    for (int ph = 0; ph < 2; ph++) {
+      if (ms[ph].rows != mc[ph].rows) {
+        fprintf(stderr, "bench_sink: %s phase %d: sink wrote %.0f rows, COPY %.0f\n", name, ph,
+                ms[ph].rows, mc[ph].rows);
+        exit(EXIT_FAILURE_RUN);
+      }
+      recs[ph] = ms[ph].recs;
+      rows[ph][r] = ms[ph].rows;
+      r_sink[ph][r] = ms[ph].recs / ms[ph].wall;
+      r_copy[ph][r] = mc[ph].recs / mc[ph].wall;
+    }
+    double ws = ms[0].wall + ms[1].wall, wc = mc[0].wall + mc[1].wall;
+    tot_s[r] = (recs[0] + recs[1]) / ws;
+    tot_c[r] = (recs[0] + recs[1]) / wc;
+    rat[r] = wc / ws;
+    double n = ms[0].rows + ms[1].rows;
+    srv_s[r] = ms[0].srv >= 0 ? (ms[0].srv + ms[1].srv) / n * 1e6 : -1;
+    srv_c[r] = mc[0].srv >= 0 ? (mc[0].srv + mc[1].srv) / n * 1e6 : -1;
+    cli[r] = (ms[0].cli + ms[1].cli) / (recs[0] + recs[1]) * 1e6;
+  }
+  loadavg(la1, sizeof la1);
+  double rows0 = rows[0][0], rows1 = rows[1][0];
+  double m0 = median(r_sink[0], reps), m1 = median(r_sink[1], reps);
+  double c0 = median(r_copy[0], reps), c1 = median(r_copy[1], reps);
+  double ts = median(tot_s, reps), tc = median(tot_c, reps), ra = median(rat, reps);
+  double ss = median(srv_s, reps), sc = median(srv_c, reps), cl = median(cli, reps);
+  printf("%s batch=%zu (median of %d, loadavg %s -> %s):\n", name, batch, reps, la0, la1);
+  printf("  %s: %.0f records (%.0f rows written) sink %.0f/s, COPY %.0f/s\n", ph0, recs[0],
+         rows0, m0, c0);
+  printf("  %s: %.0f records (%.0f rows written) sink %.0f/s, COPY %.0f/s\n", ph1, recs[1],
+         rows1, m1, c1);
+  if (ss >= 0 && sc >= 0)
+    printf("  server CPU per row written: sink %.1f us, COPY %.1f us; client CPU per record "
+           "%.1f us\n",
+           ss, sc, cl);
+  printf("  both: sink %.0f/s, COPY %.0f/s, ratio %.2f\n", ts, tc, ra);
   fflush(stdout);
+  *rate = ts;
+  *ratio = ra;
 }
 
 /* ---------------------------------------------- write strategy comparison
@@ -728,6 +868,28 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_sink: set CBI_TEST_DATABASE_URL or DATABASE_URL\n");
     return EXIT_USAGE;
   }
+  int reps = 3;
+  const char *re = getenv("CBI_BENCH_REPS");
+  if (re && *re) {
+    unsigned long long v;
+    if (config_parse_u64(re, &v) != 0 || v == 0 || v > MAX_REPS) {
+      fprintf(stderr, "bench_sink: CBI_BENCH_REPS must be 1..%d\n", MAX_REPS);
+      return EXIT_USAGE;
+    }
+    reps = (int)v;
+  }
+  size_t batches[16];
+  int nb = 0;
+  for (int i = 1; i < argc && nb < 16; i++) {
+    unsigned long long v;
+    if (config_parse_u64(argv[i], &v) != 0 || v == 0 || v > 1000000) {
+      fprintf(stderr, "bench_sink: bad batch size '%s'\n", argv[i]);
+      return EXIT_USAGE;
+    }
+    batches[nb++] = (size_t)v;
+  }
+  if (nb == 0) batches[nb++] = SINK_DEFAULT_BATCH_MAX_RECORDS;
+
   char dbname[64], sql[160], err[1024];
   snprintf(dbname, sizeof dbname, "bench_sink_%d", (int)getpid());
   PGconn *admin = must_connect(base);
@@ -743,60 +905,27 @@ int main(int argc, char **argv) {
   }
   must_exec(c, "CREATE UNLOGGED TABLE bench_copy_markets (LIKE markets_cache INCLUDING DEFAULTS)");
   must_exec(c,
-            "CREATE UNLOGGED TABLE bench_copy_positions (LIKE positions_cache INCLUDING DEFAULTS)");
+            "CREATE UNLOGGED TABLE bench_copy_positions (LIKE position_accounts INCLUDING DEFAULTS)");
 
-  int nb = argc > 1 ? argc - 1 : 1;
-  int total = N_MARKETS + N_POSITIONS;
-  int rc = EXIT_OK;
   for (int bi = 0; bi < nb; bi++) {
-    unsigned long long batch = SINK_DEFAULT_BATCH_MAX_RECORDS;
-    if (argc > 1 && (config_parse_u64(argv[bi + 1], &batch) != 0 || batch == 0)) {
-      fprintf(stderr, "bench_sink: bad batch size '%s'\n", argv[bi + 1]);
-      return EXIT_USAGE;
-    }
-    must_exec(c, "TRUNCATE positions_cache, markets_cache, users, account_closures, "
-                 "bench_copy_markets, bench_copy_positions CASCADE");
-    must_exec(c, "VACUUM ANALYZE");
-    sink_options_t o;
-    sink_options_init(&o);
-    o.conninfo = uri;
-    o.batch_max_records = (size_t)batch;
-    sink_t *s = NULL;
-    if (sink_open(&o, &s, err, sizeof err) != SINK_OK) {
-      fprintf(stderr, "bench_sink: %s\n", err);
-      return EXIT_FAILURE_RUN;
-    }
-    double ti = sink_pass(s, 100);      /* insert pass */
-    double tu = sink_pass(s, 101);      /* update pass */
-    double ci = copy_pass(c, 100, batch);
-    double cu = copy_pass(c, 101, batch);
-    sink_stats_t st;
-    sink_get_stats(s, &st);
-    sink_close(s);
-    if (st.accounts_written != (uint64_t)(2 * total)) {
-      fprintf(stderr, "bench_sink: expected %d rows written, got %" PRIu64 "\n", 2 * total,
-              st.accounts_written);
-      rc = EXIT_FAILURE_RUN;
-    }
-    double ups = 2.0 * total / (ti + tu);
-    double cps = 2.0 * total / (ci + cu);
-    printf("batch=%llu: insert pass %.0f/s, update pass %.0f/s (%d markets, %d positions, "
-           "%" PRIu64 " batches); COPY %.0f/s\n",
-           batch, total / ti, total / tu, N_MARKETS, N_POSITIONS, st.batches, cps);
-    printf("bench sink_upserts: %.0f/s (COPY ceiling %.0f/s, ratio %.2f)\n", ups, cps,
-           ups / cps);
+    double rate, ratio, prate, pratio;
+    stream_t st;
+    stream_init(&st);
+    workload(c, uri, batches[bi], reps, "live stream", "load (inserts)", "bets (updates)",
+             stream_gen_cb, &st, &rate, &ratio);
+    stream_free(&st);
+    workload(c, uri, batches[bi], reps, "distinct-key passes", "insert pass", "update pass",
+             pass_gen, NULL, &prate, &pratio);
+    printf("bench sink_upserts: %.0f/s (COPY ceiling ratio %.2f; distinct-key passes %.0f/s, "
+           "ratio %.2f)\n",
+           rate, ratio, prate, pratio);
     fflush(stdout);
   }
-  for (int bi = 0; bi < nb; bi++) {
-    unsigned long long batch = SINK_DEFAULT_BATCH_MAX_RECORDS;
-    if (argc > 1) (void)config_parse_u64(argv[bi + 1], &batch);
-    stream_bench(c, uri, (size_t)batch);
-  }
-  if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, SINK_DEFAULT_BATCH_MAX_RECORDS);
+  if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, batches[0]);
   PQfinish(c);
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
   must_exec(admin, sql);
   PQfinish(admin);
   free(uri);
-  return rc;
+  return EXIT_OK;
 }

@@ -135,6 +135,27 @@ live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, 
 /* Releases out->doc. */
 void live_msg_clear(live_msg_t *m);
 
+/* The fields of a programNotification that ingest needs, found without
+ * building a JSON tree (the hot path of live sync). */
+typedef struct live_fast_account {
+  uint64_t slot;
+  uint64_t lamports;
+  char pubkey[45];
+  char owner[45];
+  const char *b64; /* account data, base64, borrowed from the message */
+  size_t b64_len;
+} live_fast_account_t;
+
+/* Recognises the exact shape {"jsonrpc":..,"method":"programNotification",
+ * "params":{"result":{"context":{"slot":N,..},"value":{"pubkey":"..",
+ * "account":{"data":["..","base64"],"lamports":N,"owner":"..",..}}},..}}
+ * (any member order, whitespace allowed), with every object on the path
+ * well-formed, plain digits for the numbers and escape-free strings.
+ * Returns 1 and fills out, or 0 when the message must take the full parser
+ * (live_parse_message), which also handles every malformed case. The
+ * caller has checked NUL bytes and UTF-8. */
+int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out);
+
 /* 1 when p[0..n) is valid UTF-8 (no overlong forms, surrogates or code
  * points above U+10FFFF), else 0 with the offset of the first bad byte in
  * *bad_off (may be NULL). */

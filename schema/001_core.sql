@@ -16,6 +16,11 @@
 --   * positions_cache.market_pubkey and transactions.market_pubkey are soft
 --     references (no foreign key): a position or transaction can be seen
 --     before its market and must land anyway;
+--   * position accounts are stored in position_accounts; positions_cache is a
+--     view over it that adds the derived columns (current_value,
+--     unrealized_pnl, realized_pnl) computed from the position's market at
+--     read time (see 002_derived.sql), so the API's queries read it
+--     unchanged and a market update never rewrites its positions;
 --   * positions_cache.user_id and transactions.user_id carry no foreign key
 --     either: the indexer creates the users row in the same transaction,
 --     before the rows that reference it (position user_id is NOT NULL, so an
@@ -132,8 +137,6 @@ CREATE TABLE markets_cache (
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
 
-    pricing_seq BIGINT NOT NULL DEFAULT 0,
-
     CONSTRAINT valid_market_pubkey CHECK (length(market_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_market_authority CHECK (length(authority_pubkey) BETWEEN 32 AND 44)
 ) WITH (fillfactor = 50);
@@ -150,9 +153,6 @@ COMMENT ON COLUMN markets_cache.resolved_at IS
     'resolve_market transaction seen for this market, else that transaction''s block time.';
 COMMENT ON COLUMN markets_cache.sync_slot IS
     'Slot of the account state this row holds; an update applies only if its slot >= sync_slot.';
-COMMENT ON COLUMN markets_cache.pricing_seq IS
-    'Bumped whenever state, resolution_result, yes_pool or no_pool change; positions record the '
-    'value their derived columns were computed from (positions_cache.priced_seq).';
 COMMENT ON TABLE markets_cache IS
     'Market accounts. fillfactor 50 leaves room for HOT updates: pools change with every bet.';
 COMMENT ON COLUMN markets_cache.closed_at IS
@@ -188,8 +188,10 @@ CREATE TABLE market_analytics (
 COMMENT ON TABLE market_analytics IS
     'Daily market metrics read by the market listing query; not written by the indexer.';
 
--- ------------------------------------------------------- positions_cache
-CREATE TABLE positions_cache (
+-- ----------------------------------------------------- position_accounts
+-- Position accounts as decoded. The API reads them through the view
+-- positions_cache (002_derived.sql), which adds the derived columns.
+CREATE TABLE position_accounts (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     position_pubkey VARCHAR(44) UNIQUE NOT NULL,
     user_id UUID NOT NULL,
@@ -209,11 +211,6 @@ CREATE TABLE positions_cache (
     claimed BOOLEAN NOT NULL DEFAULT false,
     claimed_amount NUMERIC(20, 0) NOT NULL DEFAULT 0,
 
-    current_value NUMERIC(29, 9),
-    unrealized_pnl NUMERIC(29, 9),
-    realized_pnl NUMERIC(29, 9),
-    priced_seq BIGINT,
-
     last_sync_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
     bet_count BIGINT NOT NULL DEFAULT 0,
     bump SMALLINT NOT NULL DEFAULT 0,
@@ -224,18 +221,17 @@ CREATE TABLE positions_cache (
     CONSTRAINT valid_position_pubkey CHECK (length(position_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_position_market CHECK (length(market_pubkey) BETWEEN 32 AND 44)
 ) WITH (fillfactor = 50);
-CREATE INDEX idx_positions_cache_user_id ON positions_cache(user_id);
-CREATE INDEX idx_positions_cache_market ON positions_cache(market_pubkey);
-COMMENT ON COLUMN positions_cache.user_id IS
+CREATE INDEX idx_positions_cache_user_id ON position_accounts(user_id);
+CREATE INDEX idx_positions_cache_market ON position_accounts(market_pubkey);
+COMMENT ON COLUMN position_accounts.user_id IS
     'users.id of user_pubkey; the indexer inserts the users row first, in the same transaction.';
-COMMENT ON COLUMN positions_cache.market_pubkey IS
+COMMENT ON COLUMN position_accounts.market_pubkey IS
     'Soft reference to markets_cache.market_pubkey (no foreign key: positions may be seen before their market).';
-COMMENT ON TABLE positions_cache IS
-    'Position accounts. fillfactor 50 leaves room for HOT updates.';
-COMMENT ON COLUMN positions_cache.priced_seq IS
-    'markets_cache.pricing_seq the derived columns were computed from; NULL while the market is unknown.';
-COMMENT ON COLUMN positions_cache.yes_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
-COMMENT ON COLUMN positions_cache.no_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
+COMMENT ON TABLE position_accounts IS
+    'Position accounts (read them through the view positions_cache). fillfactor 50 leaves room '
+    'for HOT updates.';
+COMMENT ON COLUMN position_accounts.yes_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
+COMMENT ON COLUMN position_accounts.no_avg_price IS 'On-chain u64 fixed point / 1e9, exact.';
 
 -- ------------------------------------------------------ treasuries_cache
 CREATE TABLE treasuries_cache (

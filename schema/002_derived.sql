@@ -1,6 +1,9 @@
--- Derived position columns, maintained by the indexer's sink whenever a
--- position or its market changes. All arithmetic is exact NUMERIC; the only
--- rounding is current_value's, half up to 9 decimals.
+-- Derived position columns. positions_cache is a view over position_accounts
+-- that computes them from the position's market (markets_cache) whenever it
+-- is read, so they always follow the latest committed market and position
+-- states without the indexer rewriting a market's positions on every bet.
+-- All arithmetic is exact NUMERIC; the only rounding is current_value's,
+-- half up to 9 decimals.
 --
 -- With yes_pool, no_pool, state and resolution_result from the position's
 -- market (markets_cache) and shares/total_invested from the position:
@@ -61,6 +64,27 @@ $$;
 COMMENT ON FUNCTION cbi_position_current_value(market_state, BOOLEAN, NUMERIC, NUMERIC, NUMERIC, NUMERIC, NUMERIC) IS
     'active/paused: (yes_shares*yes_pool + no_shares*no_pool)/(yes_pool+no_pool) rounded half up to 9 '
     'decimals ((yes_shares+no_shares)/2 on empty pools); resolved: winning shares; cancelled: total_invested.';
+
+CREATE VIEW positions_cache AS
+SELECT p.id, p.position_pubkey, p.user_id, p.user_pubkey, p.market_pubkey,
+       p.yes_shares, p.no_shares, p.total_invested, p.yes_avg_price, p.no_avg_price,
+       p.created_at, p.created_at_unix, p.updated_at, p.updated_at_unix,
+       p.claimed, p.claimed_amount,
+       CAST(cbi_position_current_value(m.state, m.resolution_result, m.yes_pool, m.no_pool,
+                                       p.yes_shares, p.no_shares, p.total_invested)
+            AS NUMERIC(29, 9)) AS current_value,
+       CAST(cbi_position_unrealized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool,
+                                        p.yes_shares, p.no_shares, p.total_invested)
+            AS NUMERIC(29, 9)) AS unrealized_pnl,
+       CAST(cbi_position_realized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool,
+                                      p.yes_shares, p.no_shares, p.total_invested)
+            AS NUMERIC(29, 9)) AS realized_pnl,
+       p.last_sync_at, p.bet_count, p.bump, p.sync_slot, p.closed_at, p.closed_slot
+FROM position_accounts p
+LEFT JOIN markets_cache m ON m.market_pubkey = p.market_pubkey;
+COMMENT ON VIEW positions_cache IS
+    'Position accounts (position_accounts) with their derived columns computed from the '
+    'market''s current state. Read-only: the indexer writes position_accounts.';
 
 COMMENT ON COLUMN positions_cache.current_value IS
     'Derived. Active/paused market: yes_shares*p_yes + no_shares*p_no with p_yes = yes_pool/(yes_pool+no_pool), '

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "b64.h"
 #include "backfill.h"
 #include "ingest.h"
 #include "jsonx.h"
@@ -177,6 +178,202 @@ live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, 
   return out->kind;
 }
 
+/* ---- fast path for programNotification --------------------------------------- */
+
+static size_t js_ws(const char *s, size_t n, size_t i) {
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  return i;
+}
+
+static int js_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* i at '"': the index after the closing quote, or 0 if malformed. */
+static size_t js_string(const char *s, size_t n, size_t i) {
+  for (i++; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"') return i + 1;
+    if (c < 0x20) return 0;
+    if (c == '\\') {
+      if (++i >= n) return 0;
+      c = (unsigned char)s[i];
+      if (c == 'u') {
+        if (n - i < 5 || !js_hex(s[i + 1]) || !js_hex(s[i + 2]) || !js_hex(s[i + 3]) ||
+            !js_hex(s[i + 4]))
+          return 0;
+        i += 4;
+      } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+static size_t js_digits(const char *s, size_t n, size_t i) {
+  size_t st = i;
+  while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  return i > st ? i : 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?: index after it, or 0. */
+static size_t js_number(const char *s, size_t n, size_t i) {
+  if (s[i] == '-') i++;
+  if (i >= n) return 0;
+  if (s[i] == '0') i++;
+  else if (!(i = js_digits(s, n, i))) return 0;
+  if (i < n && s[i] == '.' && !(i = js_digits(s, n, i + 1))) return 0;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    if (!(i = js_digits(s, n, i))) return 0;
+  }
+  return i;
+}
+
+/* 1 when s[0..n) is exactly one JSON value (RFC 8259 grammar, nesting up
+ * to 64 levels), surrounded by whitespace only. One pass, no allocation;
+ * UTF-8 is checked separately. */
+static int json_syntax_ok(const char *s, size_t n) {
+  char stack[64];
+  int sp = 0;
+  enum { S_VALUE, S_VALUE_OR_CLOSE, S_KEY, S_KEY_OR_CLOSE, S_AFTER } st = S_VALUE;
+  size_t i = js_ws(s, n, 0);
+  for (;;) {
+    if (st == S_AFTER) {
+      i = js_ws(s, n, i);
+      if (sp == 0) return i == n;
+      if (i >= n) return 0;
+      if (s[i] == ',') {
+        i = js_ws(s, n, i + 1);
+        st = stack[sp - 1] == '{' ? S_KEY : S_VALUE;
+      } else if (s[i] == (stack[sp - 1] == '{' ? '}' : ']')) {
+        sp--;
+        i++;
+      } else {
+        return 0;
+      }
+      continue;
+    }
+    if (i >= n) return 0;
+    char c = s[i];
+    if (st == S_KEY || st == S_KEY_OR_CLOSE) {
+      if (st == S_KEY_OR_CLOSE && c == '}') {
+        sp--;
+        i++;
+        st = S_AFTER;
+        continue;
+      }
+      if (c != '"' || !(i = js_string(s, n, i))) return 0;
+      i = js_ws(s, n, i);
+      if (i >= n || s[i] != ':') return 0;
+      i = js_ws(s, n, i + 1);
+      st = S_VALUE;
+      continue;
+    }
+    if (st == S_VALUE_OR_CLOSE && c == ']') {
+      sp--;
+      i++;
+      st = S_AFTER;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      if (sp == (int)sizeof stack) return 0;
+      stack[sp++] = c;
+      i = js_ws(s, n, i + 1);
+      st = c == '{' ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
+      continue;
+    }
+    if (c == '"') i = js_string(s, n, i);
+    else if (c == '-' || (c >= '0' && c <= '9')) i = js_number(s, n, i);
+    else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) i += 4;
+    else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) i += 5;
+    else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) i += 4;
+    else return 0;
+    if (i == 0) return 0;
+    st = S_AFTER;
+  }
+}
+
+/* Member key of the object at obj (already validated). */
+static int raw_get(const replay_span_t *obj, const char *key, replay_span_t *out) {
+  if (obj->len == 0 || obj->ptr[0] != '{') return 0;
+  return replay_raw_member(obj->ptr, obj->len, key, out) == 1;
+}
+
+static int raw_obj(const replay_span_t *parent, const char *key, replay_span_t *out) {
+  return raw_get(parent, key, out) && out->len > 0 && out->ptr[0] == '{';
+}
+
+static int raw_u64(const replay_span_t *v, uint64_t *out) {
+  if (v->len == 0 || v->len > 20) return 0;
+  uint64_t x = 0;
+  for (size_t i = 0; i < v->len; i++) {
+    char c = v->ptr[i];
+    if (c < '0' || c > '9') return 0;
+    uint64_t d = (uint64_t)(c - '0');
+    if (x > (UINT64_MAX - d) / 10) return 0;
+    x = x * 10 + d;
+  }
+  if (v->len > 1 && v->ptr[0] == '0') return 0; /* JSON has no leading zeros */
+  *out = x;
+  return 1;
+}
+
+/* An escape-free JSON string: content span without the quotes. */
+static int raw_str(const replay_span_t *v, replay_span_t *content) {
+  if (v->len < 2 || v->ptr[0] != '"' || v->ptr[v->len - 1] != '"') return 0;
+  content->ptr = v->ptr + 1;
+  content->len = v->len - 2;
+  for (size_t i = 0; i < content->len; i++)
+    if (content->ptr[i] == '\\' || (unsigned char)content->ptr[i] < 0x20) return 0;
+  return 1;
+}
+
+static int raw_key_text(const replay_span_t *v, char *out, size_t outsz) {
+  replay_span_t c;
+  if (!raw_str(v, &c) || c.len == 0 || c.len >= outsz) return 0;
+  memcpy(out, c.ptr, c.len);
+  out[c.len] = '\0';
+  return 1;
+}
+
+int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out) {
+  replay_span_t top = {(const char *)data, len}, v, params, result, context, value, account, arr;
+  size_t i = 0;
+  while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
+  top.ptr += i;
+  top.len -= i;
+  if (top.len == 0 || top.ptr[0] != '{' || !json_syntax_ok(top.ptr, top.len)) return 0;
+  if (!raw_get(&top, "method", &v) || v.len != sizeof "\"programNotification\"" - 1 ||
+      memcmp(v.ptr, "\"programNotification\"", v.len) != 0)
+    return 0;
+  if (!raw_obj(&top, "params", &params) || !raw_obj(&params, "result", &result) ||
+      !raw_obj(&result, "context", &context) || !raw_obj(&result, "value", &value) ||
+      !raw_obj(&value, "account", &account))
+    return 0;
+  if (!raw_get(&context, "slot", &v) || !raw_u64(&v, &out->slot)) return 0;
+  if (!raw_get(&value, "pubkey", &v) || !raw_key_text(&v, out->pubkey, sizeof out->pubkey) ||
+      !b58_text_ok(out->pubkey, 32, 44))
+    return 0;
+  if (!raw_get(&account, "owner", &v) || !raw_key_text(&v, out->owner, sizeof out->owner) ||
+      !b58_text_ok(out->owner, 32, 44))
+    return 0;
+  if (!raw_get(&account, "lamports", &v) || !raw_u64(&v, &out->lamports)) return 0;
+  if (!raw_get(&account, "data", &arr) || arr.len == 0 || arr.ptr[0] != '[') return 0;
+  replay_raw_iter_t it;
+  replay_span_t e0, e1, e2, c0, c1;
+  if (replay_raw_iter_init(&it, arr.ptr, arr.len) != 0 || replay_raw_iter_next(&it, NULL, &e0) != 1 ||
+      replay_raw_iter_next(&it, NULL, &e1) != 1 || replay_raw_iter_next(&it, NULL, &e2) != 0)
+    return 0;
+  if (!raw_str(&e0, &c0) || !raw_str(&e1, &c1) || c1.len != 6 || memcmp(c1.ptr, "base64", 6) != 0)
+    return 0;
+  out->b64 = c0.ptr;
+  out->b64_len = c0.len;
+  return 1;
+}
+
 /* ---- latency histogram ------------------------------------------------------ */
 
 /* 10 us buckets up to 100 ms, then 1 ms buckets up to 10 s, then overflow. */
@@ -304,6 +501,9 @@ struct live {
   uint64_t batches_seen;
   hist_t hist;
   uint64_t first_update_ns, last_commit_ns; /* throughput window */
+  uint64_t flushes, flush_ns;
+  uint8_t *scratch; /* decoded account data */
+  size_t scratch_cap;
 
   /* timing */
   uint64_t t_start_ns, last_data_ns, next_status_ns, next_reconcile_ns;
@@ -657,7 +857,10 @@ static int flush_now(live_t *lv) {
     lv->cp_set_ns = now_ns();
   }
   uint64_t cp = lv->cp_set;
+  uint64_t t0 = now_ns();
   int rc = sink_flush(lv->sink);
+  lv->flush_ns += now_ns() - t0;
+  lv->flushes++;
   if (sink_rc(lv, rc, "flush") != 0) return -1;
   lv->cp_committed = cp;
   lat_note_batches(lv, lv->lat_n);
@@ -744,12 +947,46 @@ static void maybe_fill(live_t *lv, uint64_t slot) {
 
 /* ---- queue items ------------------------------------------------------------------ */
 
+/* After an account went to ingest (its latency entry is the last one). */
+static void apply_account(live_t *lv, int rc) {
+  lat_note_batches(lv, lv->lat_n ? lv->lat_n - 1 : 0);
+  if (sink_rc(lv, rc, "ingest account") == 0) lv->sum.account_updates++;
+}
+
+/* The hot path: a well-formed programNotification goes straight to
+ * ingest_account_bytes. Returns 1 when the message was handled. */
+static int fast_account(live_t *lv, const msgqueue_item_t *it) {
+  live_fast_account_t fa;
+  if (memchr(it->data, 0, it->len) || !live_utf8_valid(it->data, it->len, NULL) ||
+      !live_fast_account(it->data, it->len, &fa))
+    return 0;
+  size_t need = b64_decoded_max(fa.b64_len);
+  if (need > lv->scratch_cap) {
+    uint8_t *p = realloc(lv->scratch, need);
+    if (!p) return 0;
+    lv->scratch = p;
+    lv->scratch_cap = need;
+  }
+  size_t n = 0;
+  if (b64_decode_into(fa.b64, fa.b64_len, lv->scratch, lv->scratch_cap, &n) != 0) return 0;
+  maybe_fill(lv, fa.slot);
+  if (lv->fatal) return 1;
+  if (fa.slot > lv->tip) lv->tip = fa.slot;
+  lv->last_data_ns = now_ns();
+  if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
+  lat_push(lv, it->t_ns);
+  int rc = ingest_account_bytes(lv->ing, fa.pubkey, fa.owner, fa.lamports, lv->scratch, n, fa.slot);
+  apply_account(lv, rc);
+  return 1;
+}
+
 static void handle_message(live_t *lv, msgqueue_item_t *it) {
   if (lv->rec) {
     if (lv->rec_t0_ns == 0) lv->rec_t0_ns = it->t_ns;
     long at = (long)((it->t_ns - lv->rec_t0_ns) / NS_PER_MS);
     replay_recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
   }
+  if (it->aux != 1 && fast_account(lv, it)) return;
   live_msg_t m;
   live_parse_message(it->data, it->len, it->aux == 1, &m);
   if (m.kind == LIVE_MSG_BAD) {
@@ -770,8 +1007,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
       lat_push(lv, it->t_ns);
       int rc = ingest_account_json(lv->ing, m.pubkey, json_is_null(m.account) ? NULL : m.account,
                                    m.slot);
-      lat_note_batches(lv, lv->lat_n ? lv->lat_n - 1 : 0);
-      if (sink_rc(lv, rc, "ingest account") == 0) lv->sum.account_updates++;
+      apply_account(lv, rc);
       break;
     }
     case LIVE_MSG_LOGS: {
@@ -991,6 +1227,7 @@ static void teardown(live_t *lv) {
   free(lv->seen[0]);
   free(lv->seen[1]);
   free(lv->lat_t);
+  free(lv->scratch);
 }
 
 static int wait_ms_for(live_t *lv) {
@@ -1132,12 +1369,12 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
              "stopped reason=%s checkpoint=%" PRIu64 " tip=%" PRIu64 " account_updates=%" PRIu64
              " transactions=%" PRIu64 " dead_letters=%" PRIu64 " reconnects=%" PRIu64
              " gap_fills=%" PRIu64 " latency_p50_ms=%.2f latency_p99_ms=%.2f"
-             " updates_window_ms=%" PRIu64 " queue_peak_bytes=%zu peak_rss_kb=%ld"
-             " elapsed_ms=%" PRIu64,
+             " updates_window_ms=%" PRIu64 " flushes=%" PRIu64 " flush_ms=%" PRIu64
+             " queue_peak_bytes=%zu peak_rss_kb=%ld elapsed_ms=%" PRIu64,
              lv->sum.stop_reason, lv->sum.checkpoint, lv->sum.tip, lv->sum.account_updates,
              lv->sum.transactions, lv->sum.dead_letters, lv->sum.reconnects, lv->sum.gap_fills,
              lv->sum.latency_p50_ms, lv->sum.latency_p99_ms, lv->sum.updates_window_ms,
-             lv->sum.queue_peak_bytes,
+             lv->flushes, (uint64_t)(lv->flush_ns / NS_PER_MS), lv->sum.queue_peak_bytes,
              peak_rss_kb(), lv->sum.elapsed_ms);
   }
 out:

@@ -498,22 +498,6 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
   return R_OK;
 }
 
-/* Derived position columns for every market record of the batch (after
- * markets and positions are written). Not per record: it cannot reject. */
-static int stage_recompute(sink_t *s) {
-  long long out[2];
-  size_t n = 0;
-  sink_cols_begin(&s->cs, 1);
-  for (size_t j = 0; j < s->nacc; j++) {
-    const cb_account_t *a = &s->acc[s->order[j]];
-    if (a->kind != CB_ACCOUNT_MARKET) continue;
-    sink_col_str(&s->cs, 0, a->pubkey);
-    sink_cols_end_row(&s->cs);
-    n++;
-  }
-  return n ? exec_cs(s, SQ_RECOMPUTE, out) : R_OK;
-}
-
 static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
   long long out[2], w;
   int rej;
@@ -650,7 +634,6 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
   if (!slow && (rc = stage_users(s)) != R_OK) goto fail;
   if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;
-  if ((rc = stage_recompute(s)) != R_OK) goto fail;
   if ((rc = stage_closes(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_dead(s, d)) != R_OK) goto fail;
@@ -775,7 +758,7 @@ int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
        "ORDER BY config_pubkey", CB_ACCOUNT_GLOBAL_CONFIG},
       {"SELECT market_pubkey, sync_slot FROM markets_cache WHERE closed_at IS NULL "
        "ORDER BY market_pubkey", CB_ACCOUNT_MARKET},
-      {"SELECT position_pubkey, sync_slot FROM positions_cache WHERE closed_at IS NULL "
+      {"SELECT position_pubkey, sync_slot FROM position_accounts WHERE closed_at IS NULL "
        "ORDER BY position_pubkey", CB_ACCOUNT_POSITION},
       {"SELECT treasury_pubkey, sync_slot FROM treasuries_cache WHERE closed_at IS NULL "
        "ORDER BY treasury_pubkey", CB_ACCOUNT_TREASURY},

@@ -386,7 +386,34 @@ static const char sql_configs[] =
     " closed_slot = EXCLUDED.closed_slot "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
-/* Upserts markets. Derived position columns follow in SQ_RECOMPUTE. */
+/* Markets and positions, the bulk of a live stream, are upserted in two
+ * parts of one statement: rows that exist are updated in place (an UPDATE
+ * takes no extra tuple lock and writes less WAL than ON CONFLICT DO
+ * UPDATE), then the rest are inserted. The INSERT's ON CONFLICT covers a
+ * row that another writer inserted after this statement's snapshot; both
+ * parts apply the slot guard. A record identical to the row at the same
+ * slot writes nothing (re-deliveries, live and backfill overlapping). The
+ * statement returns the number of rows written. */
+#define UPSERT_RESULT "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)"
+
+/* markets_cache.resolved_at of a resolved market from an earlier resolving
+ * transaction (see sql_txs for the other order). */
+#define MARKET_RESOLVED_AT                                                       \
+  "CASE WHEN v.state = 'resolved' THEN (SELECT COALESCE(x.resolved_at, x.block_time) " \
+  " FROM transactions x WHERE x.market_pubkey = v.pk "                           \
+  " AND x.transaction_type = 'resolve_market' AND x.status <> 'failed' "         \
+  " ORDER BY x.slot, x.instruction_index LIMIT 1) END"
+
+/* The columns an identical record leaves unchanged (a record at the same
+ * slot as the row applies only when one of them differs). */
+#define MARKET_DATA(p)                                                                   \
+  "(" p "market_id, " p "authority_pubkey, " p "title, " p "description, " p "category, "  \
+  p "market_type, " p "created_at_unix, " p "resolution_time_unix, " p "state, "           \
+  p "resolution_result, " p "yes_pool, " p "no_pool, " p "total_volume, "                  \
+  p "total_participants, " p "accepted_mint, " p "yes_vault, " p "no_vault, "              \
+  p "resolver_pubkey, " p "oracle_source, " p "metadata_uri, " p "creation_fee, " p "bump, " \
+  p "closed_slot)"
+
 static const char *const cols_markets[] = {
     "pubkey",       "market_id",       "authority",        "title",        "description",
     "category",     "market_type",     "created_at",       "resolution_time", "state",
@@ -394,22 +421,7 @@ static const char *const cols_markets[] = {
     "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
     "metadata_uri", "creation_fee",    "bump",             "slot"};
 static const char sql_markets[] =
-    "INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
-    " description, category, market_type, created_at, created_at_unix, resolution_time, "
-    " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
-    " total_volume, total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, "
-    " oracle_source, metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, "
-    " closed_slot) "
-    "SELECT v.pk, v.market_id, v.authority, v.title, v.description, v.category, v.mtype, "
-    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.restime), "
-    " v.restime, "
-    " CASE WHEN v.state = 'resolved' THEN (SELECT COALESCE(x.resolved_at, x.block_time) "
-    "   FROM transactions x WHERE x.market_pubkey = v.pk "
-    "   AND x.transaction_type = 'resolve_market' AND x.status <> 'failed' "
-    "   ORDER BY x.slot, x.instruction_index LIMIT 1) END, "
-    " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
-    " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
-    " c.closed_at, c.closed_slot "
+    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
     "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
     " $7::market_type[], $8::bigint[], $9::bigint[], $10::market_state[], $11::boolean[], "
     " $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[], "
@@ -417,7 +429,37 @@ static const char sql_markets[] =
     " $24::bigint[]) "
     " AS v(pk, market_id, authority, title, description, category, mtype, created, restime, "
     " state, result, yes_pool, no_pool, volume, participants, mint, yes_vault, no_vault, "
-    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN
+    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN "), "
+    "upd AS (UPDATE markets_cache t SET market_id = v.market_id, "
+    " authority_pubkey = v.authority, title = v.title, description = v.description, "
+    " category = v.category, market_type = v.mtype, "
+    " created_at = cbi_unix_to_timestamptz(v.created), created_at_unix = v.created, "
+    " resolution_time = cbi_unix_to_timestamptz(v.restime), resolution_time_unix = v.restime, "
+    " resolved_at = COALESCE(t.resolved_at, " MARKET_RESOLVED_AT "), state = v.state, "
+    " resolution_result = v.result, yes_pool = v.yes_pool, no_pool = v.no_pool, "
+    " total_volume = v.volume, total_participants = v.participants, accepted_mint = v.mint, "
+    " yes_vault = v.yes_vault, no_vault = v.no_vault, resolver_pubkey = v.resolver, "
+    " oracle_source = v.oracle, metadata_uri = v.uri, creation_fee = v.fee, bump = v.bump, "
+    " sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, closed_slot = v.c_slot "
+    "FROM v WHERE t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
+    " AND " MARKET_DATA("t.") " IS DISTINCT FROM (v.market_id, v.authority, v.title, v.description, "
+    "  v.category, v.mtype, v.created, v.restime, v.state, v.result, v.yes_pool, v.no_pool, "
+    "  v.volume, v.participants, v.mint, v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, "
+    "  v.fee, v.bump, v.c_slot))) "
+    "RETURNING t.market_pubkey AS pk), "
+    "ins AS (INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
+    " description, category, market_type, created_at, created_at_unix, resolution_time, "
+    " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
+    " total_volume, total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, "
+    " oracle_source, metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, "
+    " closed_slot) "
+    "SELECT v.pk, v.market_id, v.authority, v.title, v.description, v.category, v.mtype, "
+    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.restime), "
+    " v.restime, " MARKET_RESOLVED_AT ", "
+    " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
+    " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
+    " v.c_at, v.c_slot "
+    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
     "ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
     " authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
     " description = EXCLUDED.description, category = EXCLUDED.category, "
@@ -432,57 +474,55 @@ static const char sql_markets[] =
     " resolver_pubkey = EXCLUDED.resolver_pubkey, oracle_source = EXCLUDED.oracle_source, "
     " metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
     " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
-    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot, "
-    " pricing_seq = t.pricing_seq + CASE WHEN (t.state, t.resolution_result, t.yes_pool, "
-    "   t.no_pool) IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.resolution_result, "
-    "   EXCLUDED.yes_pool, EXCLUDED.no_pool) THEN 1 ELSE 0 END "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
+    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
+    " AND " MARKET_DATA("t.") " IS DISTINCT FROM " MARKET_DATA("EXCLUDED.") ") "
+    "RETURNING 1) " UPSERT_RESULT;
 
-/* Recomputes the derived columns of the positions of these markets that
- * were computed from an older market state (priced_seq != pricing_seq);
- * positions written in the same batch are already current. */
-#define DERIVED_ARGS \
-  "(m.state, m.resolution_result, m.yes_pool, m.no_pool, p.yes_shares, p.no_shares, " \
-  "p.total_invested)"
-static const char *const cols_recompute[] = {"market"};
-static const char sql_recompute[] =
-    "UPDATE positions_cache p SET "
-    " current_value = cbi_position_current_value" DERIVED_ARGS ", "
-    " unrealized_pnl = cbi_position_unrealized_pnl" DERIVED_ARGS ", "
-    " realized_pnl = cbi_position_realized_pnl" DERIVED_ARGS ", "
-    " priced_seq = m.pricing_seq "
-    "FROM markets_cache m "
-    "WHERE p.market_pubkey = ANY($1::text[]) AND m.market_pubkey = p.market_pubkey "
-    " AND p.priced_seq IS DISTINCT FROM m.pricing_seq";
-
+/* Positions go to position_accounts; their derived columns are computed
+ * by the view positions_cache when read (schema/002_derived.sql). */
+#define POSITION_DATA(p)                                                                 \
+  "(" p "user_id, " p "user_pubkey, " p "market_pubkey, " p "yes_shares, " p "no_shares, "  \
+  p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "        \
+  p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "      \
+  p "closed_slot)"
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
     "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
     "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
 static const char sql_positions[] =
-    "INSERT INTO positions_cache AS t (position_pubkey, user_id, user_pubkey, market_pubkey, "
-    " yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
-    " created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, current_value, "
-    " unrealized_pnl, realized_pnl, priced_seq, bet_count, bump, sync_slot, last_sync_at, "
-    " closed_at, closed_slot) "
-    "SELECT v.pk, u.id, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
-    " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
-    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
-    " v.updated, v.claimed, v.claimed_amount, "
-    " cbi_position_current_value(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
-    "   v.yes_shares, v.no_shares, v.invested), "
-    " cbi_position_unrealized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
-    "   v.yes_shares, v.no_shares, v.invested), "
-    " cbi_position_realized_pnl(m.state, m.resolution_result, m.yes_pool, m.no_pool, "
-    "   v.yes_shares, v.no_shares, v.invested), "
-    " m.pricing_seq, v.bets, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    "WITH v AS MATERIALIZED (SELECT v.*, u.id AS uid, c.closed_at AS c_at, "
+    " c.closed_slot AS c_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
     " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
     " AS v(pk, usr, market, yes_shares, no_shares, invested, yes_price, no_price, created, "
     " updated, claimed, claimed_amount, bets, bump, slot) "
-    "LEFT JOIN users u ON u.wallet_address = v.usr "
-    "LEFT JOIN markets_cache m ON m.market_pubkey = v.market " CLOSURE_JOIN
+    "LEFT JOIN users u ON u.wallet_address = v.usr " CLOSURE_JOIN "), "
+    "upd AS (UPDATE position_accounts t SET user_id = v.uid, user_pubkey = v.usr, "
+    " market_pubkey = v.market, yes_shares = v.yes_shares, no_shares = v.no_shares, "
+    " total_invested = v.invested, yes_avg_price = v.yes_price * 0.000000001, "
+    " no_avg_price = v.no_price * 0.000000001, "
+    " created_at = cbi_unix_to_timestamptz(v.created), created_at_unix = v.created, "
+    " updated_at = cbi_unix_to_timestamptz(v.updated), updated_at_unix = v.updated, "
+    " claimed = v.claimed, claimed_amount = v.claimed_amount, bet_count = v.bets, "
+    " bump = v.bump, sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, "
+    " closed_slot = v.c_slot "
+    "FROM v WHERE t.position_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
+    " AND " POSITION_DATA("t.") " IS DISTINCT FROM (v.uid, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
+    "  v.yes_price * 0.000000001, v.no_price * 0.000000001, v.created, v.updated, v.claimed, "
+    "  v.claimed_amount, v.bets, v.bump, v.c_slot))) "
+    "RETURNING t.position_pubkey AS pk), "
+    "ins AS (INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, "
+    " market_pubkey, yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, "
+    " created_at, created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, "
+    " bet_count, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
+    "SELECT v.pk, v.uid, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
+    " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
+    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
+    " v.updated, v.claimed, v.claimed_amount, v.bets, v.bump, v.slot, now(), v.c_at, "
+    " v.c_slot "
+    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
     "ON CONFLICT (position_pubkey) DO UPDATE SET user_id = EXCLUDED.user_id, "
     " user_pubkey = EXCLUDED.user_pubkey, market_pubkey = EXCLUDED.market_pubkey, "
     " yes_shares = EXCLUDED.yes_shares, no_shares = EXCLUDED.no_shares, "
@@ -490,12 +530,12 @@ static const char sql_positions[] =
     " no_avg_price = EXCLUDED.no_avg_price, created_at = EXCLUDED.created_at, "
     " created_at_unix = EXCLUDED.created_at_unix, updated_at = EXCLUDED.updated_at, "
     " updated_at_unix = EXCLUDED.updated_at_unix, claimed = EXCLUDED.claimed, "
-    " claimed_amount = EXCLUDED.claimed_amount, current_value = EXCLUDED.current_value, "
-    " unrealized_pnl = EXCLUDED.unrealized_pnl, realized_pnl = EXCLUDED.realized_pnl, "
-    " priced_seq = EXCLUDED.priced_seq, "
+    " claimed_amount = EXCLUDED.claimed_amount, "
     " bet_count = EXCLUDED.bet_count, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
     " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
+    " AND " POSITION_DATA("t.") " IS DISTINCT FROM " POSITION_DATA("EXCLUDED.") ") "
+    "RETURNING 1) " UPSERT_RESULT;
 
 static const char *const cols_treasuries[] = {
     "pubkey",          "market",          "mint",          "authority", "total_deposits",
@@ -551,7 +591,7 @@ static const char *const cols_closes[] = {"pubkey"};
 static const char sql_closes[] =
     "WITH " CLOSE_ONE("a", "platform_config", "config_pubkey") ", "
     CLOSE_ONE("b", "markets_cache", "market_pubkey") ", "
-    CLOSE_ONE("d", "positions_cache", "position_pubkey") ", "
+    CLOSE_ONE("d", "position_accounts", "position_pubkey") ", "
     CLOSE_ONE("e", "treasuries_cache", "treasury_pubkey") ", "
     CLOSE_ONE("f", "oracle_data_cache", "oracle_pubkey") " "
     "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM d) "
@@ -629,7 +669,6 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs},
     [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets},
     [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions},
-    [SQ_RECOMPUTE] = {"cbi_recompute", sql_recompute, 1, cols_recompute},
     [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries},
     [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles},
     [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes},

@@ -73,6 +73,9 @@ struct ws_client {
 
 static uint64_t now_ns(void) { return msgqueue_now_ns(); }
 
+/* Time since t (0 when t is later than now). */
+static uint64_t age_ns(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
 #define STAT_ADD(c, field, n)                     \
   do {                                            \
     pthread_mutex_lock(&(c)->stats_mu);           \
@@ -383,28 +386,28 @@ static void retry_cb(lws_sorted_usec_list_t *sul) {
 
 static void tick_cb(lws_sorted_usec_list_t *sul) {
   ws_client_t *c = lws_container_of(sul, ws_client_t, sul_tick);
-  uint64_t now = now_ns();
   if (atomic_load(&c->stop_req)) begin_stop(c);
   if (c->pend_head && flush_pending(c)) resume_reading(c);
+  uint64_t now = now_ns();
   if (c->wsi && !c->closing) {
     if (c->state != WS_SUBSCRIBED) {
-      if (now - c->t_open_ns > (uint64_t)c->o.connect_timeout_s * NS_PER_S)
+      if (age_ns(now, c->t_open_ns) > (uint64_t)c->o.connect_timeout_s * NS_PER_S)
         close_conn(c, "subscribe-timeout");
     } else if (c->paused) {
       c->t_last_msg_ns = c->t_last_slot_ns = now;
-    } else if (now - c->t_last_msg_ns > (uint64_t)c->o.stall_timeout_s * NS_PER_S) {
+    } else if (age_ns(now, c->t_last_msg_ns) > (uint64_t)c->o.stall_timeout_s * NS_PER_S) {
       STAT_ADD(c, stalls, 1);
       log_warn("ws", "stall: no message for %d s", c->o.stall_timeout_s);
       close_conn(c, "stall");
     } else if (c->o.slot_timeout_s > 0 &&
-               now - c->t_last_slot_ns > (uint64_t)c->o.slot_timeout_s * NS_PER_S) {
+               age_ns(now, c->t_last_slot_ns) > (uint64_t)c->o.slot_timeout_s * NS_PER_S) {
       STAT_ADD(c, slot_timeouts, 1);
       log_warn("ws", "slot watchdog: no new slot for %d s (last=%" PRIu64 ")",
                c->o.slot_timeout_s, c->conn_max_slot);
       close_conn(c, "slot-timeout");
     }
     if (c->wsi && !c->closing && (c->state == WS_OPEN || c->state == WS_SUBSCRIBED) &&
-        now - c->t_last_ping_ns >= (uint64_t)c->o.ping_interval_s * NS_PER_S) {
+        age_ns(now, c->t_last_ping_ns) >= (uint64_t)c->o.ping_interval_s * NS_PER_S) {
       c->ping_due = 1;
       c->t_last_ping_ns = now;
       lws_callback_on_writable(c->wsi);

@@ -180,6 +180,99 @@ START_TEST(parse_garbage) {
 }
 END_TEST
 
+/* ---- unit: the programNotification fast path ------------------------------------ */
+
+/* Every programNotification of fixtures/chain, framed as the server sends
+ * it: the fast path finds exactly what the full parser finds. */
+START_TEST(fast_path_matches_full_parser) {
+  char err[256];
+  replay_store_t *st = replay_store_load(CHAIN, err, sizeof err);
+  ck_assert_msg(st != NULL, "%s", err);
+  size_t n = replay_store_ws_count(st), checked = 0;
+  for (size_t i = 0; i < n; i++) {
+    const replay_ws_note_t *note = replay_store_ws_note(st, i);
+    if (strcmp(note->method, "programNotification") != 0) continue;
+    size_t cap = note->params_inner_len + 200;
+    char *msg = malloc(cap);
+    int k = snprintf(msg, cap,
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{%.*s,"
+                     "\"subscription\":%zu}}",
+                     (int)note->params_inner_len, note->params_inner, i);
+    ck_assert(k > 0 && (size_t)k < cap);
+    live_fast_account_t fa;
+    ck_assert_msg(live_fast_account((const uint8_t *)msg, (size_t)k, &fa) == 1, "note %zu", i);
+    live_msg_t m;
+    ck_assert_int_eq(live_parse_message((const uint8_t *)msg, (size_t)k, 0, &m), LIVE_MSG_ACCOUNT);
+    ck_assert_uint_eq(fa.slot, m.slot);
+    ck_assert_str_eq(fa.pubkey, m.pubkey);
+    ck_assert_str_eq(fa.owner, jsonx_get_str(m.account, "owner"));
+    uint64_t lam = 0;
+    ck_assert_int_eq(jsonx_get_u64(m.account, "lamports", &lam), 0);
+    ck_assert_uint_eq(fa.lamports, lam);
+    const char *b64 = json_string_value(json_array_get(json_object_get(m.account, "data"), 0));
+    ck_assert_ptr_nonnull(b64);
+    ck_assert_uint_eq(fa.b64_len, strlen(b64));
+    ck_assert(memcmp(fa.b64, b64, fa.b64_len) == 0);
+    live_msg_clear(&m);
+    free(msg);
+    checked++;
+  }
+  ck_assert_uint_gt(checked, 100);
+  replay_store_free(st);
+}
+END_TEST
+
+#define FAST_OK                                                                                   \
+  "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":" \
+  "5},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],"           \
+  "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}},\"subscription\":1}}"
+
+START_TEST(fast_path_declines_odd_shapes) {
+  live_fast_account_t fa;
+  ck_assert_int_eq(live_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
+  ck_assert_uint_eq(fa.slot, 5);
+  ck_assert_uint_eq(fa.lamports, 7);
+  ck_assert_uint_eq(fa.b64_len, 4);
+  /* each of these must go to the full parser */
+  static const char *const odd[] = {
+      /* escaped character in the pubkey */
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5},"
+      "\"value\":{\"pubkey\":\"kneo\\u004B1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe\",\"account\":{"
+      "\"data\":[\"AAAA\",\"base64\"],\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      /* another encoding */
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5},"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base58\"],"
+      "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      /* a number that is not plain digits */
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5e0},"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],"
+      "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":05},"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],"
+      "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      /* trailing bytes, truncation, a missing comma */
+      FAST_OK "x",
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5}",
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5}"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],"
+      "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      /* a third data element, an account that is null (a close) */
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5},"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\",1],"
+      "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}}}}",
+      "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":5},"
+      "\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":null}}}}",
+      /* not this method */
+      "{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":5}}}",
+      "[]",
+      "",
+  };
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+    ck_assert_msg(live_fast_account((const uint8_t *)odd[i], strlen(odd[i]), &fa) == 0,
+                  "odd shape %zu accepted", i);
+}
+END_TEST
+
 /* ---- unit: checkpoint rule ------------------------------------------------------- */
 
 START_TEST(checkpoint_rule) {
@@ -797,6 +890,8 @@ int main(void) {
   tcase_add_test(unit, parse_good_notifications);
   tcase_add_test(unit, parse_garbage);
   tcase_add_test(unit, checkpoint_rule);
+  tcase_add_test(unit, fast_path_matches_full_parser);
+  tcase_add_test(unit, fast_path_declines_odd_shapes);
   tcase_add_test(unit, url_parsing);
   suite_add_tcase(s, unit);
   TCase *ws = tcase_create("ws_client");

@@ -1,0 +1,88 @@
+#!/bin/sh
+# make demo: live sync on this machine with nothing outside it.
+#
+#   sh deploy/demo.sh [BUILD]
+#
+# Starts a throwaway PostgreSQL cluster (tests/pg.sh), applies the schema,
+# starts the replay server on an ephemeral loopback port streaming the
+# recorded Crypto Bet chain (fixtures/chain) at 10x speed, and runs
+# `crypto-bet-indexer live` against both until the stream has been quiet
+# for 3 s. Then it prints what landed and removes everything it started.
+set -u
+BUILD=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+BIN="$BUILD/crypto-bet-indexer"
+REPLAY="$BUILD/cbi-replay"
+for f in "$BIN" "$REPLAY"; do
+  [ -x "$f" ] || { echo "demo: $f is missing: run 'make BUILD=$BUILD' first" >&2; exit 2; }
+done
+
+. tests/pg.sh
+REPLAY_PID=""
+OUT=""
+cleanup() {
+  if [ -n "$REPLAY_PID" ]; then
+    kill "$REPLAY_PID" 2>/dev/null
+    wait "$REPLAY_PID" 2>/dev/null
+  fi
+  [ -n "$OUT" ] && rm -f "$OUT"
+  pg_stop
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting a throwaway PostgreSQL cluster"
+pg_start || exit 1
+DB="$CBI_TEST_DATABASE_URL"
+PSQL="$PG_BIN/psql"
+[ -x "$PSQL" ] || PSQL=psql
+
+echo "== applying the schema"
+"$BIN" migrate --database-url "$DB" || exit 1
+
+echo "== starting the replay server (fixtures/chain, 10x speed, loopback only)"
+OUT=$(mktemp)
+"$REPLAY" --dir fixtures/chain --port 0 --speed 10 --ws-slot-heartbeat-ms 400 >"$OUT" 2>/dev/null &
+REPLAY_PID=$!
+PORT=""
+i=0
+while [ $i -lt 100 ]; do
+  PORT=$(sed -n 's/^listening on \([0-9][0-9]*\).*/\1/p' "$OUT")
+  [ -n "$PORT" ] && break
+  kill -0 "$REPLAY_PID" 2>/dev/null || break
+  sleep 0.1
+  i=$((i + 1))
+done
+[ -n "$PORT" ] || { echo "demo: the replay server did not start" >&2; exit 1; }
+
+echo "== crypto-bet-indexer live (exits 3 s after the stream goes quiet)"
+"$BIN" live --database-url "$DB" --rpc-url "http://127.0.0.1:$PORT/" \
+  --ws-url "ws://127.0.0.1:$PORT/" --status-interval 1 --exit-when-idle 3000
+rc=$?
+if [ $rc -ne 0 ]; then
+  echo "demo: live exited with $rc" >&2
+  exit $rc
+fi
+
+q() { "$PSQL" "$DB" -X -q -P pager=off "$@"; }
+echo
+echo "== what landed"
+q -c "SELECT (SELECT count(*) FROM markets_cache) AS markets,
+             (SELECT count(*) FROM positions_cache) AS positions,
+             (SELECT count(*) FROM transactions) AS transactions,
+             (SELECT count(*) FROM users) AS users,
+             (SELECT count(*) FROM dead_letters) AS dead_letters,
+             (SELECT slot FROM sync_checkpoints WHERE stream = 'live') AS live_checkpoint"
+echo "-- markets"
+q -c "SELECT market_id, left(title, 40) AS title, market_type, state, yes_pool, no_pool,
+             total_participants AS bettors
+        FROM markets_cache ORDER BY market_id LIMIT 5"
+echo "-- positions (largest first)"
+q -c "SELECT left(position_pubkey, 10) AS position, left(user_pubkey, 10) AS wallet,
+             yes_shares, no_shares, total_invested, current_value, realized_pnl
+        FROM positions_cache ORDER BY total_invested DESC, position_pubkey LIMIT 5"
+echo "-- latest transactions"
+q -c "SELECT slot, left(signature, 12) AS signature, instruction_index AS ix, transaction_type,
+             amount, side, status
+        FROM transactions ORDER BY slot DESC, signature, instruction_index LIMIT 8"
+echo "== done (cluster and replay server are removed on exit)"
