@@ -319,7 +319,8 @@ static int walk_lenprefixed(const decode_ctx_t *c, const idl_node_t *n, size_t *
 
 static int walk_fields(const decode_ctx_t *c, const idl_node_t *n, size_t *off, json_t **out,
                        const decode_pframe_t *pf, unsigned depth) {
-  const idl_field_t *f = &c->idl->fields[n->child];
+  /* an IDL without any field has no field table (fields == NULL) */
+  const idl_field_t *f = n->count ? &c->idl->fields[n->child] : NULL;
   int named = n->kind == IDL_K_STRUCT || (n->kind == IDL_K_CSTRUCT && !(n->flags & IDL_NF_CTUPLE));
   json_t *acc = NULL;
   if (out) {

@@ -316,6 +316,12 @@ static int compile_type(cctx_t *c, const json_t *t, const genv_t *env, int mode,
     }
     uint32_t ch;
     if (compile_type(c, v, env, mode, depth + 1, where, &ch) != 0) return -1;
+    /* Borsh forbids collections of zero-size types: each element would
+     * decode from no bytes, so a 4-byte count could ask for 2^32 of them. */
+    if (c->idl->nodes[ch].size == 0) {
+      cc_err(c, "%s: vec of zero-size elements", where);
+      return -1;
+    }
     n.kind = IDL_K_VEC;
     n.size = 4;
     n.child = ch;
@@ -336,7 +342,9 @@ static int compile_type(cctx_t *c, const json_t *t, const genv_t *env, int mode,
     }
     if (compile_type(c, json_array_get(v, 0), env, mode, depth + 1, where, &ch) != 0) return -1;
     const idl_node_t *cn = &c->idl->nodes[ch];
-    if (cn->size == 0 && len > 65536) { /* would loop without consuming data */
+    /* Zero-size elements consume no data: nested arrays of them multiply
+     * (65536 x 65536 x ...) into work and output that no data bounds. */
+    if (cn->size == 0 && len > 0) {
       cc_err(c, "%s: array of %" PRIu64 " zero-size elements", where, len);
       return -1;
     }

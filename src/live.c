@@ -5,6 +5,7 @@
 #include "live.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@
 #define LIVE_FILL_RETRY_MAX_MS 60000
 #define LIVE_SHUTDOWN_FETCH_MS 1500   /* in-flight fetches get this long at shutdown */
 #define LIVE_CKPT_ONLY_EVERY_MS 1000  /* a checkpoint without data at most this often */
+#define LIVE_HANDOFF_RECORDS 2000     /* a batch this big goes to the flusher at once */
+#define LIVE_SINK_MAX_RECORDS 20000   /* the sinks' own flush limit (backstop) */
 
 #define NS_PER_MS 1000000ull
 
@@ -447,6 +450,22 @@ typedef struct fetch {
 
 typedef enum { B_EMPTY = 0, B_PENDING, B_DONE, B_FAILED } block_state_t;
 
+/* One of the two sinks (connections). The writer fills one while the
+ * flusher thread commits the other, so decoding and database work
+ * overlap; batches still commit strictly in the order they were handed
+ * over, each with the checkpoint that was valid when it was. */
+typedef struct sink_slot {
+  sink_t *sink;
+  ingest_t *ing;
+  uint64_t *lat_t; /* receive times of the account updates in the batch */
+  size_t lat_n, lat_cap;
+  uint64_t batches_seen;
+  int has_ckpt;       /* a checkpoint is set on the pending batch */
+  uint64_t cp;        /* the checkpoint the handed-over batch carries */
+  int rc;             /* background flush result */
+  uint64_t commit_ns; /* when it committed */
+} sink_slot_t;
+
 typedef struct block_entry {
   uint64_t slot;
   block_state_t state;
@@ -462,8 +481,18 @@ struct live {
   ws_client_t *ws;
   rpc_client_t *rpc;    /* live fetches */
   rpc_client_t *rpc_bf; /* backfill, snapshot, reconcile */
-  sink_t *sink;
-  ingest_t *ing;
+  sink_slot_t slot[2];
+  int cur; /* the slot the writer fills */
+
+  /* flusher thread */
+  pthread_t fl_thread;
+  int fl_started;
+  pthread_mutex_t fl_mu;
+  pthread_cond_t fl_cv;
+  int fl_req;  /* slot being flushed, -1 when idle */
+  int fl_done; /* slot flushed and not settled yet, or -1 */
+  int fl_quit;
+  uint64_t fl_count, fl_ns; /* background flushes (under fl_mu) */
   replay_recorder_t *rec;
   uint64_t rec_t0_ns;
   int fatal;
@@ -496,9 +525,6 @@ struct live {
   size_t seen_n;
 
   /* latency */
-  uint64_t *lat_t;
-  size_t lat_n, lat_cap;
-  uint64_t batches_seen;
   hist_t hist;
   uint64_t first_update_ns, last_commit_ns; /* throughput window */
   uint64_t flushes, flush_ns;
@@ -514,25 +540,32 @@ struct live {
 
 static uint64_t now_ns(void) { return msgqueue_now_ns(); }
 
+static sink_t *cur_sink(const live_t *lv) { return lv->slot[lv->cur].sink; }
+static ingest_t *cur_ing(const live_t *lv) { return lv->slot[lv->cur].ing; }
+
 static int stop_requested(const live_t *lv) {
   return (lv->o->stop_flag && *lv->o->stop_flag) || (lv->o->abort_flag && *lv->o->abort_flag);
 }
 
-static void set_fatal(live_t *lv, const char *what, int code) {
+static void set_fatal(live_t *lv, const sink_t *sink, const char *what, int code) {
   if (lv->fatal) return;
   lv->fatal = 1;
   snprintf(lv->fatal_msg, sizeof lv->fatal_msg, "%s: %s (%s)", what, sink_strerror(code),
-           sink_last_error(lv->sink));
+           sink ? sink_last_error(sink) : "");
   log_error("live", "%s", lv->fatal_msg);
 }
 
 /* A sink call failed. Connection loss is retried inside the sink; what
  * comes out is a stop (shutdown) or a hard database error. */
-static int sink_rc(live_t *lv, int rc, const char *what) {
+static int sink_rc_on(live_t *lv, const sink_t *sink, int rc, const char *what) {
   if (rc >= 0) return 0;
   if (rc == SINK_ERR_STOPPED && stop_requested(lv)) return -1;
-  set_fatal(lv, what, rc);
+  set_fatal(lv, sink, what, rc);
   return -1;
+}
+
+static int sink_rc(live_t *lv, int rc, const char *what) {
+  return sink_rc_on(lv, cur_sink(lv), rc, what);
 }
 
 static void dead_letter(live_t *lv, const char *kind, const char *key, uint64_t slot,
@@ -540,34 +573,40 @@ static void dead_letter(live_t *lv, const char *kind, const char *key, uint64_t 
   log_warn("live", "dead letter kind=%s key=%s slot=%" PRIu64 " reason=%s", kind,
            key ? key : "-", slot, reason);
   lv->sum.dead_letters++;
-  sink_rc(lv, sink_put_dead_letter(lv->sink, kind, key, slot, reason, raw, rawlen),
+  sink_rc(lv, sink_put_dead_letter(cur_sink(lv), kind, key, slot, reason, raw, rawlen),
           "dead letter");
 }
 
 /* Latency bookkeeping: a sink put may flush the batch before queuing the
  * new record; every account update noted before it is then committed. */
+static void lat_commit(live_t *lv, sink_slot_t *s, size_t n, uint64_t commit_ns) {
+  if (n > s->lat_n) n = s->lat_n;
+  for (size_t i = 0; i < n; i++)
+    hist_add(&lv->hist, (commit_ns > s->lat_t[i] ? commit_ns - s->lat_t[i] : 0) / 1000);
+  if (n > 0 && commit_ns > lv->last_commit_ns) lv->last_commit_ns = commit_ns;
+  memmove(s->lat_t, s->lat_t + n, (s->lat_n - n) * sizeof *s->lat_t);
+  s->lat_n -= n;
+}
+
 static void lat_note_batches(live_t *lv, size_t committed_upto) {
+  sink_slot_t *s = &lv->slot[lv->cur];
   sink_stats_t st;
-  sink_get_stats(lv->sink, &st);
-  if (st.batches == lv->batches_seen) return;
-  lv->batches_seen = st.batches;
-  uint64_t now = now_ns();
-  size_t n = committed_upto < lv->lat_n ? committed_upto : lv->lat_n;
-  for (size_t i = 0; i < n; i++) hist_add(&lv->hist, (now - lv->lat_t[i]) / 1000);
-  if (n > 0) lv->last_commit_ns = now;
-  memmove(lv->lat_t, lv->lat_t + n, (lv->lat_n - n) * sizeof *lv->lat_t);
-  lv->lat_n -= n;
+  sink_get_stats(s->sink, &st);
+  if (st.batches == s->batches_seen) return;
+  s->batches_seen = st.batches;
+  lat_commit(lv, s, committed_upto, now_ns());
 }
 
 static void lat_push(live_t *lv, uint64_t t_ns) {
-  if (lv->lat_n == lv->lat_cap) {
-    size_t cap = lv->lat_cap ? lv->lat_cap * 2 : 1024;
-    uint64_t *p = realloc(lv->lat_t, cap * sizeof *p);
+  sink_slot_t *s = &lv->slot[lv->cur];
+  if (s->lat_n == s->lat_cap) {
+    size_t cap = s->lat_cap ? s->lat_cap * 2 : 1024;
+    uint64_t *p = realloc(s->lat_t, cap * sizeof *p);
     if (!p) return; /* a missed sample, not an error */
-    lv->lat_t = p;
-    lv->lat_cap = cap;
+    s->lat_t = p;
+    s->lat_cap = cap;
   }
-  lv->lat_t[lv->lat_n++] = t_ns;
+  s->lat_t[s->lat_n++] = t_ns;
 }
 
 /* ---- signature dedup: two generations of open-addressing sets ------------ */
@@ -752,7 +791,7 @@ static void need_block(live_t *lv, fetch_t *f) {
 static void ingest_fetched(live_t *lv, fetch_t *f) {
   block_entry_t *e = block_slot(lv, f->slot);
   const txn_block_t *blk = (e->slot == f->slot && e->state == B_DONE) ? &e->blk : NULL;
-  int rc = ingest_transaction_json(lv->ing, f->tx, blk, NULL);
+  int rc = ingest_transaction_json(cur_ing(lv), f->tx, blk, NULL);
   if (rc < 0) {
     sink_rc(lv, rc, "ingest transaction");
     return;
@@ -846,24 +885,116 @@ static void update_checkpoint(live_t *lv) {
   lv->cp = live_checkpoint_next(lv->cp, lv->tip, lv->margin, have, mo);
 }
 
-/* Commits the batch with the checkpoint. Returns 0 or -1 (fatal or stop). */
-static int flush_now(live_t *lv) {
-  update_checkpoint(lv);
-  if (lv->cp != lv->cp_set && (sink_pending(lv->sink) > 0 ||
-                               now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS)) {
-    if (sink_rc(lv, sink_set_checkpoint(lv->sink, LIVE_STREAM, lv->cp, NULL), "checkpoint") != 0)
-      return -1;
-    lv->cp_set = lv->cp;
-    lv->cp_set_ns = now_ns();
+/* ---- the flusher --------------------------------------------------------------- */
+
+static void *flusher_main(void *arg) {
+  live_t *lv = arg;
+  pthread_mutex_lock(&lv->fl_mu);
+  for (;;) {
+    while (lv->fl_req < 0 && !lv->fl_quit) pthread_cond_wait(&lv->fl_cv, &lv->fl_mu);
+    if (lv->fl_req < 0) break;
+    int idx = lv->fl_req;
+    pthread_mutex_unlock(&lv->fl_mu);
+    uint64_t t0 = now_ns();
+    int rc = sink_flush(lv->slot[idx].sink);
+    uint64_t t1 = now_ns();
+    pthread_mutex_lock(&lv->fl_mu);
+    lv->slot[idx].rc = rc;
+    lv->slot[idx].commit_ns = t1;
+    lv->fl_count++;
+    lv->fl_ns += t1 - t0;
+    lv->fl_req = -1;
+    lv->fl_done = idx;
+    pthread_cond_broadcast(&lv->fl_cv);
   }
+  pthread_mutex_unlock(&lv->fl_mu);
+  return NULL;
+}
+
+/* Books a finished background flush: latencies, committed checkpoint,
+ * errors. Returns 0 or -1 (fatal or stop). */
+static int settle(live_t *lv, int idx) {
+  sink_slot_t *s = &lv->slot[idx];
+  if (s->rc != 0) return sink_rc_on(lv, s->sink, s->rc, "flush");
+  sink_stats_t st;
+  sink_get_stats(s->sink, &st);
+  s->batches_seen = st.batches;
+  lat_commit(lv, s, s->lat_n, s->commit_ns);
+  if (s->cp > lv->cp_committed) lv->cp_committed = s->cp;
+  return 0;
+}
+
+/* Settles a finished flush; with wait, first waits for a running one.
+ * Returns 1 when a flush is still running (only without wait), 0 when the
+ * flusher is idle and settled, -1 on a fatal error. */
+static int fl_sync(live_t *lv, int wait) {
+  pthread_mutex_lock(&lv->fl_mu);
+  if (wait)
+    while (lv->fl_req >= 0) pthread_cond_wait(&lv->fl_cv, &lv->fl_mu);
+  int busy = lv->fl_req >= 0, done = lv->fl_done;
+  if (!busy) lv->fl_done = -1;
+  pthread_mutex_unlock(&lv->fl_mu);
+  if (busy) return 1;
+  if (done >= 0 && settle(lv, done) != 0) return -1;
+  return lv->fatal ? -1 : 0;
+}
+
+/* Sets the checkpoint on the current batch when it moved (and the batch
+ * carries data, or the last one is old enough). */
+static int stage_checkpoint(live_t *lv) {
+  sink_slot_t *s = &lv->slot[lv->cur];
+  update_checkpoint(lv);
+  if (lv->cp == lv->cp_set) return 0;
+  if (sink_pending(s->sink) == 0 && now_ns() - lv->cp_set_ns < LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS)
+    return 0;
+  if (sink_rc(lv, sink_set_checkpoint(s->sink, LIVE_STREAM, lv->cp, NULL), "checkpoint") != 0)
+    return -1;
+  s->has_ckpt = 1;
+  lv->cp_set = lv->cp;
+  lv->cp_set_ns = now_ns();
+  return 0;
+}
+
+/* Hands the current batch to the flusher and switches to the other sink.
+ * When a flush is still running: block = 0 returns at once (the batch
+ * keeps growing), block = 1 waits for it. Returns 0 or -1. */
+static int handoff(live_t *lv, int block) {
+  int r = fl_sync(lv, block);
+  if (r < 0) return -1;
+  if (r == 1) return 0;
+  if (stage_checkpoint(lv) != 0) return -1;
+  sink_slot_t *s = &lv->slot[lv->cur];
+  if (sink_pending(s->sink) == 0 && !s->has_ckpt) return 0;
+  s->cp = lv->cp_set;
+  s->has_ckpt = 0;
+  pthread_mutex_lock(&lv->fl_mu);
+  lv->fl_req = lv->cur;
+  pthread_cond_signal(&lv->fl_cv);
+  pthread_mutex_unlock(&lv->fl_mu);
+  lv->cur = 1 - lv->cur;
+  return 0;
+}
+
+/* Everything received so far committed, with the checkpoint: waits for the
+ * flusher, then commits the current batch on this thread. Returns 0 or -1
+ * (fatal or stop). */
+static int flush_now(live_t *lv) {
+  if (fl_sync(lv, 1) != 0) return -1;
+  if (stage_checkpoint(lv) != 0) return -1;
+  sink_slot_t *s = &lv->slot[lv->cur];
   uint64_t cp = lv->cp_set;
   uint64_t t0 = now_ns();
-  int rc = sink_flush(lv->sink);
-  lv->flush_ns += now_ns() - t0;
+  int rc = sink_flush(s->sink);
+  uint64_t t1 = now_ns();
+  lv->flush_ns += t1 - t0;
   lv->flushes++;
   if (sink_rc(lv, rc, "flush") != 0) return -1;
-  lv->cp_committed = cp;
-  lat_note_batches(lv, lv->lat_n);
+  s->has_ckpt = 0;
+  if (cp > lv->cp_committed) lv->cp_committed = cp;
+  sink_stats_t st;
+  sink_get_stats(s->sink, &st);
+  s->batches_seen = st.batches;
+  lat_commit(lv, s, s->lat_n, t1);
   return 0;
 }
 
@@ -883,9 +1014,10 @@ static void fill_failed(live_t *lv, const char *what, const char *err) {
 static void do_fill(live_t *lv) {
   char err[512] = "";
   uint64_t t0 = now_ns();
+  if (flush_now(lv) != 0) return;
   if (lv->first_run && !lv->snapshot_done) {
     log_info("live", "empty database: seeding the caches (snapshot)");
-    long n = snapshot_run(lv->rpc_bf, lv->ing, lv->sink, lv->o->idl, lv->o->program_id,
+    long n = snapshot_run(lv->rpc_bf, cur_ing(lv), cur_sink(lv), lv->o->idl, lv->o->program_id,
                           lv->fetch_commitment, lv->o->stop_flag, err, sizeof err);
     if (n < 0) {
       fill_failed(lv, "snapshot", err);
@@ -916,7 +1048,7 @@ static void do_fill(live_t *lv) {
     memset(&bs, 0, sizeof bs);
     log_info("live", "%s from_slot=%" PRIu64 " to_slot=%" PRIu64,
              lv->first_run ? "indexing history" : "gap fill", from, to);
-    if (backfill_run(lv->rpc_bf, lv->ing, lv->sink, &bo, &bs, err, sizeof err) != 0) {
+    if (backfill_run(lv->rpc_bf, cur_ing(lv), cur_sink(lv), &bo, &bs, err, sizeof err) != 0) {
       fill_failed(lv, "gap fill", err);
       return;
     }
@@ -949,7 +1081,8 @@ static void maybe_fill(live_t *lv, uint64_t slot) {
 
 /* After an account went to ingest (its latency entry is the last one). */
 static void apply_account(live_t *lv, int rc) {
-  lat_note_batches(lv, lv->lat_n ? lv->lat_n - 1 : 0);
+  size_t n = lv->slot[lv->cur].lat_n;
+  lat_note_batches(lv, n ? n - 1 : 0);
   if (sink_rc(lv, rc, "ingest account") == 0) lv->sum.account_updates++;
 }
 
@@ -975,7 +1108,8 @@ static int fast_account(live_t *lv, const msgqueue_item_t *it) {
   lv->last_data_ns = now_ns();
   if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
   lat_push(lv, it->t_ns);
-  int rc = ingest_account_bytes(lv->ing, fa.pubkey, fa.owner, fa.lamports, lv->scratch, n, fa.slot);
+  int rc =
+      ingest_account_bytes(cur_ing(lv), fa.pubkey, fa.owner, fa.lamports, lv->scratch, n, fa.slot);
   apply_account(lv, rc);
   return 1;
 }
@@ -1005,7 +1139,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
       lv->last_data_ns = now_ns();
       if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
       lat_push(lv, it->t_ns);
-      int rc = ingest_account_json(lv->ing, m.pubkey, json_is_null(m.account) ? NULL : m.account,
+      int rc = ingest_account_json(cur_ing(lv), m.pubkey, json_is_null(m.account) ? NULL : m.account,
                                    m.slot);
       apply_account(lv, rc);
       break;
@@ -1090,7 +1224,7 @@ static void status_line(live_t *lv, uint64_t now) {
 static void run_reconcile(live_t *lv) {
   char err[512] = "";
   if (flush_now(lv) != 0) return;
-  long n = reconcile_run(lv->rpc_bf, lv->ing, lv->sink, lv->o->program_id, lv->fetch_commitment,
+  long n = reconcile_run(lv->rpc_bf, cur_ing(lv), cur_sink(lv), lv->o->program_id, lv->fetch_commitment,
                          lv->o->stop_flag, err, sizeof err);
   if (n < 0) {
     if (!stop_requested(lv)) log_error("live", "reconcile failed: %s", err);
@@ -1127,22 +1261,36 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
   sink_options_init(&so);
   so.conninfo = o->database_url;
   so.batch_max_delay_ms = o->sink_batch_delay_ms > 0 ? o->sink_batch_delay_ms : 50;
+  /* batches are handed over at LIVE_HANDOFF_RECORDS; the sink's own limit
+   * is only a backstop (a put then flushes on this thread) */
+  so.batch_max_records = LIVE_SINK_MAX_RECORDS;
   so.stop_flag = o->abort_flag;
-  int rc = sink_open(&so, &lv->sink, e2, sizeof e2);
-  if (rc != 0) {
-    snprintf(err, errsz, "database: %s", e2);
+  int rc;
+  for (int k = 0; k < 2; k++) {
+    rc = sink_open(&so, &lv->slot[k].sink, e2, sizeof e2);
+    if (rc != 0) {
+      snprintf(err, errsz, "database: %s", e2);
+      return -1;
+    }
+    lv->slot[k].ing = ingest_new(o->idl, o->program_id, lv->slot[k].sink);
+    if (!lv->slot[k].ing) {
+      snprintf(err, errsz, "out of memory");
+      return -1;
+    }
+  }
+  lv->fl_req = lv->fl_done = -1;
+  pthread_mutex_init(&lv->fl_mu, NULL);
+  pthread_cond_init(&lv->fl_cv, NULL);
+  if (pthread_create(&lv->fl_thread, NULL, flusher_main, lv) != 0) {
+    snprintf(err, errsz, "cannot start the flusher thread");
     return -1;
   }
-  lv->ing = ingest_new(o->idl, o->program_id, lv->sink);
-  if (!lv->ing) {
-    snprintf(err, errsz, "out of memory");
-    return -1;
-  }
+  lv->fl_started = 1;
   uint64_t cp = 0;
   char sig[CB_SIGNATURE_B58_MAX];
-  rc = sink_get_checkpoint(lv->sink, LIVE_STREAM, &cp, sig);
+  rc = sink_get_checkpoint(cur_sink(lv), LIVE_STREAM, &cp, sig);
   if (rc < 0) {
-    snprintf(err, errsz, "database: reading the checkpoint: %s", sink_last_error(lv->sink));
+    snprintf(err, errsz, "database: reading the checkpoint: %s", sink_last_error(cur_sink(lv)));
     return -1;
   }
   lv->first_run = rc == 1;
@@ -1220,21 +1368,33 @@ static void teardown(live_t *lv) {
   while (lv->all) fetch_free(lv, lv->all);
   lv->ready_head = lv->ready_tail = lv->retry_head = NULL;
   for (size_t i = 0; i < LIVE_BLOCK_CACHE; i++) lv->blocks[i].waiters = NULL;
-  ingest_free(lv->ing);
-  sink_close(lv->sink);
+  if (lv->fl_started) {
+    pthread_mutex_lock(&lv->fl_mu);
+    lv->fl_quit = 1;
+    pthread_cond_broadcast(&lv->fl_cv);
+    pthread_mutex_unlock(&lv->fl_mu);
+    pthread_join(lv->fl_thread, NULL);
+    pthread_mutex_destroy(&lv->fl_mu);
+    pthread_cond_destroy(&lv->fl_cv);
+    lv->fl_started = 0;
+  }
+  for (int k = 0; k < 2; k++) {
+    ingest_free(lv->slot[k].ing);
+    sink_close(lv->slot[k].sink);
+    free(lv->slot[k].lat_t);
+  }
   msgqueue_free(lv->q);
   replay_recorder_close(lv->rec);
   free(lv->seen[0]);
   free(lv->seen[1]);
-  free(lv->lat_t);
   free(lv->scratch);
 }
 
 static int wait_ms_for(live_t *lv) {
   if (lv->ready_head) return 0;
   if (rpc_in_flight(lv->rpc) > 0 || lv->retry_head) return 1;
-  if (sink_pending(lv->sink) > 0) {
-    int d = sink_batch_due_in_ms(lv->sink);
+  if (sink_pending(cur_sink(lv)) > 0) {
+    int d = sink_batch_due_in_ms(cur_sink(lv));
     return d < 0 ? 50 : (d > 50 ? 50 : d);
   }
   return 100;
@@ -1248,7 +1408,7 @@ static int idle_done(live_t *lv, uint64_t now) {
   msgqueue_get_stats(lv->q, &qs);
   if (qs.items > 0) return 0;
   if (flush_now(lv) != 0) return 0;
-  return sink_pending(lv->sink) == 0;
+  return sink_pending(cur_sink(lv)) == 0;
 }
 
 static void shutdown_drain(live_t *lv) {
@@ -1271,7 +1431,7 @@ static void shutdown_drain(live_t *lv) {
     lv->fatal = 1;
     snprintf(lv->fatal_msg, sizeof lv->fatal_msg,
              "final flush interrupted: %s; the next start resumes from checkpoint %" PRIu64,
-             sink_last_error(lv->sink), lv->cp_committed);
+             sink_last_error(cur_sink(lv)), lv->cp_committed);
     log_error("live", "%s", lv->fatal_msg);
   }
 }
@@ -1313,6 +1473,7 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
       if (!it) break;
       handle_item(lv, it);
       msgqueue_item_free(it);
+      if (sink_pending(cur_sink(lv)) >= LIVE_HANDOFF_RECORDS && handoff(lv, 1) != 0) break;
     }
     if (lv->fatal) break;
     if (rpc_in_flight(lv->rpc) > 0) rpc_run(lv->rpc, 0);
@@ -1321,13 +1482,14 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
       msgqueue_stats_t qs;
       msgqueue_get_stats(lv->q, &qs);
       update_checkpoint(lv);
-      /* flush when the batch is due, or as soon as there is nothing more
-       * to add to it: small batches when quiet, big ones under load */
-      int want = sink_batch_due(lv->sink) ||
-                 (sink_pending(lv->sink) > 0 && qs.items == 0 && !lv->ready_head) ||
+      /* hand the batch over when it is due, or as soon as there is nothing
+       * more to add to it: small batches when quiet, big ones under load */
+      size_t pend = sink_pending(cur_sink(lv));
+      int want = sink_batch_due(cur_sink(lv)) || (pend > 0 && qs.items == 0 && !lv->ready_head) ||
                  (lv->cp != lv->cp_set &&
                   now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS);
-      if (want && flush_now(lv) != 0) break;
+      if (want && handoff(lv, pend >= LIVE_HANDOFF_RECORDS) != 0) break;
+      if (!want && fl_sync(lv, 0) < 0) break;
     }
     now = now_ns();
     if (lv->next_status_ns && now >= lv->next_status_ns) {
@@ -1365,6 +1527,22 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
     snprintf(err, errsz, "%s", lv->fatal_msg);
   } else {
     ret = 0;
+    sink_stats_t ss, s1;
+    sink_get_stats(lv->slot[0].sink, &ss);
+    sink_get_stats(lv->slot[1].sink, &s1);
+    ss.batches += s1.batches;
+    ss.accounts_written += s1.accounts_written;
+    ss.accounts_stale_ignored += s1.accounts_stale_ignored;
+    ss.tx_written += s1.tx_written;
+    ss.retries += s1.retries;
+    ss.reconnects += s1.reconnects;
+    log_info("live",
+             "sink batches=%" PRIu64 " accounts_written=%" PRIu64 " stale_ignored=%" PRIu64
+             " tx_written=%" PRIu64 " retries=%" PRIu64 " reconnects=%" PRIu64
+             " flush_ms=%" PRIu64 " background_flushes=%" PRIu64 " background_flush_ms=%" PRIu64,
+             ss.batches, ss.accounts_written, ss.accounts_stale_ignored, ss.tx_written,
+             ss.retries, ss.reconnects, (uint64_t)(lv->flush_ns / NS_PER_MS), lv->fl_count,
+             (uint64_t)(lv->fl_ns / NS_PER_MS));
     log_info("live",
              "stopped reason=%s checkpoint=%" PRIu64 " tip=%" PRIu64 " account_updates=%" PRIu64
              " transactions=%" PRIu64 " dead_letters=%" PRIu64 " reconnects=%" PRIu64

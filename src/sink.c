@@ -101,7 +101,15 @@ static int try_connect(sink_t *s, int *code) {
   }
   /* A batch acknowledged by COMMIT must survive a server crash even where
    * the server defaults to asynchronous commit: its checkpoint says so. */
-  PGresult *sr = PQexec(c, "SET synchronous_commit = on");
+  /* Every batch statement is a set of lookups keyed by the batch's rows:
+   * nested loops over index probes are the right plan at any table and
+   * batch size. Planned once per connection (generic plans: planning a
+   * batch's arrays costs as much as running it) and with seq scans, hash
+   * and merge joins off, so that a plan made while a table was empty does
+   * not turn every later batch into a scan of the whole table. */
+  PGresult *sr = PQexec(c, "SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan; "
+                           "SET enable_seqscan = off; SET enable_hashjoin = off; "
+                           "SET enable_mergejoin = off");
   if (PQresultStatus(sr) != PGRES_COMMAND_OK) {
     sink_set_err(s, "connect %s: %s", s->redacted, PQresultErrorMessage(sr));
     PQclear(sr);
@@ -270,8 +278,13 @@ static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
     sink_set_err(s, "%s: out of memory building parameters", sink_stmts[st].name);
     return R_NOMEM;
   }
+  if (s->cs.range_error) {
+    /* The per-record path sends text, and the server rejects the record. */
+    sink_set_err(s, "%s: a value is out of range for its column", sink_stmts[st].name);
+    return R_DATA;
+  }
   PGresult *r = PQexecPrepared(s->conn, sink_stmts[st].name, sink_stmts[st].nparams,
-                               s->cs.params, NULL, NULL, 0);
+                               s->cs.params, s->cs.lengths, s->cs.formats, 0);
   int rc = R_OK;
   ExecStatusType es = PQresultStatus(r);
   if (es == PGRES_COMMAND_OK) {
@@ -388,7 +401,7 @@ static int exec_guarded(sink_t *s, sink_stmt_t st, const char *user, const char 
     sink_cols_t ucs;
     memset(&ucs, 0, sizeof ucs);
     s->cs = ucs;
-    sink_cols_begin(&s->cs, 1);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_USERS], false);
     sink_col_str(&s->cs, 0, user);
     sink_cols_end_row(&s->cs);
     rc = exec_cs(s, SQ_USERS, out);
@@ -420,7 +433,7 @@ static int stage_closures(sink_t *s, int slow) {
   int rej;
   if (s->ncls == 0) return R_OK;
   if (!slow) {
-    sink_cols_begin(&s->cs, 2);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSURES], true);
     for (size_t i = 0; i < s->ncls; i++) {
       sink_col_str(&s->cs, 0, s->cls[i].pubkey);
       sink_col_u64(&s->cs, 1, s->cls[i].slot);
@@ -429,7 +442,7 @@ static int stage_closures(sink_t *s, int slow) {
     return exec_cs(s, SQ_CLOSURES, out);
   }
   for (size_t i = 0; i < s->ncls; i++) {
-    sink_cols_begin(&s->cs, 2);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSURES], false);
     sink_col_str(&s->cs, 0, s->cls[i].pubkey);
     sink_col_u64(&s->cs, 1, s->cls[i].slot);
     sink_cols_end_row(&s->cs);
@@ -443,7 +456,7 @@ static int stage_closures(sink_t *s, int slow) {
 static int stage_users(sink_t *s) {
   long long out[2];
   size_t n = 0;
-  sink_cols_begin(&s->cs, 1);
+  sink_cols_begin(&s->cs, &sink_stmts[SQ_USERS], true);
   for (size_t i = 0; i < s->nacc; i++) {
     if (s->acc[i].kind != CB_ACCOUNT_POSITION) continue;
     sink_col_str(&s->cs, 0, s->acc[i].u.position.user.b58);
@@ -465,7 +478,7 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
     sink_stmt_t st = acc_stages[k].stmt;
     size_t n = 0;
     if (!slow) {
-      sink_cols_begin(&s->cs, sink_stmts[st].nparams);
+      sink_cols_begin(&s->cs, &sink_stmts[st], true);
       for (size_t j = 0; j < s->nacc; j++) {
         const cb_account_t *a = &s->acc[s->order[j]];
         if (a->kind != acc_stages[k].kind) continue;
@@ -484,7 +497,7 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       if (a->kind != acc_stages[k].kind) continue;
       long long w;
       int rej;
-      sink_cols_begin(&s->cs, sink_stmts[st].nparams);
+      sink_cols_begin(&s->cs, &sink_stmts[st], false);
       acc_stages[k].row(&s->cs, a);
       const char *user = a->kind == CB_ACCOUNT_POSITION ? a->u.position.user.b58 : NULL;
       int rc = exec_guarded(s, st, user, acc_stages[k].label, a->pubkey, a->slot, &w, &rej);
@@ -503,7 +516,7 @@ static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
   int rej;
   if (s->ncls == 0) return R_OK;
   if (!slow) {
-    sink_cols_begin(&s->cs, 1);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSES], true);
     for (size_t i = 0; i < s->ncls; i++) {
       sink_col_str(&s->cs, 0, s->cls[i].pubkey);
       sink_cols_end_row(&s->cs);
@@ -513,7 +526,7 @@ static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
     return rc;
   }
   for (size_t i = 0; i < s->ncls; i++) {
-    sink_cols_begin(&s->cs, 1);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSES], false);
     sink_col_str(&s->cs, 0, s->cls[i].pubkey);
     sink_cols_end_row(&s->cs);
     int rc = exec_guarded(s, SQ_CLOSES, NULL, "account_close", s->cls[i].pubkey,
@@ -529,7 +542,7 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
   int rej;
   if (s->ntx == 0) return R_OK;
   if (!slow) {
-    sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_TXS], true);
     for (size_t j = 0; j < s->ntx; j++) sink_row_tx(&s->cs, &s->tx[s->txorder[j]]);
     int rc = exec_cs(s, SQ_TXS, out);
     if (rc == R_OK) d->tx_written += (uint64_t)out[0];
@@ -537,7 +550,7 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
   }
   for (size_t j = 0; j < s->ntx; j++) {
     const cb_tx_row_t *t = &s->tx[s->txorder[j]];
-    sink_cols_begin(&s->cs, sink_stmts[SQ_TXS].nparams);
+    sink_cols_begin(&s->cs, &sink_stmts[SQ_TXS], false);
     sink_row_tx(&s->cs, t);
     int rc = exec_guarded(s, SQ_TXS, t->user, "transaction", t->signature, t->slot, &w, &rej);
     if (rc != R_OK) return rc;
@@ -592,7 +605,7 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
     }
   }
   size_t n = 0;
-  sink_cols_begin(&s->cs, sink_stmts[SQ_DEAD].nparams);
+  sink_cols_begin(&s->cs, &sink_stmts[SQ_DEAD], true);
   for (size_t i = 0; i < s->ndl; i++, n++) dead_row(&s->cs, &s->dl[i], s->dl[i].count + extra[i]);
   for (size_t j = 0; j < s->nrej; j++) {
     if (skip[j]) continue;
@@ -613,7 +626,7 @@ out:
 static int stage_checkpoints(sink_t *s) {
   long long out[2];
   if (s->nckpt == 0) return R_OK;
-  sink_cols_begin(&s->cs, 3);
+  sink_cols_begin(&s->cs, &sink_stmts[SQ_CHECKPOINTS], true);
   for (size_t i = 0; i < s->nckpt; i++) {
     sink_col_str(&s->cs, 0, s->ckpt[i].stream);
     sink_col_u64(&s->cs, 1, s->ckpt[i].slot);

@@ -23,25 +23,49 @@ typedef struct sink_buf {
 void sink_buf_put(sink_buf_t *b, const char *s, size_t n);
 void sink_buf_free(sink_buf_t *b);
 
-/* One parameter per column: a PostgreSQL text-format array literal. */
+/* Element types of the array parameters (pg_type OIDs). Enum columns are
+ * sent as text and cast in SQL. */
+#define SINK_OID_BOOL 16
+#define SINK_OID_BYTEA 17
+#define SINK_OID_INT8 20
+#define SINK_OID_INT2 21
+#define SINK_OID_INT4 23
+#define SINK_OID_TEXT 25
+#define SINK_OID_NUMERIC 1700
+
+/* One parameter per column: a one-dimensional array, in binary format
+ * (the batch path) or as a text-format literal (the per-record path, whose
+ * text also renders a rejected record for dead_letters). */
 #define SINK_MAX_COLS 32
+#define SINK_ARRAY_HDR 20 /* binary array header: ndim, flags, oid, dim, lbound */
 typedef struct sink_cols {
   sink_buf_t col[SINK_MAX_COLS];
   int ncol;
   size_t rows;
   bool finished;
+  bool binary;
+  bool range_error; /* a value did not fit its column's type */
+  const uint32_t *types; /* element type per column */
+  bool hasnull[SINK_MAX_COLS];
   const char *params[SINK_MAX_COLS];
+  int lengths[SINK_MAX_COLS];
+  int formats[SINK_MAX_COLS];
 } sink_cols_t;
 
-void sink_cols_begin(sink_cols_t *cs, int ncol);
+struct sink_stmt_def;
+/* Starts the parameters of statement def (one column per parameter). */
+void sink_cols_begin(sink_cols_t *cs, const struct sink_stmt_def *def, bool binary);
 void sink_cols_end_row(sink_cols_t *cs);
-/* Closes the literals (once; later calls only report); returns 0, or -1
+/* Closes the arrays (once; later calls only report); returns 0, or -1
  * on allocation failure. */
 int sink_cols_finish(sink_cols_t *cs);
 void sink_cols_free(sink_cols_t *cs);
 void sink_col_text(sink_cols_t *cs, int i, const char *s, size_t len);
 void sink_col_str(sink_cols_t *cs, int i, const char *s); /* NULL -> SQL NULL */
 void sink_col_null(sink_cols_t *cs, int i);
+/* Integers go to numeric, bigint, integer or smallint columns; a value
+ * outside the column type's range sets range_error (the batch then takes
+ * the per-record path, where the server rejects the record). */
 void sink_col_u64(sink_cols_t *cs, int i, uint64_t v);
 void sink_col_i64(sink_cols_t *cs, int i, int64_t v);
 void sink_col_bool(sink_cols_t *cs, int i, bool v);
@@ -69,6 +93,7 @@ typedef struct sink_stmt_def {
   const char *sql;
   int nparams;
   const char *const *cols; /* column names (dead-letter rendering), nparams */
+  const uint32_t *types;   /* array element type per parameter, nparams */
 } sink_stmt_def_t;
 
 extern const sink_stmt_def_t sink_stmts[SQ__COUNT];

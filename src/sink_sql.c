@@ -58,14 +58,46 @@ size_t sink_u64_dec(uint64_t v, char *buf) {
 
 /* ------------------------------------------------------ array columns */
 
-void sink_cols_begin(sink_cols_t *cs, int ncol) {
-  cs->ncol = ncol;
+static void put_be32(char *o, uint32_t v) {
+  o[0] = (char)(v >> 24);
+  o[1] = (char)(v >> 16);
+  o[2] = (char)(v >> 8);
+  o[3] = (char)v;
+}
+
+static void buf_be16(sink_buf_t *b, uint16_t v) {
+  char o[2] = {(char)(v >> 8), (char)v};
+  sink_buf_put(b, o, 2);
+}
+
+static void buf_be32(sink_buf_t *b, uint32_t v) {
+  char o[4];
+  put_be32(o, v);
+  sink_buf_put(b, o, 4);
+}
+
+static void buf_be64(sink_buf_t *b, uint64_t v) {
+  char o[8];
+  for (int k = 0; k < 8; k++) o[k] = (char)(v >> (56 - 8 * k));
+  sink_buf_put(b, o, 8);
+}
+
+void sink_cols_begin(sink_cols_t *cs, const sink_stmt_def_t *def, bool binary) {
+  cs->ncol = def->nparams;
+  cs->types = def->types;
   cs->rows = 0;
   cs->finished = false;
-  for (int i = 0; i < ncol; i++) {
+  cs->binary = binary;
+  cs->range_error = false;
+  for (int i = 0; i < cs->ncol; i++) {
     cs->col[i].n = 0;
     cs->col[i].oom = false;
-    buf_putc(&cs->col[i], '{');
+    cs->hasnull[i] = false;
+    if (binary) {
+      if (buf_reserve(&cs->col[i], SINK_ARRAY_HDR) == 0) cs->col[i].n = SINK_ARRAY_HDR;
+    } else {
+      buf_putc(&cs->col[i], '{');
+    }
   }
 }
 
@@ -74,12 +106,29 @@ void sink_cols_end_row(sink_cols_t *cs) { cs->rows++; }
 int sink_cols_finish(sink_cols_t *cs) {
   int rc = 0;
   for (int i = 0; i < cs->ncol; i++) {
+    sink_buf_t *b = &cs->col[i];
     if (!cs->finished) {
-      buf_putc(&cs->col[i], '}');
-      buf_putc(&cs->col[i], '\0');
+      if (!cs->binary) {
+        buf_putc(b, '}');
+        buf_putc(b, '\0');
+      } else if (!b->oom) {
+        /* ndim, has-nulls flag, element type, then one dimension (length,
+         * lower bound 1); an empty array has no dimension. */
+        size_t hdr = cs->rows ? SINK_ARRAY_HDR : 12;
+        if (!cs->rows) b->n = hdr;
+        put_be32(b->p, cs->rows ? 1 : 0);
+        put_be32(b->p + 4, cs->hasnull[i] ? 1 : 0);
+        put_be32(b->p + 8, cs->types[i]);
+        if (cs->rows) {
+          put_be32(b->p + 12, (uint32_t)cs->rows);
+          put_be32(b->p + 16, 1);
+        }
+      }
     }
-    if (cs->col[i].oom) rc = -1;
-    cs->params[i] = cs->col[i].p;
+    if (b->oom || b->n > (size_t)INT32_MAX || cs->rows > (size_t)INT32_MAX) rc = -1;
+    cs->params[i] = b->p;
+    cs->lengths[i] = (int)(b->n > (size_t)INT32_MAX ? 0 : b->n);
+    cs->formats[i] = cs->binary ? 1 : 0;
   }
   cs->finished = true;
   return rc;
@@ -93,10 +142,28 @@ static void col_sep(sink_cols_t *cs, int i) {
   if (cs->rows > 0) buf_putc(&cs->col[i], ',');
 }
 
+/* Binary element: length word, then the bytes. */
+static void bin_elem(sink_cols_t *cs, int i, const void *p, size_t n) {
+  sink_buf_t *b = &cs->col[i];
+  if (n > (size_t)INT32_MAX - 4) {
+    b->oom = true;
+    return;
+  }
+  buf_be32(b, (uint32_t)n);
+  sink_buf_put(b, p, n);
+}
+
 void sink_col_text(sink_cols_t *cs, int i, const char *s, size_t len) {
   sink_buf_t *b = &cs->col[i];
+  if (cs->binary) {
+    bin_elem(cs, i, s, len);
+    return;
+  }
   col_sep(cs, i);
-  if (buf_reserve(b, 2 * len + 2) != 0) return;
+  if (len > (SIZE_MAX - 2) / 2 || buf_reserve(b, 2 * len + 2) != 0) {
+    b->oom = true;
+    return;
+  }
   char *o = b->p + b->n;
   *o++ = '"';
   for (size_t k = 0; k < len; k++) {
@@ -116,11 +183,66 @@ void sink_col_str(sink_cols_t *cs, int i, const char *s) {
 }
 
 void sink_col_null(sink_cols_t *cs, int i) {
+  if (cs->binary) {
+    cs->hasnull[i] = true;
+    buf_be32(&cs->col[i], UINT32_MAX); /* length -1 */
+    return;
+  }
   col_sep(cs, i);
   sink_buf_put(&cs->col[i], "NULL", 4);
 }
 
+/* numeric's binary form of a magnitude: base-10000 digits, most
+ * significant first, trailing zero digits dropped (weight keeps the
+ * scale), display scale 0. */
+static void bin_numeric(sink_cols_t *cs, int i, uint64_t mag, bool neg) {
+  uint16_t d[5];
+  int nd = 0;
+  while (mag) {
+    d[nd++] = (uint16_t)(mag % 10000);
+    mag /= 10000;
+  }
+  int weight = nd - 1, lo = 0;
+  while (lo < nd && d[lo] == 0) lo++;
+  int ndig = nd - lo;
+  sink_buf_t *b = &cs->col[i];
+  buf_be32(b, (uint32_t)(8 + 2 * ndig));
+  buf_be16(b, (uint16_t)ndig);
+  buf_be16(b, (uint16_t)(ndig ? weight : 0));
+  buf_be16(b, ndig && neg ? 0x4000 : 0);
+  buf_be16(b, 0);
+  for (int k = nd - 1; k >= lo; k--) buf_be16(b, d[k]);
+}
+
+/* A signed value (magnitude mag) into column i's type. */
+static void bin_int(sink_cols_t *cs, int i, uint64_t mag, bool neg) {
+  sink_buf_t *b = &cs->col[i];
+  uint64_t lim;
+  switch (cs->types[i]) {
+  case SINK_OID_NUMERIC: bin_numeric(cs, i, mag, neg); return;
+  case SINK_OID_INT8: lim = (uint64_t)INT64_MAX; break;
+  case SINK_OID_INT4: lim = (uint64_t)INT32_MAX; break;
+  case SINK_OID_INT2: lim = (uint64_t)INT16_MAX; break;
+  default: cs->range_error = true; sink_col_null(cs, i); return;
+  }
+  if (mag > lim + (neg ? 1 : 0)) {
+    cs->range_error = true;
+    sink_col_null(cs, i);
+    return;
+  }
+  uint64_t v = neg ? (uint64_t)0 - mag : mag; /* two's complement */
+  switch (cs->types[i]) {
+  case SINK_OID_INT8: buf_be32(b, 8); buf_be64(b, v); break;
+  case SINK_OID_INT4: buf_be32(b, 4); buf_be32(b, (uint32_t)v); break;
+  default: buf_be32(b, 2); buf_be16(b, (uint16_t)v); break;
+  }
+}
+
 void sink_col_u64(sink_cols_t *cs, int i, uint64_t v) {
+  if (cs->binary) {
+    bin_int(cs, i, v, false);
+    return;
+  }
   char d[21];
   size_t n = sink_u64_dec(v, d);
   col_sep(cs, i);
@@ -128,26 +250,41 @@ void sink_col_u64(sink_cols_t *cs, int i, uint64_t v) {
 }
 
 void sink_col_i64(sink_cols_t *cs, int i, int64_t v) {
+  uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  if (cs->binary) {
+    bin_int(cs, i, mag, v < 0);
+    return;
+  }
   char d[22];
   size_t n;
   if (v < 0) {
     d[0] = '-';
-    n = 1 + sink_u64_dec((uint64_t)0 - (uint64_t)v, d + 1);
+    n = 1 + sink_u64_dec(mag, d + 1);
   } else {
-    n = sink_u64_dec((uint64_t)v, d);
+    n = sink_u64_dec(mag, d);
   }
   col_sep(cs, i);
   sink_buf_put(&cs->col[i], d, n);
 }
 
 void sink_col_bool(sink_cols_t *cs, int i, bool v) {
+  if (cs->binary) {
+    char c = v ? 1 : 0;
+    bin_elem(cs, i, &c, 1);
+    return;
+  }
   col_sep(cs, i);
   buf_putc(&cs->col[i], v ? 't' : 'f');
 }
 
-/* bytea element in hex input form: "\\x0a1b..." inside the array literal. */
+/* bytea element; in text form the hex input form "\\x0a1b..." inside the
+ * array literal. */
 void sink_col_bytea(sink_cols_t *cs, int i, const uint8_t *p, size_t n) {
   static const char hex[] = "0123456789abcdef";
+  if (cs->binary) {
+    bin_elem(cs, i, p, n);
+    return;
+  }
   sink_buf_t *b = &cs->col[i];
   col_sep(cs, i);
   if (n > (SIZE_MAX - 8) / 2 || buf_reserve(b, 2 * n + 8) != 0) {
@@ -387,14 +524,20 @@ static const char sql_configs[] =
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
 /* Markets and positions, the bulk of a live stream, are upserted in two
- * parts of one statement: rows that exist are updated in place (an UPDATE
- * takes no extra tuple lock and writes less WAL than ON CONFLICT DO
- * UPDATE), then the rest are inserted. The INSERT's ON CONFLICT covers a
- * row that another writer inserted after this statement's snapshot; both
- * parts apply the slot guard. A record identical to the row at the same
- * slot writes nothing (re-deliveries, live and backfill overlapping). The
- * statement returns the number of rows written. */
+ * parts of one statement: rows that exist (present in the statement's
+ * snapshot) are updated in place (an UPDATE takes no extra tuple lock and
+ * writes less WAL than ON CONFLICT DO UPDATE), the others are inserted. The
+ * INSERT's ON CONFLICT covers a row that another writer inserted after the
+ * snapshot; both parts apply the slot guard, and no row is touched by both.
+ * A record identical to the row at the same slot writes nothing
+ * (re-deliveries, live and backfill overlapping). The statement returns
+ * the number of rows written. Every access is an index lookup keyed by the
+ * batch (see try_connect in sink.c for the planner settings). */
 #define UPSERT_RESULT "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)"
+/* Rows are locked in key order (bytewise, as the client sorts them), so
+ * two writers upserting overlapping batches cannot deadlock; the ORDER BY
+ * also keeps a join from reordering them. */
+#define KEY_ORDER "ORDER BY v.pk COLLATE \"C\" "
 
 /* markets_cache.resolved_at of a resolved market from an earlier resolving
  * transaction (see sql_txs for the other order). */
@@ -421,15 +564,16 @@ static const char *const cols_markets[] = {
     "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
     "metadata_uri", "creation_fee",    "bump",             "slot"};
 static const char sql_markets[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
+    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot, "
+    " EXISTS (SELECT 1 FROM markets_cache x WHERE x.market_pubkey = v.pk) AS present "
     "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    " $7::market_type[], $8::bigint[], $9::bigint[], $10::market_state[], $11::boolean[], "
+    " $7::text[]::market_type[], $8::bigint[], $9::bigint[], $10::text[]::market_state[], $11::boolean[], "
     " $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[], "
     " $18::text[], $19::text[], $20::text[], $21::text[], $22::numeric[], $23::smallint[], "
     " $24::bigint[]) "
     " AS v(pk, market_id, authority, title, description, category, mtype, created, restime, "
     " state, result, yes_pool, no_pool, volume, participants, mint, yes_vault, no_vault, "
-    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN "), "
+    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN KEY_ORDER "), "
     "upd AS (UPDATE markets_cache t SET market_id = v.market_id, "
     " authority_pubkey = v.authority, title = v.title, description = v.description, "
     " category = v.category, market_type = v.mtype, "
@@ -441,12 +585,12 @@ static const char sql_markets[] =
     " yes_vault = v.yes_vault, no_vault = v.no_vault, resolver_pubkey = v.resolver, "
     " oracle_source = v.oracle, metadata_uri = v.uri, creation_fee = v.fee, bump = v.bump, "
     " sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, closed_slot = v.c_slot "
-    "FROM v WHERE t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
+    "FROM v WHERE v.present AND t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
     " AND " MARKET_DATA("t.") " IS DISTINCT FROM (v.market_id, v.authority, v.title, v.description, "
     "  v.category, v.mtype, v.created, v.restime, v.state, v.result, v.yes_pool, v.no_pool, "
     "  v.volume, v.participants, v.mint, v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, "
     "  v.fee, v.bump, v.c_slot))) "
-    "RETURNING t.market_pubkey AS pk), "
+    "RETURNING 1), "
     "ins AS (INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
     " description, category, market_type, created_at, created_at_unix, resolution_time, "
     " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
@@ -459,7 +603,7 @@ static const char sql_markets[] =
     " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
     " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
     " v.c_at, v.c_slot "
-    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
+    "FROM v WHERE NOT v.present "
     "ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
     " authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
     " description = EXCLUDED.description, category = EXCLUDED.category, "
@@ -481,25 +625,30 @@ static const char sql_markets[] =
 
 /* Positions go to position_accounts; their derived columns are computed
  * by the view positions_cache when read (schema/002_derived.sql). */
-#define POSITION_DATA(p)                                                                 \
-  "(" p "user_id, " p "user_pubkey, " p "market_pubkey, " p "yes_shares, " p "no_shares, "  \
-  p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "        \
-  p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "      \
+/* user_id follows user_pubkey (users is keyed by wallet). */
+#define POSITION_DATA(p)                                                                   \
+  "(" p "user_pubkey, " p "market_pubkey, " p "yes_shares, " p "no_shares, "                 \
+  p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "          \
+  p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "        \
   p "closed_slot)"
+/* A position's owner never changes on chain, so an update looks its users
+ * row up only if user_pubkey differs. The users rows exist: SQ_USERS runs
+ * first in the batch's transaction. */
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
     "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
     "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
 static const char sql_positions[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, u.id AS uid, c.closed_at AS c_at, "
-    " c.closed_slot AS c_slot "
+    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot, "
+    " EXISTS (SELECT 1 FROM position_accounts x WHERE x.position_pubkey = v.pk) AS present "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
     " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
     " AS v(pk, usr, market, yes_shares, no_shares, invested, yes_price, no_price, created, "
-    " updated, claimed, claimed_amount, bets, bump, slot) "
-    "LEFT JOIN users u ON u.wallet_address = v.usr " CLOSURE_JOIN "), "
-    "upd AS (UPDATE position_accounts t SET user_id = v.uid, user_pubkey = v.usr, "
+    " updated, claimed, claimed_amount, bets, bump, slot) " CLOSURE_JOIN KEY_ORDER "), "
+    "upd AS (UPDATE position_accounts t SET user_id = CASE WHEN t.user_pubkey = v.usr "
+    "  THEN t.user_id ELSE (SELECT u.id FROM users u WHERE u.wallet_address = v.usr) END, "
+    " user_pubkey = v.usr, "
     " market_pubkey = v.market, yes_shares = v.yes_shares, no_shares = v.no_shares, "
     " total_invested = v.invested, yes_avg_price = v.yes_price * 0.000000001, "
     " no_avg_price = v.no_price * 0.000000001, "
@@ -508,21 +657,22 @@ static const char sql_positions[] =
     " claimed = v.claimed, claimed_amount = v.claimed_amount, bet_count = v.bets, "
     " bump = v.bump, sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, "
     " closed_slot = v.c_slot "
-    "FROM v WHERE t.position_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
-    " AND " POSITION_DATA("t.") " IS DISTINCT FROM (v.uid, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
-    "  v.yes_price * 0.000000001, v.no_price * 0.000000001, v.created, v.updated, v.claimed, "
-    "  v.claimed_amount, v.bets, v.bump, v.c_slot))) "
-    "RETURNING t.position_pubkey AS pk), "
+    "FROM v WHERE v.present AND t.position_pubkey = v.pk AND (t.sync_slot < v.slot "
+    " OR (t.sync_slot = v.slot AND " POSITION_DATA("t.") " IS DISTINCT FROM (v.usr, "
+    "  v.market, v.yes_shares, v.no_shares, v.invested, v.yes_price * 0.000000001, "
+    "  v.no_price * 0.000000001, v.created, v.updated, v.claimed, v.claimed_amount, v.bets, "
+    "  v.bump, v.c_slot))) "
+    "RETURNING 1), "
     "ins AS (INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, "
     " market_pubkey, yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, "
     " created_at, created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, "
     " bet_count, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
-    "SELECT v.pk, v.uid, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
-    " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
-    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
-    " v.updated, v.claimed, v.claimed_amount, v.bets, v.bump, v.slot, now(), v.c_at, "
-    " v.c_slot "
-    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
+    "SELECT v.pk, (SELECT u.id FROM users u WHERE u.wallet_address = v.usr), v.usr, "
+    " v.market, v.yes_shares, v.no_shares, v.invested, v.yes_price * 0.000000001, "
+    " v.no_price * 0.000000001, cbi_unix_to_timestamptz(v.created), v.created, "
+    " cbi_unix_to_timestamptz(v.updated), v.updated, v.claimed, v.claimed_amount, v.bets, "
+    " v.bump, v.slot, now(), v.c_at, v.c_slot "
+    "FROM v WHERE NOT v.present "
     "ON CONFLICT (position_pubkey) DO UPDATE SET user_id = EXCLUDED.user_id, "
     " user_pubkey = EXCLUDED.user_pubkey, market_pubkey = EXCLUDED.market_pubkey, "
     " yes_shares = EXCLUDED.yes_shares, no_shares = EXCLUDED.no_shares, "
@@ -547,7 +697,7 @@ static const char sql_treasuries[] =
     "SELECT v.pk, v.market, v.mint, v.authority, v.deposits, v.withdrawals, v.balance, "
     " v.ttype, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], "
-    " $6::numeric[], $7::numeric[], $8::treasury_type[], $9::smallint[], $10::bigint[]) "
+    " $6::numeric[], $7::numeric[], $8::text[]::treasury_type[], $9::smallint[], $10::bigint[]) "
     " AS v(pk, market, mint, authority, deposits, withdrawals, balance, ttype, bump, slot) "
     CLOSURE_JOIN
     "ON CONFLICT (treasury_pubkey) DO UPDATE SET market_pubkey = EXCLUDED.market_pubkey, "
@@ -607,8 +757,8 @@ static const char *const cols_txs[] = {
     "resolution_result", "resolved_at"};
 static const char sql_txs[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], "
-    " $5::transaction_type[], $6::numeric[], $7::bet_side[], $8::numeric[], $9::bigint[], "
-    " $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[], $14::transaction_status[], "
+    " $5::text[]::transaction_type[], $6::numeric[], $7::text[]::bet_side[], $8::numeric[], $9::bigint[], "
+    " $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[], $14::text[]::transaction_status[], "
     " $15::text[], $16::boolean[], $17::bigint[]) "
     " AS v(sig, ix, usr, market, ttype, amount, side, price, height, slot, btime, fee, pfee, "
     " status, err, result, resolved)), "
@@ -663,17 +813,44 @@ static const char *const cols_get_checkpoint[] = {"stream"};
 static const char sql_get_checkpoint[] =
     "SELECT slot, signature FROM sync_checkpoints WHERE stream = $1";
 
+#define T SINK_OID_TEXT
+#define N SINK_OID_NUMERIC
+#define I8 SINK_OID_INT8
+#define I4 SINK_OID_INT4
+#define I2 SINK_OID_INT2
+#define B SINK_OID_BOOL
+#define BY SINK_OID_BYTEA
+static const uint32_t ty_closures[] = {T, I8};
+static const uint32_t ty_text1[] = {T};
+static const uint32_t ty_configs[] = {T, T, I4, I8, I8, N, N, T, B, N, N, I2, I2, I8};
+static const uint32_t ty_markets[] = {T, N, T, T, T, T, T, I8, I8, T, B, N,
+                                      N, N, I8, T, T, T, T, T, T, N, I2, I8};
+static const uint32_t ty_positions[] = {T, T, T, N, N, N, N, N, I8, I8, B, N, I8, I2, I8};
+static const uint32_t ty_treasuries[] = {T, T, T, T, N, N, N, T, I2, I8};
+static const uint32_t ty_oracles[] = {T, T, T, T, T, I8, I2, BY, I2, I8};
+static const uint32_t ty_txs[] = {T, I4, T, T, T, N, T, N, I8, I8, I8, N, N, T, T, B, I8};
+static const uint32_t ty_dead[] = {T, T, I8, T, BY, BY, I4};
+static const uint32_t ty_checkpoints[] = {T, I8, T};
+#undef T
+#undef N
+#undef I8
+#undef I4
+#undef I2
+#undef B
+#undef BY
+
 const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
-    [SQ_CLOSURES] = {"cbi_closures", sql_closures, 2, cols_closures},
-    [SQ_USERS] = {"cbi_users", sql_users, 1, cols_users},
-    [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs},
-    [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets},
-    [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions},
-    [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries},
-    [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles},
-    [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes},
-    [SQ_TXS] = {"cbi_txs", sql_txs, 17, cols_txs},
-    [SQ_DEAD] = {"cbi_dead", sql_dead, 7, cols_dead},
-    [SQ_CHECKPOINTS] = {"cbi_checkpoints", sql_checkpoints, 3, cols_checkpoints},
-    [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint},
+    [SQ_CLOSURES] = {"cbi_closures", sql_closures, 2, cols_closures, ty_closures},
+    [SQ_USERS] = {"cbi_users", sql_users, 1, cols_users, ty_text1},
+    [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs, ty_configs},
+    [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets, ty_markets},
+    [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions, ty_positions},
+    [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries, ty_treasuries},
+    [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles, ty_oracles},
+    [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes, ty_text1},
+    [SQ_TXS] = {"cbi_txs", sql_txs, 17, cols_txs, ty_txs},
+    [SQ_DEAD] = {"cbi_dead", sql_dead, 7, cols_dead, ty_dead},
+    [SQ_CHECKPOINTS] = {"cbi_checkpoints", sql_checkpoints, 3, cols_checkpoints, ty_checkpoints},
+    [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint,
+                           ty_text1},
 };

@@ -1215,6 +1215,20 @@ static void expect_load_error(const char *text, const char *needle1, const char 
 }
 
 START_TEST(test_idl_errors) {
+  /* Collections of zero-size types (empty structs, [T; 0]) are refused:
+   * vec<vec<[u8; 0]>> let a 165-byte account decode into 2.6 million JSON
+   * arrays (350 MB). */
+  expect_load_error(
+      "{\"accounts\": [{\"name\": \"A\", \"discriminator\": [1]}], \"types\": ["
+      "{\"name\": \"A\", \"type\": {\"kind\": \"struct\", \"fields\": [{\"name\": \"v\","
+      " \"type\": {\"vec\": {\"vec\": {\"array\": [\"u8\", 0]}}}}]}}]}",
+      "A.v", "vec of zero-size elements");
+  expect_load_error(
+      "{\"accounts\": [{\"name\": \"A\", \"discriminator\": [1]}], \"types\": ["
+      "{\"name\": \"E\", \"type\": {\"kind\": \"struct\", \"fields\": []}},"
+      "{\"name\": \"A\", \"type\": {\"kind\": \"struct\", \"fields\": [{\"name\": \"v\","
+      " \"type\": {\"array\": [{\"array\": [{\"defined\": {\"name\": \"E\"}}, 65536]}, 65536]}}]}}]}",
+      "A.v", "zero-size elements");
   expect_load_error(
       "{\"accounts\": [{\"name\": \"A\", \"discriminator\": [1]}], \"types\": ["
       "{\"name\": \"A\", \"type\": {\"kind\": \"struct\", \"fields\": [{\"name\": \"b\","
@@ -1439,6 +1453,30 @@ START_TEST(test_layout_mismatch) {
 }
 END_TEST
 
+/* An IDL in which no struct has a field has no field table at all: decoding
+ * its empty argument / event structs must not index it (UBSan: "applying
+ * zero offset to null pointer"). Found by tests/fuzz/fuzz_idl.c. */
+START_TEST(test_idl_without_fields) {
+  idl_t *idl = load_idl_text(
+      "{\"address\": \"kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe\","
+      " \"metadata\": {\"name\": \"nofields\", \"version\": \"0.1.0\", \"spec\": \"0.1.0\"},"
+      " \"instructions\": [{\"name\": \"ping\", \"discriminator\": [7], \"accounts\": [],"
+      "   \"args\": []}],"
+      " \"events\": [{\"name\": \"Pinged\", \"discriminator\": [8]}],"
+      " \"types\": [{\"name\": \"Pinged\", \"type\": {\"kind\": \"struct\", \"fields\": []}}]}");
+  static const uint8_t ix[] = {7}, ev[] = {8};
+  json_t *out = NULL;
+  decode_error_t err;
+  ck_assert_int_eq(decode_instruction_json(idl, ix, sizeof ix, NULL, 0, &out, &err), 0);
+  assert_json(out, "{\"type\": \"ping\", \"value\": {}, \"accounts\": {}}");
+  json_decref(out);
+  ck_assert_int_eq(decode_event_json(idl, ev, sizeof ev, &out, &err), 0);
+  assert_json(out, "{\"type\": \"Pinged\", \"value\": {}}");
+  json_decref(out);
+  idl_free(idl);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("decoder");
   TCase *tc = tcase_create("decoder");
@@ -1456,6 +1494,7 @@ int main(void) {
   tcase_add_test(tc, test_snake_case);
   tcase_add_test(tc, test_legacy_shape_of_crypto_bet);
   tcase_add_test(tc, test_layout_mismatch);
+  tcase_add_test(tc, test_idl_without_fields);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
 }

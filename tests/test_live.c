@@ -227,6 +227,35 @@ END_TEST
   "5},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\",\"base64\"],"           \
   "\"lamports\":7,\"owner\":\"" PROGRAM "\"}}},\"subscription\":1}}"
 
+/* FAST_OK with one more top-level member: the whole message must still be
+ * valid JSON for the fast path to take it. */
+#define FAST_WITH(extra)                                                                          \
+  "{\"jsonrpc\":\"2.0\"," extra ",\"method\":\"programNotification\",\"params\":{\"result\":{"      \
+  "\"context\":{\"slot\":5},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":{\"data\":[\"AAAA\","     \
+  "\"base64\"],\"lamports\":7,\"owner\":\"" PROGRAM "\"}}},\"subscription\":1}}"
+
+START_TEST(fast_path_requires_valid_json) {
+  live_fast_account_t fa;
+  static const char *const good[] = {
+      FAST_WITH("\"x\":[1,-2.5e+3,0.25,true,false,null,{},[],\"\\u00e9\\n\"]"),
+      FAST_WITH("\"y\" : { \"z\" : [ ] }"),
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    ck_assert_msg(live_fast_account((const uint8_t *)good[i], strlen(good[i]), &fa) == 1,
+                  "valid %zu refused", i);
+  static const char *const bad[] = {
+      FAST_WITH("\"x\":[1,]"),        FAST_WITH("\"x\":{,}"),      FAST_WITH("\"x\":01"),
+      FAST_WITH("\"x\":1."),          FAST_WITH("\"x\":-"),        FAST_WITH("\"x\":tru"),
+      FAST_WITH("\"x\":\"\\q\""),     FAST_WITH("\"x\":\"\\u12\""), FAST_WITH("\"x\":\"a\tb\""),
+      FAST_WITH("\"x\" 1"),           FAST_WITH("\"x\":[}"),       FAST_WITH("x:1"),
+      FAST_WITH("\"x\":1 2"),         FAST_WITH("\"x\":.5"),       FAST_WITH("\"x\":NaN"),
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ck_assert_msg(live_fast_account((const uint8_t *)bad[i], strlen(bad[i]), &fa) == 0,
+                  "invalid %zu accepted: %s", i, bad[i]);
+}
+END_TEST
+
 START_TEST(fast_path_declines_odd_shapes) {
   live_fast_account_t fa;
   ck_assert_int_eq(live_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
@@ -892,6 +921,7 @@ int main(void) {
   tcase_add_test(unit, checkpoint_rule);
   tcase_add_test(unit, fast_path_matches_full_parser);
   tcase_add_test(unit, fast_path_declines_odd_shapes);
+  tcase_add_test(unit, fast_path_requires_valid_json);
   tcase_add_test(unit, url_parsing);
   suite_add_tcase(s, unit);
   TCase *ws = tcase_create("ws_client");
