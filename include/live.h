@@ -23,6 +23,11 @@
  *    received has been applied, kept LIVE_CHECKPOINT_MARGIN slots behind
  *    the tip (late or reordered notifications) and below every transaction
  *    fetch still in flight.
+ *  - Writing: two sinks (connections); while a flusher thread commits one
+ *    batch the writer decodes into the other, and batches commit strictly
+ *    in hand-over order. A batch is handed over when it is due, when the
+ *    queue is momentarily empty (small batches, low latency when quiet) or
+ *    at 2000 records (large batches under load).
  *  - PostgreSQL down: the sink retries; the queue fills up and the
  *    websocket thread stops reading (backpressure); memory stays bounded.
  *  - Every reconcile_interval_s: reconcile_run (closed accounts).

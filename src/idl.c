@@ -29,6 +29,10 @@
 
 #define IDL_MAX_DOC ((size_t)64 * 1024 * 1024)
 #define IDL_MAX_NODES ((size_t)1 << 22)
+/* Distinct (type, generic arguments) instantiations. Generics can double
+ * them per nesting level (T<X> using T2<X> and T2<Vec<X>>), and each one is
+ * looked up linearly: real IDLs need a few hundred. */
+#define IDL_MAX_INSTANCES ((size_t)1 << 12)
 
 enum { MODE_BORSH = 0, MODE_C = 1 };
 
@@ -476,6 +480,10 @@ static int compile_fields(cctx_t *c, const json_t *fields, const genv_t *env, in
     n.flags = fixed ? (IDL_NF_FIXED | (plain ? IDL_NF_PLAIN : 0)) : 0;
   }
   struct idl *I = c->idl;
+  if (nf > IDL_MAX_NODES - I->n_fields) {
+    cc_err(c, "IDL too large (more than %zu fields)", IDL_MAX_NODES);
+    goto out;
+  }
   if (grow((void **)&I->fields, &c->cap_fields, I->n_fields + nf, sizeof *tmp) != 0) {
     cc_err(c, "out of memory");
     goto out;
@@ -534,6 +542,10 @@ static int compile_enum(cctx_t *c, const json_t *variants, const genv_t *env, in
     }
   }
   struct idl *I = c->idl;
+  if (nv > IDL_MAX_NODES - I->n_variants) {
+    cc_err(c, "IDL too large (more than %zu enum variants)", IDL_MAX_NODES);
+    goto out;
+  }
   if (grow((void **)&I->variants, &c->cap_variants, I->n_variants + nv, sizeof *tmp) != 0) {
     cc_err(c, "out of memory");
     goto out;
@@ -675,6 +687,11 @@ static int compile_defined(cctx_t *c, const char *name, const json_t *args, cons
     return -1;
   }
 
+  if (c->n_memo >= IDL_MAX_INSTANCES) {
+    cc_err(c, "%s: more than %zu type instantiations (generics nested too widely)", where,
+           IDL_MAX_INSTANCES);
+    return -1;
+  }
   if (grow((void **)&c->memo, &c->cap_memo, c->n_memo + 1, sizeof *c->memo) != 0) {
     cc_err(c, "out of memory");
     return -1;

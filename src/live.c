@@ -584,7 +584,8 @@ static void lat_commit(live_t *lv, sink_slot_t *s, size_t n, uint64_t commit_ns)
   for (size_t i = 0; i < n; i++)
     hist_add(&lv->hist, (commit_ns > s->lat_t[i] ? commit_ns - s->lat_t[i] : 0) / 1000);
   if (n > 0 && commit_ns > lv->last_commit_ns) lv->last_commit_ns = commit_ns;
-  memmove(s->lat_t, s->lat_t + n, (s->lat_n - n) * sizeof *s->lat_t);
+  if (n == 0) return;
+  if (s->lat_n > n) memmove(s->lat_t, s->lat_t + n, (s->lat_n - n) * sizeof *s->lat_t);
   s->lat_n -= n;
 }
 

@@ -101,15 +101,7 @@ static int try_connect(sink_t *s, int *code) {
   }
   /* A batch acknowledged by COMMIT must survive a server crash even where
    * the server defaults to asynchronous commit: its checkpoint says so. */
-  /* Every batch statement is a set of lookups keyed by the batch's rows:
-   * nested loops over index probes are the right plan at any table and
-   * batch size. Planned once per connection (generic plans: planning a
-   * batch's arrays costs as much as running it) and with seq scans, hash
-   * and merge joins off, so that a plan made while a table was empty does
-   * not turn every later batch into a scan of the whole table. */
-  PGresult *sr = PQexec(c, "SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan; "
-                           "SET enable_seqscan = off; SET enable_hashjoin = off; "
-                           "SET enable_mergejoin = off");
+  PGresult *sr = PQexec(c, "SET synchronous_commit = on");
   if (PQresultStatus(sr) != PGRES_COMMAND_OK) {
     sink_set_err(s, "connect %s: %s", s->redacted, PQresultErrorMessage(sr));
     PQclear(sr);
@@ -453,16 +445,12 @@ static int stage_closures(sink_t *s, int slow) {
   return R_OK;
 }
 
+/* users rows of transaction signers (new positions create their owners'
+ * rows themselves: sql_positions). */
 static int stage_users(sink_t *s) {
   long long out[2];
   size_t n = 0;
   sink_cols_begin(&s->cs, &sink_stmts[SQ_USERS], true);
-  for (size_t i = 0; i < s->nacc; i++) {
-    if (s->acc[i].kind != CB_ACCOUNT_POSITION) continue;
-    sink_col_str(&s->cs, 0, s->acc[i].u.position.user.b58);
-    sink_cols_end_row(&s->cs);
-    n++;
-  }
   for (size_t i = 0; i < s->ntx; i++) {
     if (!s->tx[i].user[0]) continue;
     sink_col_str(&s->cs, 0, s->tx[i].user);

@@ -524,15 +524,14 @@ static const char sql_configs[] =
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
 /* Markets and positions, the bulk of a live stream, are upserted in two
- * parts of one statement: rows that exist (present in the statement's
- * snapshot) are updated in place (an UPDATE takes no extra tuple lock and
- * writes less WAL than ON CONFLICT DO UPDATE), the others are inserted. The
- * INSERT's ON CONFLICT covers a row that another writer inserted after the
- * snapshot; both parts apply the slot guard, and no row is touched by both.
- * A record identical to the row at the same slot writes nothing
- * (re-deliveries, live and backfill overlapping). The statement returns
- * the number of rows written. Every access is an index lookup keyed by the
- * batch (see try_connect in sink.c for the planner settings). */
+ * parts of one statement: rows that exist are updated in place (an UPDATE
+ * takes no extra tuple lock and writes less WAL than ON CONFLICT DO
+ * UPDATE), then the rest are inserted. The INSERT's ON CONFLICT covers a
+ * row that another writer inserted after this statement's snapshot (and
+ * stale records, which it leaves alone); both parts apply the slot guard
+ * and no row is touched by both. A record identical to the row at the same
+ * slot writes nothing (re-deliveries, live and backfill overlapping). The
+ * statement returns the number of rows written. */
 #define UPSERT_RESULT "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)"
 /* Rows are locked in key order (bytewise, as the client sorts them), so
  * two writers upserting overlapping batches cannot deadlock; the ORDER BY
@@ -564,8 +563,7 @@ static const char *const cols_markets[] = {
     "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
     "metadata_uri", "creation_fee",    "bump",             "slot"};
 static const char sql_markets[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot, "
-    " EXISTS (SELECT 1 FROM markets_cache x WHERE x.market_pubkey = v.pk) AS present "
+    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
     "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
     " $7::text[]::market_type[], $8::bigint[], $9::bigint[], $10::text[]::market_state[], $11::boolean[], "
     " $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[], "
@@ -585,12 +583,12 @@ static const char sql_markets[] =
     " yes_vault = v.yes_vault, no_vault = v.no_vault, resolver_pubkey = v.resolver, "
     " oracle_source = v.oracle, metadata_uri = v.uri, creation_fee = v.fee, bump = v.bump, "
     " sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, closed_slot = v.c_slot "
-    "FROM v WHERE v.present AND t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
+    "FROM v WHERE t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
     " AND " MARKET_DATA("t.") " IS DISTINCT FROM (v.market_id, v.authority, v.title, v.description, "
     "  v.category, v.mtype, v.created, v.restime, v.state, v.result, v.yes_pool, v.no_pool, "
     "  v.volume, v.participants, v.mint, v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, "
     "  v.fee, v.bump, v.c_slot))) "
-    "RETURNING 1), "
+    "RETURNING t.market_pubkey AS pk), "
     "ins AS (INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
     " description, category, market_type, created_at, created_at_unix, resolution_time, "
     " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
@@ -603,7 +601,7 @@ static const char sql_markets[] =
     " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
     " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
     " v.c_at, v.c_slot "
-    "FROM v WHERE NOT v.present "
+    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
     "ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
     " authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
     " description = EXCLUDED.description, category = EXCLUDED.category, "
@@ -631,16 +629,18 @@ static const char sql_markets[] =
   p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "          \
   p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "        \
   p "closed_slot)"
-/* A position's owner never changes on chain, so an update looks its users
- * row up only if user_pubkey differs. The users rows exist: SQ_USERS runs
- * first in the batch's transaction. */
+/* The users rows of new positions are created here (n, nu), before the
+ * rows that reference them; nu's DO UPDATE returns the id of a wallet that
+ * another writer inserted after this statement's snapshot. A position's
+ * owner never changes on chain, so an update looks its users row up only
+ * if user_pubkey differs (should that wallet have no row yet, user_id's NOT
+ * NULL fails the batch and the per-record path creates the row first). */
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
     "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
     "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
 static const char sql_positions[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot, "
-    " EXISTS (SELECT 1 FROM position_accounts x WHERE x.position_pubkey = v.pk) AS present "
+    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
     " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
@@ -657,22 +657,28 @@ static const char sql_positions[] =
     " claimed = v.claimed, claimed_amount = v.claimed_amount, bet_count = v.bets, "
     " bump = v.bump, sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, "
     " closed_slot = v.c_slot "
-    "FROM v WHERE v.present AND t.position_pubkey = v.pk AND (t.sync_slot < v.slot "
+    "FROM v WHERE t.position_pubkey = v.pk AND (t.sync_slot < v.slot "
     " OR (t.sync_slot = v.slot AND " POSITION_DATA("t.") " IS DISTINCT FROM (v.usr, "
     "  v.market, v.yes_shares, v.no_shares, v.invested, v.yes_price * 0.000000001, "
     "  v.no_price * 0.000000001, v.created, v.updated, v.claimed, v.claimed_amount, v.bets, "
     "  v.bump, v.c_slot))) "
-    "RETURNING 1), "
+    "RETURNING t.position_pubkey AS pk), "
+    "n AS (SELECT * FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk)), "
+    "nu AS (INSERT INTO users (wallet_address) SELECT DISTINCT n.usr FROM n "
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.wallet_address = n.usr) ORDER BY 1 "
+    " ON CONFLICT (wallet_address) DO UPDATE SET wallet_address = EXCLUDED.wallet_address "
+    " RETURNING id, wallet_address), "
     "ins AS (INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, "
     " market_pubkey, yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, "
     " created_at, created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, "
     " bet_count, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
-    "SELECT v.pk, (SELECT u.id FROM users u WHERE u.wallet_address = v.usr), v.usr, "
-    " v.market, v.yes_shares, v.no_shares, v.invested, v.yes_price * 0.000000001, "
-    " v.no_price * 0.000000001, cbi_unix_to_timestamptz(v.created), v.created, "
-    " cbi_unix_to_timestamptz(v.updated), v.updated, v.claimed, v.claimed_amount, v.bets, "
-    " v.bump, v.slot, now(), v.c_at, v.c_slot "
-    "FROM v WHERE NOT v.present "
+    "SELECT n.pk, COALESCE(u.id, nu.id), n.usr, n.market, n.yes_shares, n.no_shares, "
+    " n.invested, n.yes_price * 0.000000001, n.no_price * 0.000000001, "
+    " cbi_unix_to_timestamptz(n.created), n.created, cbi_unix_to_timestamptz(n.updated), "
+    " n.updated, n.claimed, n.claimed_amount, n.bets, n.bump, n.slot, now(), n.c_at, "
+    " n.c_slot "
+    "FROM n LEFT JOIN users u ON u.wallet_address = n.usr "
+    "LEFT JOIN nu ON nu.wallet_address = n.usr ORDER BY n.pk COLLATE \"C\" "
     "ON CONFLICT (position_pubkey) DO UPDATE SET user_id = EXCLUDED.user_id, "
     " user_pubkey = EXCLUDED.user_pubkey, market_pubkey = EXCLUDED.market_pubkey, "
     " yes_shares = EXCLUDED.yes_shares, no_shares = EXCLUDED.no_shares, "

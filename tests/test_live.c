@@ -15,6 +15,8 @@
  * duplicates and reordering, garbage (which must be in dead_letters), a
  * PostgreSQL restart, and SIGTERM followed by a restart. */
 #include <inttypes.h>
+#include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -489,6 +491,138 @@ START_TEST(ws_oversized_is_reported) {
 }
 END_TEST
 
+/* ---- wss: certificate verification ------------------------------------------------------ */
+
+/* A minimal TLS websocket server (self-signed certificate for localhost)
+ * that confirms any subscription: enough to see whether the client's
+ * handshake gets through. */
+typedef struct tls_srv {
+  struct lws_context *ctx;
+  pthread_t th;
+  volatile int stop;
+  int port;
+  int pending; /* replies to send */
+  long ids[8];
+} tls_srv_t;
+
+static int tls_srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len) {
+  (void)user;
+  tls_srv_t *t = lws_context_user(lws_get_context(wsi));
+  if (!t) return 0;
+  if (reason == LWS_CALLBACK_RECEIVE) {
+    replay_span_t id;
+    long v = 0;
+    if (replay_raw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
+    if (t->pending < 8) t->ids[t->pending++] = v;
+    lws_callback_on_writable(wsi);
+  } else if (reason == LWS_CALLBACK_SERVER_WRITEABLE && t->pending > 0) {
+    unsigned char buf[LWS_PRE + 128];
+    int n = snprintf((char *)buf + LWS_PRE, 128, "{\"jsonrpc\":\"2.0\",\"result\":%ld,\"id\":%ld}",
+                     t->ids[0] + 100, t->ids[0]);
+    memmove(t->ids, t->ids + 1, (size_t)(t->pending - 1) * sizeof t->ids[0]);
+    t->pending--;
+    if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < n) return -1;
+    if (t->pending > 0) lws_callback_on_writable(wsi);
+  }
+  return 0;
+}
+
+static const struct lws_protocols tls_protocols[] = {{"tls-test", tls_srv_cb, 0, 0, 0, NULL, 0},
+                                                     {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static void *tls_srv_main(void *arg) {
+  tls_srv_t *t = arg;
+  while (!t->stop) lws_service(t->ctx, 0);
+  return NULL;
+}
+
+/* Returns 0, or -1 when no certificate could be made (no openssl tool). */
+static int tls_srv_start(tls_srv_t *t) {
+  char cmd[1024], cert[300], key[300];
+  snprintf(cert, sizeof cert, "%s/cert.pem", g_tmp);
+  snprintf(key, sizeof key, "%s/key.pem", g_tmp);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -subj /CN=localhost "
+           "-days 2 >/dev/null 2>&1",
+           key, cert);
+  if (system(cmd) != 0) return -1;
+  memset(t, 0, sizeof *t);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = 0;
+  info.iface = "127.0.0.1";
+  info.protocols = tls_protocols;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.ssl_cert_filepath = cert;
+  info.ssl_private_key_filepath = key;
+  info.user = t;
+  info.gid = -1;
+  info.uid = -1;
+  t->ctx = lws_create_context(&info);
+  ck_assert_ptr_nonnull(t->ctx);
+  t->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(t->ctx, "default"));
+  ck_assert_int_gt(t->port, 0);
+  ck_assert_int_eq(pthread_create(&t->th, NULL, tls_srv_main, t), 0);
+  return 0;
+}
+
+static void tls_srv_stop(tls_srv_t *t) {
+  t->stop = 1;
+  lws_cancel_service(t->ctx);
+  pthread_join(t->th, NULL);
+  lws_context_destroy(t->ctx);
+}
+
+/* Waits up to ms for a CONNECTED item; returns 1 if one came. */
+static int got_connected(msgqueue_t *q, int ms) {
+  long deadline = rc_now_ms() + ms;
+  while (rc_now_ms() < deadline) {
+    msgqueue_item_t *it = msgqueue_pop(q, 100);
+    if (!it) continue;
+    int k = it->kind;
+    msgqueue_item_free(it);
+    if (k == WS_ITEM_CONNECTED) return 1;
+  }
+  return 0;
+}
+
+START_TEST(wss_verifies_certificates) {
+  tls_srv_t t;
+  if (tls_srv_start(&t) != 0) {
+    fprintf(stderr, "wss_verifies_certificates: no openssl tool to make a certificate; skipped\n");
+    return;
+  }
+  char url[64], err[256];
+  snprintf(url, sizeof url, "wss://localhost:%d/", t.port);
+  for (int insecure = 0; insecure <= 1; insecure++) {
+    msgqueue_t *q = msgqueue_new(1 << 20);
+    ws_client_options_t o;
+    ws_client_options_init(&o);
+    o.url = url;
+    o.program_id = PROGRAM;
+    o.commitment = "confirmed";
+    o.backoff_initial_ms = 100;
+    o.insecure = insecure;
+    ws_client_t *ws = ws_client_start(&o, q, err, sizeof err);
+    ck_assert_msg(ws != NULL, "%s", err);
+    int connected = got_connected(q, insecure ? 5000 : 1500);
+    ws_client_stats_t st;
+    ws_client_get_stats(ws, &st);
+    ws_client_stop(ws);
+    msgqueue_free(q);
+    if (insecure) {
+      ck_assert_msg(connected, "--insecure did not connect");
+    } else {
+      /* a self-signed certificate is refused: no subscription, retries */
+      ck_assert_msg(!connected, "self-signed certificate accepted by default");
+      ck_assert_uint_ge(st.connect_failures, 1);
+    }
+  }
+  tls_srv_stop(&t);
+}
+END_TEST
+
 /* ---- end to end --------------------------------------------------------------------- */
 
 static char *fresh_db(PGconn **conn) {
@@ -622,7 +756,7 @@ START_TEST(e2e_clean_stream) {
   seed_checkpoint(c);
   char rec[200];
   snprintf(rec, sizeof rec, "%s/record", g_tmp);
-  const char *extra[] = {"--exit-when-idle", "2000", "--record", rec, NULL};
+  const char *extra[] = {"--exit-when-idle", "1500", "--record", rec, NULL};
   char *log = run_live_ok(uri, rs.port, "clean", extra);
   long alt = 0;
   assert_tables(c, &alt);
@@ -673,7 +807,7 @@ START_TEST(e2e_socket_drop) {
   PGconn *c;
   char *uri = fresh_db(&c);
   seed_checkpoint(c);
-  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "drop", extra);
   ck_assert_int_eq(rc_stat(&rs, "ws_drops"), 1);
   ck_assert_ptr_nonnull(strstr(log, "resubscribed conn=2"));
@@ -697,7 +831,8 @@ START_TEST(e2e_stall) {
   PGconn *c;
   char *uri = fresh_db(&c);
   seed_checkpoint(c);
-  const char *extra[] = {"--exit-when-idle", "2500", "--stall-timeout", "2", "--ping-interval",
+  /* the idle exit must come well after the stall timeout */
+  const char *extra[] = {"--exit-when-idle", "3000", "--stall-timeout", "2", "--ping-interval",
                          "1", NULL};
   char *log = run_live_ok(uri, rs.port, "stall", extra);
   ck_assert_int_eq(rc_stat(&rs, "ws_stalls"), 1);
@@ -720,7 +855,7 @@ START_TEST(e2e_duplicates_and_reordering) {
   PGconn *c;
   char *uri = fresh_db(&c);
   seed_checkpoint(c);
-  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "dup", extra);
   ck_assert_int_gt(rc_stat(&rs, "ws_duplicates"), 100);
   ck_assert_int_gt(rc_stat(&rs, "ws_reordered"), 50);
@@ -743,7 +878,7 @@ START_TEST(e2e_garbage_to_dead_letters) {
   PGconn *c;
   char *uri = fresh_db(&c);
   seed_checkpoint(c);
-  const char *extra[] = {"--exit-when-idle", "2000", "--max-message-bytes", "65536", NULL};
+  const char *extra[] = {"--exit-when-idle", "1500", "--max-message-bytes", "65536", NULL};
   char *log = run_live_ok(uri, rs.port, "garbage", extra);
   long long sent = rc_stat(&rs, "ws_garbage");
   ck_assert_int_ge(sent, 8);
@@ -801,16 +936,16 @@ START_TEST(e2e_postgres_restart) {
     return;
   }
   rc_child_t rs;
-  const char *rx[] = {"--speed", "10", "--ws-slot-heartbeat-ms", "100", NULL};
+  const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
   char *uri = fresh_db(&c);
   seed_checkpoint(c);
   PQfinish(c);
   char *lp = log_path("pgrestart");
-  const char *extra[] = {"--exit-when-idle", "2500", NULL};
+  const char *extra[] = {"--exit-when-idle", "2000", NULL};
   pid_t pid = spawn_live(uri, rs.port, lp, extra);
-  usleep(1500 * 1000); /* about a third of the stream */
+  usleep(1000 * 1000); /* about a third of the stream (~3.2 s) */
   ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
   ck_assert_int_eq(pg_restart(), 0);
   int code = wait_live(pid, 60000, lp);
@@ -833,13 +968,13 @@ END_TEST
  * with a checkpoint), then a restart that completes the tables. */
 START_TEST(e2e_sigterm_then_restart) {
   rc_child_t rs;
-  const char *rx[] = {"--speed", "10", "--ws-slot-heartbeat-ms", "100", NULL};
+  const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
   char *uri = fresh_db(&c);
   char *lp = log_path("sigterm1");
   pid_t pid = spawn_live(uri, rs.port, lp, NULL);
-  usleep(2000 * 1000);
+  usleep(1300 * 1000); /* mid-stream (~3.2 s) */
   ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
   long t0 = rc_now_ms();
   kill(pid, SIGTERM);
@@ -856,7 +991,7 @@ START_TEST(e2e_sigterm_then_restart) {
   free(log);
   free(lp);
   /* the restart picks up from the checkpoint: no second snapshot */
-  const char *extra[] = {"--exit-when-idle", "2000", NULL};
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
   log = run_live_ok(uri, rs.port, "sigterm2", extra);
   ck_assert_ptr_nonnull(strstr(log, "resuming checkpoint="));
   ck_assert_ptr_null(strstr(log, "snapshot"));
@@ -928,6 +1063,7 @@ int main(void) {
   tcase_set_timeout(ws, 60);
   tcase_add_test(ws, ws_backpressure_keeps_everything);
   tcase_add_test(ws, ws_oversized_is_reported);
+  tcase_add_test(ws, wss_verifies_certificates);
   suite_add_tcase(s, ws);
   TCase *e2e = tcase_create("e2e");
   tcase_set_timeout(e2e, 120);
