@@ -1,9 +1,25 @@
-/* Sink throughput: market + position upserts per second through the sink
- * (insert pass, then an update pass at a higher slot), next to a COPY of
- * the same rows into UNLOGGED tables of the same width without indexes,
- * measured in the same run on the same server.
+/* Sink throughput: market + position upserts per second through the sink,
+ * next to a COPY ceiling measured in the same run on the same server: COPY
+ * (text) into UNLOGGED tables without indexes of the rows the sink writes,
+ * with the same columns (markets_cache, position_accounts), in
+ * transactions of the same batch size.
  *
- * A second section compares write strategies for the same upsert.
+ * Two workloads, each run CBI_BENCH_REPS times (default 3; medians
+ * printed, with the load average before and after):
+ *  - live stream: 1000 markets and 50000 positions are loaded (inserts),
+ *    then 50000 bets arrive, each updating one market (its pools) and one
+ *    position (10% of them new positions). Within a batch the sink keeps
+ *    only the newest record per account; the COPY ceiling writes exactly
+ *    the rows the sink writes (checked), so both do the same work.
+ *  - distinct-key passes: 2000 markets and 48000 positions inserted, then
+ *    all updated once (no record superseded in a batch).
+ * Server CPU per row comes from /proc/<backend pid>/stat when the server
+ * runs on this machine.
+ *
+ * The headline "bench sink_upserts" is the live stream (records handed to
+ * the sink per second, both phases) and its ratio to the COPY ceiling.
+ * CBI_BENCH_STRATEGIES=1 adds the comparison of write strategies for a
+ * market upsert (array parameters, pipelined single rows, COPY staging).
  *
  *   CBI_TEST_DATABASE_URL (or DATABASE_URL): server to use; a scratch
  *   database is created and dropped.  argv[1..]: batch sizes to try
@@ -904,8 +920,8 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE_RUN;
   }
   must_exec(c, "CREATE UNLOGGED TABLE bench_copy_markets (LIKE markets_cache INCLUDING DEFAULTS)");
-  must_exec(c,
-            "CREATE UNLOGGED TABLE bench_copy_positions (LIKE position_accounts INCLUDING DEFAULTS)");
+  must_exec(c, "CREATE UNLOGGED TABLE bench_copy_positions "
+               "(LIKE position_accounts INCLUDING DEFAULTS)");
 
   for (int bi = 0; bi < nb; bi++) {
     double rate, ratio, prate, pratio;

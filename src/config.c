@@ -63,7 +63,9 @@ void config_print_help(FILE *out) {
 }
 
 int config_parse_u64(const char *s, unsigned long long *out) {
-  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  /* Digits only: strtoull alone would skip leading white space and accept
+   * a sign, wrapping " -1" to UINT64_MAX. */
+  if (!s || *s < '0' || *s > '9') return -1;
   errno = 0;
   char *end = NULL;
   unsigned long long v = strtoull(s, &end, 10);

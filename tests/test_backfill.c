@@ -18,11 +18,12 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "expect.h"
 #include "fetchq.h"
 #include "idl.h"
 #include "ingest.h"
 #include "jsonx.h"
-#include "migrate.h"
+#include "replay_child.h"
 #include "rpc.h"
 #include "sink.h"
 #include "testutil.h"
@@ -30,36 +31,18 @@
 static char g_tmpdir[256];
 static char g_chain[512]; /* scenario directory ("chain") */
 
-static const char *build_dir(void) {
-  const char *b = getenv("CBI_BUILD");
-  return b && *b ? b : "build";
-}
-
 /* ---- scenario ------------------------------------------------------------ */
 
 static json_t *g_expected; /* loaded once per test process */
 
 static json_t *expected(void) {
-  if (!g_expected) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/expected.json", g_chain);
-    size_t len = 0;
-    char *text = tu_read_file(path, &len);
-    char err[200];
-    g_expected = jsonx_loads(text, len, err, sizeof err);
-    ck_assert_msg(g_expected != NULL, "%s: %s", path, err);
-    free(text);
-  }
+  if (!g_expected) g_expected = ex_load(g_chain);
   return g_expected;
 }
 
-static const json_t *meta(void) { return json_object_get(expected(), "meta"); }
+static const json_t *meta(void) { return ex_meta(expected()); }
 
-static uint64_t meta_u64(const char *key) {
-  uint64_t v = 0;
-  ck_assert_msg(jsonx_get_u64(meta(), key, &v) == 0, "expected.json meta.%s", key);
-  return v;
-}
+static uint64_t meta_u64(const char *key) { return ex_meta_u64(expected(), key); }
 
 static unsigned smallest_page_limit(void) {
   unsigned best = 1000;
@@ -72,85 +55,7 @@ static unsigned smallest_page_limit(void) {
   return best;
 }
 
-/* ---- replay server ---------------------------------------------------------- */
-
-typedef struct replay {
-  pid_t pid;
-  int port;
-} replay_t;
-
-/* Starts BUILD/cbi-replay --dir dir --port 0 [extra...] and reads its port. */
-static void replay_start(replay_t *r, const char *dir, const char *const *extra) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/cbi-replay", build_dir());
-  const char *argv[32];
-  int n = 0;
-  argv[n++] = path;
-  argv[n++] = "--dir";
-  argv[n++] = dir;
-  argv[n++] = "--port";
-  argv[n++] = "0";
-  for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
-  argv[n] = NULL;
-  int fds[2];
-  ck_assert_int_eq(pipe(fds), 0);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execv(path, (char *const *)argv);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[256];
-  size_t got = 0;
-  r->pid = pid;
-  r->port = 0;
-  while (got < sizeof buf - 1) {
-    struct pollfd p = {fds[0], POLLIN, 0};
-    if (poll(&p, 1, 60000) <= 0) break;
-    ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-    if (k <= 0) break;
-    got += (size_t)k;
-    buf[got] = '\0';
-    if (strchr(buf, '\n')) break;
-  }
-  buf[got] = '\0';
-  close(fds[0]);
-  ck_assert_msg(sscanf(buf, "listening on %d", &r->port) == 1, "cbi-replay said '%s'", buf);
-}
-
-static void replay_stop(replay_t *r) {
-  if (r->pid <= 0) return;
-  kill(r->pid, SIGTERM);
-  int st;
-  waitpid(r->pid, &st, 0);
-  r->pid = 0;
-}
-
 /* ---- database ------------------------------------------------------------ */
-
-static char *fresh_migrated_db(PGconn **conn_out) {
-  char *uri = tu_fresh_db("bf");
-  PGconn *c = PQconnectdb(uri);
-  ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  char err[512];
-  ck_assert_msg(migrate_run(c, NULL, err, sizeof err) == 0, "migrate: %s", err);
-  *conn_out = c;
-  return uri;
-}
-
-static long count_rows(PGconn *c, const char *table) {
-  char sql[128];
-  snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-  char *v = tu_query1(c, sql);
-  long n = strtol(v, NULL, 10);
-  free(v);
-  return n;
-}
 
 /* Every table the indexer writes, without wall-clock and random columns. */
 static char *dump_db(PGconn *c) {
@@ -201,119 +106,19 @@ static void assert_same_dump(const char *a, const char *b, const char *what) {
   ck_abort_msg("%s: dumps differ at:\n  %.300s\nvs\n  %.300s", what, pa, pb);
 }
 
-/* expected.json value as PostgreSQL ::text ("<NULL>" for null). */
-static void expected_text(const json_t *v, char *buf, size_t bufsz) {
-  if (!v || json_is_null(v)) snprintf(buf, bufsz, "<NULL>");
-  else if (json_is_true(v)) snprintf(buf, bufsz, "true");
-  else if (json_is_false(v)) snprintf(buf, bufsz, "false");
-  else if (json_is_integer(v)) snprintf(buf, bufsz, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-  else if (json_is_string(v)) snprintf(buf, bufsz, "%s", json_string_value(v));
-  else ck_abort_msg("unexpected JSON value type in expected.json");
-}
-
-/* Column expression giving the ::text expected.json holds. */
-static void column_expr(const char *table, const char *col, char *buf, size_t bufsz) {
-  if (strcmp(table, "markets_cache") == 0 && strcmp(col, "resolved_at_unix") == 0)
-    snprintf(buf, bufsz, "extract(epoch FROM resolved_at)::bigint::text");
-  else if (strcmp(table, "oracle_data_cache") == 0 && strcmp(col, "signature") == 0)
-    snprintf(buf, bufsz, "encode(signature, 'hex')");
-  else
-    snprintf(buf, bufsz, "%s::text", col);
-}
-
-/* Compares one table with expected.json field by field. keycols: 1 or 2
- * columns identifying a row. sync_slot: the value account rows must carry. */
-static long assert_rows(PGconn *c, const char *table, const char *key1, const char *key2,
-                        const char *sync_slot, uint64_t lo, uint64_t hi, const char *skip,
-                        bool subset);
-
-static void assert_table_skip(PGconn *c, const char *table, const char *key1, const char *key2,
-                              const char *sync_slot, uint64_t lo, uint64_t hi, const char *skip) {
-  assert_rows(c, table, key1, key2, sync_slot, lo, hi, skip, false);
-}
-
-/* Compares rows with expected.json; subset: rows absent from the database
- * are allowed (the database must hold no row expected.json lacks). Returns
- * the number of rows compared. */
-static long assert_rows(PGconn *c, const char *table, const char *key1, const char *key2,
-                        const char *sync_slot, uint64_t lo, uint64_t hi, const char *skip,
-                        bool subset) {
-  long compared = 0;
-  const json_t *rows = json_object_get(expected(), table);
-  ck_assert_msg(json_is_array(rows), "expected.json has no %s", table);
-  size_t i, want = 0;
-  const json_t *row;
-  json_array_foreach(rows, i, row) {
-    uint64_t slot;
-    if (jsonx_get_u64(row, "slot", &slot) == 0 && (slot < lo || slot > hi)) continue;
-    want++;
-    const char *col;
-    const json_t *val;
-    char sql[4096];
-    size_t off = (size_t)snprintf(sql, sizeof sql, "SELECT ");
-    int ncols = 0;
-    const char *names[64];
-    json_object_foreach((json_t *)row, col, val) {
-      if (skip && strcmp(col, skip) == 0) continue;
-      char e[160];
-      column_expr(table, col, e, sizeof e);
-      off += (size_t)snprintf(sql + off, sizeof sql - off, "%s%s", ncols ? ", " : "", e);
-      names[ncols++] = col;
-      ck_assert_int_lt(ncols, 64);
-    }
-    off += (size_t)snprintf(sql + off, sizeof sql - off, " FROM %s WHERE %s = $1%s", table, key1,
-                            key2 ? " AND " : "");
-    if (key2) snprintf(sql + off, sizeof sql - off, "%s = $2::int", key2);
-    char k1[128], k2[32];
-    expected_text(json_object_get(row, key1), k1, sizeof k1);
-    if (key2) expected_text(json_object_get(row, key2), k2, sizeof k2);
-    const char *params[2] = {k1, k2};
-    PGresult *r = PQexecParams(c, sql, key2 ? 2 : 1, NULL, params, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-    if (subset && PQntuples(r) == 0) {
-      PQclear(r);
-      continue;
-    }
-    ck_assert_msg(PQntuples(r) == 1, "%s: row %s %s missing", table, k1, key2 ? k2 : "");
-    compared++;
-    for (int j = 0; j < ncols; j++) {
-      char w[1024];
-      if (strcmp(names[j], "sync_slot") == 0 && sync_slot) snprintf(w, sizeof w, "%s", sync_slot);
-      else expected_text(json_object_get(row, names[j]), w, sizeof w);
-      const char *got = PQgetisnull(r, 0, j) ? "<NULL>" : PQgetvalue(r, 0, j);
-      ck_assert_msg(strcmp(got, w) == 0, "%s %s%s%s .%s: got '%s', want '%s'", table, k1,
-                    key2 ? " #" : "", key2 ? k2 : "", names[j], got, w);
-    }
-    PQclear(r);
-  }
-  if (subset) ck_assert_int_eq(count_rows(c, table), compared);
-  else ck_assert_int_eq(count_rows(c, table), (long)want);
-  return compared;
-}
-
-static void assert_table(PGconn *c, const char *table, const char *key1, const char *key2,
-                         const char *sync_slot, uint64_t lo, uint64_t hi) {
-  assert_table_skip(c, table, key1, key2, sync_slot, lo, hi, NULL);
+/* The account_read_slot of the scenario as text: the sync_slot every
+ * account row written by a backfill carries. */
+static void read_slot_text(char *buf, size_t bufsz) {
+  snprintf(buf, bufsz, "%" PRIu64, meta_u64("account_read_slot"));
 }
 
 /* All of expected.json: transactions (restricted to [lo, hi]) and, with
- * accounts, the caches and users. */
+ * accounts, the caches (at the read slot), users and no dead letter. */
 static void assert_expected(PGconn *c, bool accounts, uint64_t lo, uint64_t hi) {
-  assert_table(c, "transactions", "signature", "instruction_index", NULL, lo, hi);
-  if (!accounts) {
-    tu_assert_query(c, "SELECT count(*) FROM platform_config", "0");
-    tu_assert_query(c, "SELECT count(*) FROM positions_cache", "0");
-    return;
-  }
-  char ss[32];
-  snprintf(ss, sizeof ss, "%" PRIu64, meta_u64("account_read_slot"));
-  assert_table(c, "platform_config", "config_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "markets_cache", "market_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "positions_cache", "position_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "treasuries_cache", "treasury_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "oracle_data_cache", "oracle_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "users", "wallet_address", NULL, NULL, 0, UINT64_MAX);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  char ss[32] = "";
+  if (accounts) read_slot_text(ss, sizeof ss);
+  ex_assert_expected(c, expected(), accounts, lo, hi, ss, NULL);
+  if (accounts) tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
 }
 
 /* ---- running a backfill ----------------------------------------------------- */
@@ -339,9 +144,39 @@ static run_cfg_t full_range(backfill_strategy_t s) {
   return r;
 }
 
+/* The in-process indexer stack: RPC client, sink on uri, IDL, ingest. */
+typedef struct ixr_stack {
+  rpc_client_t *rpc;
+  sink_t *sink;
+  idl_t *idl;
+  ingest_t *ing;
+} ixr_stack_t;
+
+static void stack_open(ixr_stack_t *st, const char *uri, const rpc_options_t *ro) {
+  char e[512];
+  st->rpc = rpc_client_new(ro, e, sizeof e);
+  ck_assert_msg(st->rpc != NULL, "rpc: %s", e);
+  sink_options_t so;
+  sink_options_init(&so);
+  so.conninfo = uri;
+  st->sink = NULL;
+  ck_assert_msg(sink_open(&so, &st->sink, e, sizeof e) == 0, "sink: %s", e);
+  st->idl = NULL;
+  ck_assert_msg(idl_load_default(&st->idl, e, sizeof e) == 0, "idl: %s", e);
+  st->ing = ingest_new(st->idl, jsonx_get_str(meta(), "program_id"), st->sink);
+  ck_assert_ptr_nonnull(st->ing);
+}
+
+static void stack_close(ixr_stack_t *st) {
+  ingest_free(st->ing);
+  idl_free(st->idl);
+  sink_close(st->sink);
+  rpc_client_free(st->rpc);
+}
+
 static int run_inproc(const char *uri, int port, const run_cfg_t *rc, backfill_summary_t *sum,
                       char *err, size_t errsz, const volatile int *stop) {
-  char url[64], e[512];
+  char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   rpc_options_t ro;
   rpc_options_init(&ro);
@@ -350,21 +185,11 @@ static int run_inproc(const char *uri, int port, const run_cfg_t *rc, backfill_s
   ro.batch_max = rc->batch ? rc->batch : 1;
   ro.retry_base_ms = 20;
   ro.max_retries = 30; /* the fault runs fail half of all requests */
-  rpc_client_t *rpc = rpc_client_new(&ro, e, sizeof e);
-  ck_assert_msg(rpc != NULL, "rpc: %s", e);
-  sink_options_t so;
-  sink_options_init(&so);
-  so.conninfo = uri;
-  sink_t *sink = NULL;
-  ck_assert_msg(sink_open(&so, &sink, e, sizeof e) == 0, "sink: %s", e);
-  idl_t *idl = NULL;
-  ck_assert_msg(idl_load_default(&idl, e, sizeof e) == 0, "idl: %s", e);
-  const char *program = jsonx_get_str(meta(), "program_id");
-  ingest_t *ing = ingest_new(idl, program, sink);
-  ck_assert_ptr_nonnull(ing);
+  ixr_stack_t st;
+  stack_open(&st, uri, &ro);
   backfill_options_t bo;
   backfill_options_init(&bo);
-  bo.program_id = program;
+  bo.program_id = jsonx_get_str(meta(), "program_id");
   bo.from_slot = rc->from;
   bo.to_slot = rc->to;
   bo.strategy = rc->strategy;
@@ -373,11 +198,8 @@ static int run_inproc(const char *uri, int port, const run_cfg_t *rc, backfill_s
   bo.refresh_accounts = !rc->no_refresh;
   bo.restart = rc->restart;
   bo.stop_flag = stop;
-  int ret = backfill_run(rpc, ing, sink, &bo, sum, err, errsz);
-  ingest_free(ing);
-  idl_free(idl);
-  sink_close(sink);
-  rpc_client_free(rpc);
+  int ret = backfill_run(st.rpc, st.ing, st.sink, &bo, sum, err, errsz);
+  stack_close(&st);
   return ret;
 }
 
@@ -388,61 +210,25 @@ static void run_ok(const char *uri, int port, const run_cfg_t *rc, backfill_summ
   ck_assert(sum->complete);
 }
 
-/* Runs the binary; returns its pid (wait with wait_bin). stderr -> errfile. */
+/* Runs the binary's backfill over the whole scenario; returns its pid
+ * (wait with tu_wait_exit). stderr -> errfile. */
 static pid_t spawn_bin(const char *uri, int port, const char *errfile, const char *const *extra) {
-  char path[600], url[64], from[32], to[32];
-  snprintf(path, sizeof path, "%s/crypto-bet-indexer", build_dir());
+  char url[64], from[32], to[32];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   snprintf(from, sizeof from, "%" PRIu64, meta_u64("start_slot"));
   snprintf(to, sizeof to, "%" PRIu64, meta_u64("tip_slot"));
-  const char *argv[40];
-  int n = 0;
-  argv[n++] = path;
-  argv[n++] = "backfill";
-  argv[n++] = "--from-slot";
-  argv[n++] = from;
-  argv[n++] = "--to-slot";
-  argv[n++] = to;
-  argv[n++] = "--rpc-url";
-  argv[n++] = url;
-  argv[n++] = "--database-url";
-  argv[n++] = uri;
-  argv[n++] = "--progress";
-  argv[n++] = "log";
-  for (int i = 0; extra && extra[i] && n < 38; i++) argv[n++] = extra[i];
-  argv[n] = NULL;
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    FILE *f = freopen(errfile, "w", stderr);
-    (void)f;
-    execv(path, (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
-}
-
-static int wait_bin(pid_t pid) {
-  int st = 0;
-  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-static char *slurp(const char *path) { return tu_read_file(path, NULL); }
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  const char *const args[] = {"backfill", "--from-slot", from,  "--to-slot", to,    "--rpc-url",
+                              url,        "--database-url", uri, "--progress", "log", NULL};
+  return tu_spawn("crypto-bet-indexer", args, extra, NULL, errfile);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
 
 START_TEST(signatures_matches_expected) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   rc.page_limit = smallest_page_limit(); /* several pages, a duplicate at a boundary */
   backfill_summary_t sum;
@@ -466,15 +252,15 @@ START_TEST(signatures_matches_expected) {
   tu_assert_query(c, q, want);
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
 START_TEST(blocks_matches_expected) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_BLOCKS);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
@@ -483,7 +269,7 @@ START_TEST(blocks_matches_expected) {
   ck_assert_uint_eq(sum.skipped_slots, json_array_size(json_object_get(meta(), "skipped_slots")));
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
@@ -495,10 +281,10 @@ START_TEST(faults_same_result) {
   static const char *const faults0[] = {"--fail-429-every", "3", "--fail-500-every", "4",
                                         "--latency-ms", "20", "--retry-after", "0", NULL};
   for (int s = 0; s < 2; s++) {
-    replay_t rs;
-    replay_start(&rs, g_chain, s ? faults0 : faults1);
+    rc_child_t rs;
+    rc_start(&rs, g_chain, s ? faults0 : faults1);
     PGconn *c;
-    char *uri = fresh_migrated_db(&c);
+    char *uri = tu_fresh_migrated_db("bf", &c);
     run_cfg_t rc = full_range(s ? BACKFILL_BLOCKS : BACKFILL_SIGNATURES);
     rc.concurrency = 16;
     rc.batch = 4;
@@ -508,7 +294,7 @@ START_TEST(faults_same_result) {
     ck_assert_msg(sum.retries > 0, "no retries under injected faults");
     PQfinish(c);
     free(uri);
-    replay_stop(&rs);
+    rc_stop(&rs);
   }
 }
 END_TEST
@@ -561,10 +347,10 @@ START_TEST(skipped_slots_are_passed) {
   fclose(in);
   fclose(o);
   ck_assert_int_gt(edited, 0);
-  replay_t rs;
-  replay_start(&rs, dir, NULL);
+  rc_child_t rs;
+  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_BLOCKS);
   rc.no_refresh = true; /* the copy has no account recordings */
   backfill_summary_t sum;
@@ -573,54 +359,58 @@ START_TEST(skipped_slots_are_passed) {
   ck_assert_uint_eq(sum.skipped_slots, json_array_size(skipped));
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
 /* A sub-range, both strategies: exactly its transactions; the accounts it
  * touched hold their state at the read slot (a subset of expected.json). */
 START_TEST(partial_range_both_strategies) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   uint64_t first = meta_u64("first_tx_slot"), last = meta_u64("last_tx_slot");
   char ss[32];
-  snprintf(ss, sizeof ss, "%" PRIu64, meta_u64("account_read_slot"));
+  read_slot_text(ss, sizeof ss);
   for (int s = 0; s < 2; s++) {
     PGconn *c;
-    char *uri = fresh_migrated_db(&c);
+    char *uri = tu_fresh_migrated_db("bf", &c);
     run_cfg_t rc = full_range(s ? BACKFILL_BLOCKS : BACKFILL_SIGNATURES);
     rc.from = first + (last - first) / 3;
     rc.to = first + 2 * (last - first) / 3;
     rc.page_limit = smallest_page_limit();
     backfill_summary_t sum;
     run_ok(uri, rs.port, &rc, &sum);
-    assert_table(c, "transactions", "signature", "instruction_index", NULL, rc.from, rc.to);
+    ex_assert_table(c, expected(), "transactions", "signature", "instruction_index", NULL, NULL,
+                    rc.from, rc.to, NULL);
     ck_assert_uint_gt(sum.transactions, 0);
     ck_assert_uint_lt(sum.transactions, meta_u64("signature_count"));
     ck_assert_uint_gt(sum.accounts, 0);
     /* resolved_at needs the resolve_market transaction, maybe outside the range */
-    long n = assert_rows(c, "markets_cache", "market_pubkey", NULL, ss, 0, UINT64_MAX,
-                         "resolved_at_unix", true);
-    n += assert_rows(c, "positions_cache", "position_pubkey", NULL, ss, 0, UINT64_MAX, NULL, true);
-    n += assert_rows(c, "platform_config", "config_pubkey", NULL, ss, 0, UINT64_MAX, NULL, true);
-    n += assert_rows(c, "treasuries_cache", "treasury_pubkey", NULL, ss, 0, UINT64_MAX, NULL,
-                     true);
-    n += assert_rows(c, "oracle_data_cache", "oracle_pubkey", NULL, ss, 0, UINT64_MAX, NULL, true);
+    static const char *const touched[][3] = {
+        {"markets_cache", "market_pubkey", "resolved_at_unix"},
+        {"positions_cache", "position_pubkey", NULL},
+        {"platform_config", "config_pubkey", NULL},
+        {"treasuries_cache", "treasury_pubkey", NULL},
+        {"oracle_data_cache", "oracle_pubkey", NULL}};
+    long n = 0;
+    for (size_t k = 0; k < sizeof touched / sizeof touched[0]; k++)
+      n += ex_compare_rows(c, expected(), touched[k][0], touched[k][1], NULL, ss, NULL, 0,
+                           UINT64_MAX, touched[k][2], true, NULL);
     ck_assert_int_gt(n, 0);
     PQfinish(c);
     free(uri);
   }
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
 /* Same range again: a no-op on the checkpoint; a forced full re-run
  * leaves every table as it was. */
 START_TEST(rerun_is_idempotent) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
@@ -644,17 +434,17 @@ START_TEST(rerun_is_idempotent) {
   free(d4);
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
 /* The stop flag: the run ends early with its progress checkpointed and a
  * second run completes it. */
 START_TEST(stop_flag_then_resume) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   volatile int stop = 1;
   backfill_summary_t sum;
@@ -666,7 +456,7 @@ START_TEST(stop_flag_then_resume) {
   assert_expected(c, true, 0, UINT64_MAX);
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
@@ -674,14 +464,14 @@ END_TEST
  * the same tables as an uninterrupted run. Then SIGTERM: a clean stop with
  * exit code 1, and again a complete resume. */
 START_TEST(sigkill_and_resume_binary) {
-  replay_t fast, slow;
-  replay_start(&fast, g_chain, NULL);
+  rc_child_t fast, slow;
+  rc_start(&fast, g_chain, NULL);
   static const char *const lat[] = {"--latency-ms", "25", NULL};
-  replay_start(&slow, g_chain, lat);
+  rc_start(&slow, g_chain, lat);
 
   /* reference: uninterrupted, in-process */
   PGconn *ca;
-  char *ua = fresh_migrated_db(&ca);
+  char *ua = tu_fresh_migrated_db("bf", &ca);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   backfill_summary_t sum;
   run_ok(ua, fast.port, &rc, &sum);
@@ -690,36 +480,36 @@ START_TEST(sigkill_and_resume_binary) {
   for (int round = 0; round < 2; round++) {
     int sig = round == 0 ? SIGKILL : SIGTERM;
     PGconn *cb;
-    char *ub = fresh_migrated_db(&cb);
+    char *ub = tu_fresh_migrated_db("bf", &cb);
     char errfile[600];
     snprintf(errfile, sizeof errfile, "%s/bin-%d.log", g_tmpdir, round);
     static const char *const slow_args[] = {"--concurrency", "1", "--batch", "1", NULL};
     pid_t pid = spawn_bin(ub, slow.port, errfile, slow_args);
     long rows = 0;
     for (int i = 0; i < 3000 && rows == 0; i++) {
-      sleep_ms(5);
-      rows = count_rows(cb, "transactions");
+      tu_sleep_ms(5);
+      rows = ex_count_rows(cb, "transactions");
     }
     ck_assert_msg(rows > 0, "no rows landed");
     kill(pid, sig);
-    int code = wait_bin(pid);
-    long cps = count_rows(cb, "sync_checkpoints");
+    int code = tu_wait_exit(pid, 0, NULL);
+    long cps = ex_count_rows(cb, "sync_checkpoints");
     long total = (long)meta_u64("instruction_rows");
-    rows = count_rows(cb, "transactions");
+    rows = ex_count_rows(cb, "transactions");
     ck_assert_msg(rows < total, "the run finished before the signal (%ld rows)", rows);
     if (sig == SIGKILL) {
       ck_assert_int_eq(code, 128 + SIGKILL);
     } else {
       ck_assert_int_eq(code, 1);
-      char *log = slurp(errfile);
+      char *log = tu_read_file(errfile, NULL);
       ck_assert_msg(strstr(log, "incomplete") && strstr(log, "summary slots="), "log: %s", log);
       free(log);
     }
     /* run again, at full speed */
     snprintf(errfile, sizeof errfile, "%s/bin-%d-resume.log", g_tmpdir, round);
     pid = spawn_bin(ub, fast.port, errfile, NULL);
-    code = wait_bin(pid);
-    char *log = slurp(errfile);
+    code = tu_wait_exit(pid, 0, NULL);
+    char *log = tu_read_file(errfile, NULL);
     ck_assert_msg(code == 0, "resume exit %d: %s", code, log);
     if (cps > 0) ck_assert_msg(strstr(log, "resuming at slot=") != NULL, "no resume: %s", log);
     ck_assert_msg(strstr(log, "summary slots=") != NULL, "no summary: %s", log);
@@ -734,100 +524,72 @@ START_TEST(sigkill_and_resume_binary) {
   free(ref);
   PQfinish(ca);
   free(ua);
-  replay_stop(&fast);
-  replay_stop(&slow);
+  rc_stop(&fast);
+  rc_stop(&slow);
 }
 END_TEST
 
 /* snapshot (binary): every account at the context slot; reconcile then
  * finds nothing gone. */
 START_TEST(snapshot_and_reconcile) {
-  replay_t rs;
-  replay_start(&rs, g_chain, NULL);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
-  char path[600], url[64], errfile[600];
-  snprintf(path, sizeof path, "%s/crypto-bet-indexer", build_dir());
+  char *uri = tu_fresh_migrated_db("bf", &c);
+  char url[64], errfile[600];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
   snprintf(errfile, sizeof errfile, "%s/snapshot.log", g_tmpdir);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    FILE *f = freopen(errfile, "w", stderr);
-    (void)f;
-    execl(path, path, "snapshot", "--rpc-url", url, "--database-url", uri, (char *)NULL);
-    _exit(127);
-  }
-  int code = wait_bin(pid);
-  char *log = slurp(errfile);
+  const char *const args[] = {"snapshot", "--rpc-url", url, "--database-url", uri, NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", args, NULL, NULL, errfile);
+  int code = tu_wait_exit(pid, 0, NULL);
+  char *log = tu_read_file(errfile, NULL);
   ck_assert_msg(code == 0, "snapshot exit %d: %s", code, log);
   free(log);
   char ss[32];
-  snprintf(ss, sizeof ss, "%" PRIu64, meta_u64("account_read_slot"));
-  assert_table(c, "platform_config", "config_pubkey", NULL, ss, 0, UINT64_MAX);
+  read_slot_text(ss, sizeof ss);
+  const json_t *exp = expected();
+  ex_assert_table(c, exp, "platform_config", "config_pubkey", NULL, ss, NULL, 0, UINT64_MAX, NULL);
   /* resolved_at comes from the resolve_market transaction, not the account */
-  assert_table_skip(c, "markets_cache", "market_pubkey", NULL, ss, 0, UINT64_MAX,
-                    "resolved_at_unix");
+  ex_assert_table(c, exp, "markets_cache", "market_pubkey", NULL, ss, NULL, 0, UINT64_MAX,
+                  "resolved_at_unix");
   tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE resolved_at IS NOT NULL", "0");
-  assert_table(c, "positions_cache", "position_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "treasuries_cache", "treasury_pubkey", NULL, ss, 0, UINT64_MAX);
-  assert_table(c, "oracle_data_cache", "oracle_pubkey", NULL, ss, 0, UINT64_MAX);
+  ex_assert_table(c, exp, "positions_cache", "position_pubkey", NULL, ss, NULL, 0, UINT64_MAX,
+                  NULL);
+  ex_assert_table(c, exp, "treasuries_cache", "treasury_pubkey", NULL, ss, NULL, 0, UINT64_MAX,
+                  NULL);
+  ex_assert_table(c, exp, "oracle_data_cache", "oracle_pubkey", NULL, ss, NULL, 0, UINT64_MAX,
+                  NULL);
 
   /* reconcile in-process */
   char e[512];
   rpc_options_t ro;
   rpc_options_init(&ro);
   ro.endpoints = url;
-  rpc_client_t *rpc = rpc_client_new(&ro, e, sizeof e);
-  ck_assert_ptr_nonnull(rpc);
-  sink_options_t so;
-  sink_options_init(&so);
-  so.conninfo = uri;
-  sink_t *sink = NULL;
-  ck_assert_int_eq(sink_open(&so, &sink, e, sizeof e), 0);
-  idl_t *idl = NULL;
-  ck_assert_int_eq(idl_load_default(&idl, e, sizeof e), 0);
-  ingest_t *ing = ingest_new(idl, jsonx_get_str(meta(), "program_id"), sink);
-  long closed = reconcile_run(rpc, ing, sink, jsonx_get_str(meta(), "program_id"), "confirmed",
-                              NULL, e, sizeof e);
+  ixr_stack_t st;
+  stack_open(&st, uri, &ro);
+  long closed = reconcile_run(st.rpc, st.ing, st.sink, jsonx_get_str(meta(), "program_id"),
+                              "confirmed", NULL, e, sizeof e);
   ck_assert_msg(closed == 0, "reconcile: %ld %s", closed, e);
   tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE closed_slot IS NOT NULL", "0");
-  ingest_free(ing);
-  idl_free(idl);
-  sink_close(sink);
-  rpc_client_free(rpc);
+  stack_close(&st);
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
 START_TEST(cli_usage_errors) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/crypto-bet-indexer", build_dir());
-  const char *cases[][4] = {{"backfill", NULL, NULL, NULL},
-                            {"backfill", "--from-slot", "x", NULL},
-                            {"backfill", "--from-slot", "5", "--to-slot"},
-                            {"backfill", "--strategy", "sideways", NULL}};
+  static const char *const cases[][5] = {{"backfill", NULL},
+                                         {"backfill", "--from-slot", "x", NULL},
+                                         {"backfill", "--from-slot", "5", "--to-slot", NULL},
+                                         {"backfill", "--strategy", "sideways", NULL}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-      FILE *f = freopen("/dev/null", "w", stderr);
-      (void)f;
-      execl(path, path, cases[i][0], cases[i][1], cases[i][2], cases[i][3], (char *)NULL);
-      _exit(127);
-    }
-    ck_assert_int_eq(wait_bin(pid), 2);
+    pid_t pid = tu_spawn("crypto-bet-indexer", cases[i], NULL, NULL, "/dev/null");
+    ck_assert_int_eq(tu_wait_exit(pid, 0, NULL), 2);
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE *f = freopen("/dev/null", "w", stdout);
-    (void)f;
-    execl(path, path, "backfill", "--help", (char *)NULL);
-    _exit(127);
-  }
-  ck_assert_int_eq(wait_bin(pid), 0);
+  static const char *const help[] = {"backfill", "--help", NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", help, NULL, "/dev/null", NULL);
+  ck_assert_int_eq(tu_wait_exit(pid, 0, NULL), 0);
 }
 END_TEST
 
@@ -857,10 +619,10 @@ static void walk_must_fail(const char *name, const char *const *lines, const cha
   char dir[600];
   snprintf(dir, sizeof dir, "%s/%s", g_tmpdir, name);
   write_scenario(dir, lines);
-  replay_t rs;
-  replay_start(&rs, dir, NULL);
+  rc_child_t rs;
+  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   rc.from = 1;
   rc.to = 100;
@@ -874,7 +636,7 @@ static void walk_must_fail(const char *name, const char *const *lines, const cha
   tu_assert_query(c, "SELECT count(*) FROM sync_checkpoints", "0");
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 
 /* The node answers the cursor page with the same last signature again. */
@@ -926,10 +688,10 @@ START_TEST(unanswerable_transaction_dead_letter) {
   fclose(in);
   fclose(o);
   ck_assert_int_gt(dropped, 0);
-  replay_t rs;
-  replay_start(&rs, dir, NULL);
+  rc_child_t rs;
+  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = fresh_migrated_db(&c);
+  char *uri = tu_fresh_migrated_db("bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
@@ -951,7 +713,7 @@ START_TEST(unanswerable_transaction_dead_letter) {
   tu_assert_query(c, "SELECT count(*) FROM transactions", want);
   PQfinish(c);
   free(uri);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
@@ -959,8 +721,8 @@ END_TEST
  * released by their callbacks (ASan/LSan check the rest). */
 START_TEST(fetchq_detach_with_pending_calls) {
   static const char *const lat[] = {"--latency-ms", "50", NULL};
-  replay_t rs;
-  replay_start(&rs, g_chain, lat);
+  rc_child_t rs;
+  rc_start(&rs, g_chain, lat);
   char url[64], e[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
   rpc_options_t ro;
@@ -986,7 +748,7 @@ START_TEST(fetchq_detach_with_pending_calls) {
   fetchq_free(q);                            /* 1..3 may still be pending */
   while (rpc_in_flight(rpc) > 0) ck_assert_int_ge(rpc_run(rpc, 100), 0);
   rpc_client_free(rpc);
-  replay_stop(&rs);
+  rc_stop(&rs);
 }
 END_TEST
 
@@ -995,16 +757,7 @@ END_TEST
 static int prepare(void) {
   snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/cbi-test-backfill.XXXXXX");
   if (!mkdtemp(g_tmpdir)) return -1;
-  struct stat st;
-  if (stat("fixtures/chain/expected.json", &st) == 0) {
-    snprintf(g_chain, sizeof g_chain, "fixtures/chain");
-    return 0;
-  }
-  snprintf(g_chain, sizeof g_chain, "%s/chain", g_tmpdir);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "python3 tools/gen-fixtures.py --out %s --sig-page-limit 50 "
-           "--no-verify >/dev/null", g_chain);
-  return system(cmd) == 0 ? 0 : -1;
+  return ex_scenario("chain", g_tmpdir, "--sig-page-limit 50", g_chain, sizeof g_chain);
 }
 
 int main(void) {

@@ -12,29 +12,17 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "expect.h"
 #include "idl.h"
 #include "ingest.h"
 #include "jsonx.h"
-#include "migrate.h"
 #include "sink.h"
 #include "testutil.h"
 
 static char g_dir[512];     /* scenario directory */
-static char g_tmpdir[256];  /* generated here when fixtures/chain-small is missing */
+static char g_tmpdir[256];  /* scratch; the scenario goes here without fixtures/chain-small */
 
 /* ---- scenario ----------------------------------------------------------- */
-
-static json_t *load_json_file(const char *dir, const char *name) {
-  char path[700];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  size_t len = 0;
-  char *text = tu_read_file(path, &len);
-  char err[200];
-  json_t *j = jsonx_loads(text, len, err, sizeof err);
-  ck_assert_msg(j != NULL, "%s: %s", path, err);
-  free(text);
-  return j;
-}
 
 /* The recorded getTransaction (encoding json) result for sig; new ref. */
 static json_t *recorded_tx(const char *sig) {
@@ -104,19 +92,15 @@ typedef struct fx {
 
 static void fx_open(fx_t *f) {
   memset(f, 0, sizeof *f);
-  f->uri = tu_fresh_db("ingest");
-  f->conn = PQconnectdb(f->uri);
-  ck_assert_msg(PQstatus(f->conn) == CONNECTION_OK, "%s", PQerrorMessage(f->conn));
-  PQclear(PQexec(f->conn, "SET client_min_messages = warning"));
+  f->uri = tu_fresh_migrated_db("ingest", &f->conn);
   char err[512];
-  ck_assert_msg(migrate_run(f->conn, NULL, err, sizeof err) == 0, "migrate: %s", err);
   sink_options_t so;
   sink_options_init(&so);
   so.conninfo = f->uri;
   ck_assert_msg(sink_open(&so, &f->sink, err, sizeof err) == 0, "sink_open: %s", err);
   ck_assert_msg(idl_load_default(&f->idl, err, sizeof err) == 0, "idl: %s", err);
-  f->expected = load_json_file(g_dir, "expected.json");
-  f->accounts = load_json_file(g_dir, "accounts.json");
+  f->expected = ex_load_file(g_dir, "expected.json");
+  f->accounts = ex_load_file(g_dir, "accounts.json");
   f->program_id = jsonx_get_str(json_object_get(f->expected, "meta"), "program_id");
   ck_assert_ptr_nonnull(f->program_id);
   f->ing = ingest_new(f->idl, f->program_id, f->sink);
@@ -488,18 +472,10 @@ END_TEST
 /* ---- main ---------------------------------------------------------------- */
 
 static int prepare_scenario(void) {
-  struct stat st;
-  if (stat("fixtures/chain-small/expected.json", &st) == 0) {
-    snprintf(g_dir, sizeof g_dir, "fixtures/chain-small");
-    return 0;
-  }
   snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/cbi-test-ingest.XXXXXX");
   if (!mkdtemp(g_tmpdir)) return -1;
-  snprintf(g_dir, sizeof g_dir, "%s/chain-small", g_tmpdir);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "python3 tools/gen-fixtures.py --out %s --markets 2 --wallets 3 "
-           "--bets 5 --no-verify >/dev/null", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return ex_scenario("chain-small", g_tmpdir, "--markets 2 --wallets 3 --bets 5", g_dir,
+                     sizeof g_dir);
 }
 
 int main(void) {

@@ -24,7 +24,6 @@
 
 #include "expect.h"
 #include "live.h"
-#include "migrate.h"
 #include "msgqueue.h"
 #include "replay.h"
 #include "replay_child.h"
@@ -643,17 +642,6 @@ END_TEST
 
 /* ---- end to end --------------------------------------------------------------------- */
 
-static char *fresh_db(PGconn **conn) {
-  char *uri = tu_fresh_db("live");
-  PGconn *c = PQconnectdb(uri);
-  ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  char err[512];
-  ck_assert_msg(migrate_run(c, NULL, err, sizeof err) == 0, "migrate: %s", err);
-  *conn = c;
-  return uri;
-}
-
 /* A database that already tracks the program: the checkpoint sits just
  * before the stream, so there is no snapshot and every account update
  * comes from programNotification (those touched in the first slot are
@@ -669,55 +657,12 @@ static void seed_checkpoint(PGconn *c) {
 }
 
 static pid_t spawn_live(const char *uri, int port, const char *logfile, const char *const *extra) {
-  char bin[512], rpc[64], ws[64];
-  const char *build = getenv("CBI_BUILD");
-  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", build ? build : "build");
+  char rpc[64], ws[64];
   snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
   snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
-  const char *argv[48];
-  int n = 0;
-  argv[n++] = bin;
-  argv[n++] = "live";
-  argv[n++] = "--database-url";
-  argv[n++] = uri;
-  argv[n++] = "--rpc-url";
-  argv[n++] = rpc;
-  argv[n++] = "--ws-url";
-  argv[n++] = ws;
-  argv[n++] = "--status-interval";
-  argv[n++] = "1";
-  for (int i = 0; extra && extra[i] && n < 46; i++) argv[n++] = extra[i];
-  argv[n] = NULL;
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    FILE *f = freopen(logfile, "w", stderr);
-    (void)f;
-    execv(bin, (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
-}
-
-/* Waits up to timeout_ms; kills and fails on timeout. Returns the exit
- * code (128 + signal when killed by one). */
-static int wait_live(pid_t pid, long timeout_ms, const char *logfile) {
-  long deadline = rc_now_ms() + timeout_ms;
-  int st = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &st, WNOHANG);
-    if (w == pid) break;
-    if (rc_now_ms() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      char *log = tu_read_file(logfile, NULL);
-      size_t n = strlen(log);
-      ck_abort_msg("live did not exit within %ld ms; log tail:\n%s", timeout_ms,
-                   n > 3000 ? log + n - 3000 : log);
-    }
-    usleep(20000);
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  const char *const args[] = {"live",    "--database-url", uri, "--rpc-url", rpc, "--ws-url",
+                              ws,        "--status-interval", "1", NULL};
+  return tu_spawn("crypto-bet-indexer", args, extra, NULL, logfile);
 }
 
 static char *log_path(const char *name) {
@@ -727,14 +672,20 @@ static char *log_path(const char *name) {
   return p;
 }
 
-/* Runs live to its idle exit and asserts exit 0. Returns the log text. */
-static char *run_live_ok(const char *uri, int port, const char *name, const char *const *extra) {
-  char *lp = log_path(name);
-  pid_t pid = spawn_live(uri, port, lp, extra);
-  int code = wait_live(pid, 60000, lp);
+/* Waits (up to 60 s) for a live run logging to lp and asserts exit 0.
+ * Returns the log text. */
+static char *wait_live_ok(pid_t pid, const char *lp) {
+  int code = tu_wait_exit(pid, 60000, lp);
   char *log = tu_read_file(lp, NULL);
   size_t n = strlen(log);
   ck_assert_msg(code == 0, "live exit %d; log tail:\n%s", code, n > 3000 ? log + n - 3000 : log);
+  return log;
+}
+
+/* Runs live to its idle exit and asserts exit 0. Returns the log text. */
+static char *run_live_ok(const char *uri, int port, const char *name, const char *const *extra) {
+  char *lp = log_path(name);
+  char *log = wait_live_ok(spawn_live(uri, port, lp, extra), lp);
   free(lp);
   return log;
 }
@@ -770,7 +721,7 @@ START_TEST(e2e_clean_stream) {
   rc_child_t rs;
   rc_start(&rs, CHAIN, REPLAY_FAST);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   char rec[200];
   snprintf(rec, sizeof rec, "%s/record", g_tmp);
@@ -795,19 +746,12 @@ START_TEST(e2e_clean_stream) {
   free(log);
 
   /* reconcile finds nothing closed */
-  char bin[512], url[64], lp[256];
-  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", getenv("CBI_BUILD") ? getenv("CBI_BUILD") : "build");
+  char url[64], lp[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/", rs.port);
   snprintf(lp, sizeof lp, "%s/reconcile.log", g_tmp);
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE *f = freopen(lp, "w", stderr);
-    f = freopen("/dev/null", "w", stdout);
-    (void)f;
-    execl(bin, bin, "reconcile", "--rpc-url", url, "--database-url", uri, (char *)NULL);
-    _exit(127);
-  }
-  ck_assert_int_eq(wait_live(pid, 30000, lp), 0);
+  const char *const args[] = {"reconcile", "--rpc-url", url, "--database-url", uri, NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", args, NULL, "/dev/null", lp);
+  ck_assert_int_eq(tu_wait_exit(pid, 30000, lp), 0);
   tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE closed_slot IS NOT NULL", "0");
   PQfinish(c);
   free(uri);
@@ -823,7 +767,7 @@ START_TEST(e2e_socket_drop) {
                       "--ws-fault-once", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "drop", extra);
@@ -847,7 +791,7 @@ START_TEST(e2e_stall) {
                       "--ws-fault-once", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   /* the idle exit must come well after the stall timeout */
   const char *extra[] = {"--exit-when-idle", "3000", "--stall-timeout", "2", "--ping-interval",
@@ -871,7 +815,7 @@ START_TEST(e2e_duplicates_and_reordering) {
                       "--ws-reorder-window", "5", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "dup", extra);
@@ -894,7 +838,7 @@ START_TEST(e2e_garbage_to_dead_letters) {
                       "--ws-oversize-bytes", "300000", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   const char *extra[] = {"--exit-when-idle", "1500", "--max-message-bytes", "65536", NULL};
   char *log = run_live_ok(uri, rs.port, "garbage", extra);
@@ -957,7 +901,7 @@ START_TEST(e2e_postgres_restart) {
   const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   seed_checkpoint(c);
   PQfinish(c);
   char *lp = log_path("pgrestart");
@@ -966,10 +910,7 @@ START_TEST(e2e_postgres_restart) {
   usleep(1000 * 1000); /* about a third of the stream (~3.2 s) */
   ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
   ck_assert_int_eq(pg_restart(), 0);
-  int code = wait_live(pid, 60000, lp);
-  char *log = tu_read_file(lp, NULL);
-  size_t n = strlen(log);
-  ck_assert_msg(code == 0, "live exit %d; log tail:\n%s", code, n > 3000 ? log + n - 3000 : log);
+  char *log = wait_live_ok(pid, lp);
   c = PQconnectdb(uri);
   ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
   assert_tables(c, NULL);
@@ -989,14 +930,14 @@ START_TEST(e2e_sigterm_then_restart) {
   const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
   rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = fresh_db(&c);
+  char *uri = tu_fresh_migrated_db("live", &c);
   char *lp = log_path("sigterm1");
   pid_t pid = spawn_live(uri, rs.port, lp, NULL);
   usleep(1300 * 1000); /* mid-stream (~3.2 s) */
   ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
   long t0 = rc_now_ms();
   kill(pid, SIGTERM);
-  int code = wait_live(pid, 10000, lp);
+  int code = tu_wait_exit(pid, 10000, lp);
   long took = rc_now_ms() - t0;
   char *log = tu_read_file(lp, NULL);
   ck_assert_msg(code == 0, "exit %d after SIGTERM; log:\n%s", code, log);
@@ -1024,41 +965,25 @@ START_TEST(e2e_sigterm_then_restart) {
 END_TEST
 
 START_TEST(cli_usage) {
-  char bin[512];
-  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer",
-           getenv("CBI_BUILD") ? getenv("CBI_BUILD") : "build");
-  static const char *const cases[][4] = {{"--ping-interval", "31", NULL, NULL},
-                                         {"--ping-interval", "0", NULL, NULL},
-                                         {"--queue-bytes", "5000", NULL, NULL},
-                                         {"--max-message-bytes", "x", NULL, NULL},
-                                         {"--stall-timeout", "5", "--ping-interval", "10"},
-                                         {"--bogus", NULL, NULL, NULL},
-                                         {"extra-arg", NULL, NULL, NULL},
-                                         {"--commitment", "soon", NULL, NULL}};
+  static const char *const cases[][6] = {{"live", "--ping-interval", "31", NULL},
+                                         {"live", "--ping-interval", "0", NULL},
+                                         {"live", "--queue-bytes", "5000", NULL},
+                                         {"live", "--max-message-bytes", "x", NULL},
+                                         {"live", "--stall-timeout", "5", "--ping-interval", "10",
+                                          NULL},
+                                         {"live", "--bogus", NULL},
+                                         {"live", "extra-arg", NULL},
+                                         {"live", "--commitment", "soon", NULL}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      FILE *f = freopen("/dev/null", "w", stderr);
-      (void)f;
-      execl(bin, bin, "live", cases[i][0], cases[i][1], cases[i][2], cases[i][3], (char *)NULL);
-      _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "case %zu: status %d", i, st);
+    pid_t pid = tu_spawn("crypto-bet-indexer", cases[i], NULL, NULL, "/dev/null");
+    int code = tu_wait_exit(pid, 0, NULL);
+    ck_assert_msg(code == 2, "case %zu: exit %d", i, code);
   }
-  static const char *const helps[] = {"live", "reconcile"};
+  static const char *const helps[][3] = {{"live", "--help", NULL}, {"reconcile", "--help", NULL}};
   for (int i = 0; i < 2; i++) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      FILE *f = freopen("/dev/null", "w", stdout);
-      (void)f;
-      execl(bin, bin, helps[i], "--help", (char *)NULL);
-      _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s --help: %d", helps[i], st);
+    pid_t pid = tu_spawn("crypto-bet-indexer", helps[i], NULL, "/dev/null", NULL);
+    int code = tu_wait_exit(pid, 0, NULL);
+    ck_assert_msg(code == 0, "%s --help: %d", helps[i][0], code);
   }
 }
 END_TEST

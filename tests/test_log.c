@@ -130,6 +130,9 @@ START_TEST(config_validation) {
   ck_assert_int_eq(config_parse_u64("-1", &v), -1);
   ck_assert_int_eq(config_parse_u64("12x", &v), -1);
   ck_assert_int_eq(config_parse_u64("", &v), -1);
+  ck_assert_int_eq(config_parse_u64(" -1", &v), -1);
+  ck_assert_int_eq(config_parse_u64("\t42", &v), -1);
+  ck_assert_int_eq(config_parse_u64("+5", &v), -1);
 }
 END_TEST
 

@@ -1152,6 +1152,179 @@ START_TEST(t_stop_flag) {
 }
 END_TEST
 
+/* ------------------------------------------------ write-path details */
+
+/* Integers travel as binary numeric/bigint/smallint array elements: base
+ * 10000 digit groups with trailing zero groups, signs, extremes. */
+START_TEST(t_binary_values) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri, 1000);
+  static const uint64_t pools[] = {0ull, 1ull, 9999ull, 10000ull, 10001ull, 100000000ull,
+                                   1000000000000ull, 12345678901234567890ull, UINT64_MAX};
+  static const char *const want[] = {"0", "1", "9999", "10000", "10001", "100000000",
+                                     "1000000000000", "12345678901234567890",
+                                     "18446744073709551615"};
+  static const int64_t times[] = {-1, INT64_MIN + 1, 0, 86399, -62135596800, 253402300799,
+                                  INT64_MAX, 1, -86400};
+  char m[64];
+  for (int i = 0; i < 9; i++) {
+    key(m, 44, "Bin", i);
+    cb_account_t a = market(m, 7, pools[i], pools[8 - i], CB_MARKET_ACTIVE);
+    a.u.market.created_at = times[i];
+    a.u.market.bump = (uint8_t)(247 + i);
+    put(s, &a);
+  }
+  char u[64], p[64];
+  key(u, 44, "BinU", 1);
+  static const uint64_t prices[] = {1ull, 10000ull, 1000000000ull, 999999999ull, UINT64_MAX};
+  static const char *const pwant[] = {"0.000000001", "0.000010000", "1.000000000",
+                                      "0.999999999", "18446744073.709551615"};
+  for (int i = 0; i < 5; i++) {
+    key(p, 44, "BinP", i);
+    key(m, 44, "Bin", 0);
+    cb_account_t b = position(p, 7, u, m, pools[i + 4], 0, pools[i]);
+    b.u.position.yes_avg_price = prices[i];
+    put(s, &b);
+  }
+  flush(s);
+  for (int i = 0; i < 9; i++) {
+    key(m, 44, "Bin", i);
+    char exp[160];
+    snprintf(exp, sizeof exp, "%s %s %" PRId64 " %d", want[i], want[8 - i], times[i], 247 + i);
+    ASSERTF(c, exp, "SELECT yes_pool::text || ' ' || no_pool::text || ' ' || created_at_unix || "
+                    "' ' || bump FROM markets_cache WHERE market_pubkey = '%s'", m);
+  }
+  for (int i = 0; i < 5; i++) {
+    key(p, 44, "BinP", i);
+    char exp[160];
+    snprintf(exp, sizeof exp, "%s %s %s", want[i + 4], want[i], pwant[i]);
+    ASSERTF(c, exp, "SELECT yes_shares::text || ' ' || total_invested::text || ' ' || "
+                    "yes_avg_price::text FROM positions_cache WHERE position_pubkey = '%s'", p);
+  }
+  /* -1 and INT64_MIN+1 seconds: exact in *_unix; the timestamp of -1 exists */
+  key(m, 44, "Bin", 0);
+  ASSERTF(c, "1969-12-31 23:59:59+00",
+          "SELECT created_at::text FROM markets_cache WHERE market_pubkey = '%s'", m);
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
+/* A record identical to the row at the same slot writes nothing (no new
+ * row version); one that differs at the same slot applies. */
+START_TEST(t_same_slot_noop) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri, 1000);
+  char m[64], p[64], u[64];
+  key(m, 44, "Noop", 1);
+  key(p, 44, "NoopP", 1);
+  key(u, 44, "NoopU", 1);
+  cb_account_t a = market(m, 20, 5, 6, CB_MARKET_ACTIVE);
+  cb_account_t b = position(p, 20, u, m, 3, 4, 5);
+  put(s, &a);
+  put(s, &b);
+  flush(s);
+  char *mx = tu_query1(c, "SELECT xmin::text || last_sync_at::text FROM markets_cache");
+  char *px = tu_query1(c, "SELECT xmin::text || last_sync_at::text FROM position_accounts");
+  sink_stats_t s0, s1;
+  sink_get_stats(s, &s0);
+  put(s, &a);
+  put(s, &b);
+  flush(s);
+  sink_get_stats(s, &s1);
+  ck_assert_uint_eq(s1.accounts_written, s0.accounts_written);
+  ck_assert_uint_eq(s1.accounts_stale_ignored, s0.accounts_stale_ignored + 2);
+  tu_assert_query(c, "SELECT xmin::text || last_sync_at::text FROM markets_cache", mx);
+  tu_assert_query(c, "SELECT xmin::text || last_sync_at::text FROM position_accounts", px);
+  /* A close recorded at the same slot is a difference. */
+  b.u.position.claimed = true;
+  put(s, &b);
+  flush(s);
+  sink_get_stats(s, &s0);
+  ck_assert_uint_eq(s0.accounts_written, s1.accounts_written + 1);
+  tu_assert_query(c, "SELECT claimed::text || ' ' || sync_slot FROM positions_cache", "true 20");
+  ck_assert_int_eq(sink_mark_closed(s, m, 20), SINK_OK);
+  flush(s);
+  put(s, &a); /* same data and slot, but the row is closed at 20 now: stays closed */
+  flush(s);
+  tu_assert_query(c, "SELECT closed_slot::text || ' ' || yes_pool FROM markets_cache", "20 5");
+  free(mx);
+  free(px);
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
+/* Derived columns follow a market update without rewriting its positions. */
+START_TEST(t_market_update_keeps_positions) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri, 1000);
+  char m[64], u[64], p[64];
+  key(m, 44, "Keep", 1);
+  key(u, 44, "KeepU", 1);
+  cb_account_t mk = market(m, 10, 300, 100, CB_MARKET_ACTIVE);
+  put(s, &mk);
+  for (int i = 0; i < 3; i++) {
+    key(p, 44, "KeepP", i);
+    cb_account_t b = position(p, 10, u, m, 100, 40, 90);
+    put(s, &b);
+  }
+  flush(s);
+  char *before = tu_query1(c, "SELECT string_agg(xmin::text, ',' ORDER BY position_pubkey) "
+                              "FROM position_accounts");
+  tu_assert_query(c, "SELECT string_agg(current_value::text, ',') FROM positions_cache",
+                  "85.000000000,85.000000000,85.000000000");
+  mk = market(m, 11, 1, 2, CB_MARKET_ACTIVE); /* 100/3 + 80/3 = 60 */
+  put(s, &mk);
+  flush(s);
+  tu_assert_query(c, "SELECT string_agg(current_value::text || '/' || unrealized_pnl::text || "
+                     "'/' || sync_slot, ',') FROM positions_cache",
+                  "60.000000000/-30.000000000/10,60.000000000/-30.000000000/10,"
+                  "60.000000000/-30.000000000/10");
+  tu_assert_query(c, "SELECT string_agg(xmin::text, ',' ORDER BY position_pubkey) FROM "
+                     "position_accounts", before);
+  /* The view is read-only: writes go to position_accounts. */
+  PGresult *r = PQexec(c, "UPDATE positions_cache SET yes_shares = 0");
+  ck_assert_int_ne(PQresultStatus(r), PGRES_COMMAND_OK);
+  PQclear(r);
+  free(before);
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
+/* A position whose owner changes (never on chain; a corrupt record) points
+ * to the new owner's users row, created even if the wallet is new. */
+START_TEST(t_position_owner_change) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri, 1000);
+  char m[64], u1[64], u2[64], p[64];
+  key(m, 44, "Own", 1);
+  key(u1, 44, "OwnA", 1);
+  key(u2, 44, "OwnB", 2);
+  key(p, 44, "OwnP", 1);
+  cb_account_t b = position(p, 10, u1, m, 1, 2, 3);
+  put(s, &b);
+  flush(s);
+  b = position(p, 11, u2, m, 1, 2, 3);
+  put(s, &b);
+  flush(s);
+  tu_assert_query(c, "SELECT count(*) FROM users", "2");
+  ASSERTF(c, "t", "SELECT u.wallet_address = '%s' AND p.user_pubkey = '%s' FROM "
+                  "positions_cache p JOIN users u ON u.id = p.user_id", u2, u2);
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("sink");
   TCase *tc = tcase_create("sink");
@@ -1173,6 +1346,10 @@ int main(void) {
     tcase_add_test(tc, t_two_writers);
     tcase_add_test(tc, t_connection_killed_mid_batch);
     tcase_add_test(tc, t_server_restart_mid_batch);
+    tcase_add_test(tc, t_binary_values);
+    tcase_add_test(tc, t_same_slot_noop);
+    tcase_add_test(tc, t_market_update_keeps_positions);
+    tcase_add_test(tc, t_position_owner_change);
   }
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
