@@ -20,22 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "jsonx.h"
 
 #define LATENCY_MS "20"
 #define C1_SLOTS 250          /* slots of the concurrency-1 run */
 #define C1_TIME_LIMIT_S 40    /* SIGTERM after this (the figure stays valid) */
-
-static const char *build_dir(void) {
-  const char *b = getenv("CBI_BUILD");
-  return b && *b ? b : "build";
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int file_exists(const char *p) {
   struct stat st;
@@ -64,22 +54,22 @@ static int ensure_scenario(char *dir, size_t dirsz) {
   if (env && *env) {
     snprintf(dir, dirsz, "%s", env);
   } else {
-    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-b20000", build_dir());
+    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-b20000", bu_build_dir());
   }
   snprintf(exp, sizeof exp, "%s/expected.json", dir);
   if (file_exists(exp) && ((env && *env) || scenario_matches(exp))) return 0;
   char cmd[1400];
-  snprintf(cmd, sizeof cmd, "mkdir -p %s/bench-data", build_dir());
+  snprintf(cmd, sizeof cmd, "mkdir -p %s/bench-data", bu_build_dir());
   if (system(cmd) != 0) return -1;
   printf("generating %s (once) ...\n", dir);
   fflush(stdout);
-  double t0 = now_s();
+  double t0 = bu_now_s();
   snprintf(cmd, sizeof cmd,
            "python3 tools/gen-fixtures.py --out %s " SCENARIO_ARGS " --encoding json --no-verify "
            "> /dev/null",
            dir);
   if (system(cmd) != 0) return -1;
-  printf("generated in %.0f s\n", now_s() - t0);
+  printf("generated in %.0f s\n", bu_now_s() - t0);
   return file_exists(exp) ? 0 : -1;
 }
 
@@ -90,16 +80,10 @@ typedef struct meta {
 static int read_meta(const char *dir, meta_t *m) {
   char path[700];
   snprintf(path, sizeof path, "%s/expected.json", dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = n > 0 ? malloc((size_t)n) : NULL;
-  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-  fclose(f);
+  size_t len = 0;
+  char *buf = bu_read_file(path, &len);
   char err[200];
-  json_t *doc = got == (size_t)n ? jsonx_loads(buf, got, err, sizeof err) : NULL;
+  json_t *doc = buf ? jsonx_loads(buf, len, err, sizeof err) : NULL;
   free(buf);
   const json_t *meta = json_object_get(doc, "meta");
   int rc = (jsonx_get_u64(meta, "start_slot", &m->start_slot) == 0 &&
@@ -111,80 +95,21 @@ static int read_meta(const char *dir, meta_t *m) {
   return rc;
 }
 
-/* ---- replay server ----------------------------------------------------- */
-
-static pid_t replay_start(const char *dir, int *port) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/cbi-replay", build_dir());
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(path, path, "--dir", dir, "--port", "0", "--latency-ms", LATENCY_MS, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[128];
-  size_t got = 0;
-  while (got < sizeof buf - 1) {
-    struct pollfd p = {fds[0], POLLIN, 0};
-    if (poll(&p, 1, 300000) <= 0) break;
-    ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-    if (k <= 0) break;
-    got += (size_t)k;
-    buf[got] = '\0';
-    if (strchr(buf, '\n')) break;
-  }
-  buf[got] = '\0';
-  close(fds[0]);
-  if (sscanf(buf, "listening on %d", port) != 1) {
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    return -1;
-  }
-  return pid;
-}
-
 /* ---- database ------------------------------------------------------------ */
 
-static char *fresh_db(const char *name) {
+/* A fresh database name migrated by the binary under test (it applies its
+ * own embedded migrations); its URI goes into uri. Returns 0 or -1. */
+static int fresh_db(const char *name, char *uri, size_t urisz) {
   const char *base = getenv("CBI_TEST_DATABASE_URL");
-  if (!base) return NULL;
-  PGconn *c = PQconnectdb(base);
-  if (PQstatus(c) != CONNECTION_OK) {
-    fprintf(stderr, "bench_backfill: %s", PQerrorMessage(c));
-    PQfinish(c);
-    return NULL;
-  }
-  char sql[200];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-  PQclear(PQexec(c, sql));
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-  PGresult *r = PQexec(c, sql);
-  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) return NULL;
-  const char *slash = strrchr(base, '/');
-  size_t keep = (size_t)(slash - base) + 1;
-  char *uri = malloc(keep + strlen(name) + 1);
-  if (!uri) return NULL;
-  memcpy(uri, base, keep);
-  memcpy(uri + keep, name, strlen(name) + 1);
-  /* The binary under test applies its own embedded migrations. */
+  if (!base || bu_create_db("bench_backfill", base, name, uri, urisz) != 0) return -1;
   char cmd[1200];
   snprintf(cmd, sizeof cmd, "%s/crypto-bet-indexer migrate --database-url '%s' --log-level warn",
-           build_dir(), uri);
+           bu_build_dir(), uri);
   if (system(cmd) != 0) {
     fprintf(stderr, "bench_backfill: migrate failed\n");
-    free(uri);
-    return NULL;
+    return -1;
   }
-  return uri;
+  return 0;
 }
 
 /* ---- runs ------------------------------------------------------------------ */
@@ -208,7 +133,7 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
   char path[600], url[64], f[32], t[32], logpath[] = "/tmp/cbi-bench-backfill.XXXXXX";
   int lfd = mkstemp(logpath);
   if (lfd < 0) return -1;
-  snprintf(path, sizeof path, "%s/crypto-bet-indexer", build_dir());
+  snprintf(path, sizeof path, "%s/crypto-bet-indexer", bu_build_dir());
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   snprintf(f, sizeof f, "%" PRIu64, from);
   snprintf(t, sizeof t, "%" PRIu64, to);
@@ -217,7 +142,7 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
   int n = 12;
   for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
   argv[n] = NULL;
-  double t0 = now_s();
+  double t0 = bu_now_s();
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -229,14 +154,14 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
   for (;;) {
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
-    if (limit_s > 0 && !termed && now_s() - t0 > limit_s) {
+    if (limit_s > 0 && !termed && bu_now_s() - t0 > limit_s) {
       kill(pid, SIGTERM);
       termed = 1;
     }
     struct timespec ts = {0, 20000000L};
     nanosleep(&ts, NULL);
   }
-  res->seconds = now_s() - t0;
+  res->seconds = bu_now_s() - t0;
   res->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
   /* summary line */
   FILE *lf = fdopen(lfd, "r");
@@ -276,21 +201,23 @@ int main(void) {
     fprintf(stderr, "bench_backfill: %s/expected.json has no meta\n", dir);
     return 1;
   }
-  double t0 = now_s();
+  double t0 = bu_now_s();
   int port = 0;
-  pid_t rp = replay_start(dir, &port);
+  static const char *const replay_args[] = {"--latency-ms", LATENCY_MS, NULL};
+  pid_t rp = bu_replay_start(dir, replay_args, 300000, &port);
   if (rp < 0) {
     fprintf(stderr, "bench_backfill: cannot start cbi-replay\n");
     return 1;
   }
   printf("scenario: %s, %" PRIu64 " signatures over slots %" PRIu64 "..%" PRIu64
          " (replay server loaded in %.1f s, %s ms per response)\n",
-         dir, m.signatures, m.start_slot, m.tip_slot, now_s() - t0, LATENCY_MS);
+         dir, m.signatures, m.start_slot, m.tip_slot, bu_now_s() - t0, LATENCY_MS);
   int rc = 0;
   result_t d, one;
-  char *u1 = fresh_db("bench_backfill_default");
-  char *u2 = fresh_db("bench_backfill_c1");
-  if (!u1 || !u2 || run_backfill(u1, port, m.start_slot, m.tip_slot, NULL, 0, &d) != 0) {
+  char u1[600], u2[600];
+  if (fresh_db("bench_backfill_default", u1, sizeof u1) != 0 ||
+      fresh_db("bench_backfill_c1", u2, sizeof u2) != 0 ||
+      run_backfill(u1, port, m.start_slot, m.tip_slot, NULL, 0, &d) != 0) {
     fprintf(stderr, "bench_backfill: setup failed\n");
     rc = 1;
     goto out;
@@ -318,7 +245,5 @@ int main(void) {
 out:
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
-  free(u1);
-  free(u2);
   return rc;
 }

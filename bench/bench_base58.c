@@ -8,36 +8,14 @@
 #include <time.h>
 
 #include "base58.h"
+#include "benchutil.h"
 
 #define POOL 1024u
 #define MIN_NS 200000000ull
 
 static volatile uint64_t sink;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Keeps the compiler from dropping writes to p. */
-static inline void clobber(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
-
-/* Runs BODY (over index i in 0..POOL) in rounds until MIN_NS elapsed and
- * stores ops per second in RESULT. */
-#define TIMED(RESULT, BODY)                                       \
-  do {                                                            \
-    uint64_t t0_ = now_ns(), t1_, ops_ = 0, acc_ = 0;             \
-    do {                                                          \
-      for (size_t i = 0; i < POOL; i++) {                         \
-        BODY;                                                     \
-      }                                                           \
-      ops_ += POOL;                                               \
-      t1_ = now_ns();                                             \
-    } while (t1_ - t0_ < MIN_NS);                                 \
-    sink += acc_;                                                 \
-    (RESULT) = (double)ops_ * 1e9 / (double)(t1_ - t0_);          \
-  } while (0)
+#define TIMED(RESULT, BODY) BU_TIMED(RESULT, sink, POOL, MIN_NS, BODY)
 
 static void report(const char *name, double fast, double ref, double ceil) {
   printf("bench %s: %.0f ops/s (ref %.0f ops/s, memcpy ceiling %.0f ops/s)\n", name, fast, ref, ceil);
@@ -65,26 +43,26 @@ int main(void) {
 
   TIMED(ceil, {
     memcpy(dst, bin32 + 32 * i, 32);
-    clobber(dst);
+    bu_clobber(dst);
     acc_ += dst[i & 31];
   });
-  TIMED(fast, acc_ += base58_encode_32(bin32 + 32 * i, out); clobber(out));
-  TIMED(ref, acc_ += base58_encode_ref(bin32 + 32 * i, 32, out); clobber(out));
+  TIMED(fast, acc_ += base58_encode_32(bin32 + 32 * i, out); bu_clobber(out));
+  TIMED(ref, acc_ += base58_encode_ref(bin32 + 32 * i, 32, out); bu_clobber(out));
   report("base58_encode_32", fast, ref, ceil);
-  TIMED(fast, acc_ += (uint64_t)base58_decode_32(s32[i], dst) + dst[i & 31]; clobber(dst));
-  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s32[i], dst, 32) + dst[i & 31]; clobber(dst));
+  TIMED(fast, acc_ += (uint64_t)base58_decode_32(s32[i], dst) + dst[i & 31]; bu_clobber(dst));
+  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s32[i], dst, 32) + dst[i & 31]; bu_clobber(dst));
   report("base58_decode_32", fast, ref, ceil);
 
   TIMED(ceil, {
     memcpy(dst, bin64 + 64 * i, 64);
-    clobber(dst);
+    bu_clobber(dst);
     acc_ += dst[i & 63];
   });
-  TIMED(fast, acc_ += base58_encode_64(bin64 + 64 * i, out); clobber(out));
-  TIMED(ref, acc_ += base58_encode_ref(bin64 + 64 * i, 64, out); clobber(out));
+  TIMED(fast, acc_ += base58_encode_64(bin64 + 64 * i, out); bu_clobber(out));
+  TIMED(ref, acc_ += base58_encode_ref(bin64 + 64 * i, 64, out); bu_clobber(out));
   report("base58_encode_64", fast, ref, ceil);
-  TIMED(fast, acc_ += (uint64_t)base58_decode_64(s64[i], dst) + dst[i & 63]; clobber(dst));
-  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s64[i], dst, 64) + dst[i & 63]; clobber(dst));
+  TIMED(fast, acc_ += (uint64_t)base58_decode_64(s64[i], dst) + dst[i & 63]; bu_clobber(dst));
+  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s64[i], dst, 64) + dst[i & 63]; bu_clobber(dst));
   report("base58_decode_64", fast, ref, ceil);
   rc = 0;
 out:

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "decoder.h"
 #include "idl.h"
 
@@ -19,26 +20,7 @@
 
 static volatile uint64_t sink;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline void clobber(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
-
-#define TIMED(RESULT, BODY)                                  \
-  do {                                                       \
-    uint64_t t0_ = now_ns(), t1_, ops_ = 0;                  \
-    do {                                                     \
-      for (size_t i = 0; i < POOL; i++) {                    \
-        BODY;                                                \
-      }                                                      \
-      ops_ += POOL;                                          \
-      t1_ = now_ns();                                        \
-    } while (t1_ - t0_ < MIN_NS);                            \
-    (RESULT) = (double)ops_ * 1e9 / (double)(t1_ - t0_);     \
-  } while (0)
+#define TIMED(RESULT, BODY) BU_TIMED(RESULT, sink, POOL, MIN_NS, BODY)
 
 typedef struct {
   uint8_t b[MAXLEN];
@@ -132,11 +114,11 @@ int main(void) {
   double typed, json, ceil;
   TIMED(ceil, {
     memcpy(dst, pool[i].b, pool[i].n);
-    clobber(dst);
+    bu_clobber(dst);
   });
   TIMED(typed, {
     int r = cb_decode_account(idl, pool[i].b, pool[i].n, &acct, &derr);
-    clobber(&acct);
+    bu_clobber(&acct);
     sink += (uint64_t)r + acct.u.market.authority.b58[0];
   });
   TIMED(json, {

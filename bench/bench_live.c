@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "base58.h"
+#include "benchutil.h"
 #include "jsonx.h"
 #include "migrate.h"
 
@@ -47,30 +48,6 @@
 #define GOAL_P99_MS 50.0
 #define GOAL_RSS_MB 64.0
 
-static const char *build_dir(void) {
-  const char *b = getenv("CBI_BUILD");
-  return b && *b ? b : "build";
-}
-
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  if (b) {
-    b[n] = '\0';
-    if (len) *len = (size_t)n;
-  }
-  return b;
-}
-
 /* The first position of fixtures/chain: its account JSON members. */
 typedef struct {
   char *data_b64;
@@ -79,7 +56,7 @@ typedef struct {
 
 static int load_position(acct_t *a) {
   size_t len;
-  char *exp = read_all("fixtures/chain/expected.json", &len);
+  char *exp = bu_read_file("fixtures/chain/expected.json", &len);
   char *acc = NULL;
   json_t *e = NULL, *accs = NULL;
   int rc = -1;
@@ -87,7 +64,7 @@ static int load_position(acct_t *a) {
   e = jsonx_loads(exp, len, NULL, 0);
   const char *pk =
       jsonx_get_str(json_array_get(json_object_get(e, "positions_cache"), 0), "position_pubkey");
-  acc = read_all("fixtures/chain/accounts.json", &len);
+  acc = bu_read_file("fixtures/chain/accounts.json", &len);
   if (!pk || !acc) goto out;
   accs = jsonx_loads(acc, len, NULL, 0);
   json_t *a0 = json_object_get(accs, pk);
@@ -153,32 +130,18 @@ static int exec_sql(PGconn *c, const char *sql) {
 /* Fresh database <name>, migrated, checkpoint "live" at the first slot of
  * the seeding stream. Writes its URI into uri. */
 static int fresh_db(const char *base, const char *name, char *uri, size_t urisz) {
-  PGconn *c = PQconnectdb(base);
-  if (PQstatus(c) != CONNECTION_OK) {
-    fprintf(stderr, "bench_live: %s", PQerrorMessage(c));
-    PQfinish(c);
-    return -1;
-  }
-  char sql[200];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-  exec_sql(c, sql);
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-  int rc = exec_sql(c, sql);
-  PQfinish(c);
-  if (rc != 0) return -1;
-  const char *slash = strrchr(base, '/');
-  if (!slash) return -1;
-  snprintf(uri, urisz, "%.*s/%s", (int)(slash - base), base, name);
-  c = PQconnectdb(uri);
+  if (bu_create_db("bench_live", base, name, uri, urisz) != 0) return -1;
+  PGconn *c = PQconnectdb(uri);
   char err[512];
   if (PQstatus(c) != CONNECTION_OK || migrate_run(c, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "bench_live: migrate: %s\n", err);
     PQfinish(c);
     return -1;
   }
+  char sql[200];
   snprintf(sql, sizeof sql,
            "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', %" PRIu64 ")", START_SLOT);
-  rc = exec_sql(c, sql);
+  int rc = exec_sql(c, sql);
   PQfinish(c);
   return rc;
 }
@@ -191,42 +154,6 @@ static long count_positions(const char *uri) {
   PQclear(r);
   PQfinish(c);
   return n;
-}
-
-/* Starts cbi-replay on dir; returns its pid and port. */
-static pid_t start_replay(const char *dir, int *port) {
-  char bin[512];
-  snprintf(bin, sizeof bin, "%s/cbi-replay", build_dir());
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(bin, bin, "--dir", dir, "--port", "0", "--speed", "1", (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[128];
-  size_t got = 0;
-  while (got < sizeof buf - 1) {
-    struct pollfd p = {fds[0], POLLIN, 0};
-    if (poll(&p, 1, 60000) <= 0) break;
-    ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-    if (k <= 0) break;
-    got += (size_t)k;
-    buf[got] = '\0';
-    if (strchr(buf, '\n')) break;
-  }
-  buf[got] = '\0';
-  close(fds[0]);
-  if (sscanf(buf, "listening on %d", port) != 1) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-  }
-  return pid;
 }
 
 typedef struct {
@@ -253,10 +180,11 @@ static int run_one(const char *uri, const char *tmp, const char *tag, const acct
   snprintf(dir, sizeof dir, "%s/%s", tmp, tag);
   if (gen_stream(dir, a, keys, rate, n, start) != 0) return -1;
   int port = 0;
-  pid_t rp = start_replay(dir, &port);
+  static const char *const replay_args[] = {"--speed", "1", NULL};
+  pid_t rp = bu_replay_start(dir, replay_args, 60000, &port);
   if (rp < 0) return -1;
   char bin[512], rpc[64], ws[64];
-  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", build_dir());
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", bu_build_dir());
   snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
   snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
   snprintf(logf, sizeof logf, "%s/live_%s.log", tmp, tag);
@@ -277,7 +205,7 @@ static int run_one(const char *uri, const char *tmp, const char *tag, const acct
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
   res->rss_kb = ru.ru_maxrss;
-  char *log = read_all(logf, NULL);
+  char *log = bu_read_file(logf, NULL);
   const char *line = log ? strstr(log, "stopped reason=") : NULL;
   if (w != lp || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line) {
     fprintf(stderr, "bench_live: live run at %u/s failed (status %d); log %s\n", rate, st, logf);

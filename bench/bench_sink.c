@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "config.h"
 #include "migrate.h"
 #include "sink.h"
@@ -42,12 +43,6 @@
 #define POS_PER_MARKET 24
 #define N_POSITIONS (N_MARKETS * POS_PER_MARKET)
 #define N_USERS 1000
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void key(char *out, const char *tag, int n) {
   char tmp[64];
@@ -474,14 +469,14 @@ static void run_sink(PGconn *c, const char *uri, size_t batch, gen_fn gen, void 
   for (int ph = 0; ph < 2; ph++) {
     sink_stats_t s0, s1;
     sink_get_stats(s, &s0);
-    double w0 = now_s(), sv0 = pid > 0 ? proc_cpu_s(pid) : -1, c0 = self_cpu_s();
+    double w0 = bu_now_s(), sv0 = pid > 0 ? proc_cpu_s(pid) : -1, c0 = self_cpu_s();
     out[ph].recs = gen(ctx, ph, put_rec, s);
     if (sink_flush(s) != SINK_OK) {
       fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
       exit(EXIT_FAILURE_RUN);
     }
     double sv1 = pid > 0 ? proc_cpu_s(pid) : -1;
-    out[ph].wall = now_s() - w0;
+    out[ph].wall = bu_now_s() - w0;
     out[ph].srv = sv0 >= 0 && sv1 >= 0 ? sv1 - sv0 : -1;
     out[ph].cli = self_cpu_s() - c0;
     sink_get_stats(s, &s1);
@@ -557,11 +552,11 @@ static void run_copy(PGconn *c, size_t batch, gen_fn gen, void *ctx, meas_t out[
   int pid = PQbackendPID(c);
   for (int ph = 0; ph < 2; ph++) {
     x.rows = 0;
-    double w0 = now_s(), sv0 = proc_cpu_s(pid), c0 = self_cpu_s();
+    double w0 = bu_now_s(), sv0 = proc_cpu_s(pid), c0 = self_cpu_s();
     out[ph].recs = gen(ctx, ph, copy_rec, &x);
     copy_window(&x);
     double sv1 = proc_cpu_s(pid);
-    out[ph].wall = now_s() - w0;
+    out[ph].wall = bu_now_s() - w0;
     out[ph].srv = sv0 >= 0 && sv1 >= 0 ? sv1 - sv0 : -1;
     out[ph].cli = self_cpu_s() - c0;
     out[ph].rows = x.rows;
@@ -730,7 +725,7 @@ static double strat_unnest(PGconn *c, uint64_t slot, size_t batch) {
   memset(a, 0, sizeof a);
   char v[STRAT_NCOL][128];
   const char *val[STRAT_NCOL];
-  double t0 = now_s();
+  double t0 = bu_now_s();
   for (int b = 0; b < STRAT_N; b += (int)batch) {
     for (int k = 0; k < STRAT_NCOL; k++) {
       a[k].n = 0;
@@ -761,7 +756,7 @@ static double strat_unnest(PGconn *c, uint64_t slot, size_t batch) {
     PQclear(r);
     must_exec(c, "COMMIT");
   }
-  double t = now_s() - t0;
+  double t = bu_now_s() - t0;
   for (int k = 0; k < STRAT_NCOL; k++) free(a[k].p);
   return t;
 }
@@ -769,7 +764,7 @@ static double strat_unnest(PGconn *c, uint64_t slot, size_t batch) {
 static double strat_pipeline(PGconn *c, uint64_t slot, size_t batch) {
   char v[STRAT_NCOL][128];
   const char *val[STRAT_NCOL];
-  double t0 = now_s();
+  double t0 = bu_now_s();
   if (!PQenterPipelineMode(c)) {
     fprintf(stderr, "bench_sink: pipeline mode: %s", PQerrorMessage(c));
     exit(EXIT_FAILURE_RUN);
@@ -798,7 +793,7 @@ static double strat_pipeline(PGconn *c, uint64_t slot, size_t batch) {
     }
   }
   PQexitPipelineMode(c);
-  return now_s() - t0;
+  return bu_now_s() - t0;
 }
 
 static double strat_copy(PGconn *c, uint64_t slot, size_t batch) {
@@ -807,7 +802,7 @@ static double strat_copy(PGconn *c, uint64_t slot, size_t batch) {
   char sql[1024];
   snprintf(sql, sizeof sql, "COPY strat_stage (%s) FROM STDIN", strat_cols);
   cbuf_t b = {0};
-  double t0 = now_s();
+  double t0 = bu_now_s();
   for (int s0 = 0; s0 < STRAT_N; s0 += (int)batch) {
     b.n = 0;
     for (int i = s0; i < s0 + (int)batch && i < STRAT_N; i++) {
@@ -829,7 +824,7 @@ static double strat_copy(PGconn *c, uint64_t slot, size_t batch) {
     must_exec(c, "COMMIT");
   }
   free(b.p);
-  return now_s() - t0;
+  return bu_now_s() - t0;
 }
 
 static void must_prepare(PGconn *c, const char *name, const char *sql) {

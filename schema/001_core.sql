@@ -221,8 +221,11 @@ CREATE TABLE position_accounts (
     CONSTRAINT valid_position_pubkey CHECK (length(position_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_position_market CHECK (length(market_pubkey) BETWEEN 32 AND 44)
 ) WITH (fillfactor = 50);
+-- The API's portfolio query finds a user's positions by user_id. No index on
+-- market_pubkey: no API query filters positions by market, the derived
+-- columns join positions to their market through markets_cache's key, and
+-- every index costs each position insert (add one if a query needs it).
 CREATE INDEX idx_positions_cache_user_id ON position_accounts(user_id);
-CREATE INDEX idx_positions_cache_market ON position_accounts(market_pubkey);
 COMMENT ON COLUMN position_accounts.user_id IS
     'users.id of user_pubkey; the indexer inserts the users row first, in the same transaction.';
 COMMENT ON COLUMN position_accounts.market_pubkey IS

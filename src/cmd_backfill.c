@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
 #include "decoder.h"
@@ -61,8 +62,7 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
                     unsigned batch, const char *record_dir) {
   char err[1024] = "";
   memset(e, 0, sizeof *e);
-  int rc = cfg->idl_path ? idl_load_file(cfg->idl_path, &e->idl, err, sizeof err)
-                         : idl_load_default(&e->idl, err, sizeof err);
+  int rc = cmd_common_load_idl(cfg, &e->idl, err, sizeof err);
   if (rc != 0) {
     log_error(cmd, "cannot load the IDL %s: %s", cfg->idl_path ? cfg->idl_path : "(embedded)", err);
     return EXIT_USAGE;
@@ -241,21 +241,14 @@ int cmd_backfill(int argc, char **argv) {
       continue;
     default:
       if (config_apply(&cfg, opt, optarg)) continue;
-      fprintf(stderr, "crypto-bet-indexer backfill: unknown or incomplete option '%s'\n\n",
-              argv[optind - 1]);
-      backfill_usage(stderr);
-      return EXIT_USAGE;
+      return cmd_common_bad_option("backfill", argv[optind - 1], backfill_usage);
     }
   bad_value:
     fprintf(stderr, "crypto-bet-indexer backfill: invalid value '%s' for %s\n", optarg,
             argv[optind - 1]);
     return EXIT_USAGE;
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer backfill: unexpected argument '%s'\n\n", argv[optind]);
-    backfill_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_no_operands("backfill", argc, argv, backfill_usage) != EXIT_OK) return EXIT_USAGE;
   if (!have_from) {
     fprintf(stderr, "crypto-bet-indexer backfill: --from-slot is required\n\n");
     backfill_usage(stderr);
@@ -266,10 +259,7 @@ int cmd_backfill(int argc, char **argv) {
     return EXIT_USAGE;
   }
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer backfill: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("backfill", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   install_signals();
   env_t e;
   /* concurrency counts calls; each HTTP request carries up to `batch` */
@@ -336,21 +326,11 @@ int cmd_snapshot(int argc, char **argv) {
       continue;
     }
     if (config_apply(&cfg, opt, optarg)) continue;
-    fprintf(stderr, "crypto-bet-indexer snapshot: unknown or incomplete option '%s'\n\n",
-            argv[optind - 1]);
-    snapshot_usage(stderr);
-    return EXIT_USAGE;
+    return cmd_common_bad_option("snapshot", argv[optind - 1], snapshot_usage);
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer snapshot: unexpected argument '%s'\n\n", argv[optind]);
-    snapshot_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_no_operands("snapshot", argc, argv, snapshot_usage) != EXIT_OK) return EXIT_USAGE;
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer snapshot: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("snapshot", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   install_signals();
   env_t e;
   int rc = env_open(&e, "snapshot", &cfg, 4, 1, record_dir);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
 #include "decoder.h"
@@ -127,16 +128,9 @@ int cmd_decode(int argc, char **argv) {
         break;
     }
     if (config_apply(&cfg, opt, optarg)) continue;
-    fprintf(stderr, "crypto-bet-indexer decode: unknown or incomplete option '%s'\n\n",
-            argv[optind - 1]);
-    decode_usage(stderr);
-    return EXIT_USAGE;
+    return cmd_common_bad_option("decode", argv[optind - 1], decode_usage);
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer decode: unexpected argument '%s'\n\n", argv[optind]);
-    decode_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_no_operands("decode", argc, argv, decode_usage) != EXIT_OK) return EXIT_USAGE;
   if (inputs != 1) {
     fprintf(stderr, "crypto-bet-indexer decode: give exactly one of --account, --instruction, "
                     "--event, --log-line\n\n");
@@ -152,10 +146,7 @@ int cmd_decode(int argc, char **argv) {
     return EXIT_USAGE;
   }
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer decode: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("decode", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   if (mode == OPT_LOG_LINE) {
     if (strncmp(input, "Program data: ", 14) != 0) {
       fprintf(stderr, "crypto-bet-indexer decode: --log-line takes a \"Program data: ...\" line\n");
@@ -186,8 +177,7 @@ int cmd_decode(int argc, char **argv) {
     fprintf(stderr, "crypto-bet-indexer decode: libsodium initialisation failed\n");
     goto done;
   }
-  int rc = cfg.idl_path ? idl_load_file(cfg.idl_path, &idl, err, sizeof err)
-                        : idl_load_default(&idl, err, sizeof err);
+  int rc = cmd_common_load_idl(&cfg, &idl, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "crypto-bet-indexer decode: cannot load IDL: %s\n", err);
     goto done;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
 #include "idl.h"
@@ -64,9 +65,7 @@ static int parse_int_flag(const char *name, const char *arg, long min, long max,
 
 static int load_idl(const cbi_config_t *cfg, idl_t **idl, const char **program_id, char *err,
                     size_t errsz) {
-  int rc = cfg->idl_path ? idl_load_file(cfg->idl_path, idl, err, errsz)
-                         : idl_load_default(idl, err, errsz);
-  if (rc != 0) return -1;
+  if (cmd_common_load_idl(cfg, idl, err, errsz) != 0) return -1;
   *program_id = cfg->program_id ? cfg->program_id : idl_address(*idl);
   if (!*program_id) {
     snprintf(err, errsz, "the IDL names no program address: give --program-id");
@@ -211,21 +210,11 @@ int cmd_live(int argc, char **argv) {
         break;
     }
     if (config_apply(&cfg, opt, optarg)) continue;
-    fprintf(stderr, "crypto-bet-indexer live: unknown or incomplete option '%s'\n\n",
-            argv[optind - 1]);
-    live_usage(stderr);
-    return EXIT_USAGE;
+    return cmd_common_bad_option("live", argv[optind - 1], live_usage);
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer live: unexpected argument '%s'\n\n", argv[optind]);
-    live_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_no_operands("live", argc, argv, live_usage) != EXIT_OK) return EXIT_USAGE;
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer live: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("live", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   size_t maxmsg = lo.max_message_bytes ? lo.max_message_bytes : (4u << 20);
   size_t qbytes = lo.queue_bytes ? lo.queue_bytes : (16u << 20);
   if (qbytes / 2 < maxmsg) {
@@ -313,21 +302,12 @@ int cmd_reconcile(int argc, char **argv) {
       continue;
     }
     if (config_apply(&cfg, opt, optarg)) continue;
-    fprintf(stderr, "crypto-bet-indexer reconcile: unknown or incomplete option '%s'\n\n",
-            argv[optind - 1]);
-    reconcile_usage(stderr);
-    return EXIT_USAGE;
+    return cmd_common_bad_option("reconcile", argv[optind - 1], reconcile_usage);
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer reconcile: unexpected argument '%s'\n\n", argv[optind]);
-    reconcile_usage(stderr);
+  if (cmd_common_no_operands("reconcile", argc, argv, reconcile_usage) != EXIT_OK)
     return EXIT_USAGE;
-  }
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer reconcile: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("reconcile", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   int exit_code = EXIT_FAILURE_RUN;
   idl_t *idl = NULL;
   sink_t *sink = NULL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"
@@ -46,21 +47,11 @@ int cmd_migrate(int argc, char **argv) {
       continue;
     }
     if (config_apply(&cfg, opt, optarg)) continue;
-    fprintf(stderr, "crypto-bet-indexer migrate: unknown or incomplete option '%s'\n\n",
-            argv[optind - 1]);
-    migrate_usage(stderr);
-    return EXIT_USAGE;
+    return cmd_common_bad_option("migrate", argv[optind - 1], migrate_usage);
   }
-  if (optind < argc) {
-    fprintf(stderr, "crypto-bet-indexer migrate: unexpected argument '%s'\n\n", argv[optind]);
-    migrate_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_no_operands("migrate", argc, argv, migrate_usage) != EXIT_OK) return EXIT_USAGE;
   char err[1024];
-  if (config_finish(&cfg, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer migrate: %s\n", err);
-    return EXIT_USAGE;
-  }
+  if (cmd_common_finish_config("migrate", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   char redacted[512];
   log_redact_conninfo(cfg.database_url, redacted, sizeof redacted);
   PGconn *conn = PQconnectdb(cfg.database_url);

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "embedded.h"
 #include "log.h"
+#include "progress.h"
 
 /* Session advisory lock key serialising concurrent migrate runs ("cbimigr"). */
 #define MIGRATE_LOCK_KEY "7164854523081599090"
@@ -196,19 +196,30 @@ static int compare(const migration_t *m, size_t nm, const applied_t *a, size_t n
   return MIGRATE_OK;
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* The embedded migrations, checksummed, into a new array *m_out (caller
+ * frees it, also on failure) of *nm entries. Returns 0 or a MIGRATE_ERR_*
+ * code with a message in err. */
+static int load_migrations(migration_t **m_out, size_t *nm, char *err, size_t errsz) {
+  migration_t *m = calloc(MIGRATE_MAX, sizeof *m);
+  *m_out = m;
+  if (!m) {
+    snprintf(err, errsz, "out of memory");
+    return MIGRATE_ERR_DB;
+  }
+  if (sodium_init() < 0) {
+    snprintf(err, errsz, "libsodium initialisation failed");
+    return MIGRATE_ERR_DB;
+  }
+  return list_migrations(m, MIGRATE_MAX, nm, err, errsz);
 }
 
 static int apply_one(PGconn *conn, const migration_t *m, char *err, size_t errsz) {
   char detail[512];
-  int64_t t0 = now_ms();
+  int64_t t0 = progress_now_ms();
   if (exec_ok(conn, "BEGIN", detail, sizeof detail) != 0) goto fail;
   if (exec_ok(conn, m->file->data, detail, sizeof detail) != 0) goto fail_rollback;
   char ms[32];
-  snprintf(ms, sizeof ms, "%" PRId64, now_ms() - t0);
+  snprintf(ms, sizeof ms, "%" PRId64, progress_now_ms() - t0);
   const char *params[4] = {m->version, m->description, m->checksum, ms};
   PGresult *r = PQexecParams(conn,
                              "INSERT INTO schema_migrations (version, description, checksum, "
@@ -222,7 +233,7 @@ static int apply_one(PGconn *conn, const migration_t *m, char *err, size_t errsz
   PQclear(r);
   if (exec_ok(conn, "COMMIT", detail, sizeof detail) != 0) goto fail;
   log_info("migrate", "applied version=%s file=%s ms=%" PRId64, m->version, m->file->name,
-           now_ms() - t0);
+           progress_now_ms() - t0);
   return MIGRATE_OK;
 fail_rollback:
   PQclear(PQexec(conn, "ROLLBACK"));
@@ -232,22 +243,12 @@ fail:
 }
 
 int migrate_run(PGconn *conn, int *applied, char *err, size_t errsz) {
-  migration_t *m = calloc(MIGRATE_MAX, sizeof *m);
+  migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0, pending = 0;
   int locked = 0, count = 0, rc;
   if (applied) *applied = 0;
-  if (!m) {
-    snprintf(err, errsz, "out of memory");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  if (sodium_init() < 0) {
-    snprintf(err, errsz, "libsodium initialisation failed");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  rc = list_migrations(m, MIGRATE_MAX, &nm, err, errsz);
+  rc = load_migrations(&m, &nm, err, errsz);
   if (rc) goto out;
   rc = exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errsz);
   if (rc) goto out;
@@ -279,21 +280,10 @@ out:
 }
 
 int migrate_check(PGconn *conn, char *err, size_t errsz) {
-  migration_t *m = calloc(MIGRATE_MAX, sizeof *m);
+  migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0, pending = 0;
-  int rc;
-  if (!m) {
-    snprintf(err, errsz, "out of memory");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  if (sodium_init() < 0) {
-    snprintf(err, errsz, "libsodium initialisation failed");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  rc = list_migrations(m, MIGRATE_MAX, &nm, err, errsz);
+  int rc = load_migrations(&m, &nm, err, errsz);
   if (rc) goto out;
   rc = read_applied(conn, &a, &na, err, errsz);
   if (rc) goto out;
@@ -311,21 +301,11 @@ out:
 }
 
 int migrate_status(PGconn *conn, FILE *out, char *err, size_t errsz) {
-  migration_t *m = calloc(MIGRATE_MAX, sizeof *m);
+  migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0;
   int rc, pending = 0, bad = 0, unknown = 0;
-  if (!m) {
-    snprintf(err, errsz, "out of memory");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  if (sodium_init() < 0) {
-    snprintf(err, errsz, "libsodium initialisation failed");
-    rc = MIGRATE_ERR_DB;
-    goto out;
-  }
-  rc = list_migrations(m, MIGRATE_MAX, &nm, err, errsz);
+  rc = load_migrations(&m, &nm, err, errsz);
   if (rc) goto out;
   rc = read_applied(conn, &a, &na, err, errsz);
   if (rc) goto out;

@@ -78,6 +78,58 @@ static void err_from_result(sink_t *s, const char *what, const PGresult *r) {
 static void drop_conn(sink_t *s) {
   if (s->conn) PQfinish(s->conn);
   s->conn = NULL;
+  s->nknown = 0;
+  if (s->known) memset(s->known, 0, s->capknown * sizeof *s->known);
+}
+
+/* ------------------------------------------------------- known wallets */
+
+#define KNOWN_CAP (1u << 18)
+
+static uint64_t wallet_hash(const char *w) {
+  uint64_t h = 14695981039346656037ull;
+  for (; *w; w++) h = (h ^ (uint8_t)*w) * 1099511628211ull;
+  return h ? h : 1;
+}
+
+static int known_has(const sink_t *s, uint64_t h) {
+  if (!s->known) return 0;
+  size_t mask = s->capknown - 1;
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    if (s->known[i] == h) return 1;
+    if (s->known[i] == 0) return 0;
+  }
+}
+
+/* Best effort: without memory the cache just stays empty. */
+static void known_add(sink_t *s, uint64_t h) {
+  if (!s->known) {
+    s->known = calloc(KNOWN_CAP, sizeof *s->known);
+    if (!s->known) return;
+    s->capknown = KNOWN_CAP;
+  }
+  if (s->nknown >= s->capknown / 2) {
+    memset(s->known, 0, s->capknown * sizeof *s->known);
+    s->nknown = 0;
+  }
+  size_t mask = s->capknown - 1;
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    if (s->known[i] == h) return;
+    if (s->known[i] == 0) {
+      s->known[i] = h;
+      s->nknown++;
+      return;
+    }
+  }
+}
+
+/* After a commit: every wallet of the batch has its users row. */
+static void known_note_batch(sink_t *s) {
+  for (size_t i = 0; i < s->nacc; i++)
+    if (s->acc[i].kind == CB_ACCOUNT_POSITION)
+      known_add(s, wallet_hash(s->acc[i].u.position.user.b58));
+  for (size_t i = 0; i < s->ntx; i++)
+    if (s->tx[i].user[0]) known_add(s, wallet_hash(s->tx[i].user));
 }
 
 /* One connection attempt: connect, verify the schema, prepare statements.
@@ -231,6 +283,7 @@ void sink_close(sink_t *s) {
   free(s->rej);
   free(s->order);
   free(s->txorder);
+  free(s->known);
   free(s->amap.e);
   free(s->cmap.e);
   free(s->tmap.e);
@@ -445,14 +498,19 @@ static int stage_closures(sink_t *s, int slow) {
   return R_OK;
 }
 
-/* users rows of transaction signers (new positions create their owners'
- * rows themselves: sql_positions). */
 static int stage_users(sink_t *s) {
   long long out[2];
   size_t n = 0;
   sink_cols_begin(&s->cs, &sink_stmts[SQ_USERS], true);
+  for (size_t i = 0; i < s->nacc; i++) {
+    if (s->acc[i].kind != CB_ACCOUNT_POSITION) continue;
+    if (known_has(s, wallet_hash(s->acc[i].u.position.user.b58))) continue;
+    sink_col_str(&s->cs, 0, s->acc[i].u.position.user.b58);
+    sink_cols_end_row(&s->cs);
+    n++;
+  }
   for (size_t i = 0; i < s->ntx; i++) {
-    if (!s->tx[i].user[0]) continue;
+    if (!s->tx[i].user[0]) continue; /* user_id is nullable here: never skipped */
     sink_col_str(&s->cs, 0, s->tx[i].user);
     sink_cols_end_row(&s->cs);
     n++;
@@ -696,6 +754,7 @@ int sink_flush(sink_t *s) {
     if (r == R_OK) {
       add_stats(&s->st, &d);
       s->st.batches++;
+      known_note_batch(s);
       clear_batch(s);
       return SINK_OK;
     }

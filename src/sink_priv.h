@@ -188,6 +188,15 @@ struct sink {
   uint32_t *order, *txorder; /* key-sorted indexes into acc / tx */
   size_t caporder, captxorder;
 
+  /* 64-bit hashes of wallets whose users row a committed batch of this
+   * connection created or found (open addressing, 0 = empty): the users
+   * stage skips them for positions. A wallet wrongly taken as known (a hash
+   * collision, a users row deleted since) only fails the batch on
+   * position_accounts.user_id NOT NULL, and the per-record path creates the
+   * row. Cleared on reconnect and when half full. */
+  uint64_t *known;
+  size_t nknown, capknown;
+
   sink_cols_t cs;
   sink_stats_t st;
   char err[768];

@@ -525,20 +525,10 @@ static const char sql_configs[] =
     " closed_slot = EXCLUDED.closed_slot "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
-/* Markets and positions, the bulk of a live stream, are upserted in two
- * parts of one statement: rows that exist are updated in place (an UPDATE
- * takes no extra tuple lock and writes less WAL than ON CONFLICT DO
- * UPDATE), then the rest are inserted. The INSERT's ON CONFLICT covers a
- * row that another writer inserted after this statement's snapshot (and
- * stale records, which it leaves alone); both parts apply the slot guard
- * and no row is touched by both. A record identical to the row at the same
- * slot writes nothing (re-deliveries, live and backfill overlapping). The
- * statement returns the number of rows written. */
-#define UPSERT_RESULT "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)"
 /* Rows are processed in key order (bytewise, as the client sorts them) so
  * that two writers upserting overlapping batches lock rows in the same
- * order; the ORDER BY keeps the closures join from reordering them. (A
- * plan that still reorders makes a deadlock possible, which is retried.) */
+ * order and cannot deadlock; the ORDER BY keeps a join from reordering
+ * them. */
 #define KEY_ORDER "ORDER BY v.pk COLLATE \"C\" "
 
 /* markets_cache.resolved_at of a resolved market from an earlier resolving
@@ -549,8 +539,14 @@ static const char sql_configs[] =
   " AND x.transaction_type = 'resolve_market' AND x.status <> 'failed' "         \
   " ORDER BY x.slot, x.instruction_index LIMIT 1) END"
 
-/* The columns an identical record leaves unchanged (a record at the same
- * slot as the row applies only when one of them differs). */
+/* Slot guard of the cache upserts: a record applies if its slot is newer
+ * than the row's, or equal and the record differs from the row in one of
+ * the data columns: an identical record at the same slot (re-delivery,
+ * live and backfill overlapping) writes no new row version. */
+#define GUARD(data)                                                              \
+  "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "   \
+  " AND " data("t.") " IS DISTINCT FROM " data("EXCLUDED.") ")"
+
 #define MARKET_DATA(p)                                                                   \
   "(" p "market_id, " p "authority_pubkey, " p "title, " p "description, " p "category, "  \
   p "market_type, " p "created_at_unix, " p "resolution_time_unix, " p "state, "           \
@@ -566,35 +562,7 @@ static const char *const cols_markets[] = {
     "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
     "metadata_uri", "creation_fee",    "bump",             "slot"};
 static const char sql_markets[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
-    "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    " $7::text[]::market_type[], $8::bigint[], $9::bigint[], $10::text[]::market_state[], "
-    " $11::boolean[], "
-    " $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[], "
-    " $18::text[], $19::text[], $20::text[], $21::text[], $22::numeric[], $23::smallint[], "
-    " $24::bigint[]) "
-    " AS v(pk, market_id, authority, title, description, category, mtype, created, restime, "
-    " state, result, yes_pool, no_pool, volume, participants, mint, yes_vault, no_vault, "
-    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN KEY_ORDER "), "
-    "upd AS (UPDATE markets_cache t SET market_id = v.market_id, "
-    " authority_pubkey = v.authority, title = v.title, description = v.description, "
-    " category = v.category, market_type = v.mtype, "
-    " created_at = cbi_unix_to_timestamptz(v.created), created_at_unix = v.created, "
-    " resolution_time = cbi_unix_to_timestamptz(v.restime), resolution_time_unix = v.restime, "
-    " resolved_at = COALESCE(t.resolved_at, " MARKET_RESOLVED_AT "), state = v.state, "
-    " resolution_result = v.result, yes_pool = v.yes_pool, no_pool = v.no_pool, "
-    " total_volume = v.volume, total_participants = v.participants, accepted_mint = v.mint, "
-    " yes_vault = v.yes_vault, no_vault = v.no_vault, resolver_pubkey = v.resolver, "
-    " oracle_source = v.oracle, metadata_uri = v.uri, creation_fee = v.fee, bump = v.bump, "
-    " sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, closed_slot = v.c_slot "
-    "FROM v WHERE t.market_pubkey = v.pk AND (t.sync_slot < v.slot OR (t.sync_slot = v.slot "
-    " AND " MARKET_DATA("t.") " IS DISTINCT FROM (v.market_id, v.authority, v.title, "
-    "  v.description, "
-    "  v.category, v.mtype, v.created, v.restime, v.state, v.result, v.yes_pool, v.no_pool, "
-    "  v.volume, v.participants, v.mint, v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, "
-    "  v.fee, v.bump, v.c_slot))) "
-    "RETURNING t.market_pubkey AS pk), "
-    "ins AS (INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
+    "INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
     " description, category, market_type, created_at, created_at_unix, resolution_time, "
     " resolution_time_unix, resolved_at, state, resolution_result, yes_pool, no_pool, "
     " total_volume, total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, "
@@ -605,8 +573,15 @@ static const char sql_markets[] =
     " v.restime, " MARKET_RESOLVED_AT ", "
     " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
     " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
-    " v.c_at, v.c_slot "
-    "FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk) "
+    " c.closed_at, c.closed_slot "
+    "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    " $7::text[]::market_type[], $8::bigint[], $9::bigint[], $10::text[]::market_state[], "
+    " $11::boolean[], $12::numeric[], $13::numeric[], $14::numeric[], $15::bigint[], "
+    " $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], "
+    " $22::numeric[], $23::smallint[], $24::bigint[]) "
+    " AS v(pk, market_id, authority, title, description, category, mtype, created, restime, "
+    " state, result, yes_pool, no_pool, volume, participants, mint, yes_vault, no_vault, "
+    " resolver, oracle, uri, fee, bump, slot) " CLOSURE_JOIN KEY_ORDER
     "ON CONFLICT (market_pubkey) DO UPDATE SET market_id = EXCLUDED.market_id, "
     " authority_pubkey = EXCLUDED.authority_pubkey, title = EXCLUDED.title, "
     " description = EXCLUDED.description, category = EXCLUDED.category, "
@@ -621,69 +596,36 @@ static const char sql_markets[] =
     " resolver_pubkey = EXCLUDED.resolver_pubkey, oracle_source = EXCLUDED.oracle_source, "
     " metadata_uri = EXCLUDED.metadata_uri, creation_fee = EXCLUDED.creation_fee, "
     " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
-    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
-    " AND " MARKET_DATA("t.") " IS DISTINCT FROM " MARKET_DATA("EXCLUDED.") ") "
-    "RETURNING 1) " UPSERT_RESULT;
+    " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot " GUARD(MARKET_DATA);
 
-/* Positions go to position_accounts; their derived columns are computed
- * by the view positions_cache when read (schema/002_derived.sql). */
-/* user_id follows user_pubkey (users is keyed by wallet). */
+/* Positions go to position_accounts; the view positions_cache adds their
+ * derived columns when read (schema/002_derived.sql), so a market update
+ * rewrites none of its positions. user_id follows user_pubkey. */
 #define POSITION_DATA(p)                                                                   \
   "(" p "user_pubkey, " p "market_pubkey, " p "yes_shares, " p "no_shares, "                 \
   p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "          \
   p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "        \
   p "closed_slot)"
-/* The users rows of new positions are created here (n, nu), before the
- * rows that reference them; nu's DO UPDATE returns the id of a wallet that
- * another writer inserted after this statement's snapshot. A position's
- * owner never changes on chain, so an update looks its users row up only
- * if user_pubkey differs (should that wallet have no row yet, user_id's NOT
- * NULL fails the batch and the per-record path creates the row first). */
 static const char *const cols_positions[] = {
     "pubkey",        "user",          "market",     "yes_shares", "no_shares",
     "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
     "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
 static const char sql_positions[] =
-    "WITH v AS MATERIALIZED (SELECT v.*, c.closed_at AS c_at, c.closed_slot AS c_slot "
+    "INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, market_pubkey, "
+    " yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
+    " created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, bet_count, bump, "
+    " sync_slot, last_sync_at, closed_at, closed_slot) "
+    "SELECT v.pk, u.id, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
+    " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
+    " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
+    " v.updated, v.claimed, v.claimed_amount, v.bets, v.bump, v.slot, now(), c.closed_at, "
+    " c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
     " $11::boolean[], $12::numeric[], $13::bigint[], $14::smallint[], $15::bigint[]) "
     " AS v(pk, usr, market, yes_shares, no_shares, invested, yes_price, no_price, created, "
-    " updated, claimed, claimed_amount, bets, bump, slot) " CLOSURE_JOIN KEY_ORDER "), "
-    "upd AS (UPDATE position_accounts t SET user_id = CASE WHEN t.user_pubkey = v.usr "
-    "  THEN t.user_id ELSE (SELECT u.id FROM users u WHERE u.wallet_address = v.usr) END, "
-    " user_pubkey = v.usr, "
-    " market_pubkey = v.market, yes_shares = v.yes_shares, no_shares = v.no_shares, "
-    " total_invested = v.invested, yes_avg_price = v.yes_price * 0.000000001, "
-    " no_avg_price = v.no_price * 0.000000001, "
-    " created_at = cbi_unix_to_timestamptz(v.created), created_at_unix = v.created, "
-    " updated_at = cbi_unix_to_timestamptz(v.updated), updated_at_unix = v.updated, "
-    " claimed = v.claimed, claimed_amount = v.claimed_amount, bet_count = v.bets, "
-    " bump = v.bump, sync_slot = v.slot, last_sync_at = now(), closed_at = v.c_at, "
-    " closed_slot = v.c_slot "
-    "FROM v WHERE t.position_pubkey = v.pk AND (t.sync_slot < v.slot "
-    " OR (t.sync_slot = v.slot AND " POSITION_DATA("t.") " IS DISTINCT FROM (v.usr, "
-    "  v.market, v.yes_shares, v.no_shares, v.invested, v.yes_price * 0.000000001, "
-    "  v.no_price * 0.000000001, v.created, v.updated, v.claimed, v.claimed_amount, v.bets, "
-    "  v.bump, v.c_slot))) "
-    "RETURNING t.position_pubkey AS pk), "
-    "n AS (SELECT * FROM v WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.pk = v.pk)), "
-    "nu AS (INSERT INTO users (wallet_address) SELECT DISTINCT n.usr FROM n "
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.wallet_address = n.usr) ORDER BY 1 "
-    " ON CONFLICT (wallet_address) DO UPDATE SET wallet_address = EXCLUDED.wallet_address "
-    " RETURNING id, wallet_address), "
-    "ins AS (INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, "
-    " market_pubkey, yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, "
-    " created_at, created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, "
-    " bet_count, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
-    "SELECT n.pk, COALESCE(u.id, nu.id), n.usr, n.market, n.yes_shares, n.no_shares, "
-    " n.invested, n.yes_price * 0.000000001, n.no_price * 0.000000001, "
-    " cbi_unix_to_timestamptz(n.created), n.created, cbi_unix_to_timestamptz(n.updated), "
-    " n.updated, n.claimed, n.claimed_amount, n.bets, n.bump, n.slot, now(), n.c_at, "
-    " n.c_slot "
-    "FROM n LEFT JOIN users u ON u.wallet_address = n.usr "
-    "LEFT JOIN nu ON nu.wallet_address = n.usr ORDER BY n.pk COLLATE \"C\" "
+    " updated, claimed, claimed_amount, bets, bump, slot) "
+    "LEFT JOIN users u ON u.wallet_address = v.usr " CLOSURE_JOIN KEY_ORDER
     "ON CONFLICT (position_pubkey) DO UPDATE SET user_id = EXCLUDED.user_id, "
     " user_pubkey = EXCLUDED.user_pubkey, market_pubkey = EXCLUDED.market_pubkey, "
     " yes_shares = EXCLUDED.yes_shares, no_shares = EXCLUDED.no_shares, "
@@ -694,9 +636,7 @@ static const char sql_positions[] =
     " claimed_amount = EXCLUDED.claimed_amount, "
     " bet_count = EXCLUDED.bet_count, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
     " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
-    " AND " POSITION_DATA("t.") " IS DISTINCT FROM " POSITION_DATA("EXCLUDED.") ") "
-    "RETURNING 1) " UPSERT_RESULT;
+    GUARD(POSITION_DATA);
 
 static const char *const cols_treasuries[] = {
     "pubkey",          "market",          "mint",          "authority", "total_deposits",
@@ -843,6 +783,13 @@ static const uint32_t ty_oracles[] = {T, T, T, T, T, I8, I2, BY, I2, I8};
 static const uint32_t ty_txs[] = {T, I4, T, T, T, N, T, N, I8, I8, I8, N, N, T, T, B, I8};
 static const uint32_t ty_dead[] = {T, T, I8, T, BY, BY, I4};
 static const uint32_t ty_checkpoints[] = {T, I8, T};
+#define NTYPES(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NTYPES(ty_closures) == 2 && NTYPES(ty_configs) == 14 && NTYPES(ty_markets) == 24 &&
+                   NTYPES(ty_positions) == 15 && NTYPES(ty_treasuries) == 10 &&
+                   NTYPES(ty_oracles) == 10 && NTYPES(ty_txs) == 17 && NTYPES(ty_dead) == 7 &&
+                   NTYPES(ty_checkpoints) == 3,
+               "one element type per statement parameter");
+#undef NTYPES
 #undef T
 #undef N
 #undef I8

@@ -18,24 +18,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 typedef struct {
   pid_t pid;
   int port;
   char url[64]; /* "http://127.0.0.1:PORT/" */
 } rc_child_t;
 
-static inline long rc_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts the server on dir with extra arguments (NULL-terminated list, may
  * be NULL). Aborts the test on failure. */
 static inline void rc_start(rc_child_t *c, const char *dir, const char *const *extra) {
   char bin[512];
-  const char *build = getenv("CBI_BUILD");
-  snprintf(bin, sizeof bin, "%s/cbi-replay", build ? build : "build");
+  tu_build_path(bin, sizeof bin, "cbi-replay");
   const char *argv[64];
   int n = 0;
   argv[n++] = bin;
@@ -62,10 +57,10 @@ static inline void rc_start(rc_child_t *c, const char *dir, const char *const *e
   close(fds[1]);
   char line[128];
   size_t got = 0;
-  long deadline = rc_now_ms() + 10000;
+  long deadline = tu_now_ms() + 10000;
   while (got < sizeof line - 1 && (got == 0 || line[got - 1] != '\n')) {
     struct pollfd pfd = {fds[0], POLLIN, 0};
-    long left = deadline - rc_now_ms();
+    long left = deadline - tu_now_ms();
     ck_assert_msg(left > 0, "cbi-replay did not print its port (%s)", bin);
     if (poll(&pfd, 1, (int)left) <= 0) continue;
     ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
@@ -86,11 +81,11 @@ static inline int rc_stop(rc_child_t *c) {
   int status = 0;
   if (c->pid <= 0) return -1;
   kill(c->pid, SIGTERM);
-  long deadline = rc_now_ms() + 5000;
+  long deadline = tu_now_ms() + 5000;
   for (;;) {
     pid_t w = waitpid(c->pid, &status, WNOHANG);
     if (w == c->pid) break;
-    if (rc_now_ms() > deadline) {
+    if (tu_now_ms() > deadline) {
       kill(c->pid, SIGKILL);
       waitpid(c->pid, &status, 0);
       c->pid = 0;
@@ -100,6 +95,22 @@ static inline int rc_stop(rc_child_t *c) {
   }
   c->pid = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* rc_start on dir with extra, then a fresh migrated database
+ * (tu_fresh_migrated_db(db_prefix, conn)): the surroundings of an
+ * end-to-end test. Returns the database URI; rc_end_with_db releases all. */
+static inline char *rc_start_with_db(rc_child_t *c, const char *dir, const char *const *extra,
+                                     const char *db_prefix, PGconn **conn) {
+  rc_start(c, dir, extra);
+  return tu_fresh_migrated_db(db_prefix, conn);
+}
+
+/* Closes conn, frees uri and stops the server (rc_stop). */
+static inline void rc_end_with_db(rc_child_t *c, PGconn *conn, char *uri) {
+  PQfinish(conn);
+  free(uri);
+  rc_stop(c);
 }
 
 static inline size_t rc_collect(char *data, size_t size, size_t nmemb, void *userp) {

@@ -226,9 +226,8 @@ static pid_t spawn_bin(const char *uri, int port, const char *errfile, const cha
 
 START_TEST(signatures_matches_expected) {
   rc_child_t rs;
-  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   rc.page_limit = smallest_page_limit(); /* several pages, a duplicate at a boundary */
   backfill_summary_t sum;
@@ -250,26 +249,21 @@ START_TEST(signatures_matches_expected) {
   snprintf(q, sizeof q, "SELECT slot FROM sync_checkpoints WHERE stream = 'backfill:%" PRIu64 "'",
            meta_u64("start_slot"));
   tu_assert_query(c, q, want);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
 START_TEST(blocks_matches_expected) {
   rc_child_t rs;
-  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_BLOCKS);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
   assert_expected(c, true, 0, UINT64_MAX);
   ck_assert_uint_eq(sum.transactions, meta_u64("signature_count"));
   ck_assert_uint_eq(sum.skipped_slots, json_array_size(json_object_get(meta(), "skipped_slots")));
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -282,9 +276,8 @@ START_TEST(faults_same_result) {
                                         "--latency-ms", "20", "--retry-after", "0", NULL};
   for (int s = 0; s < 2; s++) {
     rc_child_t rs;
-    rc_start(&rs, g_chain, s ? faults0 : faults1);
     PGconn *c;
-    char *uri = tu_fresh_migrated_db("bf", &c);
+    char *uri = rc_start_with_db(&rs, g_chain, s ? faults0 : faults1, "bf", &c);
     run_cfg_t rc = full_range(s ? BACKFILL_BLOCKS : BACKFILL_SIGNATURES);
     rc.concurrency = 16;
     rc.batch = 4;
@@ -292,9 +285,7 @@ START_TEST(faults_same_result) {
     run_ok(uri, rs.port, &rc, &sum);
     assert_expected(c, true, 0, UINT64_MAX);
     ck_assert_msg(sum.retries > 0, "no retries under injected faults");
-    PQfinish(c);
-    free(uri);
-    rc_stop(&rs);
+    rc_end_with_db(&rs, c, uri);
   }
 }
 END_TEST
@@ -348,18 +339,15 @@ START_TEST(skipped_slots_are_passed) {
   fclose(o);
   ck_assert_int_gt(edited, 0);
   rc_child_t rs;
-  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, dir, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_BLOCKS);
   rc.no_refresh = true; /* the copy has no account recordings */
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
   assert_expected(c, false, 0, UINT64_MAX);
   ck_assert_uint_eq(sum.skipped_slots, json_array_size(skipped));
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -408,9 +396,8 @@ END_TEST
  * leaves every table as it was. */
 START_TEST(rerun_is_idempotent) {
   rc_child_t rs;
-  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
@@ -432,9 +419,7 @@ START_TEST(rerun_is_idempotent) {
   free(d2);
   free(d3);
   free(d4);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -442,9 +427,8 @@ END_TEST
  * second run completes it. */
 START_TEST(stop_flag_then_resume) {
   rc_child_t rs;
-  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   volatile int stop = 1;
   backfill_summary_t sum;
@@ -454,9 +438,7 @@ START_TEST(stop_flag_then_resume) {
   ck_assert(!sum.complete);
   run_ok(uri, rs.port, &rc, &sum);
   assert_expected(c, true, 0, UINT64_MAX);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -533,9 +515,8 @@ END_TEST
  * finds nothing gone. */
 START_TEST(snapshot_and_reconcile) {
   rc_child_t rs;
-  rc_start(&rs, g_chain, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
   char url[64], errfile[600];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
   snprintf(errfile, sizeof errfile, "%s/snapshot.log", g_tmpdir);
@@ -572,9 +553,7 @@ START_TEST(snapshot_and_reconcile) {
   ck_assert_msg(closed == 0, "reconcile: %ld %s", closed, e);
   tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE closed_slot IS NOT NULL", "0");
   stack_close(&st);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -620,9 +599,8 @@ static void walk_must_fail(const char *name, const char *const *lines, const cha
   snprintf(dir, sizeof dir, "%s/%s", g_tmpdir, name);
   write_scenario(dir, lines);
   rc_child_t rs;
-  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, dir, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   rc.from = 1;
   rc.to = 100;
@@ -634,9 +612,7 @@ static void walk_must_fail(const char *name, const char *const *lines, const cha
   ck_assert_msg(strstr(err, want) != NULL, "err: %s", err);
   tu_assert_query(c, "SELECT count(*) FROM transactions", "0");
   tu_assert_query(c, "SELECT count(*) FROM sync_checkpoints", "0");
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 
 /* The node answers the cursor page with the same last signature again. */
@@ -689,9 +665,8 @@ START_TEST(unanswerable_transaction_dead_letter) {
   fclose(o);
   ck_assert_int_gt(dropped, 0);
   rc_child_t rs;
-  rc_start(&rs, dir, NULL);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("bf", &c);
+  char *uri = rc_start_with_db(&rs, dir, NULL, "bf", &c);
   run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
   backfill_summary_t sum;
   run_ok(uri, rs.port, &rc, &sum);
@@ -711,9 +686,7 @@ START_TEST(unanswerable_transaction_dead_letter) {
   char want[32];
   snprintf(want, sizeof want, "%" PRIu64, meta_u64("instruction_rows") - 1);
   tu_assert_query(c, "SELECT count(*) FROM transactions", want);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 

@@ -582,8 +582,8 @@ static void tls_srv_stop(tls_srv_t *t) {
 
 /* Waits up to ms for a CONNECTED item; returns 1 if one came. */
 static int got_connected(msgqueue_t *q, int ms) {
-  long deadline = rc_now_ms() + ms;
-  while (rc_now_ms() < deadline) {
+  long deadline = tu_now_ms() + ms;
+  while (tu_now_ms() < deadline) {
     msgqueue_item_t *it = msgqueue_pop(q, 100);
     if (!it) continue;
     int k = it->kind;
@@ -619,11 +619,11 @@ START_TEST(wss_verifies_certificates) {
       connected = got_connected(q, 8000);
     } else {
       /* wait for the first refused handshake; nothing may connect meanwhile */
-      long deadline = rc_now_ms() + 8000;
+      long deadline = tu_now_ms() + 8000;
       do {
         connected |= got_connected(q, 200);
         ws_client_get_stats(ws, &st);
-      } while (st.connect_failures == 0 && rc_now_ms() < deadline);
+      } while (st.connect_failures == 0 && tu_now_ms() < deadline);
     }
     ws_client_get_stats(ws, &st);
     ws_client_stop(ws);
@@ -654,6 +654,15 @@ static void seed_checkpoint(PGconn *c) {
   PGresult *r = PQexec(c, sql);
   ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
   PQclear(r);
+}
+
+/* The surroundings of one end-to-end run: the replay server on CHAIN with
+ * replay_args, and a fresh migrated database (with seed_checkpoint when
+ * seed). Returns the database URI (rc_end_with_db releases everything). */
+static char *start_e2e(rc_child_t *rs, const char *const *replay_args, bool seed, PGconn **c) {
+  char *uri = rc_start_with_db(rs, CHAIN, replay_args, "live", c);
+  if (seed) seed_checkpoint(*c);
+  return uri;
 }
 
 static pid_t spawn_live(const char *uri, int port, const char *logfile, const char *const *extra) {
@@ -697,6 +706,12 @@ static void assert_tables(PGconn *c, long *alt_hits) {
   if (alt_hits) *alt_hits = alt;
 }
 
+/* assert_tables, and no dead letter. */
+static void assert_tables_clean(PGconn *c) {
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+}
+
 static long accounts_expected(void) {
   static const char *const t[] = {"platform_config", "markets_cache", "positions_cache",
                                   "treasuries_cache", "oracle_data_cache"};
@@ -719,10 +734,8 @@ static const char *const REPLAY_FAST[] = {"--speed", "40", "--ws-slot-heartbeat-
 
 START_TEST(e2e_clean_stream) {
   rc_child_t rs;
-  rc_start(&rs, CHAIN, REPLAY_FAST);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, REPLAY_FAST, true, &c);
   char rec[200];
   snprintf(rec, sizeof rec, "%s/record", g_tmp);
   const char *extra[] = {"--exit-when-idle", "1500", "--record", rec, NULL};
@@ -753,9 +766,7 @@ START_TEST(e2e_clean_stream) {
   pid_t pid = tu_spawn("crypto-bet-indexer", args, NULL, "/dev/null", lp);
   ck_assert_int_eq(tu_wait_exit(pid, 30000, lp), 0);
   tu_assert_query(c, "SELECT count(*) FROM markets_cache WHERE closed_slot IS NOT NULL", "0");
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -765,21 +776,16 @@ START_TEST(e2e_socket_drop) {
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-drop-after", "300",
                       "--ws-fault-once", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, rx, true, &c);
   const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "drop", extra);
   ck_assert_int_eq(rc_stat(&rs, "ws_drops"), 1);
   ck_assert_ptr_nonnull(strstr(log, "resubscribed conn=2"));
   ck_assert_ptr_nonnull(strstr(log, "reconnects=1 "));
-  assert_tables(c, NULL);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  assert_tables_clean(c);
   free(log);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -789,10 +795,8 @@ START_TEST(e2e_stall) {
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-stall-after", "300",
                       "--ws-fault-once", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, rx, true, &c);
   /* the idle exit must come well after the stall timeout */
   const char *extra[] = {"--exit-when-idle", "3000", "--stall-timeout", "2", "--ping-interval",
                          "1", NULL};
@@ -800,12 +804,9 @@ START_TEST(e2e_stall) {
   ck_assert_int_eq(rc_stat(&rs, "ws_stalls"), 1);
   ck_assert_ptr_nonnull(strstr(log, "stall: no message"));
   ck_assert_ptr_nonnull(strstr(log, "resubscribed conn=2"));
-  assert_tables(c, NULL);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  assert_tables_clean(c);
   free(log);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -813,10 +814,8 @@ START_TEST(e2e_duplicates_and_reordering) {
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-duplicate-every", "3",
                       "--ws-reorder-window", "5", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, rx, true, &c);
   const char *extra[] = {"--exit-when-idle", "1500", NULL};
   char *log = run_live_ok(uri, rs.port, "dup", extra);
   ck_assert_int_gt(rc_stat(&rs, "ws_duplicates"), 100);
@@ -826,9 +825,7 @@ START_TEST(e2e_duplicates_and_reordering) {
   ck_assert_msg(alt < accounts_expected() / 2, "%ld accounts from reads", alt);
   tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
   free(log);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -836,10 +833,8 @@ START_TEST(e2e_garbage_to_dead_letters) {
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-garbage-every", "20",
                       "--ws-oversize-bytes", "300000", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, rx, true, &c);
   const char *extra[] = {"--exit-when-idle", "1500", "--max-message-bytes", "65536", NULL};
   char *log = run_live_ok(uri, rs.port, "garbage", extra);
   long long sent = rc_stat(&rs, "ws_garbage");
@@ -865,9 +860,7 @@ START_TEST(e2e_garbage_to_dead_letters) {
                   "t");
   ck_assert_ptr_null(strstr(log, "resubscribed")); /* the connection stayed */
   free(log);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -899,10 +892,8 @@ START_TEST(e2e_postgres_restart) {
   }
   rc_child_t rs;
   const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
-  seed_checkpoint(c);
+  char *uri = start_e2e(&rs, rx, true, &c);
   PQfinish(c);
   char *lp = log_path("pgrestart");
   const char *extra[] = {"--exit-when-idle", "2000", NULL};
@@ -913,13 +904,10 @@ START_TEST(e2e_postgres_restart) {
   char *log = wait_live_ok(pid, lp);
   c = PQconnectdb(uri);
   ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-  assert_tables(c, NULL);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  assert_tables_clean(c);
   free(log);
   free(lp);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 
@@ -928,17 +916,16 @@ END_TEST
 START_TEST(e2e_sigterm_then_restart) {
   rc_child_t rs;
   const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
-  rc_start(&rs, CHAIN, rx);
   PGconn *c;
-  char *uri = tu_fresh_migrated_db("live", &c);
+  char *uri = start_e2e(&rs, rx, false, &c);
   char *lp = log_path("sigterm1");
   pid_t pid = spawn_live(uri, rs.port, lp, NULL);
   usleep(1300 * 1000); /* mid-stream (~3.2 s) */
   ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
-  long t0 = rc_now_ms();
+  long t0 = tu_now_ms();
   kill(pid, SIGTERM);
   int code = tu_wait_exit(pid, 10000, lp);
-  long took = rc_now_ms() - t0;
+  long took = tu_now_ms() - t0;
   char *log = tu_read_file(lp, NULL);
   ck_assert_msg(code == 0, "exit %d after SIGTERM; log:\n%s", code, log);
   ck_assert_msg(took < 5000, "SIGTERM took %ld ms", took);
@@ -954,13 +941,10 @@ START_TEST(e2e_sigterm_then_restart) {
   log = run_live_ok(uri, rs.port, "sigterm2", extra);
   ck_assert_ptr_nonnull(strstr(log, "resuming checkpoint="));
   ck_assert_ptr_null(strstr(log, "snapshot"));
-  assert_tables(c, NULL);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  assert_tables_clean(c);
   ck_assert_uint_ge(checkpoint_of(c, "live"), cp);
   free(log);
-  PQfinish(c);
-  free(uri);
-  rc_stop(&rs);
+  rc_end_with_db(&rs, c, uri);
 }
 END_TEST
 

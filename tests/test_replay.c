@@ -87,7 +87,7 @@ static int wsc_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       m->data[w->rxlen] = '\0';
       m->len = w->rxlen;
       m->binary = lws_frame_is_binary(wsi);
-      m->at_ms = rc_now_ms() - w->t0;
+      m->at_ms = tu_now_ms() - w->t0;
       w->rxlen = 0;
     }
     break;
@@ -130,15 +130,15 @@ static void wsc_open(wsc_t *w, int port, const char *const *send) {
   cc.origin = "127.0.0.1";
   cc.userdata = w;
   cc.pwsi = &w->wsi;
-  w->t0 = rc_now_ms();
+  w->t0 = tu_now_ms();
   ck_assert_ptr_nonnull(lws_client_connect_via_info(&cc));
   lws_sul_schedule(w->ctx, 0, &w->tick, wsc_tick, 10 * LWS_US_PER_MS);
 }
 
 /* Services until nmsgs >= want (or closed), or max_ms passed. */
 static void wsc_run(wsc_t *w, size_t want, long max_ms) {
-  long deadline = rc_now_ms() + max_ms;
-  while (rc_now_ms() < deadline && !w->closed && w->nmsgs < want) lws_service(w->ctx, 0);
+  long deadline = tu_now_ms() + max_ms;
+  while (tu_now_ms() < deadline && !w->closed && w->nmsgs < want) lws_service(w->ctx, 0);
 }
 
 static void wsc_close(wsc_t *w) {
@@ -336,8 +336,8 @@ START_TEST(test_ws_drop_and_stall) {
   w.want_ping = 1;
   lws_callback_on_writable(w.wsi);
   {
-    long deadline = rc_now_ms() + 2000;
-    while (!w.pongs && rc_now_ms() < deadline) lws_service(w.ctx, 0);
+    long deadline = tu_now_ms() + 2000;
+    while (!w.pongs && tu_now_ms() < deadline) lws_service(w.ctx, 0);
   }
   ck_assert_int_eq(w.pongs, 1);
   ck_assert_int_eq(rc_stat(&srv, "ws_stalls"), 1);
@@ -526,21 +526,21 @@ START_TEST(test_http_chunks_latency_limits) {
   ck_assert_ptr_nonnull(c);
   json_t *res;
   rpc_error_t e;
-  long t0 = rc_now_ms();
+  long t0 = tu_now_ms();
   ck_assert_int_eq(rpc_call(c, "getMultipleAccounts", jsonx_loads(params, strlen(params), NULL, 0), &res, &e), 0);
-  long one = rc_now_ms() - t0;
+  long one = tu_now_ms() - t0;
   uint64_t slot;
   ck_assert_int_eq(jsonx_get_u64(json_object_get(res, "context"), "slot", &slot), 0);
   ck_assert(slot == 5);
   json_decref(res);
   ck_assert_msg(one >= 300, "latency not applied: %ld ms", one);
   /* latency does not block the server loop: 10 at once take ~one latency */
-  t0 = rc_now_ms();
+  t0 = tu_now_ms();
   int done = 0;
   for (int i = 0; i < 10; i++)
     rpc_submit(c, "getMultipleAccounts", jsonx_loads(params, strlen(params), NULL, 0), NULL, NULL);
   while (rpc_in_flight(c) > 0) done += rpc_run(c, 100);
-  long ten = rc_now_ms() - t0;
+  long ten = tu_now_ms() - t0;
   ck_assert_int_eq(done, 10);
   ck_assert_msg(ten < 1200, "10 concurrent requests took %ld ms", ten);
   rpc_client_free(c);
@@ -713,17 +713,14 @@ START_TEST(test_recorder_ws_roundtrip) {
 END_TEST
 
 START_TEST(test_cli) {
-  char bin[512];
-  const char *build = getenv("CBI_BUILD");
-  snprintf(bin, sizeof bin, "%s/cbi-replay --dir /nonexistent-dir-xyz >/dev/null 2>&1", build ? build : "build");
-  int rc = system(bin);
-  ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-  snprintf(bin, sizeof bin, "%s/cbi-replay --port 0 >/dev/null 2>&1", build ? build : "build");
-  rc = system(bin);
-  ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-  snprintf(bin, sizeof bin, "%s/cbi-replay --dir . --speed -3 >/dev/null 2>&1", build ? build : "build");
-  rc = system(bin);
-  ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+  static const char *const cases[][5] = {{"--dir", "/nonexistent-dir-xyz", NULL},
+                                         {"--port", "0", NULL},
+                                         {"--dir", ".", "--speed", "-3", NULL}};
+  static const int want[] = {1, 2, 2};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    pid_t pid = tu_spawn("cbi-replay", cases[i], NULL, "/dev/null", "/dev/null");
+    ck_assert_int_eq(tu_wait_exit(pid, 0, NULL), want[i]);
+  }
 }
 END_TEST
 

@@ -114,9 +114,9 @@ static void on_done(void *user, json_t *result, const rpc_error_t *err) {
 }
 
 static void run_until(rpc_client_t *c, long max_ms) {
-  long deadline = rc_now_ms() + max_ms;
+  long deadline = tu_now_ms() + max_ms;
   while (rpc_in_flight(c) > 0) {
-    ck_assert_msg(rc_now_ms() < deadline, "calls still pending after %ld ms", max_ms);
+    ck_assert_msg(tu_now_ms() < deadline, "calls still pending after %ld ms", max_ms);
     ck_assert_int_ge(rpc_run(c, 100), 0);
   }
 }
@@ -176,10 +176,10 @@ START_TEST(test_concurrent) {
   enum { N = 24 };
   slot_t s[N];
   memset(s, 0, sizeof s);
-  long t0 = rc_now_ms();
+  long t0 = tu_now_ms();
   for (int i = 0; i < N; i++) ck_assert_int_eq(rpc_submit(c, "getSlot", NULL, on_done, &s[i]), 0);
   run_until(c, 10000);
-  long elapsed = rc_now_ms() - t0;
+  long elapsed = tu_now_ms() - t0;
   for (int i = 0; i < N; i++) {
     ck_assert(s[i].ok);
     ck_assert_int_eq(json_integer_value(s[i].result), 312345678);
@@ -213,14 +213,14 @@ START_TEST(test_429_retry_after) {
   rpc_client_t *c = client_for(srv.url, NULL);
   json_t *res;
   rpc_error_t e;
-  long t0 = rc_now_ms();
+  long t0 = tu_now_ms();
   ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), 0); /* POST 1: ok */
   json_decref(res);
-  long t1 = rc_now_ms();
+  long t1 = tu_now_ms();
   ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), 0); /* POST 2: 429, POST 3: ok */
   ck_assert_int_eq(json_integer_value(res), 312345678);
   json_decref(res);
-  long t2 = rc_now_ms();
+  long t2 = tu_now_ms();
   ck_assert_msg(t1 - t0 < 900, "first call took %ld ms", t1 - t0);
   ck_assert_msg(t2 - t1 >= 1000, "Retry-After: 1 not honoured (%ld ms)", t2 - t1);
   rpc_stats_t st;
@@ -675,9 +675,9 @@ START_TEST(test_stop_flag_cancels) {
   for (int i = 0; i < 3; i++) rpc_submit(c, "getSlot", NULL, on_done, &s[i]);
   ck_assert_int_eq(rpc_run(c, 200), 0);
   g_stop = 1;
-  long t0 = rc_now_ms();
+  long t0 = tu_now_ms();
   ck_assert_int_eq(rpc_run(c, 1000), 3);
-  ck_assert_int_lt(rc_now_ms() - t0, 500);
+  ck_assert_int_lt(tu_now_ms() - t0, 500);
   for (int i = 0; i < 3; i++) {
     ck_assert_int_eq(s[i].done, 1);
     ck_assert_int_eq(s[i].err.kind, RPC_ERR_CANCELLED);

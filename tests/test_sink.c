@@ -1325,6 +1325,37 @@ START_TEST(t_position_owner_change) {
 }
 END_TEST
 
+/* A wallet the sink has seen is not looked up again; if its users row
+ * disappears anyway, the position still lands and the row is recreated. */
+START_TEST(t_known_wallet_row_deleted) {
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri, 1000);
+  char m[64], u[64], p[64], p2[64];
+  key(m, 44, "Kw", 1);
+  key(u, 44, "KwU", 1);
+  key(p, 44, "KwP", 1);
+  key(p2, 44, "KwP", 2);
+  cb_account_t b = position(p, 10, u, m, 1, 2, 3);
+  put(s, &b);
+  flush(s);
+  q(c, "DELETE FROM users");
+  b = position(p, 11, u, m, 4, 5, 6);
+  put(s, &b);
+  cb_account_t b2 = position(p2, 11, u, m, 7, 8, 9);
+  put(s, &b2);
+  flush(s);
+  tu_assert_query(c, "SELECT count(*) FROM users", "1");
+  tu_assert_query(c, "SELECT count(*) || ' ' || sum(yes_shares) FROM positions_cache p "
+                     "JOIN users u ON u.id = p.user_id",
+                  "2 11");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("sink");
   TCase *tc = tcase_create("sink");
@@ -1350,6 +1381,7 @@ int main(void) {
     tcase_add_test(tc, t_same_slot_noop);
     tcase_add_test(tc, t_market_update_keeps_positions);
     tcase_add_test(tc, t_position_owner_change);
+    tcase_add_test(tc, t_known_wallet_row_deleted);
   }
   suite_add_tcase(s, tc);
   return tu_run_suite(s);

@@ -1,0 +1,37 @@
+/* Pieces every subcommand (commands.h) shares: reporting command-line
+ * mistakes the same way, finishing the common configuration, and loading
+ * the IDL it names. Messages go to stderr as "crypto-bet-indexer CMD: ...". */
+#ifndef CBI_CMD_COMMON_H
+#define CBI_CMD_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "idl.h"
+
+/* Prints a command's help to out. */
+typedef void (*cmd_common_usage_fn)(FILE *out);
+
+/* An option the command's getopt_long loop did not handle and config_apply
+ * did not accept (unknown, or missing its argument): prints
+ * "unknown or incomplete option 'ARG'" and the usage to stderr. arg: the
+ * offending word, argv[optind - 1]. Returns EXIT_USAGE. */
+int cmd_common_bad_option(const char *cmd, const char *arg, cmd_common_usage_fn usage);
+
+/* After the option loop, for commands that take no operands: returns
+ * EXIT_OK when optind reached argc; otherwise prints "unexpected argument"
+ * naming the first operand, and the usage, to stderr and returns
+ * EXIT_USAGE. */
+int cmd_common_no_operands(const char *cmd, int argc, char **argv, cmd_common_usage_fn usage);
+
+/* config_finish(cfg); on failure prints its reason to stderr (err/errsz:
+ * the caller's buffer, holding the reason afterwards). Returns EXIT_OK or
+ * EXIT_USAGE. */
+int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size_t errsz);
+
+/* Loads the IDL cfg names (--idl file), or the embedded one. Returns 0 with
+ * *idl owned by the caller (idl_free), or non-zero with a message in err. */
+int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,28 @@
+/* Shared command-line handling of the subcommands (cmd_common.h). */
+#include "cmd_common.h"
+
+#include <getopt.h>
+
+int cmd_common_bad_option(const char *cmd, const char *arg, cmd_common_usage_fn usage) {
+  fprintf(stderr, "crypto-bet-indexer %s: unknown or incomplete option '%s'\n\n", cmd, arg);
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
+int cmd_common_no_operands(const char *cmd, int argc, char **argv, cmd_common_usage_fn usage) {
+  if (optind >= argc) return EXIT_OK;
+  fprintf(stderr, "crypto-bet-indexer %s: unexpected argument '%s'\n\n", cmd, argv[optind]);
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
+int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size_t errsz) {
+  if (config_finish(cfg, err, errsz) == 0) return EXIT_OK;
+  fprintf(stderr, "crypto-bet-indexer %s: %s\n", cmd, err);
+  return EXIT_USAGE;
+}
+
+int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz) {
+  return cfg->idl_path ? idl_load_file(cfg->idl_path, idl, err, errsz)
+                       : idl_load_default(idl, err, errsz);
+}
