@@ -3,7 +3,8 @@
 -- Derived from the data-architecture document's off-chain schema, keeping its
 -- table and column names, with these changes so that no real data is lost or
 -- rejected:
---   * base58 pubkeys are 32..44 characters, signatures 64..88;
+--   * base58 pubkeys are 32..44 characters, signatures 64..88 (base58 is
+--     ASCII: the CHECKs count bytes, which spares every write a UTF-8 scan);
 --   * on-chain u64 base-unit amounts are NUMERIC(20,0) and u64 fixed-point
 --     prices (9 decimals, 1000000000 = 1.0) NUMERIC(20,9), both exact; u32
 --     counters are BIGINT and u64 ids NUMERIC(20,0);
@@ -63,7 +64,7 @@ CREATE TABLE users (
     total_winnings NUMERIC(20, 0) DEFAULT 0,
     win_rate DECIMAL(5, 4) DEFAULT 0,
 
-    CONSTRAINT valid_wallet_address CHECK (length(wallet_address) BETWEEN 32 AND 44)
+    CONSTRAINT valid_wallet_address CHECK (octet_length(wallet_address) BETWEEN 32 AND 44)
 );
 COMMENT ON TABLE users IS
     'One row per wallet seen by the indexer (position owner or transaction signer); created on first sight.';
@@ -89,7 +90,7 @@ CREATE TABLE platform_config (
     sync_slot BIGINT NOT NULL,
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
-    CONSTRAINT valid_config_pubkey CHECK (length(config_pubkey) BETWEEN 32 AND 44)
+    CONSTRAINT valid_config_pubkey CHECK (octet_length(config_pubkey) BETWEEN 32 AND 44)
 );
 COMMENT ON TABLE platform_config IS 'GlobalConfig accounts, keyed by account pubkey.';
 COMMENT ON COLUMN platform_config.min_market_duration IS 'Seconds (on-chain i64).';
@@ -137,8 +138,8 @@ CREATE TABLE markets_cache (
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
 
-    CONSTRAINT valid_market_pubkey CHECK (length(market_pubkey) BETWEEN 32 AND 44),
-    CONSTRAINT valid_market_authority CHECK (length(authority_pubkey) BETWEEN 32 AND 44)
+    CONSTRAINT valid_market_pubkey CHECK (octet_length(market_pubkey) BETWEEN 32 AND 44),
+    CONSTRAINT valid_market_authority CHECK (octet_length(authority_pubkey) BETWEEN 32 AND 44)
 ) WITH (fillfactor = 50);
 CREATE INDEX idx_markets_cache_state ON markets_cache(state);
 CREATE INDEX idx_markets_cache_category ON markets_cache(category);
@@ -218,14 +219,13 @@ CREATE TABLE position_accounts (
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
 
-    CONSTRAINT valid_position_pubkey CHECK (length(position_pubkey) BETWEEN 32 AND 44),
-    CONSTRAINT valid_position_market CHECK (length(market_pubkey) BETWEEN 32 AND 44)
+    CONSTRAINT valid_position_pubkey CHECK (octet_length(position_pubkey) BETWEEN 32 AND 44),
+    CONSTRAINT valid_position_market CHECK (octet_length(market_pubkey) BETWEEN 32 AND 44)
 ) WITH (fillfactor = 50);
--- The API's portfolio query finds a user's positions by user_id. No index on
--- market_pubkey: no API query filters positions by market, the derived
--- columns join positions to their market through markets_cache's key, and
--- every index costs each position insert (add one if a query needs it).
+-- The API's portfolio query finds a user's positions by user_id; a market's
+-- holders are found by market_pubkey (the seed's idx_positions_cache_market).
 CREATE INDEX idx_positions_cache_user_id ON position_accounts(user_id);
+CREATE INDEX idx_positions_cache_market ON position_accounts(market_pubkey);
 COMMENT ON COLUMN position_accounts.user_id IS
     'users.id of user_pubkey; the indexer inserts the users row first, in the same transaction.';
 COMMENT ON COLUMN position_accounts.market_pubkey IS
@@ -251,7 +251,7 @@ CREATE TABLE treasuries_cache (
     sync_slot BIGINT NOT NULL,
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
-    CONSTRAINT valid_treasury_pubkey CHECK (length(treasury_pubkey) BETWEEN 32 AND 44)
+    CONSTRAINT valid_treasury_pubkey CHECK (octet_length(treasury_pubkey) BETWEEN 32 AND 44)
 );
 CREATE INDEX idx_treasuries_cache_market ON treasuries_cache(market_pubkey);
 
@@ -271,7 +271,7 @@ CREATE TABLE oracle_data_cache (
     sync_slot BIGINT NOT NULL,
     closed_at TIMESTAMP WITH TIME ZONE,
     closed_slot BIGINT,
-    CONSTRAINT valid_oracle_pubkey CHECK (length(oracle_pubkey) BETWEEN 32 AND 44),
+    CONSTRAINT valid_oracle_pubkey CHECK (octet_length(oracle_pubkey) BETWEEN 32 AND 44),
     CONSTRAINT valid_oracle_signature CHECK (octet_length(signature) = 64)
 );
 CREATE INDEX idx_oracle_data_cache_market ON oracle_data_cache(market_pubkey);
@@ -311,7 +311,7 @@ CREATE TABLE transactions (
 
     created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
 
-    CONSTRAINT valid_signature CHECK (length(signature) BETWEEN 64 AND 88),
+    CONSTRAINT valid_signature CHECK (octet_length(signature) BETWEEN 64 AND 88),
     CONSTRAINT transactions_signature_instruction_key UNIQUE (signature, instruction_index)
 );
 CREATE INDEX idx_transactions_user_time ON transactions(user_id, block_time DESC);
