@@ -440,7 +440,7 @@ static int backend_pid_of_sink(PGconn *c) {
   PGresult *r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                           "AND application_name = 'crypto-bet-indexer'");
   int pid = (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-                ? atoi(PQgetvalue(r, 0, 0))
+                ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10)
                 : -1;
   PQclear(r);
   return pid;

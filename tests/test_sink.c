@@ -954,9 +954,9 @@ static void wait_blocked(PGconn *mon) {
   for (int i = 0; i < 400; i++) {
     char *v = tu_query1(mon, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                              "'crypto-bet-indexer' AND wait_event_type = 'Lock'");
-    int n = atoi(v);
+    int blocked = strcmp(v, "0") != 0;
     free(v);
-    if (n > 0) return;
+    if (blocked) return;
     struct timespec ts = {0, 25 * 1000000L};
     nanosleep(&ts, NULL);
   }
