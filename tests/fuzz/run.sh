@@ -66,7 +66,7 @@ else
 fi
 
 # newest header: any header change rebuilds everything
-newest_hdr=$(ls -t include/*.h src/*.h 2>/dev/null | head -n 1)
+newest_hdr=$(ls -t include/*.h src/*/*.h 2>/dev/null | head -n 1)
 
 # Compiles src (arg 1) into obj (arg 2) when out of date. Runs in the
 # background; the caller waits.
@@ -80,8 +80,8 @@ objs=""
 running=0
 fail=0
 pids=""
-for src in src/*.c "$OUT/lib-gen/embedded.c"; do
-  [ "$src" = src/main.c ] && continue
+for src in src/*/*.c tools/replay/replay_*.c "$OUT/lib-gen/embedded.c"; do
+  [ "$src" = src/cli/main.c ] && continue
   obj="$OUT/lib-obj/$(basename "$src" .c).o"
   objs="$objs $obj"
   compile "$src" "$obj" &
