@@ -534,6 +534,48 @@ static int parse_keys_wire(pstate_t *s, const txmsg_t *m, const json_t *meta, si
   return TXN_OK;
 }
 
+/* One of meta.preBalances / meta.postBalances: n_keys exact u64 values. */
+static int read_balances(pstate_t *s, const json_t *arr, const char *name, uint64_t **out) {
+  size_t n = json_array_size(arr);
+  if (n != s->n_keys) {
+    seterr(s->err, s->errsz, "meta.%s has %zu entries for %zu account keys", name, n, s->n_keys);
+    return TXN_ERR_FORMAT;
+  }
+  uint64_t *v = arena_alloc(s->a, (n ? n : 1) * sizeof *v);
+  if (!v) return TXN_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (jsonx_u64(json_array_get(arr, i), &v[i]) != 0) {
+      seterr(s->err, s->errsz, "meta.%s[%zu] is not a u64", name, i);
+      return TXN_ERR_FORMAT;
+    }
+  }
+  *out = v;
+  return TXN_OK;
+}
+
+/* meta.preBalances / meta.postBalances, aligned with the key list. Both
+ * absent (or null): no balances. One without the other, a non-array or a
+ * length other than the key count: TXN_ERR_FORMAT. */
+static int parse_balances(pstate_t *s, const json_t *meta, txn_t *tx) {
+  const json_t *pre = json_object_get(meta, "preBalances");
+  const json_t *post = json_object_get(meta, "postBalances");
+  if (pre && json_is_null(pre)) pre = NULL;
+  if (post && json_is_null(post)) post = NULL;
+  if (!pre && !post) return TXN_OK;
+  if (!json_is_array(pre) || !json_is_array(post)) {
+    seterr(s->err, s->errsz, "meta.preBalances / postBalances: both must be arrays");
+    return TXN_ERR_FORMAT;
+  }
+  uint64_t *pv = NULL, *qv = NULL;
+  int rc = read_balances(s, pre, "preBalances", &pv);
+  if (rc == TXN_OK) rc = read_balances(s, post, "postBalances", &qv);
+  if (rc != TXN_OK) return rc;
+  tx->has_balances = true;
+  tx->pre_balances = pv;
+  tx->post_balances = qv;
+  return TXN_OK;
+}
+
 static int cmp_group(const void *a, const void *b) {
   const size_t *x = a, *y = b; /* [index, position] pairs */
   if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
@@ -852,6 +894,7 @@ int txn_parse(const json_t *tx_result, const txn_block_t *block, txn_t **out, ch
       rc = TXN_ERR_FORMAT;
       goto out;
     }
+    if ((rc = parse_balances(&s, meta, tx)) != 0) goto out;
     inner = json_object_get(meta, "innerInstructions");
     if (inner && json_is_null(inner)) inner = NULL;
     if (inner && !json_is_array(inner)) {
@@ -1026,3 +1069,26 @@ bool txn_touches_program(const txn_t *tx, const char *program_id) {
   return false;
 }
 
+/* True when instruction x of the list passes key k. */
+static bool ix_passes_key(const txn_ix_t *x, size_t k) {
+  for (size_t a = 0; a < x->n_accounts; a++)
+    if (x->account_idx[a] == k) return true;
+  return false;
+}
+
+size_t txn_closed_accounts(const txn_t *tx, const char *program_id, const char **out, size_t cap) {
+  if (!tx || !program_id || tx->failed || !tx->has_balances) return 0;
+  size_t n = 0;
+  for (size_t k = 0; k < tx->n_keys; k++) {
+    if (!tx->key_writable[k] || tx->pre_balances[k] == 0 || tx->post_balances[k] != 0) continue;
+    bool passed = false;
+    for (size_t i = 0; i < tx->n_ix && !passed; i++) {
+      const txn_ix_t *x = &tx->ix[i];
+      passed = x->has_accounts && strcmp(x->program_id, program_id) == 0 && ix_passes_key(x, k);
+    }
+    if (!passed) continue;
+    if (out && n < cap) out[n] = tx->keys[k];
+    n++;
+  }
+  return n;
+}
