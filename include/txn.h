@@ -221,7 +221,11 @@ typedef struct txn_rows {
  * a successful transaction has_resolution with MarketResolved's result and
  * timestamp (without the event: the argument and the block time). A missing
  * event leaves its fields 0 and adds TXN_ISSUE_EVENT_MISSING (successful
- * transactions only). Undecodable data of ours becomes an issue, the other
+ * transactions only). A failed transaction was rolled back, events included:
+ * its rows keep the instruction's own arguments (place_bet's amount and
+ * side) and take nothing from events (price, platform_fee, claimed amounts,
+ * creation fee, resolution all 0 / absent); undecodable or unattributable
+ * payloads in its logs are still reported as issues. Undecodable data of ours becomes an issue, the other
  * instructions still produce rows. Returns TXN_OK (issues or not) or
  * TXN_ERR_NOMEM (out and issues then empty). */
 int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,

@@ -841,6 +841,75 @@ START_TEST(failed_transaction) {
 }
 END_TEST
 
+/* A failed two-instruction transaction whose first instruction (place_bet)
+ * logged its BetPlaced event before the second (claim_winnings, also with
+ * its event) failed: the whole transaction was rolled back, so the rows
+ * keep the instructions' own arguments and status failed and take nothing
+ * from the events (no price, platform_fee or claimed amount), without
+ * missing-event issues. */
+START_TEST(failed_transaction_ignores_events) {
+  txb_t t;
+  txb_init(&t, 1, 0, 2, K(USER), K(GC), K(MARKET), K(POS), K(VAULT), K(TREAS), K(POS2), SYSTEM,
+           PROGRAM, NULL);
+  txb_ix(&t, PROGRAM, ix_place_bet(1, 3000000u), K(GC), K(MARKET), K(POS), K(VAULT), K(TREAS),
+         K(USER), SYSTEM, NULL);
+  txb_ix(&t, PROGRAM, ix_plain(D_CLAIM_WINNINGS), K(MARKET), K(POS2), K(VAULT), K(USER), SYSTEM,
+         NULL);
+  t.err = json_pack("{s:[i, {s:i}]}", "InstructionError", 1, "Custom", 6010);
+  log_invoke(&t, PROGRAM, 1);
+  txb_log(&t, "Program log: Instruction: PlaceBet");
+  buf_t e1 = ev_bet_placed(MARKET, POS, USER, 1, 3000000u, 60000u, 640000000u, 1700001100);
+  txb_log_data(&t, &e1);
+  log_consumed(&t, PROGRAM, 20000);
+  log_success(&t, PROGRAM);
+  log_invoke(&t, PROGRAM, 1);
+  txb_log(&t, "Program log: Instruction: ClaimWinnings");
+  buf_t e2 = ev_claimed(E_WINNINGS_CLAIMED, MARKET, POS2, USER, 7777777u, 1700001100);
+  txb_log_data(&t, &e2);
+  log_consumed(&t, PROGRAM, 9000);
+  txb_log(&t, "Program %s failed: custom program error: 0x177a", PROGRAM);
+  cb_tx_row_t w0 = base_row(&t), w1 = base_row(&t);
+  result_t r = run(txb_build(&t));
+  ck_assert_uint_eq(r.rows.count, 2);
+  const char *em = "{\"InstructionError\":[1,{\"Custom\":6010}]}";
+  w0.instruction_index = 0;
+  w0.type = CB_TX_PLACE_BET;
+  snprintf(w0.market, sizeof w0.market, "%s", K(MARKET));
+  snprintf(w0.user, sizeof w0.user, "%s", K(USER));
+  w0.amount = 3000000u; /* the argument */
+  w0.side = CB_SIDE_NO;
+  w0.failed = true;
+  snprintf(w0.error_message, sizeof w0.error_message, "%s", em);
+  assert_rows_equal(&r.rows.rows[0], &w0); /* has_price false, price 0, platform_fee 0 */
+  w1.instruction_index = 1;
+  w1.type = CB_TX_CLAIM_WINNINGS;
+  snprintf(w1.market, sizeof w1.market, "%s", K(MARKET));
+  snprintf(w1.user, sizeof w1.user, "%s", K(USER));
+  w1.failed = true;
+  snprintf(w1.error_message, sizeof w1.error_message, "%s", em);
+  assert_rows_equal(&r.rows.rows[1], &w1); /* amount 0: the event's amount is not taken */
+  ck_assert_uint_eq(r.issues.count, 0);
+  ck_assert_uint_eq(r.rows.n_accounts, 0);
+  result_free(&r);
+
+  /* a failed resolve_market with its MarketResolved event: no resolution */
+  txb_init(&t, 1, 0, 2, K(RESOLVER), K(MARKET), K(ORACLE), PROGRAM, NULL);
+  txb_ix(&t, PROGRAM, ix_resolve(1), K(MARKET), K(ORACLE), K(RESOLVER), NULL);
+  t.err = json_pack("{s:[i, s]}", "InstructionError", 0, "ProgramFailedToComplete");
+  log_invoke(&t, PROGRAM, 1);
+  buf_t e3 = ev_resolved(MARKET, RESOLVER, 1, 1700001200);
+  txb_log_data(&t, &e3);
+  txb_log(&t, "Program %s failed: Program failed to complete", PROGRAM);
+  r = run(txb_build(&t));
+  ck_assert_uint_eq(r.rows.count, 1);
+  ck_assert(r.rows.rows[0].failed);
+  ck_assert(!r.rows.rows[0].has_resolution);
+  ck_assert_int_eq(r.rows.rows[0].resolved_at, 0);
+  ck_assert_uint_eq(r.issues.count, 0);
+  result_free(&r);
+}
+END_TEST
+
 /* A long meta.err is cut at a UTF-8 boundary. */
 START_TEST(long_error_truncated_on_utf8_boundary) {
   char big[600];
@@ -1787,6 +1856,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, emit_cpi_with_truncated_log);
   tcase_add_test(tc, claim_refund_from_log);
   tcase_add_test(tc, failed_transaction);
+  tcase_add_test(tc, failed_transaction_ignores_events);
   tcase_add_test(tc, long_error_truncated_on_utf8_boundary);
   tcase_add_test(tc, spoofed_program_data_ignored);
   tcase_add_test(tc, v0_loaded_market);
