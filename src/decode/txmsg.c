@@ -68,172 +68,130 @@ void txmsg_free(txmsg_t *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* Signatures, version prefix, header, static keys, recent blockhash. */
+static int read_header(const uint8_t *buf, size_t len, size_t *off, txmsg_t *m) {
+  int rc;
+  if ((rc = txmsg_read_compact_u16(buf, len, off, &m->n_signatures)) != 0) return rc;
+  if (!(m->signatures = take(buf, len, off, m->n_signatures, 64))) return TXMSG_ERR_TRUNCATED;
+  m->message_offset = *off;
+  if (*off >= len) return TXMSG_ERR_TRUNCATED;
+  if (buf[*off] & 0x80u) {
+    m->version = buf[*off] & 0x7f;
+    if (m->version != 0) return TXMSG_ERR_VERSION;
+    (*off)++;
+  }
+  const uint8_t *h = take(buf, len, off, 3, 1);
+  if (!h) return TXMSG_ERR_TRUNCATED;
+  m->num_required_signatures = h[0];
+  m->num_readonly_signed = h[1];
+  m->num_readonly_unsigned = h[2];
+  if (m->num_required_signatures == 0 || m->num_readonly_signed >= m->num_required_signatures ||
+      m->n_signatures != m->num_required_signatures) {
+    *off = m->message_offset;
+    return TXMSG_ERR_HEADER;
+  }
+  if ((rc = txmsg_read_compact_u16(buf, len, off, &m->n_keys)) != 0) return rc;
+  if (!(m->keys = take(buf, len, off, m->n_keys, 32))) return TXMSG_ERR_TRUNCATED;
+  if ((size_t)m->num_required_signatures + m->num_readonly_unsigned > m->n_keys)
+    return TXMSG_ERR_HEADER;
+  if (m->n_keys > 256) return TXMSG_ERR_TOO_MANY_KEYS;
+  if (!(m->recent_blockhash = take(buf, len, off, 1, 32))) return TXMSG_ERR_TRUNCATED;
+  return TXMSG_OK;
+}
+
+/* The compiled instructions. */
+static int read_instructions(const uint8_t *buf, size_t len, size_t *off, txmsg_t *m) {
+  uint16_t n;
+  int rc;
+  if ((rc = txmsg_read_compact_u16(buf, len, off, &n)) != 0) return rc;
+  /* each instruction is at least 3 bytes: bound the allocation by the input */
+  if (n > (len - *off) / 3) return TXMSG_ERR_TRUNCATED;
+  m->n_ix = n;
+  if (n) {
+    m->ix = calloc(n, sizeof *m->ix);
+    if (!m->ix) return TXMSG_ERR_NOMEM;
+  }
+  for (uint16_t i = 0; i < n; i++) {
+    txmsg_ix_t *ix = &m->ix[i];
+    const uint8_t *p = take(buf, len, off, 1, 1);
+    if (!p) return TXMSG_ERR_TRUNCATED;
+    ix->program_id_index = p[0];
+    if ((rc = txmsg_read_compact_u16(buf, len, off, &ix->n_accounts)) != 0) return rc;
+    if (!(ix->accounts = take(buf, len, off, ix->n_accounts, 1))) return TXMSG_ERR_TRUNCATED;
+    if ((rc = txmsg_read_compact_u16(buf, len, off, &ix->data_len)) != 0) return rc;
+    if (!(ix->data = take(buf, len, off, ix->data_len, 1))) return TXMSG_ERR_TRUNCATED;
+  }
+  return TXMSG_OK;
+}
+
+/* v0: the address table lookups. */
+static int read_lookups(const uint8_t *buf, size_t len, size_t *off, txmsg_t *m) {
+  uint16_t n;
+  int rc;
+  if ((rc = txmsg_read_compact_u16(buf, len, off, &n)) != 0) return rc;
+  /* each lookup is at least 34 bytes */
+  if (n > (len - *off) / 34) return TXMSG_ERR_TRUNCATED;
+  m->n_lookups = n;
+  if (n) {
+    m->lookups = calloc(n, sizeof *m->lookups);
+    if (!m->lookups) return TXMSG_ERR_NOMEM;
+  }
+  uint32_t total_w = 0, total_r = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    txmsg_lookup_t *l = &m->lookups[i];
+    if (!(l->table_key = take(buf, len, off, 1, 32))) return TXMSG_ERR_TRUNCATED;
+    if ((rc = txmsg_read_compact_u16(buf, len, off, &l->n_writable)) != 0) return rc;
+    if (!(l->writable = take(buf, len, off, l->n_writable, 1))) return TXMSG_ERR_TRUNCATED;
+    if ((rc = txmsg_read_compact_u16(buf, len, off, &l->n_readonly)) != 0) return rc;
+    if (!(l->readonly = take(buf, len, off, l->n_readonly, 1))) return TXMSG_ERR_TRUNCATED;
+    total_w += l->n_writable;
+    total_r += l->n_readonly;
+  }
+  if ((uint32_t)m->n_keys + total_w + total_r > 256) return TXMSG_ERR_TOO_MANY_KEYS;
+  m->n_loaded_writable = (uint16_t)total_w;
+  m->n_loaded_readonly = (uint16_t)total_r;
+  return TXMSG_OK;
+}
+
+/* Program ids must be static keys (never the fee payer); accounts may
+ * reach into the looked-up keys. *off: the offending byte. */
+static int check_indexes(const uint8_t *buf, size_t *off, const txmsg_t *m) {
+  size_t total = (size_t)m->n_keys + m->n_loaded_writable + m->n_loaded_readonly;
+  for (uint16_t i = 0; i < m->n_ix; i++) {
+    const txmsg_ix_t *ix = &m->ix[i];
+    if (ix->program_id_index == 0 || ix->program_id_index >= m->n_keys) {
+      /* the program id byte precedes the accounts' compact-u16 count */
+      size_t cu = ix->n_accounts < 0x80 ? 1 : ix->n_accounts < 0x4000 ? 2 : 3;
+      *off = (size_t)(ix->accounts - buf) - cu - 1;
+      return TXMSG_ERR_INDEX;
+    }
+    for (uint16_t a = 0; a < ix->n_accounts; a++) {
+      if (ix->accounts[a] >= total) {
+        *off = (size_t)(ix->accounts + a - buf);
+        return TXMSG_ERR_INDEX;
+      }
+    }
+  }
+  return TXMSG_OK;
+}
+
 int txmsg_parse(const uint8_t *buf, size_t len, txmsg_t *out, size_t *err_off) {
   txmsg_t m;
   size_t off = 0;
-  int rc = TXMSG_OK;
-  uint16_t n;
+  int rc;
 
   memset(&m, 0, sizeof m);
   memset(out, 0, sizeof *out);
   m.version = TXMSG_VERSION_LEGACY;
 
-  if ((rc = txmsg_read_compact_u16(buf, len, &off, &m.n_signatures)) != 0) goto out;
-  if (!(m.signatures = take(buf, len, &off, m.n_signatures, 64))) {
-    rc = TXMSG_ERR_TRUNCATED;
-    goto out;
-  }
-  m.message_offset = off;
-  if (off >= len) {
-    rc = TXMSG_ERR_TRUNCATED;
-    goto out;
-  }
-  if (buf[off] & 0x80u) {
-    m.version = buf[off] & 0x7f;
-    if (m.version != 0) {
-      rc = TXMSG_ERR_VERSION;
-      goto out;
-    }
-    off++;
-  }
-  {
-    const uint8_t *h = take(buf, len, &off, 3, 1);
-    if (!h) {
-      rc = TXMSG_ERR_TRUNCATED;
-      goto out;
-    }
-    m.num_required_signatures = h[0];
-    m.num_readonly_signed = h[1];
-    m.num_readonly_unsigned = h[2];
-  }
-  if (m.num_required_signatures == 0 || m.num_readonly_signed >= m.num_required_signatures ||
-      m.n_signatures != m.num_required_signatures) {
-    off = m.message_offset;
-    rc = TXMSG_ERR_HEADER;
-    goto out;
-  }
-  if ((rc = txmsg_read_compact_u16(buf, len, &off, &m.n_keys)) != 0) goto out;
-  if (!(m.keys = take(buf, len, &off, m.n_keys, 32))) {
-    rc = TXMSG_ERR_TRUNCATED;
-    goto out;
-  }
-  if ((size_t)m.num_required_signatures + m.num_readonly_unsigned > m.n_keys) {
-    rc = TXMSG_ERR_HEADER;
-    goto out;
-  }
-  if (m.n_keys > 256) {
-    rc = TXMSG_ERR_TOO_MANY_KEYS;
-    goto out;
-  }
-  if (!(m.recent_blockhash = take(buf, len, &off, 1, 32))) {
-    rc = TXMSG_ERR_TRUNCATED;
-    goto out;
-  }
-
-  if ((rc = txmsg_read_compact_u16(buf, len, &off, &n)) != 0) goto out;
-  /* each instruction is at least 3 bytes: bound the allocation by the input */
-  if (n > (len - off) / 3) {
-    rc = TXMSG_ERR_TRUNCATED;
-    goto out;
-  }
-  m.n_ix = n;
-  if (n) {
-    m.ix = calloc(n, sizeof *m.ix);
-    if (!m.ix) {
-      rc = TXMSG_ERR_NOMEM;
-      goto out;
-    }
-  }
-  for (uint16_t i = 0; i < n; i++) {
-    txmsg_ix_t *ix = &m.ix[i];
-    const uint8_t *p = take(buf, len, &off, 1, 1);
-    if (!p) {
-      rc = TXMSG_ERR_TRUNCATED;
-      goto out;
-    }
-    ix->program_id_index = p[0];
-    if ((rc = txmsg_read_compact_u16(buf, len, &off, &ix->n_accounts)) != 0) goto out;
-    if (!(ix->accounts = take(buf, len, &off, ix->n_accounts, 1))) {
-      rc = TXMSG_ERR_TRUNCATED;
-      goto out;
-    }
-    if ((rc = txmsg_read_compact_u16(buf, len, &off, &ix->data_len)) != 0) goto out;
-    if (!(ix->data = take(buf, len, &off, ix->data_len, 1))) {
-      rc = TXMSG_ERR_TRUNCATED;
-      goto out;
-    }
-  }
-
-  if (m.version == 0) {
-    if ((rc = txmsg_read_compact_u16(buf, len, &off, &n)) != 0) goto out;
-    /* each lookup is at least 34 bytes */
-    if (n > (len - off) / 34) {
-      rc = TXMSG_ERR_TRUNCATED;
-      goto out;
-    }
-    m.n_lookups = n;
-    if (n) {
-      m.lookups = calloc(n, sizeof *m.lookups);
-      if (!m.lookups) {
-        rc = TXMSG_ERR_NOMEM;
-        goto out;
-      }
-    }
-    uint32_t total_w = 0, total_r = 0;
-    for (uint16_t i = 0; i < n; i++) {
-      txmsg_lookup_t *l = &m.lookups[i];
-      if (!(l->table_key = take(buf, len, &off, 1, 32))) {
-        rc = TXMSG_ERR_TRUNCATED;
-        goto out;
-      }
-      if ((rc = txmsg_read_compact_u16(buf, len, &off, &l->n_writable)) != 0) goto out;
-      if (!(l->writable = take(buf, len, &off, l->n_writable, 1))) {
-        rc = TXMSG_ERR_TRUNCATED;
-        goto out;
-      }
-      if ((rc = txmsg_read_compact_u16(buf, len, &off, &l->n_readonly)) != 0) goto out;
-      if (!(l->readonly = take(buf, len, &off, l->n_readonly, 1))) {
-        rc = TXMSG_ERR_TRUNCATED;
-        goto out;
-      }
-      total_w += l->n_writable;
-      total_r += l->n_readonly;
-    }
-    if ((uint32_t)m.n_keys + total_w + total_r > 256) {
-      rc = TXMSG_ERR_TOO_MANY_KEYS;
-      goto out;
-    }
-    m.n_loaded_writable = (uint16_t)total_w;
-    m.n_loaded_readonly = (uint16_t)total_r;
-  }
-
+  if ((rc = read_header(buf, len, &off, &m)) != 0) goto out;
+  if ((rc = read_instructions(buf, len, &off, &m)) != 0) goto out;
+  if (m.version == 0 && (rc = read_lookups(buf, len, &off, &m)) != 0) goto out;
   if (off != len) {
     rc = TXMSG_ERR_TRAILING;
     goto out;
   }
-
-  /* indexes: program ids must be static keys (never the fee payer);
-   * accounts may reach into the looked-up keys */
-  {
-    size_t total = (size_t)m.n_keys + m.n_loaded_writable + m.n_loaded_readonly;
-    for (uint16_t i = 0; i < m.n_ix; i++) {
-      const txmsg_ix_t *ix = &m.ix[i];
-      if (ix->program_id_index == 0 || ix->program_id_index >= m.n_keys) {
-        /* the program id byte precedes the accounts' compact-u16 count */
-        size_t cu = ix->n_accounts < 0x80 ? 1 : ix->n_accounts < 0x4000 ? 2 : 3;
-        off = (size_t)(ix->accounts - buf) - cu - 1;
-        rc = TXMSG_ERR_INDEX;
-        goto out;
-      }
-      for (uint16_t a = 0; a < ix->n_accounts; a++) {
-        if (ix->accounts[a] >= total) {
-          off = (size_t)(ix->accounts + a - buf);
-          rc = TXMSG_ERR_INDEX;
-          goto out;
-        }
-      }
-    }
-  }
+  rc = check_indexes(buf, &off, &m);
 
 out:
   if (rc != TXMSG_OK) {
