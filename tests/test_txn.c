@@ -1834,6 +1834,146 @@ START_TEST(real_balances_agree_across_encodings) {
 }
 END_TEST
 
+/* Every way txn_parse refuses input is a negative txn code with a message
+ * and a text from txn_strerror; *out stays NULL. */
+START_TEST(errors_are_txn_codes) {
+  txb_t t;
+  claim_closing_position(&t);
+  json_t *res = txb_build(&t);
+  json_t *forms[3] = {res, to_base64(res), to_jsonparsed(res)};
+  struct {
+    int form; /* -1: every form */
+    const char *what;
+    int want;
+  } cases[] = {
+      {-1, "slot", TXN_ERR_FORMAT},          {-1, "blockTime", TXN_ERR_FORMAT},
+      {-1, "version", TXN_ERR_FORMAT},       {-1, "meta", TXN_ERR_FORMAT},
+      {-1, "fee", TXN_ERR_FORMAT},           {-1, "logs", TXN_ERR_FORMAT},
+      {-1, "inner_index", TXN_ERR_INDEX},    {-1, "inner_shape", TXN_ERR_FORMAT},
+      {-1, "transaction", TXN_ERR_FORMAT},   {0, "program_index", TXN_ERR_INDEX},
+      {0, "signature", TXN_ERR_FORMAT},      {1, "payload", TXN_ERR_FORMAT},
+      {1, "wire", TXN_ERR_WIRE},             {1, "encoding", TXN_ERR_FORMAT},
+      {2, "program_id", TXN_ERR_INDEX},      {2, "account_key", TXN_ERR_FORMAT},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (int f = 0; f < 3; f++) {
+      if (cases[c].form >= 0 && cases[c].form != f) continue;
+      json_t *d = json_deep_copy(forms[f]);
+      json_t *meta = json_object_get(d, "meta");
+      json_t *txj = json_object_get(d, "transaction");
+      json_t *msg = json_object_get(txj, "message");
+      const char *w = cases[c].what;
+      if (!strcmp(w, "slot")) json_object_set_new(d, "slot", json_string("x"));
+      if (!strcmp(w, "blockTime")) json_object_set_new(d, "blockTime", json_real(1.5));
+      if (!strcmp(w, "version")) json_object_set_new(d, "version", json_string("v9"));
+      if (!strcmp(w, "meta")) json_object_set_new(d, "meta", json_string("x"));
+      if (!strcmp(w, "fee")) json_object_set_new(meta, "fee", json_integer(-1));
+      if (!strcmp(w, "logs")) json_object_set_new(meta, "logMessages", json_pack("[i]", 1));
+      if (!strcmp(w, "inner_index"))
+        json_object_set_new(json_array_get(json_object_get(meta, "innerInstructions"), 0), "index",
+                            json_integer(99));
+      if (!strcmp(w, "inner_shape"))
+        json_array_append_new(json_object_get(meta, "innerInstructions"), json_integer(3));
+      if (!strcmp(w, "transaction")) json_object_set_new(d, "transaction", json_integer(1));
+      if (!strcmp(w, "program_index"))
+        json_object_set_new(json_array_get(json_object_get(msg, "instructions"), 0),
+                            "programIdIndex", json_integer(99));
+      if (!strcmp(w, "signature"))
+        json_array_set_new(json_object_get(txj, "signatures"), 0, json_string("0OIl"));
+      if (!strcmp(w, "payload")) json_array_set_new(txj, 0, json_string("!!!"));
+      if (!strcmp(w, "wire")) json_array_set_new(txj, 0, json_string("AQID"));
+      if (!strcmp(w, "encoding")) json_array_set_new(txj, 1, json_string("base32"));
+      if (!strcmp(w, "program_id"))
+        json_object_set_new(json_array_get(json_object_get(msg, "instructions"), 0), "programId",
+                            json_string(K(EVIL)));
+      if (!strcmp(w, "account_key"))
+        json_object_set_new(json_array_get(json_object_get(msg, "accountKeys"), 0), "pubkey",
+                            json_string("not-a-key"));
+      txn_t *tx = (txn_t *)&t; /* must be reset to NULL */
+      char err[256];
+      int rc = txn_parse(d, NULL, &tx, err, sizeof err);
+      ck_assert_msg(rc == cases[c].want, "%s form %d: rc %d (%s)", w, f, rc, err);
+      ck_assert_ptr_null(tx);
+      ck_assert_msg(err[0] != '\0', "%s form %d: no message", w, f);
+      ck_assert_str_ne(txn_strerror(rc), "unknown error");
+      json_decref(d);
+    }
+  }
+  for (int f = 0; f < 3; f++) json_decref(forms[f]);
+  txn_t *tx = (txn_t *)&t;
+  char err[64];
+  json_t *arr = json_array();
+  ck_assert_int_eq(txn_parse(arr, NULL, &tx, err, sizeof err), TXN_ERR_FORMAT);
+  ck_assert_ptr_null(tx);
+  json_decref(arr);
+  txn_block_t blk;
+  json_t *bad = json_pack("{s:s}", "blockTime", "soon");
+  ck_assert_int_eq(txn_block_from_json(bad, 1, &blk), TXN_ERR_FORMAT);
+  json_decref(bad);
+}
+END_TEST
+
+/* The one parser of the runtime's invocation lines. */
+START_TEST(invocation_line_parser) {
+  log_events_line_t l;
+  char line[160];
+  snprintf(line, sizeof line, "Program %s invoke [2]", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_INVOKE);
+  ck_assert_uint_eq(l.id_len, strlen(PROGRAM));
+  ck_assert(memcmp(l.id, PROGRAM, l.id_len) == 0);
+  ck_assert(l.has_depth);
+  ck_assert_uint_eq(l.depth, 2);
+  snprintf(line, sizeof line, "Program %s invoke [x]", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_INVOKE);
+  ck_assert(!l.has_depth);
+  ck_assert_uint_eq(l.depth, 0);
+  snprintf(line, sizeof line, "Program %s invoke [1234567]", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_INVOKE);
+  ck_assert(!l.has_depth);
+  snprintf(line, sizeof line, "Program %s success", SYSTEM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_SUCCESS);
+  ck_assert_uint_eq(l.id_len, strlen(SYSTEM));
+  snprintf(line, sizeof line, "Program %s failed: custom program error: 0x1", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_FAILED);
+  snprintf(line, sizeof line, "Program %s successful", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_OTHER);
+  snprintf(line, sizeof line, "Program %s consumed 10 of 200000 compute units", PROGRAM);
+  ck_assert_int_eq(log_events_parse_line(line, &l), LOG_EVENTS_LINE_OTHER);
+  ck_assert_ptr_null(l.id);
+  static const char *others[] = {
+      "Program log: Program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe invoke [1]",
+      "Program data: kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe invoke [1]",
+      "Program 0OIlkneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNN invoke [1]", /* not base58 */
+      "Program short invoke [1]",
+      "Program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe",
+      "program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe invoke [1]",
+      "",
+  };
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    ck_assert_msg(log_events_parse_line(others[i], &l) == LOG_EVENTS_LINE_OTHER, "%s", others[i]);
+  ck_assert_int_eq(log_events_parse_line(NULL, &l), LOG_EVENTS_LINE_OTHER);
+
+  /* log_events_scan counts with it: the "invoke" text inside a Program
+   * log line is not an invocation, so the event belongs to invocation 1 */
+  const char *lines[] = {
+      "Program ComputeBudget111111111111111111111111111111 invoke [1]",
+      "Program ComputeBudget111111111111111111111111111111 success",
+      "Program log: Program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe invoke [1]",
+      "Program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe invoke [1]",
+      "Program 11111111111111111111111111111111 invoke [2]",
+      "Program 11111111111111111111111111111111 success",
+      "Program data: AQID",
+      "Program kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe success",
+  };
+  log_events_t ev;
+  ck_assert_int_eq(log_events_scan(lines, 8, PROGRAM, &ev), 0);
+  ck_assert_uint_eq(ev.count, 1);
+  ck_assert_uint_eq(ev.items[0].invocation, 1);
+  ck_assert_uint_eq(ev.items[0].depth, 1);
+  log_events_free(&ev);
+}
+END_TEST
+
 static void setup(void) {
   char err[256];
   ck_assert_msg(idl_load_default(&g_idl, err, sizeof err) == 0, "idl: %s", err);
@@ -1871,6 +2011,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, balances_above_int64_exact);
   tcase_add_test(tc, balances_malformed);
   tcase_add_test(tc, real_balances_agree_across_encodings);
+  tcase_add_test(tc, errors_are_txn_codes);
+  tcase_add_test(tc, invocation_line_parser);
   suite_add_tcase(s, tc);
   return s;
 }
