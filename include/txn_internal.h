@@ -24,7 +24,8 @@ void *txn_arena_alloc(struct txn_priv *a, size_t n);
 char *txn_arena_strdup(struct txn_priv *a, const char *s);
 
 /* snprintf into err (when err and errsz), "" if formatting fails. */
-void txn_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void txn_seterr(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Instruction under construction: indexes into the key list. */
 typedef struct txn_pix {

@@ -90,7 +90,8 @@ static void copy_utf8_trunc(char *dst, size_t dstsz, const char *src) {
   if (n >= dstsz) {
     n = dstsz - 1;
     /* back off continuation bytes so no sequence is cut */
-    while (n > 0 && ((unsigned char)src[n] & 0xC0u) == 0x80u) n--;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0u) == 0x80u)
+      n--;
   }
   memcpy(dst, src, n);
   dst[n] = '\0';
@@ -425,7 +426,8 @@ static int publish(txn_pstate_t *s, const txn_pix_t *flat, size_t n_flat) {
     x->account_idx = p->accounts;
     const char **acc = txn_arena_alloc(s->a, (p->n_accounts ? p->n_accounts : 1) * sizeof *acc);
     if (!acc) return TXN_ERR_NOMEM;
-    for (size_t a = 0; a < p->n_accounts; a++) acc[a] = s->keys[p->accounts[a]];
+    for (size_t a = 0; a < p->n_accounts; a++)
+      acc[a] = s->keys[p->accounts[a]];
     x->accounts = acc;
     x->has_data = p->has_data;
     x->data = p->data;

@@ -22,7 +22,8 @@ void txn_rows_free(txn_rows_t *rows) {
 
 void txn_issues_free(txn_issues_t *issues) {
   if (!issues) return;
-  for (size_t i = 0; i < issues->count; i++) free(issues->items[i].data);
+  for (size_t i = 0; i < issues->count; i++)
+    free(issues->items[i].data);
   free(issues->items);
   memset(issues, 0, sizeof *issues);
 }
@@ -281,7 +282,7 @@ static int row_event(extract_t *x, size_t i, cb_tx_row_t *row) {
     int rc = issue_add(x->issues, TXN_ISSUE_EVENT_MISSING, (uint32_t)i, NULL, NULL, 0,
                        "%s instruction %zu: no %s event%s", cb_tx_type_name(d->type), i,
                        event_name((cb_event_kind_t)want),
-                       !tx->has_logs                ? " (no logMessages)"
+                       !tx->has_logs                     ? " (no logMessages)"
                        : (x->have_le && x->le.truncated) ? " (log truncated)"
                                                          : "");
     if (rc) return rc;

@@ -199,7 +199,8 @@ static size_t loaded_count(const json_t *la) {
          json_array_size(json_object_get(la, "readonly"));
 }
 
-static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *meta, size_t *n_static) {
+static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *meta,
+                           size_t *n_static) {
   const json_t *ak = json_object_get(msg, "accountKeys");
   const json_t *hdr = json_object_get(msg, "header");
   uint64_t nreq, nros, nrou;
@@ -242,8 +243,9 @@ static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *met
       r += json_array_size(json_object_get(l, "readonlyIndexes"));
     }
     if (la && !json_is_null(la) && (w != nw || r != nr)) {
-      txn_seterr(s->err, s->errsz, "addressTableLookups (%zu+%zu) disagree with loadedAddresses (%zu+%zu)",
-             w, r, nw, nr);
+      txn_seterr(s->err, s->errsz,
+                 "addressTableLookups (%zu+%zu) disagree with loadedAddresses (%zu+%zu)", w, r, nw,
+                 nr);
       return TXN_ERR_FORMAT;
     }
   }
@@ -278,7 +280,8 @@ static int parse_keys_jp(txn_pstate_t *s, const json_t *msg, size_t *n_static) {
 }
 
 /* Converts wire-format message to key list + top-level instructions. */
-static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta, size_t *n_static) {
+static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta,
+                           size_t *n_static) {
   const json_t *la = meta ? json_object_get(meta, "loadedAddresses") : NULL;
   size_t nl = loaded_count(la);
   if (nl > 256) {
@@ -299,8 +302,8 @@ static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta
   if (rc) return rc;
   if (m->n_lookups && (nw != m->n_loaded_writable || nr != m->n_loaded_readonly)) {
     txn_seterr(s->err, s->errsz,
-           "address table lookups (%u+%u) disagree with meta.loadedAddresses (%zu+%zu)",
-           (unsigned)m->n_loaded_writable, (unsigned)m->n_loaded_readonly, nw, nr);
+               "address table lookups (%u+%u) disagree with meta.loadedAddresses (%zu+%zu)",
+               (unsigned)m->n_loaded_writable, (unsigned)m->n_loaded_readonly, nw, nr);
     return TXN_ERR_FORMAT;
   }
   if (!m->n_lookups && (nw || nr)) {
@@ -373,8 +376,8 @@ static int wire_instructions(txn_pstate_t *s, const txmsg_t *m) {
     if (!p->accounts || !p->data) return TXN_ERR_NOMEM;
     for (size_t a = 0; a < p->n_accounts; a++) {
       if (wi->accounts[a] >= s->n_keys) {
-        txn_seterr(s->err, s->errsz, "instruction %zu account %zu: index %u outside %zu keys", i,
-                   a, (unsigned)wi->accounts[a], s->n_keys);
+        txn_seterr(s->err, s->errsz, "instruction %zu account %zu: index %u outside %zu keys", i, a,
+                   (unsigned)wi->accounts[a], s->n_keys);
         return TXN_ERR_INDEX;
       }
       p->accounts[a] = wi->accounts[a];
