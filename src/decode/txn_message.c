@@ -279,7 +279,7 @@ static int parse_keys_jp(txn_pstate_t *s, const json_t *msg, size_t *n_static) {
   return TXN_OK;
 }
 
-/* Converts wire-format message to key list + top-level instructions. */
+/* The key list of a wire-format message, with meta.loadedAddresses. */
 static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta,
                            size_t *n_static) {
   const json_t *la = meta ? json_object_get(meta, "loadedAddresses") : NULL;
