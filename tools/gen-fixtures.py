@@ -350,15 +350,21 @@ class Idl:
             return t["variants"][idx]["name"], off + 1
         raise IdlError("%s: unsupported kind" % path)
 
-    def decode_account(self, data):
-        """-> (type name, value dict). Bytes after the layout must be zero."""
+    def decode_account(self, data, allow_tail=False):
+        """-> (type name, value dict). Bytes after the layout must be zero
+        unless allow_tail (Anchor's coder: decode the layout, ignore the rest)."""
         name = self.disc_to_account.get(bytes(data[:8]))
         if name is None:
             raise IdlError("unknown account discriminator %s" % bytes(data[:8]).hex())
         value, off = self.dec_defined(name, data, 8)
-        if any(data[off:]):
+        if any(data[off:]) and not allow_tail:
             raise IdlError("%s: non-zero bytes after the layout" % name)
         return name, value
+
+    def layout_end(self, data):
+        """Offset where an account's IDL layout ends (its data decoded)."""
+        name = self.disc_to_account[bytes(data[:8])]
+        return self.dec_defined(name, data, 8)[1]
 
     def decode_event(self, data):
         name = self.disc_to_event.get(bytes(data[:8]))
@@ -519,8 +525,13 @@ class World:
         self.seed = seed
         self.program = b58decode(idl.address)
         self.lamports = {}
-        # program accounts: key -> {"type", "value", "space", "slot"}
+        # program accounts: key -> {"type", "value", "space", "slot", "tail"}
+        # ("tail": non-zero bytes after the IDL layout, for accounts allocated larger)
         self.acc = {}
+        # closed program accounts: key -> the last state before the close plus
+        # "closed_slot", "closed_time" (lamports 0, owner System, data empty)
+        self.closed = {}
+        self.order = []     # every program account ever created, in creation order
         self.space = {n: idl.account_space(n, STRING_MAX.get(n, {})) for n in idl.account_disc}
         for k, v in ((SYSTEM_PROGRAM, 1), (COMPUTE_BUDGET, 1), (VOTE_PROGRAM, 1),
                      (SYSVAR_CLOCK, 1169280), (SYSVAR_SLOT_HASHES, 143487360)):
@@ -534,8 +545,9 @@ class World:
         return 255 - key[0] % 5
 
     def encode(self, key):
-        a = self.acc[key]
-        return self.idl.encode_account(a["type"], a["value"], a["space"])
+        a = self.acc[key] if key in self.acc else self.closed[key]
+        tail = a.get("tail", b"")
+        return self.idl.encode_account(a["type"], a["value"], a["space"] - len(tail)) + tail
 
 
 class Exec:
@@ -554,6 +566,7 @@ class Exec:
         self.inner = {}         # top index -> [inner instruction]
         self.events = []        # (flat index of the emitting instruction, name, value)
         self.changed = []       # program accounts written, in order
+        self.closed_keys = []   # program accounts closed, in order
         self.top = None
         self.frames = []
         self.budget = budget
@@ -617,15 +630,34 @@ class Exec:
         self.log("Program 11111111111111111111111111111111 success")
         self.frame()["used"] += CU_INVOKE + CU_BUILTIN
 
-    def create_account(self, depth, payer, new, type_name, value):
-        space = self.w.space[type_name]
+    def create_account(self, depth, payer, new, type_name, value, tail=b""):
+        """System CreateAccount CPI; tail: bytes after the IDL layout (an
+        account allocated larger than its layout, its spare bytes written)."""
+        space = self.w.space[type_name] + len(tail)
         lamports = rent_exempt(space)
         data = struct.pack("<IQQ", 0, lamports, space) + self.w.program
         self.cpi_system(depth, data, [payer, new])
-        if new in self.w.acc or self.w.lamports.get(new, 0):
+        if new in self.w.acc or new in self.w.closed or self.w.lamports.get(new, 0):
             raise RuntimeError("account already exists")
         self.w.acc[new] = {"type": type_name, "value": value, "space": space, "slot": self.slot}
+        if tail:
+            self.w.acc[new]["tail"] = bytes(tail)
+        self.w.order.append(new)
         self.move(payer, new, lamports)
+
+    def close_account(self, key, dest):
+        """Anchor `close = dest`: every lamport to dest, owner System, data
+        emptied (no CPI, no log). The account leaves the program's accounts:
+        account reads answer null, programSubscribe sends nothing."""
+        lam = self.w.lamports
+        a = self.w.acc.pop(key)
+        a = dict(a, closed_slot=self.slot, closed_time=self.time)
+        self.w.closed[key] = a
+        lam[dest] = lam.get(dest, 0) + lam[key]
+        lam[key] = 0
+        if key in self.changed:
+            self.changed.remove(key)
+        self.closed_keys.append(key)
 
     def transfer(self, depth, src, dst, lamports):
         data = struct.pack("<IQ", 2, lamports)
@@ -935,6 +967,15 @@ class Exec:
         self.write(vault_key, "Treasury", t)
         self.move(vault_key, user, lamports)
 
+    def settle_position(self, ix, position):
+        """A claim's Position: written claimed, or (a build with `close = user`)
+        closed with its rent going to the user; its claimed state is then never
+        stored."""
+        if ix.opts.get("close"):
+            self.close_account(ix.accts["position"], ix.accts["user"])
+        else:
+            self.write(ix.accts["position"], "Position", position)
+
     def ix_claim_winnings(self, depth, fi, ix):
         a = ix.accts
         market = self.get(a["market"], "Market")
@@ -963,7 +1004,7 @@ class Exec:
         position["claimed"] = True
         position["claimed_amount"] = payout
         position["updated_at"] = self.time
-        self.write(a["position"], "Position", position)
+        self.settle_position(ix, position)
         self.emit(depth, fi, "WinningsClaimed", {"market": a["market"], "position": a["position"],
                                                  "user": a["user"], "amount": payout,
                                                  "timestamp": self.time})
@@ -994,7 +1035,7 @@ class Exec:
         position["claimed"] = True
         position["claimed_amount"] = ys + ns
         position["updated_at"] = self.time
-        self.write(a["position"], "Position", position)
+        self.settle_position(ix, position)
         self.emit(depth, fi, "RefundClaimed", {"market": a["market"], "position": a["position"],
                                                "user": a["user"], "amount": ys + ns,
                                                "timestamp": self.time})
@@ -1048,6 +1089,7 @@ class TxRecord:
         self.blockhash = None
         self.rows = []
         self.post_states = {}       # program account -> (data, lamports, space) after this tx
+        self.closed = []            # program accounts this tx closed
         self.label = ""
 
 
@@ -1289,7 +1331,8 @@ class Chain:
         rec.fee = LAMPORTS_PER_SIGNATURE * rec.header["numRequiredSignatures"] + \
             (price * limit + 999_999) // 1_000_000
         rec.pre = [w.lamports.get(k, 0) for k in rec.keys]
-        snapshot = (copy.deepcopy(w.acc), dict(w.lamports)) if expect_fail else None
+        snapshot = (copy.deepcopy(w.acc), dict(w.lamports), list(w.order), copy.deepcopy(w.closed)) \
+            if expect_fail else None
         if w.lamports.get(payer, 0) < rec.fee:
             raise RuntimeError("payer cannot pay the fee")
         w.lamports[payer] -= rec.fee
@@ -1303,11 +1346,12 @@ class Chain:
         if (failed is not None) != expect_fail:
             raise RuntimeError("%s: unexpected outcome %r" % (label, failed and failed.code))
         if failed is not None:
-            w.acc, w.lamports = snapshot
+            w.acc, w.lamports, w.order, w.closed = snapshot
             w.lamports[payer] -= rec.fee
             rec.err = {"InstructionError": [failed.index, {"Custom": failed.code}]}
             ex.changed = []
             ex.events = []
+            ex.closed_keys = []
         rec.logs = ex.logs
         rec.cu = ex.cu_total
         for top, entries in ex.inner.items():
@@ -1317,6 +1361,7 @@ class Chain:
         for k in ex.changed:
             if k in w.acc:
                 rec.post_states[k] = (w.encode(k), w.lamports[k], w.acc[k]["space"])
+        rec.closed = list(ex.closed_keys)
         rec.rows = self.rows_for(rec, ixs, ex)
         block["txs"].append(rec)
         self.records.append(rec)
@@ -1730,7 +1775,7 @@ class Scenario:
                    {"market": market["key"], "authority": market["authority"]}, {})
         return self.chain.submit(market["authority"], [ix], "cancel_market")
 
-    def claim_ix(self, market, user, kind):
+    def claim_ix(self, market, user, kind, close=False):
         w = self.w
         mv = w.acc[market["key"]]["value"]
         pv = w.acc[self.position_key(user, market["key"])]["value"]
@@ -1744,7 +1789,8 @@ class Scenario:
             vault, extra = vaults[0], vaults[1:]
         accts = {"market": market["key"], "position": self.position_key(user, market["key"]),
                  "vault": vault, "user": user}
-        return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra)
+        return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra,
+                     close=close)
 
     # ---- the whole life
     def run(self):
@@ -1844,13 +1890,32 @@ class Scenario:
                     first = False
         rng.shuffle(claims)
         double_done = False
-        for m, user, kind in claims:
-            ix = self.claim_ix(m, user, kind)
-            rec = self.chain.submit(user, [ix], kind)
+        v0_close_done = False
+        for n, (m, user, kind) in enumerate(claims):
+            doubled = not double_done and (kind == "claim_winnings" or
+                                           all(k != "claim_winnings" for _, _, k in claims))
+            # claims close their Position (`close = user`), except every fourth
+            # one and the one claimed twice (an older build: the Position stays,
+            # claimed)
+            close = not doubled and n % 4 != 3
+            ix = self.claim_ix(m, user, kind, close=close)
+            if close and not v0_close_done:
+                # the closed Position (and the market, vaults) loaded from an
+                # address lookup table
+                table_key = self.w.key("lookup-table/claims/%s" % b58encode(m["key"]))
+                table = [SYSTEM_PROGRAM, m["key"], m["yes_vault"], m["no_vault"],
+                         self.position_key(user, m["key"])]
+                rec = self.chain.submit(user, [ix], "v0 %s closing a looked-up Position" % kind,
+                                        alt=(table_key, table))
+                self.note("v0_claim_close", rec)
+                v0_close_done = True
+            else:
+                rec = self.chain.submit(user, [ix], kind)
+                if close:
+                    self.note("claim_close", rec)
             if kind == "claim_winnings":
                 self.note("claim_winnings", rec)
-            if not double_done and (kind == "claim_winnings" or
-                                    all(k != "claim_winnings" for _, _, k in claims)):
+            if doubled:
                 again = self.claim_ix(m, user, kind)
                 rec2 = self.chain.submit(user, [compute_budget_limit(200_000), again],
                                          "second %s (AlreadyClaimed)" % kind, expect_fail=True)
@@ -1983,9 +2048,16 @@ ACCOUNT_TABLE = {"GlobalConfig": "platform_config", "Market": "markets_cache",
                  "OracleData": "oracle_data_cache"}
 
 
-def table_row(name, key, v, slot, resolved_at):
+def table_row(name, key, v, slot, resolved_at, closed_at=None, closed_slot=None):
     """The cache table row an account state maps to (schema/001_core.sql
-    column names; NUMERIC as decimal strings, integers as numbers)."""
+    column names; NUMERIC as decimal strings, integers as numbers), with
+    closed_at_unix / closed_slot (null while the account exists)."""
+    row = table_row_fields(name, key, v, slot, resolved_at)
+    row["closed_at_unix"], row["closed_slot"] = closed_at, closed_slot
+    return row
+
+
+def table_row_fields(name, key, v, slot, resolved_at):
     pk = b58encode(key)
     if name == "GlobalConfig":
         return {"config_pubkey": pk, "authority_pubkey": b58encode(v["authority"]),
@@ -2167,8 +2239,9 @@ def build_outputs(sc, args, outdir):
     all_keys = sorted(w.acc, key=b58encode)
     chunks = [all_keys[i:i + 100] for i in range(0, len(all_keys), 100)]
     missing = w.key("never-created-account")
+    closed_keys = [k for k in w.order if k in w.closed]
     probe = [k for k in all_keys if w.acc[k]["type"] == "Market"][:1] + [missing] + \
-        [k for k in all_keys if w.acc[k]["type"] == "Position"][:1]
+        [k for k in all_keys if w.acc[k]["type"] == "Position"][:1] + closed_keys[:2]
     chunks.append(probe)
     seen_chunks = set()
     for ks in chunks:
@@ -2188,7 +2261,7 @@ def build_outputs(sc, args, outdir):
     one_per_type = []
     for tname in w.idl.account_disc:
         one_per_type += [k for k in all_keys if w.acc[k]["type"] == tname][:1]
-    for k in one_per_type + [missing]:
+    for k in one_per_type + [missing] + closed_keys[:1]:
         add("getAccountInfo", [b58encode(k), {"encoding": "base64", "commitment": "confirmed"}],
             {"context": ctx, "value": acc_json(k) if k in w.acc else None})
 
@@ -2239,15 +2312,28 @@ def build_outputs(sc, args, outdir):
                 resolved_at[row["market_pubkey"]] = row["resolved_at_unix"]
     tables = {t: [] for t in ("platform_config", "markets_cache", "positions_cache",
                               "treasuries_cache", "oracle_data_cache")}
-    creation_order = list(w.acc)   # insertion order = creation order
-    for k in creation_order:
-        a = w.acc[k]
-        row = table_row(a["type"], k, a["value"], a["slot"], resolved_at.get(b58encode(k)))
+    for k in w.order:
+        a = w.acc.get(k) or w.closed[k]
+        row = table_row(a["type"], k, a["value"], a.get("closed_slot", a["slot"]),
+                        resolved_at.get(b58encode(k)), a.get("closed_time"), a.get("closed_slot"))
         if a["type"] == "Position":
             mv = w.acc[a["value"]["market"]]["value"]
             cv, up, rp = position_derived(a["value"], mv)
             row["current_value"], row["unrealized_pnl"], row["realized_pnl"] = cv, up, rp
         tables[ACCOUNT_TABLE[a["type"]]].append(row)
+    closed_meta = []
+    for rec in records:
+        for k in rec.closed:
+            closed_meta.append({"pubkey": b58encode(k), "type": w.closed[k]["type"],
+                                "signature": b58encode(rec.sig), "closed_slot": rec.slot,
+                                "closed_at_unix": rec.block_time,
+                                "loaded_address": k in rec.loaded_w})
+    trailing = {}
+    for k in w.order:
+        a = w.acc.get(k) or w.closed[k]
+        if a.get("tail"):
+            trailing[b58encode(k)] = {"type": a["type"], "space": a["space"],
+                                      "layout_end": a["space"] - len(a["tail"])}
     tx_rows = [row for rec in records for row in rec.rows]
     users = set()
     for row in tables["positions_cache"]:
@@ -2275,6 +2361,8 @@ def build_outputs(sc, args, outdir):
         "router_program_id": b58encode(sc.router),
         "event_authority": b58encode(sc.event_authority),
         "special_signatures": sc.specials,
+        "closed_accounts": closed_meta,
+        "trailing_bytes_accounts": trailing,
         "vote_signatures_in_blocks": len(vote_sigs),
     }
     expected = dict(meta=meta, users=[{"wallet_address": u} for u in sorted(users)],
@@ -2429,7 +2517,8 @@ def ref_rows(idl, res, sig, block_height):
         flat.extend(inner_by.get(i, []))
     events = {}
     ordinal, stack = -1, []
-    for line in meta["logMessages"]:
+    # a failed transaction was rolled back: its logged events never happened
+    for line in ([] if meta["err"] is not None else meta["logMessages"]):
         parts = line.split(" ")
         if len(parts) == 4 and parts[0] == "Program" and parts[2] == "invoke":
             ordinal += 1
@@ -2443,7 +2532,7 @@ def ref_rows(idl, res, sig, block_height):
                 raw = b"".join(base64.b64decode(p) for p in line[len("Program data: "):].split(" "))
                 events.setdefault(stack[-1][1], []).append(raw)
     for j, ix in enumerate(flat):
-        if keys[ix["programIdIndex"]] != program:
+        if keys[ix["programIdIndex"]] != program or meta["err"] is not None:
             continue
         data = b58decode(ix["data"])
         if data[:8] != EMIT_CPI_TAG:
@@ -2542,7 +2631,9 @@ def verify(dirpath, idl):
         if len(data) != a["space"] or a["owner"] != program or a["rentEpoch"] != U64_MAX:
             bad("account %s: space/owner/rentEpoch" % pk)
         try:
-            decoded[pk] = idl.decode_account(data)
+            decoded[pk] = idl.decode_account(data, allow_tail=True)
+            if any(data[idl.layout_end(data):]) != (pk in meta.get("trailing_bytes_accounts", {})):
+                bad("account %s: trailing bytes not as listed in meta.trailing_bytes_accounts" % pk)
         except (IdlError, UnicodeDecodeError) as e:
             bad("account %s: %s" % (pk, e))
     exp_rows = {}
@@ -2552,8 +2643,11 @@ def verify(dirpath, idl):
     for table, field in pk_field.items():
         for row in expected[table]:
             exp_rows[row[field]] = (table, row)
-    if set(exp_rows) != set(accounts):
-        bad("expected tables and accounts.json list different accounts")
+    closed_rows = {pk for pk, (_, row) in exp_rows.items() if row.get("closed_slot") is not None}
+    if set(exp_rows) - closed_rows != set(accounts):
+        bad("expected tables (open rows) and accounts.json list different accounts")
+    if closed_rows != {c["pubkey"] for c in meta.get("closed_accounts", [])}:
+        bad("closed rows and meta.closed_accounts differ")
     for pk, (name, value) in decoded.items():
         if pk not in exp_rows:
             continue
@@ -2734,11 +2828,14 @@ def verify(dirpath, idl):
     last_state = {}
     ws_sigs = []
     ws_slots = []
+    hostile_lines = {h["line"] for h in meta.get("hostile_ws", [])}
     for n, item in enumerate(ws, 1):
         if item["at_ms"] <= last_at:
             bad("ws.jsonl:%d: at_ms not increasing" % n)
         last_at = item["at_ms"]
         res = item["params"]["result"]
+        if n in hostile_lines:
+            continue
         if item["method"] == "slotNotification":
             ws_slots.append(res["slot"])
         elif item["method"] == "logsNotification":
@@ -2746,7 +2843,7 @@ def verify(dirpath, idl):
         elif item["method"] == "programNotification":
             acc = res["value"]["account"]
             try:
-                idl.decode_account(base64.b64decode(acc["data"][0]))
+                idl.decode_account(base64.b64decode(acc["data"][0]), allow_tail=True)
             except (IdlError, UnicodeDecodeError) as e:
                 bad("ws.jsonl:%d: %s" % (n, e))
             last_state[res["value"]["pubkey"]] = (acc, res["context"]["slot"])
@@ -2756,12 +2853,89 @@ def verify(dirpath, idl):
         bad("slotNotification slots differ from the produced slots")
     if sorted(ws_sigs) != sorted(sigs):
         bad("logsNotification signatures differ from the recorded transactions")
+    closes = {c["pubkey"]: c for c in meta.get("closed_accounts", [])}
     for pk, (acc, slot) in last_state.items():
+        if pk in closes:
+            continue
         same_account(pk, acc, "programNotification")
         if accounts.get(pk, {}).get("slot") != slot:
             bad("programNotification %s: last slot %d != accounts.json slot" % (pk, slot))
-    if set(last_state) != set(accounts):
+    if set(last_state) != set(accounts) | set(closes):
         bad("programNotification does not cover every account")
+
+    # 7. closed accounts: the expected row holds the last state the stream
+    # showed, closed by a transaction whose balances take the account to 0
+    for pk, c in closes.items():
+        table, row = exp_rows.get(pk, (None, None))
+        if row is None or pk not in last_state:
+            bad("closed %s: no expected row or never notified" % pk)
+            continue
+        acc, slot = last_state[pk]
+        name, value = idl.decode_account(base64.b64decode(acc["data"][0]), allow_tail=True)
+        mine = table_row(name, b58decode(pk), value, c["closed_slot"], row.get("resolved_at_unix"),
+                         c["closed_at_unix"], c["closed_slot"])
+        if name == "Position":
+            market = decoded.get(b58encode(value["market"]))
+            if market is None:
+                bad("closed %s: position of an unknown market" % pk)
+                continue
+            mine["current_value"], mine["unrealized_pnl"], mine["realized_pnl"] = \
+                position_derived(value, market[1])
+        if mine != row:
+            diff = sorted(k for k in set(mine) | set(row) if mine.get(k) != row.get(k))
+            bad("closed %s: expected row differs from its last notified state in %s" % (pk, diff))
+        if slot >= c["closed_slot"]:
+            bad("closed %s: notified at or after its close" % pk)
+        one = tx_view.get(c["signature"])
+        if one is None:
+            bad("closed %s: closing transaction not recorded" % pk)
+            continue
+        tslot, view, tmeta, _ = one
+        keys = view["message"]["accountKeys"] + tmeta["loadedAddresses"]["writable"] + \
+            tmeta["loadedAddresses"]["readonly"]
+        if tmeta["err"] is not None or tslot != c["closed_slot"] or pk not in keys:
+            bad("closed %s: closing transaction does not hold it" % pk)
+            continue
+        i = keys.index(pk)
+        if tmeta["preBalances"][i] == 0 or tmeta["postBalances"][i] != 0:
+            bad("closed %s: balances do not go to 0" % pk)
+        if c["loaded_address"] != (pk in tmeta["loadedAddresses"]["writable"]):
+            bad("closed %s: loaded_address flag" % pk)
+        if next(iter(by_sig[c["signature"]].values()))["blockTime"] != c["closed_at_unix"]:
+            bad("closed %s: closed_at_unix is not the block time" % pk)
+    if closes and not any(c["loaded_address"] for c in closes.values()) and \
+            expected["meta"].get("require_all_specials", True):
+        bad("no close of a loaded (lookup table) address")
+
+    # 8. balances: one u64 per account key, lamports conserved but the fee, and
+    # every account's balance continues from the previous transaction that
+    # touched it (blocks in slot order, transactions in block order)
+    balance = {}
+    for s in produced:
+        full = lookup("getBlock", [s, {"encoding": "json", "maxSupportedTransactionVersion": 0,
+                                       "transactionDetails": "full", "rewards": False,
+                                       "commitment": "confirmed"}])
+        if full is None or "result" not in full:
+            continue
+        for t in full["result"]["transactions"]:
+            tm = t["meta"]
+            keys = t["transaction"]["message"]["accountKeys"] + tm["loadedAddresses"]["writable"] + \
+                tm["loadedAddresses"]["readonly"]
+            sig = t["transaction"]["signatures"][0]
+            pre, post = tm["preBalances"], tm["postBalances"]
+            if len(pre) != len(keys) or len(post) != len(keys) or \
+                    not all(isinstance(v, int) and 0 <= v <= U64_MAX for v in pre + post):
+                bad("%s: preBalances/postBalances do not match the account keys" % sig)
+                continue
+            if sum(pre) - sum(post) != tm["fee"]:
+                bad("%s: balances change by %d, fee %d" % (sig, sum(pre) - sum(post), tm["fee"]))
+            for k, a, b in zip(keys, pre, post):
+                if k in balance and balance[k] != a:
+                    bad("%s: preBalance of %s is %d, previous postBalance %d" % (sig, k, a, balance[k]))
+                balance[k] = b
+    for pk, a in accounts.items():
+        if balance.get(pk) != a["lamports"]:
+            bad("%s: accounts.json lamports differ from the last postBalance" % pk)
     specials = meta["special_signatures"]
     for label in ("failed_place_bet", "multi_instruction", "cpi_router", "v0_lookup_table",
                   "emit_cpi_log_truncated"):
