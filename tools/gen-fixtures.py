@@ -1694,6 +1694,17 @@ class Scenario:
         rec = self.chain.submit(user, [ix], "failed place_bet", expect_fail=True)
         self.note("failed_place_bet", rec)
 
+    def do_failed_multi(self):
+        """place_bet (logs its BetPlaced event), then a place_bet below the
+        minimum: the whole transaction fails and is rolled back."""
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        ixs = [self.bet_ix(user, market, side, self.pick_amount(user)),
+               self.bet_ix(user, market, "No" if side == "Yes" else "Yes", self.min_bet - 1)]
+        rec = self.chain.submit(user, ixs, "place_bet then a failing place_bet", expect_fail=True)
+        self.note("failed_after_event", rec)
+
     def do_multi(self):
         user = self.pick_wallet()
         act = self.active_markets()
@@ -1809,8 +1820,9 @@ class Scenario:
         for i in range(n_first):
             self.do_create_market(i)
 
-        specials = ["failed_bet", "multi", "router", "v0", "emit_cpi"]
-        special_bets = {"multi": 2, "router": 1, "v0": 1, "emit_cpi": 1, "failed_bet": 0}
+        specials = ["failed_bet", "multi", "router", "v0", "emit_cpi", "failed_multi"]
+        special_bets = {"multi": 2, "router": 1, "v0": 1, "emit_cpi": 1, "failed_bet": 0,
+                        "failed_multi": 0}
         budget = a.bets
         chosen = []
         for s in specials:
@@ -1826,7 +1838,8 @@ class Scenario:
         for k, i in enumerate(rest):
             pos = (k + 1) * len(phase) // (len(rest) + 1)
             phase.insert(pos, ("market", i))
-        fractions = {"failed_bet": 10, "multi": 30, "router": 45, "v0": 60, "emit_cpi": 75}
+        fractions = {"failed_bet": 10, "multi": 30, "router": 45, "v0": 60, "emit_cpi": 75,
+                     "failed_multi": 85}
         for s in chosen:
             phase.insert(fractions[s] * len(phase) // 100, s)
         for step in phase:
@@ -1885,9 +1898,13 @@ class Scenario:
                 else:
                     shares = pv["yes_shares"] + pv["no_shares"]
                     kind = "claim_refund"
-                if shares and (first or rng.chance(0.85)):
-                    claims.append((m, pv["user"], kind))
+                if shares:
+                    claims.append((m, pv["user"], kind, first))
                     first = False
+        if len(claims) > 8:
+            # some winners never claim (the first claim of each market always happens)
+            claims = [c for c in claims if c[3] or rng.chance(0.85)]
+        claims = [c[:3] for c in claims]
         rng.shuffle(claims)
         double_done = False
         v0_close_done = False
@@ -2938,9 +2955,17 @@ def verify(dirpath, idl):
             bad("%s: accounts.json lamports differ from the last postBalance" % pk)
     specials = meta["special_signatures"]
     for label in ("failed_place_bet", "multi_instruction", "cpi_router", "v0_lookup_table",
-                  "emit_cpi_log_truncated"):
+                  "emit_cpi_log_truncated", "failed_after_event", "v0_claim_close", "claim_close"):
         if label not in specials and expected["meta"].get("require_all_specials", True):
             bad("special case %s missing" % label)
+    for sig in specials.get("failed_after_event", []):
+        logs = tx_view[sig][2]["logMessages"] if sig in tx_view else []
+        rows = exp_by_sig.get(sig, [])
+        if tx_view.get(sig, (0, 0, {"err": None}))[2]["err"] is None or \
+                not any(l.startswith("Program data: ") for l in logs) or len(rows) != 2 or \
+                any(r["status"] != "failed" or r["price"] is not None or r["platform_fee"] != "0"
+                    for r in rows):
+            bad("%s: not a failed transaction with a logged event and two event-less rows" % sig)
     for sig in specials.get("emit_cpi_log_truncated", []):
         logs = tx_view[sig][2]["logMessages"] if sig in tx_view else [""]
         if logs[-1] != "Log truncated" or any(l.startswith("Program data:") for l in logs):
