@@ -806,7 +806,8 @@ class Exec:
             "creation_fee": fee,
             "bump": w.bump(a["market"]),
         }
-        self.create_account(depth + 1, a["authority"], a["market"], "Market", market)
+        self.create_account(depth + 1, a["authority"], a["market"], "Market", market,
+                            tail=ix.opts.get("tail", b""))
         for side, vault in (("YesPool", a["yes_vault"]), ("NoPool", a["no_vault"])):
             self.create_account(depth + 1, a["authority"], vault, "Treasury", {
                 "market": a["market"], "mint": a["accepted_mint"], "authority": a["market"],
@@ -1527,6 +1528,9 @@ def market_strings(i):
             "ipfs://bafy%052d" % i)
 
 
+MARKET_TAIL = 40
+
+
 class Scenario:
     def __init__(self, args, idl):
         self.args = args
@@ -1674,7 +1678,13 @@ class Scenario:
         accts = {"global_config": self.config, "market": key, "authority": authority,
                  "accepted_mint": NATIVE_MINT if mtype == "Degen" else USDC_MINT,
                  "yes_vault": m["yes_vault"], "no_vault": m["no_vault"], "resolver": m["resolver"]}
-        ix = cb_ix(w, "create_market", accts, args)
+        # the second market is allocated MARKET_TAIL bytes larger than its layout
+        # and its spare bytes are written (fields a later program version
+        # appends): decoders read the layout and ignore the rest
+        tail = b""
+        if i == 1:
+            tail = bytes([1]) + struct.pack("<Q", 2) + sha256(self.seed, "/market-tail/", str(i))[:MARKET_TAIL - 9]
+        ix = cb_ix(w, "create_market", accts, args, tail=tail)
         self.markets.append(m)
         return self.chain.submit(authority, [ix], "create_market")
 
@@ -2350,7 +2360,8 @@ def build_outputs(sc, args, outdir):
         a = w.acc.get(k) or w.closed[k]
         if a.get("tail"):
             trailing[b58encode(k)] = {"type": a["type"], "space": a["space"],
-                                      "layout_end": a["space"] - len(a["tail"])}
+                                      "layout_space": a["space"] - len(a["tail"]),
+                                      "spare_bytes": len(a["tail"])}
     tx_rows = [row for rec in records for row in rec.rows]
     users = set()
     for row in tables["positions_cache"]:
