@@ -433,6 +433,7 @@ ZERO_KEY = bytes(32)
 
 API_VERSION = "2.0.15"
 U64_MAX = (1 << 64) - 1
+I64_MAX = (1 << 63) - 1
 RENT_EPOCH = U64_MAX            # every rent-exempt account since rent collection ended
 LAMPORTS_PER_SIGNATURE = 5000
 LOG_BYTES_LIMIT = 10000         # the runtime's log collector limit
@@ -2161,12 +2162,14 @@ class JsonlWriter:
         self.f = open(path + ".tmp", "w", encoding="utf-8", newline="\n")
         self.bytes = 0
         self.methods = {}
+        self.lines = 0
 
     def write(self, method, obj):
         line = dumps(obj) + "\n"
         self.f.write(line)
         self.bytes += len(line.encode("utf-8"))
         self.methods[method] = self.methods.get(method, 0) + 1
+        self.lines += 1
 
     def commit(self):
         self.f.close()
@@ -2296,6 +2299,11 @@ def build_outputs(sc, args, outdir):
     by_slot = {}
     for rec in records:
         by_slot.setdefault(rec.slot, []).append(rec)
+    hostile = []            # meta.hostile_ws
+    hostile_at = {}
+    if args.hostile_ws and len(clock.order) >= 6:
+        hostile_at = {clock.order[len(clock.order) // 3]: 1, clock.order[2 * len(clock.order) // 3]: 2}
+    last_logs, last_prog = None, {}
     for s in clock.order:
         b = clock.blocks[s]
         base = (s - clock.start_slot) * SLOT_MS
@@ -2306,21 +2314,53 @@ def build_outputs(sc, args, outdir):
             ws.write(method, {"at_ms": base + k, "method": method, "params": {"result": result}})
             k += 1
 
+        def bad_note(method, result, slot, what):
+            hostile.append({"line": ws.lines + 1, "method": method, "slot": slot,
+                            "class": "out_of_range" if slot > I64_MAX else "beyond_tip",
+                            "what": what})
+            note(method, result)
+
         root = s - 32
         note("slotNotification", {"parent": b["parent"], "root": root, "slot": s})
+        if hostile_at.get(s) == 1:
+            big = I64_MAX + 1
+            bad_note("slotNotification", {"parent": big - 1, "root": big - 33, "slot": big}, big,
+                     "slot 2^63")
+            cfg = last_prog.get(b58encode(sc.config))
+            if cfg is not None:
+                bad_note("programNotification", dict(cfg, context={"slot": big}), big,
+                         "the GlobalConfig's current state at slot 2^63")
+            if last_logs is not None:
+                bad_note("logsNotification", dict(last_logs, context={"slot": U64_MAX}), U64_MAX,
+                         "a repeated logsNotification at slot 2^64-1")
+        elif hostile_at.get(s) == 2:
+            far = tip + 10 ** 9
+            bad_note("slotNotification", {"parent": U64_MAX - 1, "root": U64_MAX - 32,
+                                          "slot": U64_MAX}, U64_MAX, "slot 2^64-1")
+            bad_note("slotNotification", {"parent": far - 1, "root": far - 32, "slot": far}, far,
+                     "slot tip + 10^9")
+            if last_logs is not None:
+                bad_note("logsNotification", dict(last_logs, context={"slot": far}), far,
+                         "a repeated logsNotification at slot tip + 10^9")
+            cfg = last_prog.get(b58encode(sc.config))
+            if cfg is not None:
+                bad_note("programNotification", dict(cfg, context={"slot": far}), far,
+                         "the GlobalConfig's current state at slot tip + 10^9")
         states = {}
         for rec in by_slot.get(s, []):
-            note("logsNotification", {"context": {"slot": s},
-                                      "value": {"signature": b58encode(rec.sig), "err": rec.err,
-                                                "logs": rec.logs}})
+            last_logs = {"context": {"slot": s},
+                         "value": {"signature": b58encode(rec.sig), "err": rec.err,
+                                   "logs": rec.logs}}
+            note("logsNotification", last_logs)
             for key, st in rec.post_states.items():
                 states.pop(key, None)
                 states[key] = st
         for key, (data, lamports, space) in states.items():
-            note("programNotification", {"context": {"slot": s},
-                                         "value": {"pubkey": b58encode(key),
-                                                   "account": account_json(data, lamports, space,
-                                                                           program)}})
+            res = {"context": {"slot": s},
+                   "value": {"pubkey": b58encode(key),
+                             "account": account_json(data, lamports, space, program)}}
+            last_prog[b58encode(key)] = res
+            note("programNotification", res)
 
     # accounts.json
     accounts = {}
@@ -2390,6 +2430,7 @@ def build_outputs(sc, args, outdir):
         "event_authority": b58encode(sc.event_authority),
         "special_signatures": sc.specials,
         "closed_accounts": closed_meta,
+        "hostile_ws": hostile,
         "trailing_bytes_accounts": trailing,
         "vote_signatures_in_blocks": len(vote_sigs),
     }
@@ -3009,6 +3050,8 @@ def main(argv=None):
     ap.add_argument("--idl", default=os.path.join(root, "idl", "crypto_bet.json"))
     ap.add_argument("--verify", metavar="DIR", help="check a generated directory and exit")
     ap.add_argument("--no-verify", action="store_true", help="skip the check after generating")
+    ap.add_argument("--no-hostile-ws", dest="hostile_ws", action="store_false",
+                    help="leave out the websocket messages with out-of-range and absurd slots")
     args = ap.parse_args(argv)
     idl = Idl(args.idl)
 
@@ -3033,6 +3076,8 @@ def main(argv=None):
                 "sig_page_limit"):
         if getattr(args, opt) != getattr(defaults, opt):
             cmd += ["--" + opt.replace("_", "-"), str(getattr(args, opt))]
+    if not args.hostile_ws:
+        cmd += ["--no-hostile-ws"]
     if args.start_height != max(1, args.start_slot - 18_000_000):
         cmd += ["--start-height", str(args.start_height)]
     args.command_line = " ".join(cmd)
