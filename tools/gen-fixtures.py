@@ -1240,9 +1240,19 @@ class Clock:
         self.next_slot = start_slot
         self.cap = 0
         self.current = None
+        self.time_offset = 0        # seconds added by jump_to()
 
     def blockhash(self, slot):
         return sha256(self.seed, "/blockhash/", str(slot))
+
+    def time_of(self, slot):
+        return self.start_time + (slot - self.start_slot) * SLOT_MS // 1000 + self.time_offset
+
+    def jump_to(self, t):
+        """Quiet period: the next block's time is at least t (block times jump
+        forward; slots stay consecutive)."""
+        self.close()
+        self.time_offset += max(0, t - self.time_of(self.next_slot))
 
     def produce(self):
         s = self.next_slot
@@ -1250,7 +1260,7 @@ class Clock:
             self.skipped.append(s)
             s += 1
         block = {"slot": s, "parent": self.last, "height": self.start_height + len(self.order),
-                 "time": self.start_time + (s - self.start_slot) * SLOT_MS // 1000,
+                 "time": self.time_of(s),
                  "hash": self.blockhash(s), "prev_hash": self.blockhash(self.last), "txs": []}
         self.blocks[s] = block
         self.order.append(s)
@@ -1814,9 +1824,98 @@ class Scenario:
         return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra,
                      close=close)
 
+    # ---- the days preset: a few markets over several UTC days
+    def run_days(self):
+        """Bets crossing two UTC midnights, a day without bets, a market
+        resolved mid-day (bets before and after it that day), a market
+        cancelled mid-day, failed bets, closing claims; the tip is past the
+        last midnight with no transaction after it."""
+        rng = self.rng
+        day0 = self.args.start_time - self.args.start_time % 86400
+
+        def at(day, hours, minutes=0, seconds=0):
+            self.clock.jump_to(day0 + day * 86400 + hours * 3600 + minutes * 60 + seconds)
+
+        def bet(wi, m, side):
+            user = self.wallets[wi % len(self.wallets)]
+            amount = rng.log_uniform(self.min_bet, 8 * 10 ** 9)
+            return self.chain.submit(user, [self.bet_ix(user, m, side, amount)], "place_bet")
+
+        def claim_all(m, kind):
+            n = 0
+            for key in list(self.w.order):
+                acc = self.w.acc.get(key)
+                if acc is None or acc["type"] != "Position" or acc["value"]["market"] != m["key"]:
+                    continue
+                pv, mv = acc["value"], self.w.acc[m["key"]]["value"]
+                shares = pv["yes_shares"] + pv["no_shares"] if kind == "claim_refund" else \
+                    (pv["yes_shares"] if mv["resolution_result"] else pv["no_shares"])
+                if not shares:
+                    continue
+                close = n % 2 == 0
+                rec = self.chain.submit(pv["user"], [self.claim_ix(m, pv["user"], kind, close=close)],
+                                        kind)
+                if close:
+                    self.note("claim_close", rec)
+                n += 1
+
+        at(0, 20, 0)
+        self.do_init()
+        for i in range(3):
+            self.do_create_market(i)
+        A, B, C = self.markets
+        at(0, 21, 10)
+        bet(0, A, "Yes")
+        at(0, 22, 30)
+        bet(2, B, "Yes")
+        user = self.wallets[3]
+        rec = self.chain.submit(user, [self.bet_ix(user, A, "Yes", self.min_bet - 1)],
+                                "failed place_bet", expect_fail=True)
+        self.note("failed_place_bet", rec)
+        at(0, 23, 40)
+        bet(1, B, "No")
+        at(1, 0, 20)                    # first midnight
+        bet(0, A, "No")
+        bet(4, C, "Yes")
+        at(1, 8, 0)
+        self.do_oracle(B, 0)
+        at(1, 12, 15)                   # B resolved mid-day
+        rec = self.do_resolve(B, True)
+        self.note("resolved_mid_day", rec)
+        at(1, 12, 45)
+        bet(3, A, "No")
+        at(1, 13, 0)
+        claim_all(B, "claim_winnings")
+        at(1, 17, 0)
+        user = self.wallets[5]
+        ixs = [self.bet_ix(user, C, "No", rng.log_uniform(self.min_bet, 8 * 10 ** 9)),
+               self.bet_ix(user, C, "Yes", self.min_bet - 1)]
+        rec = self.chain.submit(user, ixs, "place_bet then a failing place_bet", expect_fail=True)
+        self.note("failed_after_event", rec)
+        at(1, 23, 50)
+        bet(0, C, "No")
+        at(2, 0, 10)                    # second midnight
+        bet(1, C, "Yes")
+        at(3, 12, 0)                    # day 3: no bets, one oracle update
+        self.do_oracle(A, 1)
+        at(4, 9, 0)
+        bet(4, C, "Yes")
+        at(4, 15, 30)                   # C cancelled mid-day
+        self.do_cancel(C)
+        at(4, 16, 0)
+        claim_all(C, "claim_refund")
+        at(4, 21, 0)
+        bet(0, A, "No")
+        at(5, 0, 0, 30)                 # the tip: past midnight, no transaction
+        self.clock.close()
+        self.clock.produce()
+        self.clock.produce()
+
     # ---- the whole life
     def run(self):
         a, rng = self.args, self.rng
+        if a.preset == "days":
+            return self.run_days()
         M = max(1, a.markets)
         fixed = ["resolve_yes", "cancel", "resolve_no", "active"]
         for i in range(M):
@@ -2249,6 +2348,7 @@ def build_outputs(sc, args, outdir):
                    "message": "Slot %d was skipped, or missing due to ledger jump to recent snapshot" % s}
             add("getBlock", [s, full_cfg], error=err)
             add("getBlock", [s, none_cfg], error=err)
+            add("getBlockTime", [s], error=err)
             continue
         b = clock.blocks[s]
         head = {"blockHeight": b["height"], "blockTime": b["time"], "blockhash": b58encode(b["hash"]),
@@ -2260,6 +2360,7 @@ def build_outputs(sc, args, outdir):
                 "version": r.version} for r in [vote] + b["txs"]]
         add("getBlock", [s, full_cfg], dict(head, transactions=txs))
         add("getBlock", [s, none_cfg], head)
+        add("getBlockTime", [s], b["time"])
 
     # final account state
     def acc_json(k):
@@ -2418,6 +2519,7 @@ def build_outputs(sc, args, outdir):
         "first_tx_slot": records[0].slot,
         "last_tx_slot": last_tx,
         "tip_slot": tip,
+        "tip_time_unix": clock.blocks[tip]["time"],
         "account_read_slot": tip,
         "produced_slots": clock.order,
         "skipped_slots": [s for s in clock.skipped if s <= tip],
@@ -2439,7 +2541,8 @@ def build_outputs(sc, args, outdir):
 
     rpc.commit()
     ws.commit()
-    meta["require_all_specials"] = args.bets >= 5
+    meta["require_all_specials"] = args.bets >= 5 and args.preset is None
+    meta["preset"] = args.preset
     files = {
         "accounts.json": "{\n" + ",\n".join(" %s: %s" % (dumps(k), dumps(v))
                                             for k, v in accounts.items()) + "\n}\n",
@@ -2654,6 +2757,31 @@ def ref_rows(idl, res, sig, block_height):
     return rows
 
 
+def verify_days(expected, bad):
+    """The days preset holds what the daily analytics must handle."""
+    day = lambda t: t // 86400
+    rows = expected["transactions"]
+    bets = [r for r in rows if r["transaction_type"] == "place_bet" and r["status"] == "confirmed"]
+    bet_days = sorted({day(r["block_time_unix"]) for r in bets})
+    if len(bet_days) < 3 or bet_days[-1] - bet_days[0] < 2:
+        bad("days: bets do not cross two UTC midnights")
+    if not any(d not in bet_days for d in range(bet_days[0], bet_days[-1] + 1)):
+        bad("days: no day without bets between the first and the last")
+    if not any(r["transaction_type"] == "place_bet" and r["status"] == "failed" for r in rows):
+        bad("days: no failed bet")
+    mid = False
+    for r in rows:
+        if r["transaction_type"] == "resolve_market" and r["status"] == "confirmed":
+            d, t = day(r["block_time_unix"]), r["block_time_unix"]
+            same = [b["block_time_unix"] for b in bets if day(b["block_time_unix"]) == d]
+            mid = mid or (any(x < t for x in same) and any(x > t for x in same))
+    if not mid:
+        bad("days: no market resolved mid-day with bets before and after it that day")
+    tip_day = day(expected["meta"]["tip_time_unix"])
+    if tip_day <= day(rows[-1]["block_time_unix"]):
+        bad("days: the tip is not past the last transaction's day")
+
+
 def verify(dirpath, idl):
     problems = []
 
@@ -2863,12 +2991,17 @@ def verify(dirpath, idl):
             bad("getBlock %d not recorded" % s)
             continue
         if s not in produced:
-            if full.get("error", {}).get("code") != -32007 or none.get("error", {}).get("code") != -32007:
+            bt = lookup("getBlockTime", [s]) or {}
+            if full.get("error", {}).get("code") != -32007 or none.get("error", {}).get("code") != -32007 \
+                    or bt.get("error", {}).get("code") != -32007:
                 bad("skipped slot %d not answered with -32007" % s)
             continue
         head = {k: v for k, v in full["result"].items() if k != "transactions"}
         if head != none["result"]:
             bad("getBlock %d: full and none headers differ" % s)
+        bt = lookup("getBlockTime", [s])
+        if bt is None or bt.get("result") != head["blockTime"]:
+            bad("getBlockTime %d: not recorded or not the block's time" % s)
         if prev is not None and (none["result"]["parentSlot"] != prev[0] or
                                  none["result"]["blockHeight"] != prev[1] + 1 or
                                  none["result"]["previousBlockhash"] != prev[2]):
@@ -3010,6 +3143,8 @@ def verify(dirpath, idl):
                   "emit_cpi_log_truncated", "failed_after_event", "v0_claim_close", "claim_close"):
         if label not in specials and expected["meta"].get("require_all_specials", True):
             bad("special case %s missing" % label)
+    if meta.get("preset") == "days":
+        verify_days(expected, bad)
     for sig in specials.get("failed_after_event", []):
         logs = tx_view[sig][2]["logMessages"] if sig in tx_view else []
         rows = exp_by_sig.get(sig, [])
@@ -3050,6 +3185,9 @@ def main(argv=None):
     ap.add_argument("--idl", default=os.path.join(root, "idl", "crypto_bet.json"))
     ap.add_argument("--verify", metavar="DIR", help="check a generated directory and exit")
     ap.add_argument("--no-verify", action="store_true", help="skip the check after generating")
+    ap.add_argument("--preset", choices=["days"],
+                    help="days: a scenario spread over several UTC days (fixtures/chain-days); "
+                         "sets markets, wallets, start time, encoding and page limit")
     ap.add_argument("--no-hostile-ws", dest="hostile_ws", action="store_false",
                     help="leave out the websocket messages with out-of-range and absurd slots")
     args = ap.parse_args(argv)
@@ -3072,11 +3210,19 @@ def main(argv=None):
     args.out_rel = os.path.relpath(args.out, root)
     cmd = ["python3 tools/gen-fixtures.py", "--out", args.out_rel]
     defaults = ap.parse_args([])
+    if args.preset == "days":
+        # 2025-03-01T20:00:00Z, four hours before the first midnight
+        preset = {"markets": 3, "wallets": 6, "bets": 0, "start_time": 1_740_859_200,
+                  "encoding": "json", "sig_page_limit": 0, "hostile_ws": False}
+        for k, v in preset.items():
+            setattr(args, k, v)
+            setattr(defaults, k, v)
+        cmd += ["--preset", "days"]
     for opt in ("seed", "markets", "wallets", "bets", "start_slot", "start_time", "encoding",
                 "sig_page_limit"):
         if getattr(args, opt) != getattr(defaults, opt):
             cmd += ["--" + opt.replace("_", "-"), str(getattr(args, opt))]
-    if not args.hostile_ws:
+    if args.hostile_ws != defaults.hostile_ws:
         cmd += ["--no-hostile-ws"]
     if args.start_height != max(1, args.start_slot - 18_000_000):
         cmd += ["--start-height", str(args.start_height)]
