@@ -32,6 +32,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 # --------------------------------------------------------------------------
 # base58 (Bitcoin alphabet)
@@ -2615,16 +2616,63 @@ def scenario_readme(sc, args, meta, tables, tx_rows, rpc, ws, files):
                                   "logs end with `Log truncated`: no `Program data:` line, the event "
                                   "is only in `innerInstructions`",
         "claim_winnings": "claims (first few listed)",
+        "claim_close": "claims that close their Position (`close = user`): in `meta.postBalances` the "
+                       "Position goes from its rent to 0 and the user receives it; no programNotification, "
+                       "account reads answer null; its expected row keeps the last notified state with "
+                       "`closed_at_unix`/`closed_slot` of this transaction (first few listed)",
+        "v0_claim_close": "a version 0 claim whose closed Position is a loaded address "
+                          "(`meta.loadedAddresses.writable`); its balance goes to 0 there",
+        "failed_after_event": "place_bet then a place_bet below the minimum in one transaction: the "
+                              "first logged its BetPlaced `Program data:` event, the second failed "
+                              "(`{\"InstructionError\":[1,{\"Custom\":6001}]}`); both rows failed, "
+                              "price null, platform_fee 0",
+        "resolved_mid_day": "a market resolved at 12:15 UTC with bets before and after it that day",
     }
     for label, sigs in sc.specials.items():
-        shown = sigs[:3] if label == "claim_winnings" else sigs
+        shown = sigs[:3] if label in ("claim_winnings", "claim_close") else sigs
         L.append("- `%s`: %s: %s" % (label, desc.get(label, label), ", ".join("`%s`" % s for s in shown)))
+    if meta["trailing_bytes_accounts"]:
+        L.append("- accounts with non-zero bytes after their IDL layout (allocated larger; served like any "
+                 "other, the expected row holds the decoded layout): " + ", ".join(
+                     "`%s` (%s, space %d, %d spare bytes)" % (pk, t["type"], t["space"], t["spare_bytes"])
+                     for pk, t in meta["trailing_bytes_accounts"].items()))
+    if meta["hostile_ws"]:
+        L.append("- hostile websocket messages (`meta.hostile_ws`; the tables must not change; no "
+                 "checkpoint beyond the node's tip): " + "; ".join(
+                     "line %d %s: %s" % (h["line"], h["method"], h["what"]) for h in meta["hostile_ws"]))
+    L.append("- closed accounts: %d (`meta.closed_accounts`), %d of them loaded from a lookup table"
+             % (len(meta["closed_accounts"]), sum(1 for c in meta["closed_accounts"] if c["loaded_address"])))
     L.append("- skipped slots (getBlock error -32007, no slotNotification): %s"
              % ", ".join(str(s) for s in meta["skipped_slots"]))
     L.append("- slots with two or more program transactions: %s"
              % ", ".join(str(s) for s in meta["same_slot_tx_slots"][:12]))
     for limit, dup in meta["sig_duplicate"].items():
         L.append("- getSignaturesForAddress with limit %s repeats `%s` once" % (limit, dup))
+    if meta.get("preset") == "days":
+        L.append("")
+        L.append("## Days (UTC, by block time)")
+        L.append("")
+        L.append("Block times jump across quiet periods (slots stay consecutive). Per day: successful "
+                 "place_bet rows (amounts), failed rows, other instructions.")
+        L.append("")
+        L.append("| day | bets | volume | failed rows | other |")
+        L.append("|---|---|---|---|---|")
+        first = tx_rows[0]["block_time_unix"] // 86400
+        last = meta["tip_time_unix"] // 86400
+        for d in range(first, last + 1):
+            rows = [r for r in tx_rows if r["block_time_unix"] // 86400 == d]
+            bets = [r for r in rows if r["transaction_type"] == "place_bet" and r["status"] == "confirmed"]
+            other = {}
+            for r in rows:
+                if r["transaction_type"] != "place_bet" and r["status"] == "confirmed":
+                    other[r["transaction_type"]] = other.get(r["transaction_type"], 0) + 1
+            L.append("| %s | %d | %d | %d | %s |" % (
+                time.strftime("%Y-%m-%d", time.gmtime(d * 86400)), len(bets),
+                sum(int(r["amount"]) for r in bets), sum(1 for r in rows if r["status"] == "failed"),
+                ", ".join("%s %d" % kv for kv in sorted(other.items())) or "-"))
+        L.append("")
+        L.append("The tip (slot %d, %s) is past the last midnight with no transaction after it."
+                 % (meta["tip_slot"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(meta["tip_time_unix"]))))
     L.append("")
     L.append("## Files")
     L.append("")
