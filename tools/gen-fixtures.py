@@ -2374,6 +2374,10 @@ def build_outputs(sc, args, outdir):
     closed_keys = [k for k in w.order if k in w.closed]
     probe = [k for k in all_keys if w.acc[k]["type"] == "Market"][:1] + [missing] + \
         [k for k in all_keys if w.acc[k]["type"] == "Position"][:1] + closed_keys[:2]
+    # what a refresh of every account the transactions touched asks for: all
+    # program accounts ever created, closed ones included (answered null)
+    ever = sorted(w.order, key=b58encode)
+    chunks += [ever[i:i + 100] for i in range(0, len(ever), 100)]
     chunks.append(probe)
     seen_chunks = set()
     for ks in chunks:
