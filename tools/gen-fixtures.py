@@ -2485,7 +2485,9 @@ def build_outputs(sc, args, outdir):
                 resolved_at[row["market_pubkey"]] = row["resolved_at_unix"]
     tables = {t: [] for t in ("platform_config", "markets_cache", "positions_cache",
                               "treasuries_cache", "oracle_data_cache")}
-    for k in w.order:
+    # existing accounts in creation order, then closed ones in closing order
+    closed_order = [k for rec in records for k in rec.closed]
+    for k in [k for k in w.order if k in w.acc] + closed_order:
         a = w.acc.get(k) or w.closed[k]
         row = table_row(a["type"], k, a["value"], a.get("closed_slot", a["slot"]),
                         resolved_at.get(b58encode(k)), a.get("closed_time"), a.get("closed_slot"))
