@@ -66,6 +66,32 @@ static inline long ex_count_rows(PGconn *c, const char *table) {
   return n;
 }
 
+/* Rows of the expected cache table whose account was closed (a non-null
+ * closed_slot): a sync that only reads accounts after the close has none of
+ * them (for example a backfill's account count). */
+static inline size_t ex_count_closed(const json_t *exp, const char *table) {
+  size_t i, n = 0;
+  const json_t *row;
+  json_array_foreach(json_object_get(exp, table), i, row) {
+    const json_t *cs = json_object_get(row, "closed_slot");
+    if (cs && !json_is_null(cs)) n++;
+  }
+  return n;
+}
+
+/* Entries of meta.hostile_ws of class cls ("out_of_range": slot >= 2^63,
+ * which no BIGINT column holds; "beyond_tip": a valid slot far beyond the
+ * node's tip), or all of them with cls NULL. */
+static inline size_t ex_count_hostile(const json_t *exp, const char *cls) {
+  size_t i, n = 0;
+  const json_t *h;
+  json_array_foreach(json_object_get(ex_meta(exp), "hostile_ws"), i, h) {
+    const char *c = json_string_value(json_object_get(h, "class"));
+    if (!cls || (c && strcmp(c, cls) == 0)) n++;
+  }
+  return n;
+}
+
 /* expected.json value as PostgreSQL ::text ("<NULL>" for null). */
 static inline void ex_expected_text(const json_t *v, char *buf, size_t bufsz) {
   if (!v || json_is_null(v)) snprintf(buf, bufsz, "<NULL>");

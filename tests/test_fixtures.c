@@ -248,6 +248,9 @@ START_TEST(closes_in_balances) {
     }
   }
   ck_assert_uint_eq(open_rows, json_object_size(s.accounts));
+  size_t closed_rows = 0;
+  for (int t = 0; t < 5; t++) closed_rows += ex_count_closed(s.expected, caches[t][0]);
+  ck_assert_uint_eq(closed_rows, json_array_size(closed));
   if (strcmp(SETS[_i], "chain-days") != 0) ck_assert_uint_ge(loaded, 1);
   scen_close(&s);
 }
@@ -390,6 +393,9 @@ START_TEST(hostile_ws) {
     two63_seen = two63_seen || slot == (uint64_t)INT64_MAX + 1;
     json_decref(w.doc);
   }
+  ck_assert_uint_eq(ex_count_hostile(s.expected, "out_of_range"), out_of_range);
+  ck_assert_uint_eq(ex_count_hostile(s.expected, "beyond_tip"), beyond);
+  ck_assert_uint_eq(ex_count_hostile(s.expected, NULL), json_array_size(h));
   ck_assert_uint_ge(out_of_range, 2);
   ck_assert_uint_ge(beyond, 1);
   ck_assert(max_seen && two63_seen);
