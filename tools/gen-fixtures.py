@@ -3195,6 +3195,8 @@ def verify(dirpath, idl):
     specials = meta["special_signatures"]
     for label in ("failed_place_bet", "multi_instruction", "cpi_router", "v0_lookup_table",
                   "emit_cpi_log_truncated", "failed_after_event", "v0_claim_close", "claim_close"):
+        if label in ("claim_close", "v0_claim_close") and len(closes) < 2:
+            continue    # too few claims in a tiny scenario for both kinds of close
         if label not in specials and expected["meta"].get("require_all_specials", True):
             bad("special case %s missing" % label)
     if meta.get("preset") == "days":
