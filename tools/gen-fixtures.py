@@ -16,9 +16,17 @@ Every account, instruction and event is Borsh-encoded from the field lists in
 idl/crypto_bet.json; nothing about the layouts is hard-coded here except the
 maximum string lengths (Anchor `space`) that the IDL cannot express.
 
+The scenarios include claims that close their Position (static and
+lookup-table keys), a failed transaction whose first instruction logged an
+event, a Market with non-zero bytes after its layout, and (unless
+--no-hostile-ws) websocket messages with out-of-range and absurd slots;
+--preset days spreads a small scenario over several UTC days.
+
 Usage:
   tools/gen-fixtures.py --out fixtures/chain --sig-page-limit 50
-  tools/gen-fixtures.py --out fixtures/chain-small --markets 2 --wallets 3 --bets 5
+  tools/gen-fixtures.py --out fixtures/chain-small --markets 2 --wallets 3 --bets 5 \
+      --sig-page-limit 4 --no-hostile-ws
+  tools/gen-fixtures.py --out fixtures/chain-days --preset days
   tools/gen-fixtures.py --verify fixtures/chain
 
 Standard library only.
