@@ -16,9 +16,17 @@ Every account, instruction and event is Borsh-encoded from the field lists in
 idl/crypto_bet.json; nothing about the layouts is hard-coded here except the
 maximum string lengths (Anchor `space`) that the IDL cannot express.
 
+The scenarios include claims that close their Position (static and
+lookup-table keys), a failed transaction whose first instruction logged an
+event, a Market with non-zero bytes after its layout, and (unless
+--no-hostile-ws) websocket messages with out-of-range and absurd slots;
+--preset days spreads a small scenario over several UTC days.
+
 Usage:
   tools/gen-fixtures.py --out fixtures/chain --sig-page-limit 50
-  tools/gen-fixtures.py --out fixtures/chain-small --markets 2 --wallets 3 --bets 5
+  tools/gen-fixtures.py --out fixtures/chain-small --markets 2 --wallets 3 --bets 5 \
+      --sig-page-limit 4 --no-hostile-ws
+  tools/gen-fixtures.py --out fixtures/chain-days --preset days
   tools/gen-fixtures.py --verify fixtures/chain
 
 Standard library only.
@@ -32,6 +40,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 # --------------------------------------------------------------------------
 # base58 (Bitcoin alphabet)
@@ -350,15 +359,21 @@ class Idl:
             return t["variants"][idx]["name"], off + 1
         raise IdlError("%s: unsupported kind" % path)
 
-    def decode_account(self, data):
-        """-> (type name, value dict). Bytes after the layout must be zero."""
+    def decode_account(self, data, allow_tail=False):
+        """-> (type name, value dict). Bytes after the layout must be zero
+        unless allow_tail (Anchor's coder: decode the layout, ignore the rest)."""
         name = self.disc_to_account.get(bytes(data[:8]))
         if name is None:
             raise IdlError("unknown account discriminator %s" % bytes(data[:8]).hex())
         value, off = self.dec_defined(name, data, 8)
-        if any(data[off:]):
+        if any(data[off:]) and not allow_tail:
             raise IdlError("%s: non-zero bytes after the layout" % name)
         return name, value
+
+    def layout_end(self, data):
+        """Offset where an account's IDL layout ends (its data decoded)."""
+        name = self.disc_to_account[bytes(data[:8])]
+        return self.dec_defined(name, data, 8)[1]
 
     def decode_event(self, data):
         name = self.disc_to_event.get(bytes(data[:8]))
@@ -427,6 +442,7 @@ ZERO_KEY = bytes(32)
 
 API_VERSION = "2.0.15"
 U64_MAX = (1 << 64) - 1
+I64_MAX = (1 << 63) - 1
 RENT_EPOCH = U64_MAX            # every rent-exempt account since rent collection ended
 LAMPORTS_PER_SIGNATURE = 5000
 LOG_BYTES_LIMIT = 10000         # the runtime's log collector limit
@@ -519,8 +535,13 @@ class World:
         self.seed = seed
         self.program = b58decode(idl.address)
         self.lamports = {}
-        # program accounts: key -> {"type", "value", "space", "slot"}
+        # program accounts: key -> {"type", "value", "space", "slot", "tail"}
+        # ("tail": non-zero bytes after the IDL layout, for accounts allocated larger)
         self.acc = {}
+        # closed program accounts: key -> the last state before the close plus
+        # "closed_slot", "closed_time" (lamports 0, owner System, data empty)
+        self.closed = {}
+        self.order = []     # every program account ever created, in creation order
         self.space = {n: idl.account_space(n, STRING_MAX.get(n, {})) for n in idl.account_disc}
         for k, v in ((SYSTEM_PROGRAM, 1), (COMPUTE_BUDGET, 1), (VOTE_PROGRAM, 1),
                      (SYSVAR_CLOCK, 1169280), (SYSVAR_SLOT_HASHES, 143487360)):
@@ -534,8 +555,9 @@ class World:
         return 255 - key[0] % 5
 
     def encode(self, key):
-        a = self.acc[key]
-        return self.idl.encode_account(a["type"], a["value"], a["space"])
+        a = self.acc[key] if key in self.acc else self.closed[key]
+        tail = a.get("tail", b"")
+        return self.idl.encode_account(a["type"], a["value"], a["space"] - len(tail)) + tail
 
 
 class Exec:
@@ -554,6 +576,7 @@ class Exec:
         self.inner = {}         # top index -> [inner instruction]
         self.events = []        # (flat index of the emitting instruction, name, value)
         self.changed = []       # program accounts written, in order
+        self.closed_keys = []   # program accounts closed, in order
         self.top = None
         self.frames = []
         self.budget = budget
@@ -617,15 +640,34 @@ class Exec:
         self.log("Program 11111111111111111111111111111111 success")
         self.frame()["used"] += CU_INVOKE + CU_BUILTIN
 
-    def create_account(self, depth, payer, new, type_name, value):
-        space = self.w.space[type_name]
+    def create_account(self, depth, payer, new, type_name, value, tail=b""):
+        """System CreateAccount CPI; tail: bytes after the IDL layout (an
+        account allocated larger than its layout, its spare bytes written)."""
+        space = self.w.space[type_name] + len(tail)
         lamports = rent_exempt(space)
         data = struct.pack("<IQQ", 0, lamports, space) + self.w.program
         self.cpi_system(depth, data, [payer, new])
-        if new in self.w.acc or self.w.lamports.get(new, 0):
+        if new in self.w.acc or new in self.w.closed or self.w.lamports.get(new, 0):
             raise RuntimeError("account already exists")
         self.w.acc[new] = {"type": type_name, "value": value, "space": space, "slot": self.slot}
+        if tail:
+            self.w.acc[new]["tail"] = bytes(tail)
+        self.w.order.append(new)
         self.move(payer, new, lamports)
+
+    def close_account(self, key, dest):
+        """Anchor `close = dest`: every lamport to dest, owner System, data
+        emptied (no CPI, no log). The account leaves the program's accounts:
+        account reads answer null, programSubscribe sends nothing."""
+        lam = self.w.lamports
+        a = self.w.acc.pop(key)
+        a = dict(a, closed_slot=self.slot, closed_time=self.time)
+        self.w.closed[key] = a
+        lam[dest] = lam.get(dest, 0) + lam[key]
+        lam[key] = 0
+        if key in self.changed:
+            self.changed.remove(key)
+        self.closed_keys.append(key)
 
     def transfer(self, depth, src, dst, lamports):
         data = struct.pack("<IQ", 2, lamports)
@@ -774,7 +816,8 @@ class Exec:
             "creation_fee": fee,
             "bump": w.bump(a["market"]),
         }
-        self.create_account(depth + 1, a["authority"], a["market"], "Market", market)
+        self.create_account(depth + 1, a["authority"], a["market"], "Market", market,
+                            tail=ix.opts.get("tail", b""))
         for side, vault in (("YesPool", a["yes_vault"]), ("NoPool", a["no_vault"])):
             self.create_account(depth + 1, a["authority"], vault, "Treasury", {
                 "market": a["market"], "mint": a["accepted_mint"], "authority": a["market"],
@@ -935,6 +978,15 @@ class Exec:
         self.write(vault_key, "Treasury", t)
         self.move(vault_key, user, lamports)
 
+    def settle_position(self, ix, position):
+        """A claim's Position: written claimed, or (a build with `close = user`)
+        closed with its rent going to the user; its claimed state is then never
+        stored."""
+        if ix.opts.get("close"):
+            self.close_account(ix.accts["position"], ix.accts["user"])
+        else:
+            self.write(ix.accts["position"], "Position", position)
+
     def ix_claim_winnings(self, depth, fi, ix):
         a = ix.accts
         market = self.get(a["market"], "Market")
@@ -963,7 +1015,7 @@ class Exec:
         position["claimed"] = True
         position["claimed_amount"] = payout
         position["updated_at"] = self.time
-        self.write(a["position"], "Position", position)
+        self.settle_position(ix, position)
         self.emit(depth, fi, "WinningsClaimed", {"market": a["market"], "position": a["position"],
                                                  "user": a["user"], "amount": payout,
                                                  "timestamp": self.time})
@@ -994,7 +1046,7 @@ class Exec:
         position["claimed"] = True
         position["claimed_amount"] = ys + ns
         position["updated_at"] = self.time
-        self.write(a["position"], "Position", position)
+        self.settle_position(ix, position)
         self.emit(depth, fi, "RefundClaimed", {"market": a["market"], "position": a["position"],
                                                "user": a["user"], "amount": ys + ns,
                                                "timestamp": self.time})
@@ -1048,6 +1100,7 @@ class TxRecord:
         self.blockhash = None
         self.rows = []
         self.post_states = {}       # program account -> (data, lamports, space) after this tx
+        self.closed = []            # program accounts this tx closed
         self.label = ""
 
 
@@ -1196,9 +1249,19 @@ class Clock:
         self.next_slot = start_slot
         self.cap = 0
         self.current = None
+        self.time_offset = 0        # seconds added by jump_to()
 
     def blockhash(self, slot):
         return sha256(self.seed, "/blockhash/", str(slot))
+
+    def time_of(self, slot):
+        return self.start_time + (slot - self.start_slot) * SLOT_MS // 1000 + self.time_offset
+
+    def jump_to(self, t):
+        """Quiet period: the next block's time is at least t (block times jump
+        forward; slots stay consecutive)."""
+        self.close()
+        self.time_offset += max(0, t - self.time_of(self.next_slot))
 
     def produce(self):
         s = self.next_slot
@@ -1206,7 +1269,7 @@ class Clock:
             self.skipped.append(s)
             s += 1
         block = {"slot": s, "parent": self.last, "height": self.start_height + len(self.order),
-                 "time": self.start_time + (s - self.start_slot) * SLOT_MS // 1000,
+                 "time": self.time_of(s),
                  "hash": self.blockhash(s), "prev_hash": self.blockhash(self.last), "txs": []}
         self.blocks[s] = block
         self.order.append(s)
@@ -1289,7 +1352,8 @@ class Chain:
         rec.fee = LAMPORTS_PER_SIGNATURE * rec.header["numRequiredSignatures"] + \
             (price * limit + 999_999) // 1_000_000
         rec.pre = [w.lamports.get(k, 0) for k in rec.keys]
-        snapshot = (copy.deepcopy(w.acc), dict(w.lamports)) if expect_fail else None
+        snapshot = (copy.deepcopy(w.acc), dict(w.lamports), list(w.order), copy.deepcopy(w.closed)) \
+            if expect_fail else None
         if w.lamports.get(payer, 0) < rec.fee:
             raise RuntimeError("payer cannot pay the fee")
         w.lamports[payer] -= rec.fee
@@ -1303,11 +1367,12 @@ class Chain:
         if (failed is not None) != expect_fail:
             raise RuntimeError("%s: unexpected outcome %r" % (label, failed and failed.code))
         if failed is not None:
-            w.acc, w.lamports = snapshot
+            w.acc, w.lamports, w.order, w.closed = snapshot
             w.lamports[payer] -= rec.fee
             rec.err = {"InstructionError": [failed.index, {"Custom": failed.code}]}
             ex.changed = []
             ex.events = []
+            ex.closed_keys = []
         rec.logs = ex.logs
         rec.cu = ex.cu_total
         for top, entries in ex.inner.items():
@@ -1317,6 +1382,7 @@ class Chain:
         for k in ex.changed:
             if k in w.acc:
                 rec.post_states[k] = (w.encode(k), w.lamports[k], w.acc[k]["space"])
+        rec.closed = list(ex.closed_keys)
         rec.rows = self.rows_for(rec, ixs, ex)
         block["txs"].append(rec)
         self.records.append(rec)
@@ -1482,6 +1548,9 @@ def market_strings(i):
             "ipfs://bafy%052d" % i)
 
 
+MARKET_TAIL = 40
+
+
 class Scenario:
     def __init__(self, args, idl):
         self.args = args
@@ -1629,7 +1698,13 @@ class Scenario:
         accts = {"global_config": self.config, "market": key, "authority": authority,
                  "accepted_mint": NATIVE_MINT if mtype == "Degen" else USDC_MINT,
                  "yes_vault": m["yes_vault"], "no_vault": m["no_vault"], "resolver": m["resolver"]}
-        ix = cb_ix(w, "create_market", accts, args)
+        # the second market is allocated MARKET_TAIL bytes larger than its layout
+        # and its spare bytes are written (fields a later program version
+        # appends): decoders read the layout and ignore the rest
+        tail = b""
+        if i == 1:
+            tail = bytes([1]) + struct.pack("<Q", 2) + sha256(self.seed, "/market-tail/", str(i))[:MARKET_TAIL - 9]
+        ix = cb_ix(w, "create_market", accts, args, tail=tail)
         self.markets.append(m)
         return self.chain.submit(authority, [ix], "create_market")
 
@@ -1648,6 +1723,17 @@ class Scenario:
         ix = self.bet_ix(user, market, self.pick_side(market), self.min_bet - 1)
         rec = self.chain.submit(user, [ix], "failed place_bet", expect_fail=True)
         self.note("failed_place_bet", rec)
+
+    def do_failed_multi(self):
+        """place_bet (logs its BetPlaced event), then a place_bet below the
+        minimum: the whole transaction fails and is rolled back."""
+        user = self.pick_wallet()
+        market = self.rng.choice(self.active_markets())
+        side = self.pick_side(market)
+        ixs = [self.bet_ix(user, market, side, self.pick_amount(user)),
+               self.bet_ix(user, market, "No" if side == "Yes" else "Yes", self.min_bet - 1)]
+        rec = self.chain.submit(user, ixs, "place_bet then a failing place_bet", expect_fail=True)
+        self.note("failed_after_event", rec)
 
     def do_multi(self):
         user = self.pick_wallet()
@@ -1730,7 +1816,7 @@ class Scenario:
                    {"market": market["key"], "authority": market["authority"]}, {})
         return self.chain.submit(market["authority"], [ix], "cancel_market")
 
-    def claim_ix(self, market, user, kind):
+    def claim_ix(self, market, user, kind, close=False):
         w = self.w
         mv = w.acc[market["key"]]["value"]
         pv = w.acc[self.position_key(user, market["key"])]["value"]
@@ -1744,11 +1830,101 @@ class Scenario:
             vault, extra = vaults[0], vaults[1:]
         accts = {"market": market["key"], "position": self.position_key(user, market["key"]),
                  "vault": vault, "user": user}
-        return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra)
+        return cb_ix(w, kind, accts, {}, [Meta(k, False, True) for k in extra], remaining=extra,
+                     close=close)
+
+    # ---- the days preset: a few markets over several UTC days
+    def run_days(self):
+        """Bets crossing two UTC midnights, a day without bets, a market
+        resolved mid-day (bets before and after it that day), a market
+        cancelled mid-day, failed bets, closing claims; the tip is past the
+        last midnight with no transaction after it."""
+        rng = self.rng
+        day0 = self.args.start_time - self.args.start_time % 86400
+
+        def at(day, hours, minutes=0, seconds=0):
+            self.clock.jump_to(day0 + day * 86400 + hours * 3600 + minutes * 60 + seconds)
+
+        def bet(wi, m, side):
+            user = self.wallets[wi % len(self.wallets)]
+            amount = rng.log_uniform(self.min_bet, 8 * 10 ** 9)
+            return self.chain.submit(user, [self.bet_ix(user, m, side, amount)], "place_bet")
+
+        def claim_all(m, kind):
+            n = 0
+            for key in list(self.w.order):
+                acc = self.w.acc.get(key)
+                if acc is None or acc["type"] != "Position" or acc["value"]["market"] != m["key"]:
+                    continue
+                pv, mv = acc["value"], self.w.acc[m["key"]]["value"]
+                shares = pv["yes_shares"] + pv["no_shares"] if kind == "claim_refund" else \
+                    (pv["yes_shares"] if mv["resolution_result"] else pv["no_shares"])
+                if not shares:
+                    continue
+                close = n % 2 == 0
+                rec = self.chain.submit(pv["user"], [self.claim_ix(m, pv["user"], kind, close=close)],
+                                        kind)
+                if close:
+                    self.note("claim_close", rec)
+                n += 1
+
+        at(0, 20, 0)
+        self.do_init()
+        for i in range(3):
+            self.do_create_market(i)
+        A, B, C = self.markets
+        at(0, 21, 10)
+        bet(0, A, "Yes")
+        at(0, 22, 30)
+        bet(2, B, "Yes")
+        user = self.wallets[3]
+        rec = self.chain.submit(user, [self.bet_ix(user, A, "Yes", self.min_bet - 1)],
+                                "failed place_bet", expect_fail=True)
+        self.note("failed_place_bet", rec)
+        at(0, 23, 40)
+        bet(1, B, "No")
+        at(1, 0, 20)                    # first midnight
+        bet(0, A, "No")
+        bet(4, C, "Yes")
+        at(1, 8, 0)
+        self.do_oracle(B, 0)
+        at(1, 12, 15)                   # B resolved mid-day
+        rec = self.do_resolve(B, True)
+        self.note("resolved_mid_day", rec)
+        at(1, 12, 45)
+        bet(3, A, "No")
+        at(1, 13, 0)
+        claim_all(B, "claim_winnings")
+        at(1, 17, 0)
+        user = self.wallets[5]
+        ixs = [self.bet_ix(user, C, "No", rng.log_uniform(self.min_bet, 8 * 10 ** 9)),
+               self.bet_ix(user, C, "Yes", self.min_bet - 1)]
+        rec = self.chain.submit(user, ixs, "place_bet then a failing place_bet", expect_fail=True)
+        self.note("failed_after_event", rec)
+        at(1, 23, 50)
+        bet(0, C, "No")
+        at(2, 0, 10)                    # second midnight
+        bet(1, C, "Yes")
+        at(3, 12, 0)                    # day 3: no bets, one oracle update
+        self.do_oracle(A, 1)
+        at(4, 9, 0)
+        bet(4, C, "Yes")
+        at(4, 15, 30)                   # C cancelled mid-day
+        self.do_cancel(C)
+        at(4, 16, 0)
+        claim_all(C, "claim_refund")
+        at(4, 21, 0)
+        bet(0, A, "No")
+        at(5, 0, 0, 30)                 # the tip: past midnight, no transaction
+        self.clock.close()
+        self.clock.produce()
+        self.clock.produce()
 
     # ---- the whole life
     def run(self):
         a, rng = self.args, self.rng
+        if a.preset == "days":
+            return self.run_days()
         M = max(1, a.markets)
         fixed = ["resolve_yes", "cancel", "resolve_no", "active"]
         for i in range(M):
@@ -1763,8 +1939,9 @@ class Scenario:
         for i in range(n_first):
             self.do_create_market(i)
 
-        specials = ["failed_bet", "multi", "router", "v0", "emit_cpi"]
-        special_bets = {"multi": 2, "router": 1, "v0": 1, "emit_cpi": 1, "failed_bet": 0}
+        specials = ["failed_bet", "multi", "router", "v0", "emit_cpi", "failed_multi"]
+        special_bets = {"multi": 2, "router": 1, "v0": 1, "emit_cpi": 1, "failed_bet": 0,
+                        "failed_multi": 0}
         budget = a.bets
         chosen = []
         for s in specials:
@@ -1780,7 +1957,8 @@ class Scenario:
         for k, i in enumerate(rest):
             pos = (k + 1) * len(phase) // (len(rest) + 1)
             phase.insert(pos, ("market", i))
-        fractions = {"failed_bet": 10, "multi": 30, "router": 45, "v0": 60, "emit_cpi": 75}
+        fractions = {"failed_bet": 10, "multi": 30, "router": 45, "v0": 60, "emit_cpi": 75,
+                     "failed_multi": 85}
         for s in chosen:
             phase.insert(fractions[s] * len(phase) // 100, s)
         for step in phase:
@@ -1839,18 +2017,41 @@ class Scenario:
                 else:
                     shares = pv["yes_shares"] + pv["no_shares"]
                     kind = "claim_refund"
-                if shares and (first or rng.chance(0.85)):
-                    claims.append((m, pv["user"], kind))
+                if shares:
+                    claims.append((m, pv["user"], kind, first))
                     first = False
+        if len(claims) > 8:
+            # some winners never claim (the first claim of each market always happens)
+            claims = [c for c in claims if c[3] or rng.chance(0.85)]
+        claims = [c[:3] for c in claims]
         rng.shuffle(claims)
         double_done = False
-        for m, user, kind in claims:
-            ix = self.claim_ix(m, user, kind)
-            rec = self.chain.submit(user, [ix], kind)
+        v0_close_done = False
+        for n, (m, user, kind) in enumerate(claims):
+            doubled = not double_done and (kind == "claim_winnings" or
+                                           all(k != "claim_winnings" for _, _, k in claims))
+            # claims close their Position (`close = user`), except every fourth
+            # one and the one claimed twice (an older build: the Position stays,
+            # claimed)
+            close = not doubled and n % 4 != 3
+            ix = self.claim_ix(m, user, kind, close=close)
+            if close and not v0_close_done:
+                # the closed Position (and the market, vaults) loaded from an
+                # address lookup table
+                table_key = self.w.key("lookup-table/claims/%s" % b58encode(m["key"]))
+                table = [SYSTEM_PROGRAM, m["key"], m["yes_vault"], m["no_vault"],
+                         self.position_key(user, m["key"])]
+                rec = self.chain.submit(user, [ix], "v0 %s closing a looked-up Position" % kind,
+                                        alt=(table_key, table))
+                self.note("v0_claim_close", rec)
+                v0_close_done = True
+            else:
+                rec = self.chain.submit(user, [ix], kind)
+                if close:
+                    self.note("claim_close", rec)
             if kind == "claim_winnings":
                 self.note("claim_winnings", rec)
-            if not double_done and (kind == "claim_winnings" or
-                                    all(k != "claim_winnings" for _, _, k in claims)):
+            if doubled:
                 again = self.claim_ix(m, user, kind)
                 rec2 = self.chain.submit(user, [compute_budget_limit(200_000), again],
                                          "second %s (AlreadyClaimed)" % kind, expect_fail=True)
@@ -1983,9 +2184,16 @@ ACCOUNT_TABLE = {"GlobalConfig": "platform_config", "Market": "markets_cache",
                  "OracleData": "oracle_data_cache"}
 
 
-def table_row(name, key, v, slot, resolved_at):
+def table_row(name, key, v, slot, resolved_at, closed_at=None, closed_slot=None):
     """The cache table row an account state maps to (schema/001_core.sql
-    column names; NUMERIC as decimal strings, integers as numbers)."""
+    column names; NUMERIC as decimal strings, integers as numbers), with
+    closed_at_unix / closed_slot (null while the account exists)."""
+    row = table_row_fields(name, key, v, slot, resolved_at)
+    row["closed_at_unix"], row["closed_slot"] = closed_at, closed_slot
+    return row
+
+
+def table_row_fields(name, key, v, slot, resolved_at):
     pk = b58encode(key)
     if name == "GlobalConfig":
         return {"config_pubkey": pk, "authority_pubkey": b58encode(v["authority"]),
@@ -2062,12 +2270,14 @@ class JsonlWriter:
         self.f = open(path + ".tmp", "w", encoding="utf-8", newline="\n")
         self.bytes = 0
         self.methods = {}
+        self.lines = 0
 
     def write(self, method, obj):
         line = dumps(obj) + "\n"
         self.f.write(line)
         self.bytes += len(line.encode("utf-8"))
         self.methods[method] = self.methods.get(method, 0) + 1
+        self.lines += 1
 
     def commit(self):
         self.f.close()
@@ -2147,6 +2357,7 @@ def build_outputs(sc, args, outdir):
                    "message": "Slot %d was skipped, or missing due to ledger jump to recent snapshot" % s}
             add("getBlock", [s, full_cfg], error=err)
             add("getBlock", [s, none_cfg], error=err)
+            add("getBlockTime", [s], error=err)
             continue
         b = clock.blocks[s]
         head = {"blockHeight": b["height"], "blockTime": b["time"], "blockhash": b58encode(b["hash"]),
@@ -2158,6 +2369,7 @@ def build_outputs(sc, args, outdir):
                 "version": r.version} for r in [vote] + b["txs"]]
         add("getBlock", [s, full_cfg], dict(head, transactions=txs))
         add("getBlock", [s, none_cfg], head)
+        add("getBlockTime", [s], b["time"])
 
     # final account state
     def acc_json(k):
@@ -2167,8 +2379,13 @@ def build_outputs(sc, args, outdir):
     all_keys = sorted(w.acc, key=b58encode)
     chunks = [all_keys[i:i + 100] for i in range(0, len(all_keys), 100)]
     missing = w.key("never-created-account")
+    closed_keys = [k for k in w.order if k in w.closed]
     probe = [k for k in all_keys if w.acc[k]["type"] == "Market"][:1] + [missing] + \
-        [k for k in all_keys if w.acc[k]["type"] == "Position"][:1]
+        [k for k in all_keys if w.acc[k]["type"] == "Position"][:1] + closed_keys[:2]
+    # what a refresh of every account the transactions touched asks for: all
+    # program accounts ever created, closed ones included (answered null)
+    ever = sorted(w.order, key=b58encode)
+    chunks += [ever[i:i + 100] for i in range(0, len(ever), 100)]
     chunks.append(probe)
     seen_chunks = set()
     for ks in chunks:
@@ -2188,7 +2405,7 @@ def build_outputs(sc, args, outdir):
     one_per_type = []
     for tname in w.idl.account_disc:
         one_per_type += [k for k in all_keys if w.acc[k]["type"] == tname][:1]
-    for k in one_per_type + [missing]:
+    for k in one_per_type + [missing] + closed_keys[:1]:
         add("getAccountInfo", [b58encode(k), {"encoding": "base64", "commitment": "confirmed"}],
             {"context": ctx, "value": acc_json(k) if k in w.acc else None})
 
@@ -2196,6 +2413,11 @@ def build_outputs(sc, args, outdir):
     by_slot = {}
     for rec in records:
         by_slot.setdefault(rec.slot, []).append(rec)
+    hostile = []            # meta.hostile_ws
+    hostile_at = {}
+    if args.hostile_ws and len(clock.order) >= 6:
+        hostile_at = {clock.order[len(clock.order) // 3]: 1, clock.order[2 * len(clock.order) // 3]: 2}
+    last_logs, last_prog = None, {}
     for s in clock.order:
         b = clock.blocks[s]
         base = (s - clock.start_slot) * SLOT_MS
@@ -2206,21 +2428,53 @@ def build_outputs(sc, args, outdir):
             ws.write(method, {"at_ms": base + k, "method": method, "params": {"result": result}})
             k += 1
 
+        def bad_note(method, result, slot, what):
+            hostile.append({"line": ws.lines + 1, "method": method, "slot": slot,
+                            "class": "out_of_range" if slot > I64_MAX else "beyond_tip",
+                            "what": what})
+            note(method, result)
+
         root = s - 32
         note("slotNotification", {"parent": b["parent"], "root": root, "slot": s})
+        if hostile_at.get(s) == 1:
+            big = I64_MAX + 1
+            bad_note("slotNotification", {"parent": big - 1, "root": big - 33, "slot": big}, big,
+                     "slot 2^63")
+            cfg = last_prog.get(b58encode(sc.config))
+            if cfg is not None:
+                bad_note("programNotification", dict(cfg, context={"slot": big}), big,
+                         "the GlobalConfig's current state at slot 2^63")
+            if last_logs is not None:
+                bad_note("logsNotification", dict(last_logs, context={"slot": U64_MAX}), U64_MAX,
+                         "a repeated logsNotification at slot 2^64-1")
+        elif hostile_at.get(s) == 2:
+            far = tip + 10 ** 9
+            bad_note("slotNotification", {"parent": U64_MAX - 1, "root": U64_MAX - 32,
+                                          "slot": U64_MAX}, U64_MAX, "slot 2^64-1")
+            bad_note("slotNotification", {"parent": far - 1, "root": far - 32, "slot": far}, far,
+                     "slot tip + 10^9")
+            if last_logs is not None:
+                bad_note("logsNotification", dict(last_logs, context={"slot": far}), far,
+                         "a repeated logsNotification at slot tip + 10^9")
+            cfg = last_prog.get(b58encode(sc.config))
+            if cfg is not None:
+                bad_note("programNotification", dict(cfg, context={"slot": far}), far,
+                         "the GlobalConfig's current state at slot tip + 10^9")
         states = {}
         for rec in by_slot.get(s, []):
-            note("logsNotification", {"context": {"slot": s},
-                                      "value": {"signature": b58encode(rec.sig), "err": rec.err,
-                                                "logs": rec.logs}})
+            last_logs = {"context": {"slot": s},
+                         "value": {"signature": b58encode(rec.sig), "err": rec.err,
+                                   "logs": rec.logs}}
+            note("logsNotification", last_logs)
             for key, st in rec.post_states.items():
                 states.pop(key, None)
                 states[key] = st
         for key, (data, lamports, space) in states.items():
-            note("programNotification", {"context": {"slot": s},
-                                         "value": {"pubkey": b58encode(key),
-                                                   "account": account_json(data, lamports, space,
-                                                                           program)}})
+            res = {"context": {"slot": s},
+                   "value": {"pubkey": b58encode(key),
+                             "account": account_json(data, lamports, space, program)}}
+            last_prog[b58encode(key)] = res
+            note("programNotification", res)
 
     # accounts.json
     accounts = {}
@@ -2239,15 +2493,31 @@ def build_outputs(sc, args, outdir):
                 resolved_at[row["market_pubkey"]] = row["resolved_at_unix"]
     tables = {t: [] for t in ("platform_config", "markets_cache", "positions_cache",
                               "treasuries_cache", "oracle_data_cache")}
-    creation_order = list(w.acc)   # insertion order = creation order
-    for k in creation_order:
-        a = w.acc[k]
-        row = table_row(a["type"], k, a["value"], a["slot"], resolved_at.get(b58encode(k)))
+    # existing accounts in creation order, then closed ones in closing order
+    closed_order = [k for rec in records for k in rec.closed]
+    for k in [k for k in w.order if k in w.acc] + closed_order:
+        a = w.acc.get(k) or w.closed[k]
+        row = table_row(a["type"], k, a["value"], a.get("closed_slot", a["slot"]),
+                        resolved_at.get(b58encode(k)), a.get("closed_time"), a.get("closed_slot"))
         if a["type"] == "Position":
             mv = w.acc[a["value"]["market"]]["value"]
             cv, up, rp = position_derived(a["value"], mv)
             row["current_value"], row["unrealized_pnl"], row["realized_pnl"] = cv, up, rp
         tables[ACCOUNT_TABLE[a["type"]]].append(row)
+    closed_meta = []
+    for rec in records:
+        for k in rec.closed:
+            closed_meta.append({"pubkey": b58encode(k), "type": w.closed[k]["type"],
+                                "signature": b58encode(rec.sig), "closed_slot": rec.slot,
+                                "closed_at_unix": rec.block_time,
+                                "loaded_address": k in rec.loaded_w})
+    trailing = {}
+    for k in w.order:
+        a = w.acc.get(k) or w.closed[k]
+        if a.get("tail"):
+            trailing[b58encode(k)] = {"type": a["type"], "space": a["space"],
+                                      "layout_space": a["space"] - len(a["tail"]),
+                                      "spare_bytes": len(a["tail"])}
     tx_rows = [row for rec in records for row in rec.rows]
     users = set()
     for row in tables["positions_cache"]:
@@ -2264,6 +2534,7 @@ def build_outputs(sc, args, outdir):
         "first_tx_slot": records[0].slot,
         "last_tx_slot": last_tx,
         "tip_slot": tip,
+        "tip_time_unix": clock.blocks[tip]["time"],
         "account_read_slot": tip,
         "produced_slots": clock.order,
         "skipped_slots": [s for s in clock.skipped if s <= tip],
@@ -2275,6 +2546,9 @@ def build_outputs(sc, args, outdir):
         "router_program_id": b58encode(sc.router),
         "event_authority": b58encode(sc.event_authority),
         "special_signatures": sc.specials,
+        "closed_accounts": closed_meta,
+        "hostile_ws": hostile,
+        "trailing_bytes_accounts": trailing,
         "vote_signatures_in_blocks": len(vote_sigs),
     }
     expected = dict(meta=meta, users=[{"wallet_address": u} for u in sorted(users)],
@@ -2282,7 +2556,8 @@ def build_outputs(sc, args, outdir):
 
     rpc.commit()
     ws.commit()
-    meta["require_all_specials"] = args.bets >= 5
+    meta["require_all_specials"] = args.bets >= 5 and args.preset is None
+    meta["preset"] = args.preset
     files = {
         "accounts.json": "{\n" + ",\n".join(" %s: %s" % (dumps(k), dumps(v))
                                             for k, v in accounts.items()) + "\n}\n",
@@ -2355,16 +2630,63 @@ def scenario_readme(sc, args, meta, tables, tx_rows, rpc, ws, files):
                                   "logs end with `Log truncated`: no `Program data:` line, the event "
                                   "is only in `innerInstructions`",
         "claim_winnings": "claims (first few listed)",
+        "claim_close": "claims that close their Position (`close = user`): in `meta.postBalances` the "
+                       "Position goes from its rent to 0 and the user receives it; no programNotification, "
+                       "account reads answer null; its expected row keeps the last notified state with "
+                       "`closed_at_unix`/`closed_slot` of this transaction (first few listed)",
+        "v0_claim_close": "a version 0 claim whose closed Position is a loaded address "
+                          "(`meta.loadedAddresses.writable`); its balance goes to 0 there",
+        "failed_after_event": "place_bet then a place_bet below the minimum in one transaction: the "
+                              "first logged its BetPlaced `Program data:` event, the second failed "
+                              "(`{\"InstructionError\":[1,{\"Custom\":6001}]}`); both rows failed, "
+                              "price null, platform_fee 0",
+        "resolved_mid_day": "a market resolved at 12:15 UTC with bets before and after it that day",
     }
     for label, sigs in sc.specials.items():
-        shown = sigs[:3] if label == "claim_winnings" else sigs
+        shown = sigs[:3] if label in ("claim_winnings", "claim_close") else sigs
         L.append("- `%s`: %s: %s" % (label, desc.get(label, label), ", ".join("`%s`" % s for s in shown)))
+    if meta["trailing_bytes_accounts"]:
+        L.append("- accounts with non-zero bytes after their IDL layout (allocated larger; served like any "
+                 "other, the expected row holds the decoded layout): " + ", ".join(
+                     "`%s` (%s, space %d, %d spare bytes)" % (pk, t["type"], t["space"], t["spare_bytes"])
+                     for pk, t in meta["trailing_bytes_accounts"].items()))
+    if meta["hostile_ws"]:
+        L.append("- hostile websocket messages (`meta.hostile_ws`; the tables must not change; no "
+                 "checkpoint beyond the node's tip): " + "; ".join(
+                     "line %d %s: %s" % (h["line"], h["method"], h["what"]) for h in meta["hostile_ws"]))
+    L.append("- closed accounts: %d (`meta.closed_accounts`), %d of them loaded from a lookup table"
+             % (len(meta["closed_accounts"]), sum(1 for c in meta["closed_accounts"] if c["loaded_address"])))
     L.append("- skipped slots (getBlock error -32007, no slotNotification): %s"
              % ", ".join(str(s) for s in meta["skipped_slots"]))
     L.append("- slots with two or more program transactions: %s"
              % ", ".join(str(s) for s in meta["same_slot_tx_slots"][:12]))
     for limit, dup in meta["sig_duplicate"].items():
         L.append("- getSignaturesForAddress with limit %s repeats `%s` once" % (limit, dup))
+    if meta.get("preset") == "days":
+        L.append("")
+        L.append("## Days (UTC, by block time)")
+        L.append("")
+        L.append("Block times jump across quiet periods (slots stay consecutive). Per day: successful "
+                 "place_bet rows (amounts), failed rows, other instructions.")
+        L.append("")
+        L.append("| day | bets | volume | failed rows | other |")
+        L.append("|---|---|---|---|---|")
+        first = tx_rows[0]["block_time_unix"] // 86400
+        last = meta["tip_time_unix"] // 86400
+        for d in range(first, last + 1):
+            rows = [r for r in tx_rows if r["block_time_unix"] // 86400 == d]
+            bets = [r for r in rows if r["transaction_type"] == "place_bet" and r["status"] == "confirmed"]
+            other = {}
+            for r in rows:
+                if r["transaction_type"] != "place_bet" and r["status"] == "confirmed":
+                    other[r["transaction_type"]] = other.get(r["transaction_type"], 0) + 1
+            L.append("| %s | %d | %d | %d | %s |" % (
+                time.strftime("%Y-%m-%d", time.gmtime(d * 86400)), len(bets),
+                sum(int(r["amount"]) for r in bets), sum(1 for r in rows if r["status"] == "failed"),
+                ", ".join("%s %d" % kv for kv in sorted(other.items())) or "-"))
+        L.append("")
+        L.append("The tip (slot %d, %s) is past the last midnight with no transaction after it."
+                 % (meta["tip_slot"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(meta["tip_time_unix"]))))
     L.append("")
     L.append("## Files")
     L.append("")
@@ -2429,7 +2751,8 @@ def ref_rows(idl, res, sig, block_height):
         flat.extend(inner_by.get(i, []))
     events = {}
     ordinal, stack = -1, []
-    for line in meta["logMessages"]:
+    # a failed transaction was rolled back: its logged events never happened
+    for line in ([] if meta["err"] is not None else meta["logMessages"]):
         parts = line.split(" ")
         if len(parts) == 4 and parts[0] == "Program" and parts[2] == "invoke":
             ordinal += 1
@@ -2443,7 +2766,7 @@ def ref_rows(idl, res, sig, block_height):
                 raw = b"".join(base64.b64decode(p) for p in line[len("Program data: "):].split(" "))
                 events.setdefault(stack[-1][1], []).append(raw)
     for j, ix in enumerate(flat):
-        if keys[ix["programIdIndex"]] != program:
+        if keys[ix["programIdIndex"]] != program or meta["err"] is not None:
             continue
         data = b58decode(ix["data"])
         if data[:8] != EMIT_CPI_TAG:
@@ -2496,6 +2819,31 @@ def ref_rows(idl, res, sig, block_height):
     return rows
 
 
+def verify_days(expected, bad):
+    """The days preset holds what the daily analytics must handle."""
+    day = lambda t: t // 86400
+    rows = expected["transactions"]
+    bets = [r for r in rows if r["transaction_type"] == "place_bet" and r["status"] == "confirmed"]
+    bet_days = sorted({day(r["block_time_unix"]) for r in bets})
+    if len(bet_days) < 3 or bet_days[-1] - bet_days[0] < 2:
+        bad("days: bets do not cross two UTC midnights")
+    if not any(d not in bet_days for d in range(bet_days[0], bet_days[-1] + 1)):
+        bad("days: no day without bets between the first and the last")
+    if not any(r["transaction_type"] == "place_bet" and r["status"] == "failed" for r in rows):
+        bad("days: no failed bet")
+    mid = False
+    for r in rows:
+        if r["transaction_type"] == "resolve_market" and r["status"] == "confirmed":
+            d, t = day(r["block_time_unix"]), r["block_time_unix"]
+            same = [b["block_time_unix"] for b in bets if day(b["block_time_unix"]) == d]
+            mid = mid or (any(x < t for x in same) and any(x > t for x in same))
+    if not mid:
+        bad("days: no market resolved mid-day with bets before and after it that day")
+    tip_day = day(expected["meta"]["tip_time_unix"])
+    if tip_day <= day(rows[-1]["block_time_unix"]):
+        bad("days: the tip is not past the last transaction's day")
+
+
 def verify(dirpath, idl):
     problems = []
 
@@ -2542,7 +2890,9 @@ def verify(dirpath, idl):
         if len(data) != a["space"] or a["owner"] != program or a["rentEpoch"] != U64_MAX:
             bad("account %s: space/owner/rentEpoch" % pk)
         try:
-            decoded[pk] = idl.decode_account(data)
+            decoded[pk] = idl.decode_account(data, allow_tail=True)
+            if any(data[idl.layout_end(data):]) != (pk in meta.get("trailing_bytes_accounts", {})):
+                bad("account %s: trailing bytes not as listed in meta.trailing_bytes_accounts" % pk)
         except (IdlError, UnicodeDecodeError) as e:
             bad("account %s: %s" % (pk, e))
     exp_rows = {}
@@ -2552,8 +2902,11 @@ def verify(dirpath, idl):
     for table, field in pk_field.items():
         for row in expected[table]:
             exp_rows[row[field]] = (table, row)
-    if set(exp_rows) != set(accounts):
-        bad("expected tables and accounts.json list different accounts")
+    closed_rows = {pk for pk, (_, row) in exp_rows.items() if row.get("closed_slot") is not None}
+    if set(exp_rows) - closed_rows != set(accounts):
+        bad("expected tables (open rows) and accounts.json list different accounts")
+    if closed_rows != {c["pubkey"] for c in meta.get("closed_accounts", [])}:
+        bad("closed rows and meta.closed_accounts differ")
     for pk, (name, value) in decoded.items():
         if pk not in exp_rows:
             continue
@@ -2700,12 +3053,17 @@ def verify(dirpath, idl):
             bad("getBlock %d not recorded" % s)
             continue
         if s not in produced:
-            if full.get("error", {}).get("code") != -32007 or none.get("error", {}).get("code") != -32007:
+            bt = lookup("getBlockTime", [s]) or {}
+            if full.get("error", {}).get("code") != -32007 or none.get("error", {}).get("code") != -32007 \
+                    or bt.get("error", {}).get("code") != -32007:
                 bad("skipped slot %d not answered with -32007" % s)
             continue
         head = {k: v for k, v in full["result"].items() if k != "transactions"}
         if head != none["result"]:
             bad("getBlock %d: full and none headers differ" % s)
+        bt = lookup("getBlockTime", [s])
+        if bt is None or bt.get("result") != head["blockTime"]:
+            bad("getBlockTime %d: not recorded or not the block's time" % s)
         if prev is not None and (none["result"]["parentSlot"] != prev[0] or
                                  none["result"]["blockHeight"] != prev[1] + 1 or
                                  none["result"]["previousBlockhash"] != prev[2]):
@@ -2734,11 +3092,14 @@ def verify(dirpath, idl):
     last_state = {}
     ws_sigs = []
     ws_slots = []
+    hostile_lines = {h["line"] for h in meta.get("hostile_ws", [])}
     for n, item in enumerate(ws, 1):
         if item["at_ms"] <= last_at:
             bad("ws.jsonl:%d: at_ms not increasing" % n)
         last_at = item["at_ms"]
         res = item["params"]["result"]
+        if n in hostile_lines:
+            continue
         if item["method"] == "slotNotification":
             ws_slots.append(res["slot"])
         elif item["method"] == "logsNotification":
@@ -2746,7 +3107,7 @@ def verify(dirpath, idl):
         elif item["method"] == "programNotification":
             acc = res["value"]["account"]
             try:
-                idl.decode_account(base64.b64decode(acc["data"][0]))
+                idl.decode_account(base64.b64decode(acc["data"][0]), allow_tail=True)
             except (IdlError, UnicodeDecodeError) as e:
                 bad("ws.jsonl:%d: %s" % (n, e))
             last_state[res["value"]["pubkey"]] = (acc, res["context"]["slot"])
@@ -2756,17 +3117,106 @@ def verify(dirpath, idl):
         bad("slotNotification slots differ from the produced slots")
     if sorted(ws_sigs) != sorted(sigs):
         bad("logsNotification signatures differ from the recorded transactions")
+    closes = {c["pubkey"]: c for c in meta.get("closed_accounts", [])}
     for pk, (acc, slot) in last_state.items():
+        if pk in closes:
+            continue
         same_account(pk, acc, "programNotification")
         if accounts.get(pk, {}).get("slot") != slot:
             bad("programNotification %s: last slot %d != accounts.json slot" % (pk, slot))
-    if set(last_state) != set(accounts):
+    if set(last_state) != set(accounts) | set(closes):
         bad("programNotification does not cover every account")
+
+    # 7. closed accounts: the expected row holds the last state the stream
+    # showed, closed by a transaction whose balances take the account to 0
+    for pk, c in closes.items():
+        table, row = exp_rows.get(pk, (None, None))
+        if row is None or pk not in last_state:
+            bad("closed %s: no expected row or never notified" % pk)
+            continue
+        acc, slot = last_state[pk]
+        name, value = idl.decode_account(base64.b64decode(acc["data"][0]), allow_tail=True)
+        mine = table_row(name, b58decode(pk), value, c["closed_slot"], row.get("resolved_at_unix"),
+                         c["closed_at_unix"], c["closed_slot"])
+        if name == "Position":
+            market = decoded.get(b58encode(value["market"]))
+            if market is None:
+                bad("closed %s: position of an unknown market" % pk)
+                continue
+            mine["current_value"], mine["unrealized_pnl"], mine["realized_pnl"] = \
+                position_derived(value, market[1])
+        if mine != row:
+            diff = sorted(k for k in set(mine) | set(row) if mine.get(k) != row.get(k))
+            bad("closed %s: expected row differs from its last notified state in %s" % (pk, diff))
+        if slot >= c["closed_slot"]:
+            bad("closed %s: notified at or after its close" % pk)
+        one = tx_view.get(c["signature"])
+        if one is None:
+            bad("closed %s: closing transaction not recorded" % pk)
+            continue
+        tslot, view, tmeta, _ = one
+        keys = view["message"]["accountKeys"] + tmeta["loadedAddresses"]["writable"] + \
+            tmeta["loadedAddresses"]["readonly"]
+        if tmeta["err"] is not None or tslot != c["closed_slot"] or pk not in keys:
+            bad("closed %s: closing transaction does not hold it" % pk)
+            continue
+        i = keys.index(pk)
+        if tmeta["preBalances"][i] == 0 or tmeta["postBalances"][i] != 0:
+            bad("closed %s: balances do not go to 0" % pk)
+        if c["loaded_address"] != (pk in tmeta["loadedAddresses"]["writable"]):
+            bad("closed %s: loaded_address flag" % pk)
+        if next(iter(by_sig[c["signature"]].values()))["blockTime"] != c["closed_at_unix"]:
+            bad("closed %s: closed_at_unix is not the block time" % pk)
+    if closes and not any(c["loaded_address"] for c in closes.values()) and \
+            expected["meta"].get("require_all_specials", True):
+        bad("no close of a loaded (lookup table) address")
+
+    # 8. balances: one u64 per account key, lamports conserved but the fee, and
+    # every account's balance continues from the previous transaction that
+    # touched it (blocks in slot order, transactions in block order)
+    balance = {}
+    for s in produced:
+        full = lookup("getBlock", [s, {"encoding": "json", "maxSupportedTransactionVersion": 0,
+                                       "transactionDetails": "full", "rewards": False,
+                                       "commitment": "confirmed"}])
+        if full is None or "result" not in full:
+            continue
+        for t in full["result"]["transactions"]:
+            tm = t["meta"]
+            keys = t["transaction"]["message"]["accountKeys"] + tm["loadedAddresses"]["writable"] + \
+                tm["loadedAddresses"]["readonly"]
+            sig = t["transaction"]["signatures"][0]
+            pre, post = tm["preBalances"], tm["postBalances"]
+            if len(pre) != len(keys) or len(post) != len(keys) or \
+                    not all(isinstance(v, int) and 0 <= v <= U64_MAX for v in pre + post):
+                bad("%s: preBalances/postBalances do not match the account keys" % sig)
+                continue
+            if sum(pre) - sum(post) != tm["fee"]:
+                bad("%s: balances change by %d, fee %d" % (sig, sum(pre) - sum(post), tm["fee"]))
+            for k, a, b in zip(keys, pre, post):
+                if k in balance and balance[k] != a:
+                    bad("%s: preBalance of %s is %d, previous postBalance %d" % (sig, k, a, balance[k]))
+                balance[k] = b
+    for pk, a in accounts.items():
+        if balance.get(pk) != a["lamports"]:
+            bad("%s: accounts.json lamports differ from the last postBalance" % pk)
     specials = meta["special_signatures"]
     for label in ("failed_place_bet", "multi_instruction", "cpi_router", "v0_lookup_table",
-                  "emit_cpi_log_truncated"):
+                  "emit_cpi_log_truncated", "failed_after_event", "v0_claim_close", "claim_close"):
+        if label in ("claim_close", "v0_claim_close") and len(closes) < 2:
+            continue    # too few claims in a tiny scenario for both kinds of close
         if label not in specials and expected["meta"].get("require_all_specials", True):
             bad("special case %s missing" % label)
+    if meta.get("preset") == "days":
+        verify_days(expected, bad)
+    for sig in specials.get("failed_after_event", []):
+        logs = tx_view[sig][2]["logMessages"] if sig in tx_view else []
+        rows = exp_by_sig.get(sig, [])
+        if tx_view.get(sig, (0, 0, {"err": None}))[2]["err"] is None or \
+                not any(l.startswith("Program data: ") for l in logs) or len(rows) != 2 or \
+                any(r["status"] != "failed" or r["price"] is not None or r["platform_fee"] != "0"
+                    for r in rows):
+            bad("%s: not a failed transaction with a logged event and two event-less rows" % sig)
     for sig in specials.get("emit_cpi_log_truncated", []):
         logs = tx_view[sig][2]["logMessages"] if sig in tx_view else [""]
         if logs[-1] != "Log truncated" or any(l.startswith("Program data:") for l in logs):
@@ -2799,6 +3249,11 @@ def main(argv=None):
     ap.add_argument("--idl", default=os.path.join(root, "idl", "crypto_bet.json"))
     ap.add_argument("--verify", metavar="DIR", help="check a generated directory and exit")
     ap.add_argument("--no-verify", action="store_true", help="skip the check after generating")
+    ap.add_argument("--preset", choices=["days"],
+                    help="days: a scenario spread over several UTC days (fixtures/chain-days); "
+                         "sets markets, wallets, start time, encoding and page limit")
+    ap.add_argument("--no-hostile-ws", dest="hostile_ws", action="store_false",
+                    help="leave out the websocket messages with out-of-range and absurd slots")
     args = ap.parse_args(argv)
     idl = Idl(args.idl)
 
@@ -2819,10 +3274,20 @@ def main(argv=None):
     args.out_rel = os.path.relpath(args.out, root)
     cmd = ["python3 tools/gen-fixtures.py", "--out", args.out_rel]
     defaults = ap.parse_args([])
+    if args.preset == "days":
+        # 2025-03-01T20:00:00Z, four hours before the first midnight
+        preset = {"markets": 3, "wallets": 6, "bets": 0, "start_time": 1_740_859_200,
+                  "encoding": "json", "sig_page_limit": 0, "hostile_ws": False}
+        for k, v in preset.items():
+            setattr(args, k, v)
+            setattr(defaults, k, v)
+        cmd += ["--preset", "days"]
     for opt in ("seed", "markets", "wallets", "bets", "start_slot", "start_time", "encoding",
                 "sig_page_limit"):
         if getattr(args, opt) != getattr(defaults, opt):
             cmd += ["--" + opt.replace("_", "-"), str(getattr(args, opt))]
+    if args.hostile_ws != defaults.hostile_ws:
+        cmd += ["--no-hostile-ws"]
     if args.start_height != max(1, args.start_slot - 18_000_000):
         cmd += ["--start-height", str(args.start_height)]
     args.command_line = " ".join(cmd)

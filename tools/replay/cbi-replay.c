@@ -944,6 +944,9 @@ static int parse_only_methods(const char *arg) {
   return 0;
 }
 
+/* The heartbeat continues from the slot of the last slotNotification in
+ * file order (not the largest: a scenario may hold hostile slots such as
+ * 2^64-1 mid-stream). */
 static void find_last_slot(void) {
   size_t n = replay_store_ws_count(srv.store);
   for (size_t i = 0; i < n; i++) {
@@ -954,7 +957,7 @@ static void find_last_slot(void) {
     if (k < 0 || (size_t)k >= sizeof buf) continue;
     json_t *d = jsonx_loads(buf, (size_t)k, NULL, 0);
     uint64_t s;
-    if (d && jsonx_get_u64(json_object_get(d, "result"), "slot", &s) == 0 && s > srv.last_slot) {
+    if (d && jsonx_get_u64(json_object_get(d, "result"), "slot", &s) == 0) {
       srv.last_slot = s;
       srv.have_slot = 1;
     }
