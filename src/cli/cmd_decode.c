@@ -26,7 +26,9 @@ static void decode_usage(FILE *out) {
         "bytes as base64.\n"
         "\n"
         "  --account B64        whole account data (discriminator included), base64\n"
-        "  --allow-trailing     accept non-zero bytes after the account's layout\n"
+        "  --strict             refuse an account with non-zero bytes after its layout\n"
+        "                       (by default they are ignored, as Anchor's coder does, and\n"
+        "                       a note on stderr says where they start)\n"
         "  --instruction B64    instruction data (discriminator + arguments), base64;\n"
         "                       data carrying the emit_cpi! tag is decoded as an event\n"
         "  --accounts K1,K2,... the instruction's account keys (base58), in order: printed\n"
@@ -37,8 +39,8 @@ static void decode_usage(FILE *out) {
         "\n",
         out);
   config_print_help(out);
-  fputs("\nExit codes: 0 decoded, 1 the input does not decode (or the IDL does not load),\n"
-        "2 usage error.\n",
+  fputs("\nExit codes: 0 decoded, 1 the input does not decode, 2 usage error (or the IDL\n"
+        "does not load).\n",
         out);
 }
 
@@ -88,7 +90,7 @@ int cmd_decode(int argc, char **argv) {
     OPT_ACCOUNTS,
     OPT_EVENT,
     OPT_LOG_LINE,
-    OPT_ALLOW_TRAILING
+    OPT_STRICT
   };
   static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
                                            {"account", required_argument, 0, OPT_ACCOUNT},
@@ -96,13 +98,13 @@ int cmd_decode(int argc, char **argv) {
                                            {"accounts", required_argument, 0, OPT_ACCOUNTS},
                                            {"event", required_argument, 0, OPT_EVENT},
                                            {"log-line", required_argument, 0, OPT_LOG_LINE},
-                                           {"allow-trailing", no_argument, 0, OPT_ALLOW_TRAILING},
+                                           {"strict", no_argument, 0, OPT_STRICT},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   cbi_config_t cfg;
   config_init(&cfg);
   const char *input = NULL, *accounts_arg = NULL;
-  int mode = 0, allow_trailing = 0, opt, inputs = 0;
+  int mode = 0, strict = 0, opt, inputs = 0;
   optind = 1;
   opterr = 0;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -121,8 +123,8 @@ int cmd_decode(int argc, char **argv) {
       case OPT_ACCOUNTS:
         accounts_arg = optarg;
         continue;
-      case OPT_ALLOW_TRAILING:
-        allow_trailing = 1;
+      case OPT_STRICT:
+        strict = 1;
         continue;
       default:
         break;
@@ -141,8 +143,8 @@ int cmd_decode(int argc, char **argv) {
     fprintf(stderr, "crypto-bet-indexer decode: --accounts goes with --instruction\n");
     return EXIT_USAGE;
   }
-  if (allow_trailing && mode != OPT_ACCOUNT) {
-    fprintf(stderr, "crypto-bet-indexer decode: --allow-trailing goes with --account\n");
+  if (strict && mode != OPT_ACCOUNT) {
+    fprintf(stderr, "crypto-bet-indexer decode: --strict goes with --account\n");
     return EXIT_USAGE;
   }
   char err[1024];
@@ -169,7 +171,7 @@ int cmd_decode(int argc, char **argv) {
   }
 
   int exit_code = EXIT_FAILURE_RUN;
-  idl_t *idl = NULL;
+  cmd_decoder_t dec = {0};
   uint8_t *data = NULL;
   size_t len = 0;
   json_t *out = NULL;
@@ -177,11 +179,15 @@ int cmd_decode(int argc, char **argv) {
     fprintf(stderr, "crypto-bet-indexer decode: libsodium initialisation failed\n");
     goto done;
   }
-  int rc = cmd_common_load_idl(&cfg, &idl, err, sizeof err);
-  if (rc != 0) {
-    fprintf(stderr, "crypto-bet-indexer decode: cannot load IDL: %s\n", err);
+  /* Any program's IDL decodes; with the Crypto Bet IDL the typed binding
+   * is checked as in the other commands. */
+  unsigned flags = CMD_DECODER_ANY_IDL | (strict ? CMD_DECODER_STRICT : 0);
+  int rc = cmd_common_open_decoder("decode", &cfg, flags, &dec);
+  if (rc != EXIT_OK) {
+    exit_code = rc;
     goto done;
   }
+  const idl_t *idl = dec.idl;
   /* Account and instruction data are one base64 string; log lines may hold
    * several slices. */
   if (mode == OPT_LOG_LINE ? decode_b64_slices(input, &data, &len) != 0
@@ -193,7 +199,16 @@ int cmd_decode(int argc, char **argv) {
   size_t evlen = 0;
   const uint8_t *ev = decode_emit_cpi_event(data, len, &evlen);
   if (mode == OPT_ACCOUNT) {
-    rc = decode_account_json(idl, data, len, allow_trailing, &out, &derr);
+    rc = decode_account_json(idl, data, len, strict, &out, &derr);
+    json_t *again = NULL;
+    decode_error_t terr;
+    if (rc == 0 && !strict &&
+        decode_account_json(idl, data, len, true, &again, &terr) == DECODE_ERR_TRAILING) {
+      char note[512];
+      fprintf(stderr, "crypto-bet-indexer decode: note: ignored the bytes after the layout "
+              "(--strict refuses them): %s\n", decode_error_format(&terr, note, sizeof note));
+    }
+    json_decref(again);
   } else if (mode == OPT_INSTRUCTION && !ev) {
     rc = decode_instruction_json(idl, data, len, keys, (size_t)n_keys, &out, &derr);
   } else if (ev) {
@@ -218,7 +233,7 @@ int cmd_decode(int argc, char **argv) {
 done:
   json_decref(out);
   free(data);
-  idl_free(idl);
+  cmd_common_close_decoder(&dec);
   free(keys_buf);
   return exit_code;
 }

@@ -106,7 +106,7 @@ static void copy_key(char dst[CB_PUBKEY_B58_MAX], const char *src) {
   dst[n] = '\0';
 }
 
-int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,
+int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id, txn_rows_t *out,
                 txn_issues_t *issues) {
   int rc = TXN_OK;
   owned_event_t *evs = NULL;
@@ -138,7 +138,7 @@ int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_r
     memset(&derr, 0, sizeof derr);
     if (is_emit_cpi(x)) {
       cb_event_t ev;
-      if (cb_decode_event(idl, x->data + 8, x->data_len - 8, &ev, &derr) != DECODE_OK) {
+      if (cb_decode_event(decoder, x->data + 8, x->data_len - 8, &ev, &derr) != DECODE_OK) {
         char m[200];
         if ((rc = issue_add(issues, TXN_ISSUE_EVENT_DECODE, x->index, &derr, x->data + 8,
                             x->data_len - 8, "emit_cpi event at instruction %u: %s", x->index,
@@ -169,7 +169,7 @@ int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_r
       if ((rc = events_push(&evs, &n_evs, owner, &ev)) != 0) goto out;
       continue;
     }
-    if (cb_decode_instruction(idl, x->data, x->data_len, x->accounts, x->n_accounts, &dec[i],
+    if (cb_decode_instruction(decoder, x->data, x->data_len, x->accounts, x->n_accounts, &dec[i],
                               &derr) != DECODE_OK) {
       char m[200];
       if ((rc = issue_add(issues, TXN_ISSUE_INSTRUCTION_DECODE, x->index, &derr, x->data,
@@ -208,7 +208,7 @@ int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_r
       cb_event_t ev;
       decode_error_t derr;
       memset(&derr, 0, sizeof derr);
-      if (cb_decode_event(idl, l->data, l->len, &ev, &derr) != DECODE_OK) {
+      if (cb_decode_event(decoder, l->data, l->len, &ev, &derr) != DECODE_OK) {
         char m[200];
         if ((rc = issue_add(issues, TXN_ISSUE_EVENT_DECODE,
                             owner != UINT32_MAX ? owner : 0, &derr, l->data, l->len,
