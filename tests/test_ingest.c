@@ -85,6 +85,7 @@ typedef struct fx {
   PGconn *conn;
   sink_t *sink;
   idl_t *idl;
+  cb_decoder_t *dec;
   ingest_t *ing;
   json_t *expected, *accounts;
   const char *program_id;
@@ -103,7 +104,8 @@ static void fx_open(fx_t *f) {
   f->accounts = ex_load_file(g_dir, "accounts.json");
   f->program_id = jsonx_get_str(json_object_get(f->expected, "meta"), "program_id");
   ck_assert_ptr_nonnull(f->program_id);
-  f->ing = ingest_new(f->idl, f->program_id, f->sink);
+  ck_assert_int_eq(cb_decoder_new(f->idl, &f->dec, NULL), 0);
+  f->ing = ingest_new(f->dec, f->program_id, f->sink);
   ck_assert_ptr_nonnull(f->ing);
 }
 
@@ -115,6 +117,7 @@ static void fx_flush(fx_t *f) {
 static void fx_close(fx_t *f) {
   ingest_free(f->ing);
   sink_close(f->sink);
+  cb_decoder_free(f->dec);
   idl_free(f->idl);
   json_decref(f->expected);
   json_decref(f->accounts);

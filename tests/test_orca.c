@@ -150,7 +150,7 @@ START_TEST(test_account) {
   json_t *out = NULL;
   decode_error_t err;
   char msg[512];
-  int rc = decode_account_json(idl, data, len, true, &out, &err);
+  int rc = decode_account_json(idl, data, len, false, &out, &err);
   ck_assert_msg(rc == 0, "%s: %s", name, decode_error_format(&err, msg, sizeof msg));
   ck_assert_str_eq(json_string_value(json_object_get(out, "type")), type);
   const json_t *value = json_object_get(out, "value");
@@ -171,14 +171,14 @@ START_TEST(test_account) {
 
   /* The layout ends exactly where the upstream decoder says it does: one
    * byte less is truncated, the exact prefix decodes. */
-  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed, true, &out, &err), 0);
   json_decref(out);
-  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed - 1, true, &out, &err),
+  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed - 1, false, &out, &err),
                    DECODE_ERR_TRUNCATED);
   ck_assert_ptr_null(out);
   /* Without allow_trailing, non-zero reserved bytes are reported where
    * they start; all-zero padding is accepted. */
-  rc = decode_account_json(idl, data, len, false, &out, &err);
+  rc = decode_account_json(idl, data, len, true, &out, &err);
   if (rc == 0) {
     json_decref(out);
   } else {

@@ -42,15 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     }
   }
-  int rs = decode_account_json(g_idl, data, size, false, &strict, &es);
-  int rl = decode_account_json(g_idl, data, size, true, &lenient, &el);
+  int rs = decode_account_json(g_idl, data, size, true, &strict, &es);
+  int rl = decode_account_json(g_idl, data, size, false, &lenient, &el);
   if ((rs == 0) != (strict != NULL) || (rl == 0) != (lenient != NULL)) abort();
   if (rs != 0) check_error(rs, &es, size);
   if (rl != 0) check_error(rl, &el, size);
   if (rs == 0 && (rl != 0 || !json_equal(strict, lenient))) abort();
   if (rl == 0 && rs != 0 && rs != DECODE_ERR_TRAILING) abort();
   if (rl != 0 && rs != rl) abort();
-  int ra = decode_account_json(g_idl, data, size, true, &again, &ea);
+  int ra = decode_account_json(g_idl, data, size, false, &again, &ea);
   if (ra != rl || (ra == 0 && !json_equal(again, lenient))) abort();
   if (ra != 0 && (ea.offset != el.offset || strcmp(ea.path, el.path) != 0)) abort();
   if (lenient) {
