@@ -204,9 +204,8 @@ int cmd_decode(int argc, char **argv) {
     decode_error_t terr;
     if (rc == 0 && !strict &&
         decode_account_json(idl, data, len, true, &again, &terr) == DECODE_ERR_TRAILING) {
-      char note[512];
-      fprintf(stderr, "crypto-bet-indexer decode: note: ignored the bytes after the layout "
-              "(--strict refuses them): %s\n", decode_error_format(&terr, note, sizeof note));
+      fprintf(stderr, "crypto-bet-indexer decode: note: %s: %s; ignored them, as Anchor does "
+              "(--strict refuses them)\n", terr.type, terr.detail);
     }
     json_decref(again);
   } else if (mode == OPT_INSTRUCTION && !ev) {
