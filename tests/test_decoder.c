@@ -3,6 +3,7 @@
  * the IDL (Borsh: little-endian integers, u32-prefixed strings, u8 option
  * and enum tags), with expected values written by hand. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,54 @@ START_TEST(test_market_typed) {
   ck_assert_uint_eq(cb_decoder_trailing_count(strict, CB_ACCOUNT_MARKET), 0);
   ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_UNKNOWN), 0);
   ck_assert_uint_eq(cb_decoder_trailing_count(dec, (cb_account_kind_t)99), 0);
+  free_idl(idl);
+}
+END_TEST
+
+/* One decoder shared by threads: the per-kind counters count every
+ * account with spare bytes exactly once, and exactly one decode is told it
+ * was the first of its kind. */
+typedef struct spare_job {
+  const cb_decoder_t *dec;
+  const bb_t *b;
+  size_t len;
+  unsigned firsts, fails;
+} spare_job_t;
+
+static void *spare_worker(void *arg) {
+  spare_job_t *j = arg;
+  for (int i = 0; i < 2000; i++) {
+    cb_account_t a;
+    decode_error_t err;
+    if (cb_decode_account(j->dec, j->b->b, j->len, &a, &err) != 0 || a.spare_bytes != 64)
+      j->fails++;
+    else if (a.spare_first)
+      j->firsts++;
+  }
+  return NULL;
+}
+
+START_TEST(test_spare_counter_threads) {
+  idl_t *idl = cb_idl();
+  bb_t b;
+  build_market(&b, &MK_SOME, NULL);
+  size_t n = b.n;
+  memset(b.b + n, 0xEE, 64);
+  const cb_decoder_t *dec = DEC(idl);
+  spare_job_t jobs[4];
+  pthread_t th[4];
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (spare_job_t){dec, &b, n + 64, 0, 0};
+    ck_assert_int_eq(pthread_create(&th[t], NULL, spare_worker, &jobs[t]), 0);
+  }
+  unsigned firsts = 0;
+  for (int t = 0; t < 4; t++) {
+    ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+    ck_assert_uint_eq(jobs[t].fails, 0);
+    firsts += jobs[t].firsts;
+  }
+  ck_assert_uint_eq(firsts, 1);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_MARKET), 8000);
   free_idl(idl);
 }
 END_TEST
@@ -1585,6 +1634,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_market_typed);
   tcase_add_test(tc, test_other_accounts_typed);
+  tcase_add_test(tc, test_spare_counter_threads);
   tcase_add_test(tc, test_market_json);
   tcase_add_test(tc, test_market_errors);
   tcase_add_test(tc, test_instructions);
