@@ -1,8 +1,7 @@
 /* The compiled form of an Anchor IDL: a flat table of layout nodes that the
  * decoder walks without any string lookup. Internal to the decoding modules
- * (idl.c and idl_compile.c build it; decode_borsh.c, decoder.c and
- * decode_cb.c read it);
- * everyone else uses the opaque idl_t of idl.h.
+ * (idl.c, idl_types.c and idl_defs.c build it; decode_borsh.c, decoder.c
+ * and decode_cb.c read it); everyone else uses the opaque idl_t of idl.h.
  *
  * Nodes reference each other by index. A defined type is compiled once per
  * distinct instantiation (generic arguments substituted at load time), so a

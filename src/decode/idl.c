@@ -9,15 +9,15 @@
  *    ("fields"), "publicKey", {"defined": "Name"}, camelCase instruction
  *    names, discriminators computed with SHA-256.
  *
- * repr(C) layouts use the alignments of the Solana SBF target (u128/i128
- * aligned to 8), unless the definition says packed or raises the
- * alignment. */
+ * This file: loading (text, file, embedded), names, lookups and the public
+ * accessors. The compiler itself: idl_defs.c (accounts, instructions,
+ * events, the driver) and idl_types.c (type layouts), sharing idl_priv.h.
+ * The engine is generic: nothing here knows any particular program. */
 #include "idl.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,44 +98,33 @@ void idl_free(idl_t *idl) {
   free(idl);
 }
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errsz, const char *fmt, ...) {
-  if (!err || errsz == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(err, errsz, fmt, ap);
-  va_end(ap);
-  if (n < 0) err[0] = '\0';
-}
-
 int idl_load_json(const char *text, size_t len, idl_t **out, char *err, size_t errsz) {
   *out = NULL;
   if (err && errsz) err[0] = '\0';
   if (sodium_init() < 0) {
-    set_err(err, errsz, "libsodium initialisation failed");
+    if (err && errsz) snprintf(err, errsz, "libsodium initialisation failed");
     return -1;
   }
   if (len > IDL_MAX_DOC) {
-    set_err(err, errsz, "IDL document too large");
+    if (err && errsz) snprintf(err, errsz, "IDL document too large");
     return -1;
   }
   struct idl *I = calloc(1, sizeof *I);
   if (!I) {
-    set_err(err, errsz, "out of memory");
+    if (err && errsz) snprintf(err, errsz, "out of memory");
     return -1;
   }
   json_error_t je;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
-    set_err(err, errsz, "IDL is not valid JSON: line %d column %d: %s", je.line, je.column,
-            je.text);
+    if (err && errsz)
+      snprintf(err, errsz, "IDL is not valid JSON: line %d column %d: %s", je.line, je.column,
+               je.text);
     goto fail;
   }
   I->root = root;
   if (!json_is_object(root)) {
-    set_err(err, errsz, "IDL is not a JSON object");
+    if (err && errsz) snprintf(err, errsz, "IDL is not a JSON object");
     goto fail;
   }
   const json_t *meta = json_object_get(root, "metadata");
