@@ -9,7 +9,9 @@
  * creation except for its counters (C11 atomics): any number of threads
  * may decode with one handle at once.
  *
- * Pure: no I/O, no globals; allocation only in cb_decoder_new. */
+ * Pure: no I/O, no globals; allocation only in cb_decoder_new. Errors are
+ * the negative decode_code_t values of decoder.h (decode_strerror,
+ * decode_error_format). */
 #ifndef CBI_CB_DECODER_H
 #define CBI_CB_DECODER_H
 

@@ -208,8 +208,8 @@ typedef struct txn_rows {
  * transactions only). Undecodable data of ours becomes an issue, the other
  * instructions still produce rows. Returns TXN_OK (issues or not) or
  * TXN_ERR_NOMEM (out and issues then empty). */
-int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id, txn_rows_t *out,
-                txn_issues_t *issues);
+int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id,
+                txn_rows_t *out, txn_issues_t *issues);
 
 void txn_rows_free(txn_rows_t *rows);
 void txn_issues_free(txn_issues_t *issues);

@@ -106,8 +106,8 @@ static void copy_key(char dst[CB_PUBKEY_B58_MAX], const char *src) {
   dst[n] = '\0';
 }
 
-int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id, txn_rows_t *out,
-                txn_issues_t *issues) {
+int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id,
+                txn_rows_t *out, txn_issues_t *issues) {
   int rc = TXN_OK;
   owned_event_t *evs = NULL;
   size_t n_evs = 0;
