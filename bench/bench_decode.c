@@ -87,7 +87,7 @@ int main(void) {
   char err[512];
   int rc = 1;
   buf_t *pool = NULL;
-  if (sodium_init() < 0 || idl_load_default(&idl, err, sizeof err) != 0) {
+  if (sodium_init() < 0 || cb_decoder_default_idl(&idl, err, sizeof err) != 0) {
     fprintf(stderr, "bench_decode: cannot load IDL: %s\n", err);
     goto out;
   }

@@ -25,6 +25,13 @@
 
 typedef struct cb_decoder cb_decoder_t;
 
+/* The Crypto Bet IDL compiled into the binary (idl/crypto_bet.json). */
+#define CB_DECODER_IDL_EMBEDDED "idl/crypto_bet.json"
+
+/* Loads the embedded Crypto Bet IDL (idl_load_embedded). 0 and *out
+ * (caller frees with idl_free), or -1 + err. */
+int cb_decoder_default_idl(idl_t **out, char *err, size_t errsz);
+
 typedef struct cb_decoder_options {
   /* Accounts with non-zero bytes after their layout: false (the default)
    * decodes the layout from the start and ignores what follows, as

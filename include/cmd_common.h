@@ -32,8 +32,9 @@ int cmd_common_no_operands(const char *cmd, int argc, char **argv, cmd_common_us
  * EXIT_USAGE. */
 int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size_t errsz);
 
-/* Loads the IDL cfg names (--idl file), or the embedded one. Returns 0 with
- * *idl owned by the caller (idl_free), or non-zero with a message in err. */
+/* Loads the IDL cfg names (--idl file, read here: the IDL engine does no
+ * I/O), or the embedded one. Returns 0 with *idl owned by the caller
+ * (idl_free), or non-zero with the reason in err (without the path). */
 int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz);
 
 /* What every subcommand opens first. */

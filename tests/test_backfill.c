@@ -163,7 +163,7 @@ static void stack_open(ixr_stack_t *st, const char *uri, const rpc_options_t *ro
   st->sink = NULL;
   ck_assert_msg(sink_open(&so, &st->sink, e, sizeof e) == 0, "sink: %s", e);
   st->idl = NULL;
-  ck_assert_msg(idl_load_default(&st->idl, e, sizeof e) == 0, "idl: %s", e);
+  ck_assert_msg(cb_decoder_default_idl(&st->idl, e, sizeof e) == 0, "idl: %s", e);
   ck_assert_int_eq(cb_decoder_new(st->idl, &st->dec, NULL), 0);
   st->ing = ingest_new(st->dec, jsonx_get_str(meta(), "program_id"), st->sink);
   ck_assert_ptr_nonnull(st->ing);

@@ -75,7 +75,7 @@ static const uint8_t D_IX_ORACLE[8] = {112, 41, 209, 18, 248, 226, 252, 188};
 static idl_t *cb_idl(void) {
   idl_t *idl = NULL;
   char err[512];
-  ck_assert_msg(idl_load_default(&idl, err, sizeof err) == 0, "%s", err);
+  ck_assert_msg(cb_decoder_default_idl(&idl, err, sizeof err) == 0, "%s", err);
   return idl;
 }
 

@@ -99,7 +99,7 @@ static void fx_open(fx_t *f) {
   sink_options_init(&so);
   so.conninfo = f->uri;
   ck_assert_msg(sink_open(&so, &f->sink, err, sizeof err) == 0, "sink_open: %s", err);
-  ck_assert_msg(idl_load_default(&f->idl, err, sizeof err) == 0, "idl: %s", err);
+  ck_assert_msg(cb_decoder_default_idl(&f->idl, err, sizeof err) == 0, "idl: %s", err);
   f->expected = ex_load_file(g_dir, "expected.json");
   f->accounts = ex_load_file(g_dir, "accounts.json");
   f->program_id = jsonx_get_str(json_object_get(f->expected, "meta"), "program_id");

@@ -124,7 +124,10 @@ static int json_same(const json_t *exp, const json_t *got, char *where, size_t w
 static idl_t *load_idl(const char *path) {
   idl_t *idl = NULL;
   char err[512];
-  ck_assert_msg(idl_load_file(path, &idl, err, sizeof err) == 0, "%s", err);
+  size_t len;
+  char *text = tu_read_file(path, &len);
+  ck_assert_msg(idl_load_json(text, len, &idl, err, sizeof err) == 0, "%s: %s", path, err);
+  free(text);
   return idl;
 }
 

@@ -1335,7 +1335,7 @@ END_TEST
 
 static void setup(void) {
   char err[256];
-  ck_assert_msg(idl_load_default(&g_idl, err, sizeof err) == 0, "idl: %s", err);
+  ck_assert_msg(cb_decoder_default_idl(&g_idl, err, sizeof err) == 0, "idl: %s", err);
   ck_assert_int_eq(cb_decoder_new(g_idl, &g_dec, NULL), 0);
 }
 

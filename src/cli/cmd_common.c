@@ -1,7 +1,10 @@
 /* Shared command-line handling of the subcommands (cmd_common.h). */
 #include "cmd_common.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -25,9 +28,60 @@ int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size
   return EXIT_USAGE;
 }
 
+/* Reads path whole (at most IDL_MAX_DOC_BYTES). 0 with *buf (caller
+ * frees) and *len, or -1 + err. */
+static int read_idl_file(const char *path, char **buf, size_t *len, char *err, size_t errsz) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errsz, "%s", strerror(errno));
+    return -1;
+  }
+  size_t cap = 0;
+  int rc = -1;
+  for (;;) {
+    if (*len == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      if (ncap > IDL_MAX_DOC_BYTES + 1) {
+        snprintf(err, errsz, "larger than %zu bytes", IDL_MAX_DOC_BYTES);
+        goto out;
+      }
+      char *p = realloc(*buf, ncap);
+      if (!p) {
+        snprintf(err, errsz, "out of memory");
+        goto out;
+      }
+      *buf = p;
+      cap = ncap;
+    }
+    size_t got = fread(*buf + *len, 1, cap - *len, f);
+    *len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    snprintf(err, errsz, "read error");
+    goto out;
+  }
+  rc = 0;
+out:
+  fclose(f);
+  if (rc != 0) {
+    free(*buf);
+    *buf = NULL;
+  }
+  return rc;
+}
+
 int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz) {
-  return cfg->idl_path ? idl_load_file(cfg->idl_path, idl, err, errsz)
-                       : idl_load_default(idl, err, errsz);
+  *idl = NULL;
+  if (!cfg->idl_path) return cb_decoder_default_idl(idl, err, errsz);
+  char *text = NULL;
+  size_t len = 0;
+  if (read_idl_file(cfg->idl_path, &text, &len, err, errsz) != 0) return -1;
+  int rc = idl_load_json(text, len, idl, err, errsz);
+  free(text);
+  return rc;
 }
 
 void cmd_common_close_decoder(cmd_decoder_t *d) {

@@ -417,6 +417,10 @@ static void bind_instructions(bind_ctx_t *b) {
   }
 }
 
+int cb_decoder_default_idl(idl_t **out, char *err, size_t errsz) {
+  return idl_load_embedded(CB_DECODER_IDL_EMBEDDED, out, err, errsz);
+}
+
 void cb_decoder_free(cb_decoder_t *d) {
   if (!d) return;
   for (int i = 0; i < CB_ACCOUNT__COUNT; i++) free(d->acc[i].ops);

@@ -9,13 +9,12 @@
  *    ("fields"), "publicKey", {"defined": "Name"}, camelCase instruction
  *    names, discriminators computed with SHA-256.
  *
- * This file: loading (text, file, embedded), names, lookups and the public
- * accessors. The compiler itself: idl_defs.c (accounts, instructions,
+ * This file: loading (text, embedded), names, lookups and the public
+ * accessors. No file or socket I/O: callers read files. The compiler itself: idl_defs.c (accounts, instructions,
  * events, the driver) and idl_types.c (type layouts), sharing idl_priv.h.
  * The engine is generic: nothing here knows any particular program. */
 #include "idl.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -25,7 +24,6 @@
 #include "embedded.h"
 #include "idl_priv.h"
 
-#define IDL_MAX_DOC ((size_t)64 * 1024 * 1024)
 
 /* ---- names ------------------------------------------------------------ */
 
@@ -105,7 +103,7 @@ int idl_load_json(const char *text, size_t len, idl_t **out, char *err, size_t e
     if (err && errsz) snprintf(err, errsz, "libsodium initialisation failed");
     return -1;
   }
-  if (len > IDL_MAX_DOC) {
+  if (len > IDL_MAX_DOC_BYTES) {
     if (err && errsz) snprintf(err, errsz, "IDL document too large");
     return -1;
   }
@@ -141,56 +139,11 @@ fail:
   return -1;
 }
 
-int idl_load_file(const char *path, idl_t **out, char *err, size_t errsz) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (err && errsz) snprintf(err, errsz, "cannot open IDL %s: %s", path, strerror(errno));
-    return -1;
-  }
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  int rc = -1;
-  for (;;) {
-    if (len == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      if (ncap > IDL_MAX_DOC + 1) {
-        if (err && errsz) snprintf(err, errsz, "IDL %s is too large", path);
-        goto out;
-      }
-      char *p = realloc(buf, ncap);
-      if (!p) {
-        if (err && errsz) snprintf(err, errsz, "out of memory reading %s", path);
-        goto out;
-      }
-      buf = p;
-      cap = ncap;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) break;
-  }
-  if (ferror(f)) {
-    if (err && errsz) snprintf(err, errsz, "cannot read IDL %s", path);
-    goto out;
-  }
-  rc = idl_load_json(buf, len, out, err, errsz);
-  if (rc != 0 && err && errsz) {
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", err);
-    snprintf(err, errsz, "%s: %s", path, tmp);
-  }
-out:
-  free(buf);
-  fclose(f);
-  return rc;
-}
-
-int idl_load_default(idl_t **out, char *err, size_t errsz) {
-  const embedded_file_t *f = embedded_find("idl/crypto_bet.json");
+int idl_load_embedded(const char *name, idl_t **out, char *err, size_t errsz) {
+  const embedded_file_t *f = embedded_find(name);
   if (!f) {
     *out = NULL;
-    if (err && errsz) snprintf(err, errsz, "embedded IDL idl/crypto_bet.json missing");
+    if (err && errsz) snprintf(err, errsz, "no embedded IDL %s", name);
     return -1;
   }
   return idl_load_json(f->data, f->len, out, err, errsz);

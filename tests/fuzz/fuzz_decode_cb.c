@@ -318,7 +318,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[256];
     decode_error_t de;
     cb_decoder_options_t so = {.strict = true};
-    if (idl_load_default(&idl, err, sizeof err) != 0 || cb_decoder_new(idl, &dec, &de) != 0 ||
+    if (cb_decoder_default_idl(&idl, err, sizeof err) != 0 || cb_decoder_new(idl, &dec, &de) != 0 ||
         cb_decoder_new_opts(idl, &so, &strict, &de) != 0)
       fail();
     g_idl = idl;

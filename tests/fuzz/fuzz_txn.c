@@ -102,7 +102,7 @@ static void check_rows(const txn_t *tx, const txn_rows_t *rows, const txn_issues
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
-  if (!g_idl && (idl_load_default(&g_idl, err, sizeof err) != 0 ||
+  if (!g_idl && (cb_decoder_default_idl(&g_idl, err, sizeof err) != 0 ||
                  cb_decoder_new(g_idl, &g_dec, NULL) != 0))
     abort();
   json_t *doc = jsonx_loads((const char *)data, size, err, sizeof err);
