@@ -29,20 +29,20 @@ typedef struct cb_str {
  * IDL's variant order (the Borsh index is the C value). The decoder binds
  * the IDL variants by name, the sink writes the schema labels. */
 
-#define CB_MARKET_STATE_VARIANTS(X)       \
-  X(CB_MARKET_ACTIVE, Active, active)     \
-  X(CB_MARKET_RESOLVED, Resolved, resolved) \
-  X(CB_MARKET_CANCELLED, Cancelled, cancelled) \
+#define CB_MARKET_STATE_VARIANTS(X)                                           \
+  X(CB_MARKET_ACTIVE, Active, active)                                         \
+  X(CB_MARKET_RESOLVED, Resolved, resolved)                                   \
+  X(CB_MARKET_CANCELLED, Cancelled, cancelled)                                \
   X(CB_MARKET_PAUSED, Paused, paused)
-#define CB_MARKET_TYPE_VARIANTS(X) \
-  X(CB_MARKET_DEGEN, Degen, degen) \
+#define CB_MARKET_TYPE_VARIANTS(X)                                            \
+  X(CB_MARKET_DEGEN, Degen, degen)                                            \
   X(CB_MARKET_STABLE, Stable, stable)
-#define CB_TREASURY_TYPE_VARIANTS(X)   \
-  X(CB_TREASURY_YES, YesPool, yes_pool) \
-  X(CB_TREASURY_NO, NoPool, no_pool)    \
+#define CB_TREASURY_TYPE_VARIANTS(X)                                          \
+  X(CB_TREASURY_YES, YesPool, yes_pool)                                       \
+  X(CB_TREASURY_NO, NoPool, no_pool)                                          \
   X(CB_TREASURY_PLATFORM, Platform, platform)
-#define CB_SIDE_VARIANTS(X) \
-  X(CB_SIDE_YES, Yes, yes)  \
+#define CB_SIDE_VARIANTS(X)                                                   \
+  X(CB_SIDE_YES, Yes, yes)                                                    \
   X(CB_SIDE_NO, No, no)
 
 #define CB_ENUM_CONST_(c, idl, label) c,
@@ -91,87 +91,87 @@ const char *cb_side_variant(cb_side_t v);
  *     BYTES64     uint8_t[64]                                 (IDL [u8; 64])
  * aux is "_" for every kind but ENUM. ctx is passed through untouched. */
 
-#define CB_GLOBAL_CONFIG_FIELDS(X, ctx)              \
-  X(ctx, authority, PUBKEY, _)                       \
-  X(ctx, platform_fee_bps, U16, _)                   \
-  X(ctx, min_market_duration, I64, _)                \
-  X(ctx, max_market_duration, I64, _)                \
-  X(ctx, min_bet_amount, U64, _)                     \
-  X(ctx, max_bet_amount, U64, _)                     \
-  X(ctx, platform_treasury, PUBKEY, _)               \
-  X(ctx, is_paused, BOOL, _)                         \
-  X(ctx, total_markets_created, U64, _)              \
-  X(ctx, total_volume, U64, _)                       \
-  X(ctx, version, U8, _)                             \
+#define CB_GLOBAL_CONFIG_FIELDS(X, ctx)                                       \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, platform_fee_bps, U16, _)                                            \
+  X(ctx, min_market_duration, I64, _)                                         \
+  X(ctx, max_market_duration, I64, _)                                         \
+  X(ctx, min_bet_amount, U64, _)                                              \
+  X(ctx, max_bet_amount, U64, _)                                              \
+  X(ctx, platform_treasury, PUBKEY, _)                                        \
+  X(ctx, is_paused, BOOL, _)                                                  \
+  X(ctx, total_markets_created, U64, _)                                       \
+  X(ctx, total_volume, U64, _)                                                \
+  X(ctx, version, U8, _)                                                      \
   X(ctx, bump, U8, _)
 
-#define CB_MARKET_FIELDS(X, ctx)                     \
-  X(ctx, market_id, U64, _)                          \
-  X(ctx, authority, PUBKEY, _)                       \
-  X(ctx, title, STR, _)                              \
-  X(ctx, description, STR, _)                        \
-  X(ctx, category, STR, _)                           \
-  X(ctx, market_type, ENUM, market_type)             \
-  X(ctx, created_at, I64, _)                         \
-  X(ctx, resolution_time, I64, _)                    \
-  X(ctx, state, ENUM, market_state)                  \
-  X(ctx, resolution_result, OPT_BOOL, _)             \
-  X(ctx, yes_pool, U64, _)                           \
-  X(ctx, no_pool, U64, _)                            \
-  X(ctx, total_volume, U64, _)                       \
-  X(ctx, total_participants, U32, _)                 \
-  X(ctx, accepted_mint, PUBKEY, _)                   \
-  X(ctx, yes_vault, PUBKEY, _)                       \
-  X(ctx, no_vault, PUBKEY, _)                        \
-  X(ctx, resolver, PUBKEY, _)                        \
-  X(ctx, oracle_source, OPT_PUBKEY, _)               \
-  X(ctx, metadata_uri, STR, _)                       \
-  X(ctx, creation_fee, U64, _)                       \
+#define CB_MARKET_FIELDS(X, ctx)                                              \
+  X(ctx, market_id, U64, _)                                                   \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, title, STR, _)                                                       \
+  X(ctx, description, STR, _)                                                 \
+  X(ctx, category, STR, _)                                                    \
+  X(ctx, market_type, ENUM, market_type)                                      \
+  X(ctx, created_at, I64, _)                                                  \
+  X(ctx, resolution_time, I64, _)                                             \
+  X(ctx, state, ENUM, market_state)                                           \
+  X(ctx, resolution_result, OPT_BOOL, _)                                      \
+  X(ctx, yes_pool, U64, _)                                                    \
+  X(ctx, no_pool, U64, _)                                                     \
+  X(ctx, total_volume, U64, _)                                                \
+  X(ctx, total_participants, U32, _)                                          \
+  X(ctx, accepted_mint, PUBKEY, _)                                            \
+  X(ctx, yes_vault, PUBKEY, _)                                                \
+  X(ctx, no_vault, PUBKEY, _)                                                 \
+  X(ctx, resolver, PUBKEY, _)                                                 \
+  X(ctx, oracle_source, OPT_PUBKEY, _)                                        \
+  X(ctx, metadata_uri, STR, _)                                                \
+  X(ctx, creation_fee, U64, _)                                                \
   X(ctx, bump, U8, _)
 
 /* yes_avg_price / no_avg_price: fixed point, 9 decimals (1_000_000_000 = 1.0). */
-#define CB_POSITION_FIELDS(X, ctx)                   \
-  X(ctx, user, PUBKEY, _)                            \
-  X(ctx, market, PUBKEY, _)                          \
-  X(ctx, yes_shares, U64, _)                         \
-  X(ctx, no_shares, U64, _)                          \
-  X(ctx, total_invested, U64, _)                     \
-  X(ctx, yes_avg_price, U64, _)                      \
-  X(ctx, no_avg_price, U64, _)                       \
-  X(ctx, created_at, I64, _)                         \
-  X(ctx, updated_at, I64, _)                         \
-  X(ctx, claimed, BOOL, _)                           \
-  X(ctx, claimed_amount, U64, _)                     \
-  X(ctx, bet_count, U32, _)                          \
+#define CB_POSITION_FIELDS(X, ctx)                                            \
+  X(ctx, user, PUBKEY, _)                                                     \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, yes_shares, U64, _)                                                  \
+  X(ctx, no_shares, U64, _)                                                   \
+  X(ctx, total_invested, U64, _)                                              \
+  X(ctx, yes_avg_price, U64, _)                                               \
+  X(ctx, no_avg_price, U64, _)                                                \
+  X(ctx, created_at, I64, _)                                                  \
+  X(ctx, updated_at, I64, _)                                                  \
+  X(ctx, claimed, BOOL, _)                                                    \
+  X(ctx, claimed_amount, U64, _)                                              \
+  X(ctx, bet_count, U32, _)                                                   \
   X(ctx, bump, U8, _)
 
-#define CB_TREASURY_FIELDS(X, ctx)                   \
-  X(ctx, market, PUBKEY, _)                          \
-  X(ctx, mint, PUBKEY, _)                            \
-  X(ctx, authority, PUBKEY, _)                       \
-  X(ctx, total_deposits, U64, _)                     \
-  X(ctx, total_withdrawals, U64, _)                  \
-  X(ctx, current_balance, U64, _)                    \
-  X(ctx, treasury_type, ENUM, treasury_type)         \
+#define CB_TREASURY_FIELDS(X, ctx)                                            \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, mint, PUBKEY, _)                                                     \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, total_deposits, U64, _)                                              \
+  X(ctx, total_withdrawals, U64, _)                                           \
+  X(ctx, current_balance, U64, _)                                             \
+  X(ctx, treasury_type, ENUM, treasury_type)                                  \
   X(ctx, bump, U8, _)
 
-#define CB_ORACLE_DATA_FIELDS(X, ctx)                \
-  X(ctx, authority, PUBKEY, _)                       \
-  X(ctx, market, PUBKEY, _)                          \
-  X(ctx, source, STR, _)                             \
-  X(ctx, value, STR, _)                              \
-  X(ctx, timestamp, I64, _)                          \
-  X(ctx, confidence, U8, _)                          \
-  X(ctx, signature, BYTES64, _)                      \
+#define CB_ORACLE_DATA_FIELDS(X, ctx)                                         \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, source, STR, _)                                                      \
+  X(ctx, value, STR, _)                                                       \
+  X(ctx, timestamp, I64, _)                                                   \
+  X(ctx, confidence, U8, _)                                                   \
+  X(ctx, signature, BYTES64, _)                                               \
   X(ctx, bump, U8, _)
 
 /* The five account records: X(KIND_CONSTANT, IdlAccountName, union_member,
  * record_type, FIELDS_MACRO), in cb_account_kind_t order. */
-#define CB_ACCOUNT_RECORDS(X)                                                              \
+#define CB_ACCOUNT_RECORDS(X)                                                 \
   X(CB_ACCOUNT_GLOBAL_CONFIG, GlobalConfig, config, cb_global_config_t, CB_GLOBAL_CONFIG_FIELDS) \
-  X(CB_ACCOUNT_MARKET, Market, market, cb_market_t, CB_MARKET_FIELDS)                        \
-  X(CB_ACCOUNT_POSITION, Position, position, cb_position_t, CB_POSITION_FIELDS)              \
-  X(CB_ACCOUNT_TREASURY, Treasury, treasury, cb_treasury_t, CB_TREASURY_FIELDS)              \
+  X(CB_ACCOUNT_MARKET, Market, market, cb_market_t, CB_MARKET_FIELDS)         \
+  X(CB_ACCOUNT_POSITION, Position, position, cb_position_t, CB_POSITION_FIELDS) \
+  X(CB_ACCOUNT_TREASURY, Treasury, treasury, cb_treasury_t, CB_TREASURY_FIELDS) \
   X(CB_ACCOUNT_ORACLE_DATA, OracleData, oracle, cb_oracle_data_t, CB_ORACLE_DATA_FIELDS)
 
 /* Member declarations, one per KIND. */
