@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "benchutil.h"
+#include "cb_decoder.h"
 #include "decoder.h"
 #include "idl.h"
 
@@ -82,11 +83,16 @@ static void build_market(buf_t *b, const uint8_t disc[8], unsigned k) {
 
 int main(void) {
   idl_t *idl = NULL;
+  cb_decoder_t *dec = NULL;
   char err[512];
   int rc = 1;
   buf_t *pool = NULL;
-  if (sodium_init() < 0 || idl_load_default(&idl, err, sizeof err) != 0) {
+  if (sodium_init() < 0 || cb_decoder_default_idl(&idl, err, sizeof err) != 0) {
     fprintf(stderr, "bench_decode: cannot load IDL: %s\n", err);
+    goto out;
+  }
+  if (cb_decoder_new(idl, &dec, NULL) != 0) {
+    fprintf(stderr, "bench_decode: the IDL does not bind\n");
     goto out;
   }
   size_t dl;
@@ -101,8 +107,8 @@ int main(void) {
   cb_account_t acct;
   json_t *j = NULL;
   for (unsigned k = 0; k < POOL; k++) {
-    if (cb_decode_account(idl, pool[k].b, pool[k].n, &acct, &derr) != 0 ||
-        decode_account_json(idl, pool[k].b, pool[k].n, false, &j, &derr) != 0) {
+    if (cb_decode_account(dec, pool[k].b, pool[k].n, &acct, &derr) != 0 ||
+        decode_account_json(idl, pool[k].b, pool[k].n, true, &j, &derr) != 0) {
       fprintf(stderr, "bench_decode: sample %u does not decode: %s\n", k,
               decode_error_format(&derr, err, sizeof err));
       goto out;
@@ -117,13 +123,13 @@ int main(void) {
     bu_clobber(dst);
   });
   TIMED(typed, {
-    int r = cb_decode_account(idl, pool[i].b, pool[i].n, &acct, &derr);
+    int r = cb_decode_account(dec, pool[i].b, pool[i].n, &acct, &derr);
     bu_clobber(&acct);
     sink += (uint64_t)r + acct.u.market.authority.b58[0];
   });
   TIMED(json, {
     json_t *v = NULL;
-    int r = decode_account_json(idl, pool[i].b, pool[i].n, false, &v, &derr);
+    int r = decode_account_json(idl, pool[i].b, pool[i].n, true, &v, &derr);
     sink += (uint64_t)r;
     json_decref(v);
   });
@@ -137,6 +143,7 @@ int main(void) {
   rc = 0;
 out:
   free(pool);
+  cb_decoder_free(dec);
   idl_free(idl);
   return rc;
 }

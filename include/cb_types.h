@@ -23,123 +23,215 @@ typedef struct cb_str {
   uint32_t len;
 } cb_str_t;
 
-typedef enum {
-  CB_MARKET_ACTIVE = 0,
-  CB_MARKET_RESOLVED = 1,
-  CB_MARKET_CANCELLED = 2,
-  CB_MARKET_PAUSED = 3
-} cb_market_state_t;
+/* ---- enums ---------------------------------------------------------------
+ *
+ * Each enum is listed once: X(CONSTANT, IdlVariant, schema_label), in the
+ * IDL's variant order (the Borsh index is the C value). The decoder binds
+ * the IDL variants by name, the sink writes the schema labels. */
 
-typedef enum { CB_MARKET_DEGEN = 0, CB_MARKET_STABLE = 1 } cb_market_type_t;
-typedef enum { CB_TREASURY_YES = 0, CB_TREASURY_NO = 1, CB_TREASURY_PLATFORM = 2 } cb_treasury_type_t;
-typedef enum { CB_SIDE_NONE = -1, CB_SIDE_YES = 0, CB_SIDE_NO = 1 } cb_side_t;
+#define CB_MARKET_STATE_VARIANTS(X)                                           \
+  X(CB_MARKET_ACTIVE, Active, active)                                         \
+  X(CB_MARKET_RESOLVED, Resolved, resolved)                                   \
+  X(CB_MARKET_CANCELLED, Cancelled, cancelled)                                \
+  X(CB_MARKET_PAUSED, Paused, paused)
+#define CB_MARKET_TYPE_VARIANTS(X)                                            \
+  X(CB_MARKET_DEGEN, Degen, degen)                                            \
+  X(CB_MARKET_STABLE, Stable, stable)
+#define CB_TREASURY_TYPE_VARIANTS(X)                                          \
+  X(CB_TREASURY_YES, YesPool, yes_pool)                                       \
+  X(CB_TREASURY_NO, NoPool, no_pool)                                          \
+  X(CB_TREASURY_PLATFORM, Platform, platform)
+#define CB_SIDE_VARIANTS(X)                                                   \
+  X(CB_SIDE_YES, Yes, yes)                                                    \
+  X(CB_SIDE_NO, No, no)
 
-typedef struct cb_global_config {
-  cb_pubkey_t authority;
-  uint16_t platform_fee_bps;
-  int64_t min_market_duration;
-  int64_t max_market_duration;
-  uint64_t min_bet_amount;
-  uint64_t max_bet_amount;
-  cb_pubkey_t platform_treasury;
-  bool is_paused;
-  uint64_t total_markets_created;
-  uint64_t total_volume;
-  uint8_t version;
-  uint8_t bump;
-} cb_global_config_t;
+#define CB_ENUM_CONST_(c, idl, label) c,
+#define CB_ENUM_ONE_(c, idl, label) +1
+typedef enum { CB_MARKET_STATE_VARIANTS(CB_ENUM_CONST_) } cb_market_state_t;
+typedef enum { CB_MARKET_TYPE_VARIANTS(CB_ENUM_CONST_) } cb_market_type_t;
+typedef enum { CB_TREASURY_TYPE_VARIANTS(CB_ENUM_CONST_) } cb_treasury_type_t;
+/* CB_SIDE_NONE: the instruction or event has no side. */
+typedef enum { CB_SIDE_NONE = -1, CB_SIDE_VARIANTS(CB_ENUM_CONST_) } cb_side_t;
+/* Number of values of each (kept out of the enums so that switches over
+ * them stay exhaustive). */
+enum {
+  CB_MARKET_STATE__COUNT = 0 CB_MARKET_STATE_VARIANTS(CB_ENUM_ONE_),
+  CB_MARKET_TYPE__COUNT = 0 CB_MARKET_TYPE_VARIANTS(CB_ENUM_ONE_),
+  CB_TREASURY_TYPE__COUNT = 0 CB_TREASURY_TYPE_VARIANTS(CB_ENUM_ONE_),
+  CB_SIDE__COUNT = 0 CB_SIDE_VARIANTS(CB_ENUM_ONE_)
+};
+#undef CB_ENUM_CONST_
+#undef CB_ENUM_ONE_
 
-typedef struct cb_market {
-  cb_pubkey_t authority;
-  uint64_t market_id;
-  cb_str_t title;
-  cb_str_t description;
-  cb_str_t category;
-  int64_t created_at;
-  int64_t resolution_time;
-  cb_market_state_t state;
-  cb_market_type_t market_type;
-  cb_pubkey_t accepted_mint;
-  cb_pubkey_t yes_vault;
-  cb_pubkey_t no_vault;
-  uint64_t yes_pool;
-  uint64_t no_pool;
-  uint64_t total_volume;
-  uint32_t total_participants;
-  bool has_resolution_result;
-  bool resolution_result;
-  cb_pubkey_t resolver;
-  bool has_oracle_source;
-  cb_pubkey_t oracle_source;
-  cb_str_t metadata_uri;
-  uint64_t creation_fee;
-  uint8_t bump;
-} cb_market_t;
+/* Schema labels ("active", "yes_pool", "yes", ...) and IDL variant names
+ * ("Active", "YesPool", "Yes", ...) of the enums; NULL for a value outside
+ * the enum (CB_SIDE_NONE included). Static strings. */
+const char *cb_market_state_label(cb_market_state_t v);
+const char *cb_market_type_label(cb_market_type_t v);
+const char *cb_treasury_type_label(cb_treasury_type_t v);
+const char *cb_side_label(cb_side_t v);
+const char *cb_market_state_variant(cb_market_state_t v);
+const char *cb_market_type_variant(cb_market_type_t v);
+const char *cb_treasury_type_variant(cb_treasury_type_t v);
+const char *cb_side_variant(cb_side_t v);
 
-typedef struct cb_position {
-  cb_pubkey_t user;
-  cb_pubkey_t market;
-  uint64_t yes_shares;
-  uint64_t no_shares;
-  uint64_t total_invested;
-  uint64_t yes_avg_price; /* fixed point, 9 decimals: 1_000_000_000 = 1.0 */
-  uint64_t no_avg_price;
-  int64_t created_at;
-  int64_t updated_at;
-  bool claimed;
-  uint64_t claimed_amount;
-  uint32_t bet_count;
-  uint8_t bump;
-} cb_position_t;
+/* ---- account records -------------------------------------------------------
+ *
+ * Each record's fields are listed once, as
+ *     X(ctx, member, KIND, aux)
+ * in the order the sink sends them as columns (between the account's pubkey
+ * first and its slot last). member is both the C member and the IDL field
+ * (snake_case) the decoder binds it to; the sink's column list uses it too.
+ * KIND and the C type it declares:
+ *     PUBKEY      cb_pubkey_t          U8 U16 U32 U64  uintN_t
+ *     I64         int64_t              BOOL            bool
+ *     STR         cb_str_t             ENUM            cb_<aux>_t (aux: market_state, ...)
+ *     OPT_BOOL    bool has_<member>; bool <member>           (IDL Option<bool>)
+ *     OPT_PUBKEY  bool has_<member>; cb_pubkey_t <member>    (IDL Option<Pubkey>)
+ *     BYTES64     uint8_t[64]                                 (IDL [u8; 64])
+ * aux is "_" for every kind but ENUM. ctx is passed through untouched. */
 
-typedef struct cb_treasury {
-  cb_pubkey_t market;
-  cb_pubkey_t mint;
-  cb_pubkey_t authority;
-  uint64_t total_deposits;
-  uint64_t total_withdrawals;
-  uint64_t current_balance;
-  cb_treasury_type_t treasury_type;
-  uint8_t bump;
-} cb_treasury_t;
+#define CB_GLOBAL_CONFIG_FIELDS(X, ctx)                                       \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, platform_fee_bps, U16, _)                                            \
+  X(ctx, min_market_duration, I64, _)                                         \
+  X(ctx, max_market_duration, I64, _)                                         \
+  X(ctx, min_bet_amount, U64, _)                                              \
+  X(ctx, max_bet_amount, U64, _)                                              \
+  X(ctx, platform_treasury, PUBKEY, _)                                        \
+  X(ctx, is_paused, BOOL, _)                                                  \
+  X(ctx, total_markets_created, U64, _)                                       \
+  X(ctx, total_volume, U64, _)                                                \
+  X(ctx, version, U8, _)                                                      \
+  X(ctx, bump, U8, _)
 
-typedef struct cb_oracle_data {
-  cb_pubkey_t authority;
-  cb_pubkey_t market;
-  cb_str_t source;
-  cb_str_t value;
-  int64_t timestamp;
-  uint8_t confidence;
-  uint8_t signature[64];
-  uint8_t bump;
-} cb_oracle_data_t;
+#define CB_MARKET_FIELDS(X, ctx)                                              \
+  X(ctx, market_id, U64, _)                                                   \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, title, STR, _)                                                       \
+  X(ctx, description, STR, _)                                                 \
+  X(ctx, category, STR, _)                                                    \
+  X(ctx, market_type, ENUM, market_type)                                      \
+  X(ctx, created_at, I64, _)                                                  \
+  X(ctx, resolution_time, I64, _)                                             \
+  X(ctx, state, ENUM, market_state)                                           \
+  X(ctx, resolution_result, OPT_BOOL, _)                                      \
+  X(ctx, yes_pool, U64, _)                                                    \
+  X(ctx, no_pool, U64, _)                                                     \
+  X(ctx, total_volume, U64, _)                                                \
+  X(ctx, total_participants, U32, _)                                          \
+  X(ctx, accepted_mint, PUBKEY, _)                                            \
+  X(ctx, yes_vault, PUBKEY, _)                                                \
+  X(ctx, no_vault, PUBKEY, _)                                                 \
+  X(ctx, resolver, PUBKEY, _)                                                 \
+  X(ctx, oracle_source, OPT_PUBKEY, _)                                        \
+  X(ctx, metadata_uri, STR, _)                                                \
+  X(ctx, creation_fee, U64, _)                                                \
+  X(ctx, bump, U8, _)
 
-typedef enum {
-  CB_ACCOUNT_UNKNOWN = 0,
-  CB_ACCOUNT_GLOBAL_CONFIG,
-  CB_ACCOUNT_MARKET,
-  CB_ACCOUNT_POSITION,
-  CB_ACCOUNT_TREASURY,
-  CB_ACCOUNT_ORACLE_DATA
-} cb_account_kind_t;
+/* yes_avg_price / no_avg_price: fixed point, 9 decimals (1_000_000_000 = 1.0). */
+#define CB_POSITION_FIELDS(X, ctx)                                            \
+  X(ctx, user, PUBKEY, _)                                                     \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, yes_shares, U64, _)                                                  \
+  X(ctx, no_shares, U64, _)                                                   \
+  X(ctx, total_invested, U64, _)                                              \
+  X(ctx, yes_avg_price, U64, _)                                               \
+  X(ctx, no_avg_price, U64, _)                                                \
+  X(ctx, created_at, I64, _)                                                  \
+  X(ctx, updated_at, I64, _)                                                  \
+  X(ctx, claimed, BOOL, _)                                                    \
+  X(ctx, claimed_amount, U64, _)                                              \
+  X(ctx, bet_count, U32, _)                                                   \
+  X(ctx, bump, U8, _)
+
+#define CB_TREASURY_FIELDS(X, ctx)                                            \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, mint, PUBKEY, _)                                                     \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, total_deposits, U64, _)                                              \
+  X(ctx, total_withdrawals, U64, _)                                           \
+  X(ctx, current_balance, U64, _)                                             \
+  X(ctx, treasury_type, ENUM, treasury_type)                                  \
+  X(ctx, bump, U8, _)
+
+#define CB_ORACLE_DATA_FIELDS(X, ctx)                                         \
+  X(ctx, authority, PUBKEY, _)                                                \
+  X(ctx, market, PUBKEY, _)                                                   \
+  X(ctx, source, STR, _)                                                      \
+  X(ctx, value, STR, _)                                                       \
+  X(ctx, timestamp, I64, _)                                                   \
+  X(ctx, confidence, U8, _)                                                   \
+  X(ctx, signature, BYTES64, _)                                               \
+  X(ctx, bump, U8, _)
+
+/* The five account records: X(KIND_CONSTANT, IdlAccountName, union_member,
+ * record_type, FIELDS_MACRO), in cb_account_kind_t order. */
+#define CB_ACCOUNT_RECORDS(X)                                                 \
+  X(CB_ACCOUNT_GLOBAL_CONFIG, GlobalConfig, config, cb_global_config_t, CB_GLOBAL_CONFIG_FIELDS) \
+  X(CB_ACCOUNT_MARKET, Market, market, cb_market_t, CB_MARKET_FIELDS)         \
+  X(CB_ACCOUNT_POSITION, Position, position, cb_position_t, CB_POSITION_FIELDS) \
+  X(CB_ACCOUNT_TREASURY, Treasury, treasury, cb_treasury_t, CB_TREASURY_FIELDS) \
+  X(CB_ACCOUNT_ORACLE_DATA, OracleData, oracle, cb_oracle_data_t, CB_ORACLE_DATA_FIELDS)
+
+/* Member declarations, one per KIND. */
+#define CB_DECL_PUBKEY(m, aux) cb_pubkey_t m;
+#define CB_DECL_U8(m, aux) uint8_t m;
+#define CB_DECL_U16(m, aux) uint16_t m;
+#define CB_DECL_U32(m, aux) uint32_t m;
+#define CB_DECL_U64(m, aux) uint64_t m;
+#define CB_DECL_I64(m, aux) int64_t m;
+#define CB_DECL_BOOL(m, aux) bool m;
+#define CB_DECL_STR(m, aux) cb_str_t m;
+#define CB_DECL_ENUM(m, aux) cb_##aux##_t m;
+#define CB_DECL_OPT_BOOL(m, aux) bool has_##m; bool m;
+#define CB_DECL_OPT_PUBKEY(m, aux) bool has_##m; cb_pubkey_t m;
+#define CB_DECL_BYTES64(m, aux) uint8_t m[64];
+#define CB_FIELD_DECL(ctx, m, kind, aux) CB_DECL_##kind(m, aux)
+
+typedef struct cb_global_config { CB_GLOBAL_CONFIG_FIELDS(CB_FIELD_DECL, _) } cb_global_config_t;
+typedef struct cb_market { CB_MARKET_FIELDS(CB_FIELD_DECL, _) } cb_market_t;
+typedef struct cb_position { CB_POSITION_FIELDS(CB_FIELD_DECL, _) } cb_position_t;
+typedef struct cb_treasury { CB_TREASURY_FIELDS(CB_FIELD_DECL, _) } cb_treasury_t;
+typedef struct cb_oracle_data { CB_ORACLE_DATA_FIELDS(CB_FIELD_DECL, _) } cb_oracle_data_t;
+
+/* Number of fields of a record list: CB_FIELD_COUNT(CB_MARKET_FIELDS). */
+#define CB_FIELD_ONE_(ctx, m, kind, aux) +1
+#define CB_FIELD_COUNT(FIELDS) (0 FIELDS(CB_FIELD_ONE_, _))
+
+#define CB_ACCOUNT_KIND_(kind, name, member, type, fields) kind,
+#define CB_ACCOUNT_ONE_(kind, name, member, type, fields) +1
+typedef enum { CB_ACCOUNT_UNKNOWN = 0, CB_ACCOUNT_RECORDS(CB_ACCOUNT_KIND_) } cb_account_kind_t;
+/* One past the last kind. */
+enum { CB_ACCOUNT__COUNT = 1 CB_ACCOUNT_RECORDS(CB_ACCOUNT_ONE_) };
+#undef CB_ACCOUNT_KIND_
+#undef CB_ACCOUNT_ONE_
+
+/* The IDL account name of a kind ("Market", ...), or NULL. */
+const char *cb_account_kind_name(cb_account_kind_t k);
 
 /* One account state as seen at a slot. closed: the account no longer
  * exists or is no longer owned by the program (zero lamports / empty
  * data); then only pubkey, slot and kind (if known) are meaningful. */
+#define CB_ACCOUNT_MEMBER_(kind, name, member, type, fields) type member;
 typedef struct cb_account {
   cb_account_kind_t kind;
   char pubkey[CB_PUBKEY_B58_MAX];
   uint64_t slot;
   uint64_t lamports;
   bool closed;
+  /* Set by the decoder: the account holds non-zero bytes after its layout
+   * (an account allocated larger than the layout, or grown by a program
+   * upgrade); they were ignored. spare_bytes counts every byte after the
+   * layout; spare_first is true for the first such account of its kind
+   * that the decoder handle saw (log it once). */
+  uint32_t spare_bytes;
+  bool spare_first;
   union {
-    cb_global_config_t config;
-    cb_market_t market;
-    cb_position_t position;
-    cb_treasury_t treasury;
-    cb_oracle_data_t oracle;
+    CB_ACCOUNT_RECORDS(CB_ACCOUNT_MEMBER_)
   } u;
 } cb_account_t;
+#undef CB_ACCOUNT_MEMBER_
 
 /* transactions.transaction_type values (schema enum transaction_type). */
 typedef enum {

@@ -1,12 +1,14 @@
 /* Pieces every subcommand (commands.h) shares: reporting command-line
- * mistakes the same way, finishing the common configuration, and loading
- * the IDL it names. Messages go to stderr as "crypto-bet-indexer CMD: ...". */
+ * mistakes the same way, finishing the common configuration, and opening
+ * the IDL and the Crypto Bet decoder it names. Messages go to stderr as
+ * "crypto-bet-indexer CMD: ...". */
 #ifndef CBI_CMD_COMMON_H
 #define CBI_CMD_COMMON_H
 
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cb_decoder.h"
 #include "config.h"
 #include "idl.h"
 
@@ -30,8 +32,36 @@ int cmd_common_no_operands(const char *cmd, int argc, char **argv, cmd_common_us
  * EXIT_USAGE. */
 int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size_t errsz);
 
-/* Loads the IDL cfg names (--idl file), or the embedded one. Returns 0 with
- * *idl owned by the caller (idl_free), or non-zero with a message in err. */
+/* Loads the IDL cfg names (--idl file, read here: the IDL engine does no
+ * I/O), or the embedded one. Returns 0 with *idl owned by the caller
+ * (idl_free), or non-zero with the reason in err (without the path). */
 int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz);
+
+/* What every subcommand opens first. */
+typedef struct cmd_decoder {
+  idl_t *idl;             /* owned */
+  cb_decoder_t *dec;      /* owned; NULL only with CMD_DECODER_ANY_IDL and a foreign IDL */
+  const char *program_id; /* --program-id, else the IDL's address; NULL with
+                           * CMD_DECODER_ANY_IDL when neither names one */
+} cmd_decoder_t;
+
+/* Flags of cmd_common_open_decoder. */
+#define CMD_DECODER_ANY_IDL 0x1 /* decode: an IDL of another program is fine
+                                 * (generic decoding only, dec NULL) */
+#define CMD_DECODER_STRICT 0x2  /* refuse accounts with non-zero bytes after
+                                 * their layout (cb_decoder_options_t.strict) */
+
+/* Loads the IDL cfg names (or the embedded one), builds the Crypto Bet
+ * decoder from it (checking that its layouts match the records) and
+ * resolves the program id. Every subcommand opens this way. On failure
+ * prints why to stderr ("cannot load the IDL ...", "the IDL does not match
+ * the Crypto Bet layouts: Market.title ...", "no program id ...") and
+ * returns EXIT_USAGE, with *out empty; returns EXIT_OK with *out filled
+ * otherwise (release with cmd_common_close_decoder). */
+int cmd_common_open_decoder(const char *cmd, const cbi_config_t *cfg, unsigned flags,
+                            cmd_decoder_t *out);
+
+/* Frees what cmd_common_open_decoder opened; a zeroed *d is a no-op. */
+void cmd_common_close_decoder(cmd_decoder_t *d);
 
 #endif

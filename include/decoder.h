@@ -2,9 +2,10 @@
  * allocation except the JSON values it returns. Strict: every malformed
  * input is an error value naming type, field path and byte offset.
  *
- * Two outputs: generic JSON for any account/instruction/event of any loaded
- * IDL (decode CLI, dead-letter context), and typed C records for the five
- * Crypto Bet accounts, its instructions and events (the sink's input). */
+ * This header: error values, generic JSON for any account/instruction/event
+ * of any loaded IDL (decode CLI, dead-letter context), emit_cpi! payloads
+ * and the log scanner. The typed Crypto Bet records (the sink's input) come
+ * from the binding in cb_decoder.h. */
 #ifndef CBI_DECODER_H
 #define CBI_DECODER_H
 
@@ -55,11 +56,13 @@ char *decode_error_format(const decode_error_t *err, char *buf, size_t bufsz);
  * outside the int64 range) and JSON integers otherwise; pubkeys are base58
  * strings; enums are "Variant" for unit variants and {"Variant": payload}
  * otherwise; bytes are base64 strings; fixed arrays and vecs are arrays.
- * Zero bytes after the layout are allowed; non-zero ones are allowed too
- * when allow_trailing is true (real accounts carry reserved space).
+ * Bytes after the layout are ignored, as Anchor's coder ignores them (real
+ * accounts are often allocated larger than their layout, or grown by a
+ * program upgrade); with strict, non-zero ones are DECODE_ERR_TRAILING
+ * (zero padding is always accepted).
  * Returns DECODE_OK and *out (caller owns) or a negative code with err set
  * and *out NULL. */
-int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool allow_trailing,
+int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool strict,
                         json_t **out, decode_error_t *err);
 
 /* Decodes instruction data (discriminator + args) into
@@ -74,77 +77,6 @@ int decode_instruction_json(const idl_t *idl, const uint8_t *data, size_t len,
 /* Decodes event bytes (discriminator + fields) into {"type", "value"}. */
 int decode_event_json(const idl_t *idl, const uint8_t *data, size_t len, json_t **out,
                       decode_error_t *err);
-
-/* ---- typed Crypto Bet decoding ----------------------------------------- */
-
-/* Identifies the account by discriminator and decodes one of the five
- * Crypto Bet accounts into out->kind and out->u (pubkey/slot/lamports/closed
- * are the caller's). cb_str_t fields borrow from data. Zero padding after
- * the layout is allowed; non-zero trailing bytes are DECODE_ERR_TRAILING.
- * The IDL must be the Crypto Bet IDL (or layout-compatible): any mismatch
- * between the IDL and cb_types.h is DECODE_ERR_LAYOUT, found at the first
- * call (and by cb_decoder_check_idl at start-up). */
-int cb_decode_account(const idl_t *idl, const uint8_t *data, size_t len, cb_account_t *out,
-                      decode_error_t *err);
-
-/* Verifies at start-up that the IDL's five account layouts, eight
- * instructions and six events match the typed records. 0 or -1 + err. */
-int cb_decoder_check_idl(const idl_t *idl, decode_error_t *err);
-
-typedef struct cb_instruction {
-  cb_tx_type_t type;
-  /* Accounts by IDL role; empty string when the instruction has no such
-   * account or the key list is short. */
-  char market[CB_PUBKEY_B58_MAX];
-  char position[CB_PUBKEY_B58_MAX];
-  char user[CB_PUBKEY_B58_MAX];      /* signer: user / authority / resolver */
-  char oracle_data[CB_PUBKEY_B58_MAX];
-  char global_config[CB_PUBKEY_B58_MAX];
-  /* Arguments that transactions rows use. */
-  cb_side_t side;       /* place_bet */
-  uint64_t amount;      /* place_bet */
-  uint64_t market_id;   /* create_market */
-  bool has_result;      /* resolve_market */
-  bool result;
-} cb_instruction_t;
-
-/* Decodes a Crypto Bet instruction: data (discriminator + args) and its
- * account keys (base58, instruction order). Bytes after the arguments are
- * ignored (as by the program); unknown discriminator: DECODE_ERR_DISCRIMINATOR. */
-int cb_decode_instruction(const idl_t *idl, const uint8_t *data, size_t len,
-                          const char *const *account_keys, size_t n_keys, cb_instruction_t *out,
-                          decode_error_t *err);
-
-typedef enum {
-  CB_EVENT_MARKET_CREATED = 0,
-  CB_EVENT_BET_PLACED,
-  CB_EVENT_WINNINGS_CLAIMED,
-  CB_EVENT_REFUND_CLAIMED,
-  CB_EVENT_MARKET_RESOLVED,
-  CB_EVENT_MARKET_CANCELLED
-} cb_event_kind_t;
-
-typedef struct cb_event {
-  cb_event_kind_t kind;
-  cb_pubkey_t market;
-  cb_pubkey_t position; /* bet/claims */
-  cb_pubkey_t user;     /* bet/claims; authority for created/cancelled; resolver */
-  uint64_t market_id;   /* created */
-  cb_market_type_t market_type;
-  uint64_t creation_fee;
-  cb_side_t side;
-  uint64_t amount;      /* bet amount, claimed amount */
-  uint64_t platform_fee;
-  uint64_t price;
-  uint64_t yes_pool;
-  uint64_t no_pool;
-  bool result;          /* resolved */
-  int64_t timestamp;
-} cb_event_t;
-
-/* Decodes event bytes (discriminator + fields) into a typed event. */
-int cb_decode_event(const idl_t *idl, const uint8_t *data, size_t len, cb_event_t *out,
-                    decode_error_t *err);
 
 /* ---- logs -------------------------------------------------------------- */
 

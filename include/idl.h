@@ -13,16 +13,17 @@
 
 typedef struct idl idl_t;
 
+/* Largest IDL document accepted (bytes). */
+#define IDL_MAX_DOC_BYTES ((size_t)64 * 1024 * 1024)
+
 /* Loads and compiles an IDL from JSON text. On success returns 0 and sets
  * *out (caller frees with idl_free). On failure returns -1, leaves *out
  * NULL and writes a message naming the offending item into err. */
 int idl_load_json(const char *text, size_t len, idl_t **out, char *err, size_t errsz);
 
-/* Same, from a file path. */
-int idl_load_file(const char *path, idl_t **out, char *err, size_t errsz);
-
-/* The Crypto Bet IDL compiled into the binary (idl/crypto_bet.json). */
-int idl_load_default(idl_t **out, char *err, size_t errsz);
+/* Same, from a file compiled into the binary (embedded.h) under name, e.g.
+ * "idl/crypto_bet.json". -1 + err when there is no such file. */
+int idl_load_embedded(const char *name, idl_t **out, char *err, size_t errsz);
 
 void idl_free(idl_t *idl);
 

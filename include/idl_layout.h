@@ -1,7 +1,7 @@
 /* The compiled form of an Anchor IDL: a flat table of layout nodes that the
  * decoder walks without any string lookup. Internal to the decoding modules
- * (idl.c builds it; decode_borsh.c, decoder.c and decode_cb.c read it);
- * everyone else uses the opaque idl_t of idl.h.
+ * (idl.c, idl_types.c and idl_defs.c build it; decode_borsh.c, decoder.c
+ * and decode_cb.c read it); everyone else uses the opaque idl_t of idl.h.
  *
  * Nodes reference each other by index. A defined type is compiled once per
  * distinct instantiation (generic arguments substituted at load time), so a
@@ -111,13 +111,7 @@ struct idl {
   size_t n_events;
   const char *address; /* or NULL */
   const char *name;
-  /* Typed Crypto Bet binding (decode_cb.c), built at first use and
-   * published atomically; freed by idl_free. */
-  void *_Atomic cb;
 };
-
-/* Frees a typed binding (decode_cb.c). NULL is a no-op. */
-void decode_cb_binding_free(void *binding);
 
 /* Looks a definition up by discriminator: the longest discriminator that
  * prefixes data. Returns NULL when none does. */

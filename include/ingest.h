@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cb_decoder.h"
 #include "cb_types.h"
-#include "idl.h"
 #include "sink.h"
 #include "txn.h"
 
@@ -26,9 +26,10 @@ typedef struct ingest_stats {
   uint64_t dead_letters;      /* dead letters queued */
 } ingest_stats_t;
 
-/* idl and sink are borrowed and must outlive the ingest. program_id is
- * copied. Returns NULL on allocation failure. */
-ingest_t *ingest_new(const idl_t *idl, const char *program_id, sink_t *sink);
+/* dec (the Crypto Bet decoder, built once at start-up) and sink are
+ * borrowed and must outlive the ingest. program_id is copied. Returns NULL
+ * on allocation failure or a missing argument. */
+ingest_t *ingest_new(const cb_decoder_t *dec, const char *program_id, sink_t *sink);
 void ingest_free(ingest_t *ing);
 
 /* One account as seen at slot. account: the RPC "account"/value object

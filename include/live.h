@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cb_decoder.h"
 #include "idl.h"
 
 /* Slots the checkpoint stays behind the highest slot seen (confirmed /
@@ -57,6 +58,7 @@ typedef struct live_options {
   const char *program_id;   /* required */
   const char *commitment;   /* "processed" | "confirmed" | "finalized" */
   const idl_t *idl;         /* required; borrowed */
+  const cb_decoder_t *decoder; /* required; borrowed; built from idl */
   bool has_start_slot;      /* first run: backfill from start_slot, not from the
                                program's first transaction */
   uint64_t start_slot;

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cb_decoder.h"
 #include "cb_types.h"
 #include "decoder.h"
-#include "idl.h"
 
 typedef enum {
   TXN_OK = 0,
@@ -228,8 +228,8 @@ typedef struct txn_rows {
  * payloads in its logs are still reported as issues. Undecodable data of ours becomes an issue, the other
  * instructions still produce rows. Returns TXN_OK (issues or not) or
  * TXN_ERR_NOMEM (out and issues then empty). */
-int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,
-                txn_issues_t *issues);
+int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id,
+                txn_rows_t *out, txn_issues_t *issues);
 
 void txn_rows_free(txn_rows_t *rows);
 void txn_issues_free(txn_issues_t *issues);

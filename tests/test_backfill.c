@@ -149,6 +149,7 @@ typedef struct ixr_stack {
   rpc_client_t *rpc;
   sink_t *sink;
   idl_t *idl;
+  cb_decoder_t *dec;
   ingest_t *ing;
 } ixr_stack_t;
 
@@ -162,13 +163,15 @@ static void stack_open(ixr_stack_t *st, const char *uri, const rpc_options_t *ro
   st->sink = NULL;
   ck_assert_msg(sink_open(&so, &st->sink, e, sizeof e) == 0, "sink: %s", e);
   st->idl = NULL;
-  ck_assert_msg(idl_load_default(&st->idl, e, sizeof e) == 0, "idl: %s", e);
-  st->ing = ingest_new(st->idl, jsonx_get_str(meta(), "program_id"), st->sink);
+  ck_assert_msg(cb_decoder_default_idl(&st->idl, e, sizeof e) == 0, "idl: %s", e);
+  ck_assert_int_eq(cb_decoder_new(st->idl, &st->dec, NULL), 0);
+  st->ing = ingest_new(st->dec, jsonx_get_str(meta(), "program_id"), st->sink);
   ck_assert_ptr_nonnull(st->ing);
 }
 
 static void stack_close(ixr_stack_t *st) {
   ingest_free(st->ing);
+  cb_decoder_free(st->dec);
   idl_free(st->idl);
   sink_close(st->sink);
   rpc_client_free(st->rpc);

@@ -3,12 +3,14 @@
  * the IDL (Borsh: little-endian integers, u32-prefixed strings, u8 option
  * and enum tags), with expected values written by hand. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cb_decoder.h"
 #include "decoder.h"
 #include "idl.h"
 #include "idl_layout.h"
@@ -73,8 +75,51 @@ static const uint8_t D_IX_ORACLE[8] = {112, 41, 209, 18, 248, 226, 252, 188};
 static idl_t *cb_idl(void) {
   idl_t *idl = NULL;
   char err[512];
-  ck_assert_msg(idl_load_default(&idl, err, sizeof err) == 0, "%s", err);
+  ck_assert_msg(cb_decoder_default_idl(&idl, err, sizeof err) == 0, "%s", err);
   return idl;
+}
+
+/* Crypto Bet decoders of the IDLs a test loaded, built at first use (strict
+ * or not) and freed with the IDL by free_idl. */
+static struct {
+  const idl_t *idl;
+  cb_decoder_t *dec[2];
+} g_decs[8];
+
+static const cb_decoder_t *dec_of(const idl_t *idl, bool strict) {
+  size_t i = 0;
+  while (i < 8 && g_decs[i].idl && g_decs[i].idl != idl) i++;
+  ck_assert_uint_lt(i, 8);
+  g_decs[i].idl = idl;
+  if (!g_decs[i].dec[strict]) {
+    decode_error_t err;
+    char msg[512];
+    cb_decoder_options_t o = {.strict = strict};
+    ck_assert_msg(cb_decoder_new_opts(idl, &o, &g_decs[i].dec[strict], &err) == 0, "%s",
+                  decode_error_format(&err, msg, sizeof msg));
+  }
+  return g_decs[i].dec[strict];
+}
+#define DEC(idl) dec_of((idl), false)
+#define DEC_STRICT(idl) dec_of((idl), true)
+
+static void free_idl(idl_t *idl) {
+  for (size_t i = 0; i < 8; i++)
+    if (g_decs[i].idl == idl) {
+      cb_decoder_free(g_decs[i].dec[0]);
+      cb_decoder_free(g_decs[i].dec[1]);
+      memset(&g_decs[i], 0, sizeof g_decs[i]);
+    }
+  idl_free(idl);
+}
+
+/* 0 when the IDL binds to the Crypto Bet records, else the code (err set). */
+static int check_idl(const idl_t *idl, decode_error_t *err) {
+  cb_decoder_t *d = (cb_decoder_t *)1;
+  int rc = cb_decoder_new(idl, &d, err);
+  if (rc != 0) ck_assert_ptr_null(d);
+  cb_decoder_free(d);
+  return rc;
 }
 
 static idl_t *load_idl_text(const char *text) {
@@ -217,14 +262,14 @@ START_TEST(test_market_typed) {
   idl_t *idl = cb_idl();
   decode_error_t err;
   char msg[512];
-  ck_assert_int_eq(cb_decoder_check_idl(idl, &err), 0);
+  ck_assert_int_eq(check_idl(idl, &err), 0);
   bb_t b;
   for (int pass = 0; pass < 2; pass++) {
     const mk_t *m = pass ? &MK_NONE : &MK_SOME;
     build_market(&b, m, NULL);
     cb_account_t a;
     memset(&a, 0xAB, sizeof a);
-    int rc = cb_decode_account(idl, b.b, b.n, &a, &err);
+    int rc = cb_decode_account(DEC(idl), b.b, b.n, &a, &err);
     ck_assert_msg(rc == 0, "%s", decode_error_format(&err, msg, sizeof msg));
     ck_assert_int_eq(a.kind, CB_ACCOUNT_MARKET);
     const cb_market_t *mk = &a.u.market;
@@ -261,12 +306,87 @@ START_TEST(test_market_typed) {
   size_t n = b.n;
   memset(b.b + n, 0, 300);
   cb_account_t a;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, n + 300, &a, &err), 0);
+  const cb_decoder_t *dec = DEC(idl), *strict = DEC_STRICT(idl);
+  ck_assert(!cb_decoder_strict(dec) && cb_decoder_strict(strict));
+  ck_assert_int_eq(cb_decode_account(dec, b.b, n + 300, &a, &err), 0);
+  ck_assert_uint_eq(a.spare_bytes, 0);
+  ck_assert(!a.spare_first);
+  ck_assert_int_eq(cb_decode_account(strict, b.b, n + 300, &a, &err), 0);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_MARKET), 0);
+  /* Non-zero bytes after the layout (a program upgrade appended a field,
+   * or the account was allocated larger): the layout decodes from the
+   * start, the rest is ignored and counted per kind; strict refuses. */
   b.b[n + 299] = 1;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, n + 300, &a, &err), DECODE_ERR_TRAILING);
+  memset(&a, 0xAB, sizeof a);
+  ck_assert_msg(cb_decode_account(dec, b.b, n + 300, &a, &err) == 0, "%s",
+                decode_error_format(&err, msg, sizeof msg));
+  ck_assert_int_eq(a.kind, CB_ACCOUNT_MARKET);
+  ck_assert_uint_eq(a.u.market.market_id, 42);
+  ck_assert(str_is(a.u.market.metadata_uri, MK_NONE.uri));
+  ck_assert_uint_eq(a.u.market.creation_fee, 5000);
+  ck_assert_uint_eq(a.u.market.bump, 255);
+  ck_assert_uint_eq(a.spare_bytes, 300);
+  ck_assert(a.spare_first);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_MARKET), 1);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_POSITION), 0);
+  ck_assert_int_eq(cb_decode_account(dec, b.b, n + 300, &a, &err), 0);
+  ck_assert(!a.spare_first); /* the first one of its kind only */
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_MARKET), 2);
+  ck_assert_int_eq(cb_decode_account(strict, b.b, n + 300, &a, &err), DECODE_ERR_TRAILING);
   ck_assert_str_eq(err.type, "Market");
   ck_assert_uint_eq(err.offset, n + 299);
-  idl_free(idl);
+  ck_assert_uint_eq(cb_decoder_trailing_count(strict, CB_ACCOUNT_MARKET), 0);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_UNKNOWN), 0);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, (cb_account_kind_t)99), 0);
+  free_idl(idl);
+}
+END_TEST
+
+/* One decoder shared by threads: the per-kind counters count every
+ * account with spare bytes exactly once, and exactly one decode is told it
+ * was the first of its kind. */
+typedef struct spare_job {
+  const cb_decoder_t *dec;
+  const bb_t *b;
+  size_t len;
+  unsigned firsts, fails;
+} spare_job_t;
+
+static void *spare_worker(void *arg) {
+  spare_job_t *j = arg;
+  for (int i = 0; i < 2000; i++) {
+    cb_account_t a;
+    decode_error_t err;
+    if (cb_decode_account(j->dec, j->b->b, j->len, &a, &err) != 0 || a.spare_bytes != 64)
+      j->fails++;
+    else if (a.spare_first)
+      j->firsts++;
+  }
+  return NULL;
+}
+
+START_TEST(test_spare_counter_threads) {
+  idl_t *idl = cb_idl();
+  bb_t b;
+  build_market(&b, &MK_SOME, NULL);
+  size_t n = b.n;
+  memset(b.b + n, 0xEE, 64);
+  const cb_decoder_t *dec = DEC(idl);
+  spare_job_t jobs[4];
+  pthread_t th[4];
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (spare_job_t){dec, &b, n + 64, 0, 0};
+    ck_assert_int_eq(pthread_create(&th[t], NULL, spare_worker, &jobs[t]), 0);
+  }
+  unsigned firsts = 0;
+  for (int t = 0; t < 4; t++) {
+    ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+    ck_assert_uint_eq(jobs[t].fails, 0);
+    firsts += jobs[t].firsts;
+  }
+  ck_assert_uint_eq(firsts, 1);
+  ck_assert_uint_eq(cb_decoder_trailing_count(dec, CB_ACCOUNT_MARKET), 8000);
+  free_idl(idl);
 }
 END_TEST
 
@@ -278,7 +398,7 @@ START_TEST(test_other_accounts_typed) {
   cb_account_t a;
 
   build_config(&b);
-  ck_assert_msg(cb_decode_account(idl, b.b, b.n, &a, &err) == 0, "%s",
+  ck_assert_msg(cb_decode_account(DEC(idl), b.b, b.n, &a, &err) == 0, "%s",
                 decode_error_format(&err, msg, sizeof msg));
   /* the sum of the document's per-field sizes (its "Total" line is off) */
   ck_assert_uint_eq(b.n, 8 + 117);
@@ -298,7 +418,7 @@ START_TEST(test_other_accounts_typed) {
 
   build_position(&b);
   ck_assert_uint_eq(b.n, 8 + 134);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), 0);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), 0);
   ck_assert_int_eq(a.kind, CB_ACCOUNT_POSITION);
   const cb_position_t *p = &a.u.position;
   ck_assert_str_eq(p->user.b58, PK7);
@@ -318,7 +438,7 @@ START_TEST(test_other_accounts_typed) {
   for (uint8_t t = 0; t < 3; t++) {
     build_treasury(&b, t);
     ck_assert_uint_eq(b.n, 130);
-    ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), 0);
+    ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), 0);
     ck_assert_int_eq(a.kind, CB_ACCOUNT_TREASURY);
     ck_assert_str_eq(a.u.treasury.market.b58, PK1);
     ck_assert_str_eq(a.u.treasury.mint.b58, PK2);
@@ -331,13 +451,13 @@ START_TEST(test_other_accounts_typed) {
     ck_assert_uint_eq(a.u.treasury.bump, 250);
   }
   build_treasury(&b, 3);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), DECODE_ERR_ENUM);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), DECODE_ERR_ENUM);
   ck_assert_str_eq(err.type, "Treasury");
   ck_assert_str_eq(err.path, "treasury_type");
   ck_assert_uint_eq(err.offset, 128);
 
   build_oracle(&b);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), 0);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), 0);
   ck_assert_int_eq(a.kind, CB_ACCOUNT_ORACLE_DATA);
   const cb_oracle_data_t *o = &a.u.oracle;
   ck_assert_str_eq(o->authority.b58, PK1);
@@ -348,7 +468,7 @@ START_TEST(test_other_accounts_typed) {
   ck_assert_uint_eq(o->confidence, 100);
   for (int i = 0; i < 64; i++) ck_assert_uint_eq(o->signature[i], (unsigned)i);
   ck_assert_uint_eq(o->bump, 1);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -370,7 +490,7 @@ START_TEST(test_market_json) {
   json_t *out;
   bb_t b;
   build_market(&b, &MK_SOME, NULL);
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   assert_json(out,
               "{\"type\": \"Market\", \"value\": {\"authority\": \"" PK1 "\", \"market_id\": 42,"
               " \"title\": \"é\", \"description\": \"日本 🎲 prediction\", \"category\": \"\","
@@ -386,7 +506,7 @@ START_TEST(test_market_json) {
   ck_assert_str_eq(first, "authority");
   json_decref(out);
   build_market(&b, &MK_NONE, NULL);
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   json_t *v = json_object_get(out, "value");
   ck_assert(json_is_null(json_object_get(v, "resolution_result")));
   ck_assert(json_is_null(json_object_get(v, "oracle_source")));
@@ -396,20 +516,20 @@ START_TEST(test_market_json) {
   /* allow_trailing: non-zero reserved bytes accepted only when asked. */
   size_t n = b.n;
   memset(b.b + n, 0x5A, 16);
-  ck_assert_int_eq(decode_account_json(idl, b.b, n + 16, false, &out, &err), DECODE_ERR_TRAILING);
+  ck_assert_int_eq(decode_account_json(idl, b.b, n + 16, true, &out, &err), DECODE_ERR_TRAILING);
   ck_assert_ptr_null(out);
   ck_assert_uint_eq(err.offset, n);
-  ck_assert_int_eq(decode_account_json(idl, b.b, n + 16, true, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, n + 16, false, &out, &err), 0);
   json_decref(out);
 
   build_oracle(&b);
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   v = json_object_get(out, "value");
   ck_assert_uint_eq(json_array_size(json_object_get(v, "signature")), 64);
   ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(v, "signature"), 63)), 63);
   ck_assert_int_eq(json_integer_value(json_object_get(v, "timestamp")), -5);
   json_decref(out);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -421,14 +541,14 @@ static void expect_err(const idl_t *idl, const bb_t *b, int code, const char *ty
   cb_account_t a;
   json_t *out = (json_t *)1;
   char msg[512];
-  int rc = cb_decode_account(idl, b->b, b->n, &a, &err);
+  int rc = cb_decode_account(DEC_STRICT(idl), b->b, b->n, &a, &err);
   ck_assert_msg(rc == code, "typed: got %d (%s), want %d", rc,
                 decode_error_format(&err, msg, sizeof msg), code);
   ck_assert_int_eq(err.code, code);
   ck_assert_str_eq(err.type, type);
   ck_assert_str_eq(err.path, path);
   ck_assert_uint_eq(err.offset, offset);
-  rc = decode_account_json(idl, b->b, b->n, false, &out, &err);
+  rc = decode_account_json(idl, b->b, b->n, true, &out, &err);
   ck_assert_msg(rc == code, "json: got %d (%s), want %d", rc,
                 decode_error_format(&err, msg, sizeof msg), code);
   ck_assert_ptr_null(out);
@@ -511,18 +631,18 @@ START_TEST(test_market_errors) {
   build_market(&b, &m, &o);
   cb_account_t a;
   decode_error_t err;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), 0);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), 0);
 
   /* Unknown discriminator. */
   build_market(&b, &MK_SOME, &o);
   b.b[0] ^= 1;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), DECODE_ERR_DISCRIMINATOR);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), DECODE_ERR_DISCRIMINATOR);
   ck_assert_str_eq(err.type, "account");
   ck_assert_uint_eq(err.offset, 0);
   json_t *out;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err),
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err),
                    DECODE_ERR_DISCRIMINATOR);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, 3, &a, &err), DECODE_ERR_DISCRIMINATOR);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, 3, &a, &err), DECODE_ERR_DISCRIMINATOR);
 
   /* Non-zero trailing. */
   build_market(&b, &MK_SOME, &o);
@@ -537,11 +657,11 @@ START_TEST(test_market_errors) {
 
   /* The formatted message names everything. */
   build_treasury(&b, 9);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), DECODE_ERR_ENUM);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), DECODE_ERR_ENUM);
   char msg[512];
   decode_error_format(&err, msg, sizeof msg);
   ck_assert_msg(strncmp(msg, "Treasury.treasury_type at byte 128: ", 36) == 0, "%s", msg);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -568,7 +688,7 @@ START_TEST(test_instructions) {
                    " \"remaining_accounts\": [\"X1\"]}");
   json_decref(out);
   cb_instruction_t ix;
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, keys, 8, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, keys, 8, &ix, &err), 0);
   ck_assert_int_eq(ix.type, CB_TX_PLACE_BET);
   ck_assert_int_eq(ix.side, CB_SIDE_NO);
   ck_assert_uint_eq(ix.amount, UINT64_MAX);
@@ -578,12 +698,12 @@ START_TEST(test_instructions) {
   ck_assert_str_eq(ix.global_config, "G");
   ck_assert_str_eq(ix.oracle_data, "");
   /* Short key list: roles beyond it stay empty. */
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, keys, 2, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, keys, 2, &ix, &err), 0);
   ck_assert_str_eq(ix.market, "M");
   ck_assert_str_eq(ix.user, "");
   /* side = 2 is past BetSide's variants */
   b.b[8] = 2;
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, keys, 8, &ix, &err), DECODE_ERR_ENUM);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, keys, 8, &ix, &err), DECODE_ERR_ENUM);
   ck_assert_str_eq(err.type, "place_bet");
   ck_assert_str_eq(err.path, "side");
   ck_assert_uint_eq(err.offset, 8);
@@ -603,7 +723,7 @@ START_TEST(test_instructions) {
   putpk(&b, 6);
   putstr(&b, "u");
   const char *ck[] = {"G", "M", "A", "MINT", "YV", "NV", "R", "S"};
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, ck, 8, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, ck, 8, &ix, &err), 0);
   ck_assert_int_eq(ix.type, CB_TX_CREATE_MARKET);
   ck_assert_uint_eq(ix.market_id, 77);
   ck_assert_str_eq(ix.market, "M");
@@ -616,7 +736,7 @@ START_TEST(test_instructions) {
   json_decref(out);
   /* invalid UTF-8 in an argument the record does not keep is still an error */
   b.b[8 + 8 + 4] = 0xff;
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, ck, 8, &ix, &err), DECODE_ERR_UTF8);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, ck, 8, &ix, &err), DECODE_ERR_UTF8);
   ck_assert_str_eq(err.path, "title");
   ck_assert_uint_eq(err.offset, 20);
 
@@ -625,21 +745,21 @@ START_TEST(test_instructions) {
   putraw(&b, D_IX_RESOLVE, 8);
   put8(&b, 0);
   const char *rk[] = {"M", "O", "R"};
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, rk, 3, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, rk, 3, &ix, &err), 0);
   ck_assert_int_eq(ix.type, CB_TX_RESOLVE_MARKET);
   ck_assert(ix.has_result);
   ck_assert(!ix.result);
   ck_assert_str_eq(ix.oracle_data, "O");
   ck_assert_str_eq(ix.user, "R");
   b.b[8] = 2;
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, rk, 3, &ix, &err), DECODE_ERR_BOOL);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, rk, 3, &ix, &err), DECODE_ERR_BOOL);
   ck_assert_str_eq(err.path, "result");
 
   /* argument-less instructions */
   const uint8_t *noarg[] = {D_IX_WIN, D_IX_CANCEL};
   const cb_tx_type_t types[] = {CB_TX_CLAIM_WINNINGS, CB_TX_CANCEL_MARKET};
   for (int i = 0; i < 2; i++) {
-    ck_assert_int_eq(cb_decode_instruction(idl, noarg[i], 8, rk, 3, &ix, &err), 0);
+    ck_assert_int_eq(cb_decode_instruction(DEC(idl), noarg[i], 8, rk, 3, &ix, &err), 0);
     ck_assert_int_eq(ix.type, types[i]);
     ck_assert_str_eq(ix.market, "M");
     ck_assert_int_eq(ix.side, CB_SIDE_NONE);
@@ -666,24 +786,24 @@ START_TEST(test_instructions) {
   put8(&b, 99);
   for (int i = 0; i < 64; i++) put8(&b, 0xEE);
   const char *ok[] = {"OD", "M", "AU", "S"};
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, ok, 4, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, ok, 4, &ix, &err), 0);
   ck_assert_int_eq(ix.type, CB_TX_UPDATE_ORACLE);
   ck_assert_str_eq(ix.oracle_data, "OD");
   ck_assert_str_eq(ix.user, "AU");
   b.n--; /* signature one byte short */
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, ok, 4, &ix, &err), DECODE_ERR_TRUNCATED);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, ok, 4, &ix, &err), DECODE_ERR_TRUNCATED);
   ck_assert_str_eq(err.path, "signature[63]");
   ck_assert_uint_eq(err.offset, b.n);
 
   /* unknown instruction */
   uint8_t junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  ck_assert_int_eq(cb_decode_instruction(idl, junk, 8, NULL, 0, &ix, &err),
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), junk, 8, NULL, 0, &ix, &err),
                    DECODE_ERR_DISCRIMINATOR);
   ck_assert_str_eq(err.type, "instruction");
   ck_assert_int_eq(decode_instruction_json(idl, junk, 8, NULL, 0, &out, &err),
                    DECODE_ERR_DISCRIMINATOR);
   (void)msg;
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -707,7 +827,7 @@ START_TEST(test_events) {
   putle(&b, UINT64_MAX, 8);
   putle(&b, 3, 8);
   putle(&b, (uint64_t)INT64_MIN, 8);
-  int rc = cb_decode_event(idl, b.b, b.n, &ev, &err);
+  int rc = cb_decode_event(DEC(idl), b.b, b.n, &ev, &err);
   ck_assert_msg(rc == 0, "%s", decode_error_format(&err, msg, sizeof msg));
   ck_assert_int_eq(ev.kind, CB_EVENT_BET_PLACED);
   ck_assert_str_eq(ev.market.b58, PK1);
@@ -738,7 +858,7 @@ START_TEST(test_events) {
   const uint8_t *e = decode_emit_cpi_event(cpi.b, cpi.n, &elen);
   ck_assert_ptr_eq(e, cpi.b + 8);
   ck_assert_uint_eq(elen, b.n);
-  ck_assert_int_eq(cb_decode_event(idl, e, elen, &ev, &err), 0);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), e, elen, &ev, &err), 0);
   ck_assert_int_eq(ev.kind, CB_EVENT_BET_PLACED);
   ck_assert_ptr_null(decode_emit_cpi_event(b.b, b.n, &elen));
   ck_assert_uint_eq(elen, 0);
@@ -753,7 +873,7 @@ START_TEST(test_events) {
   put8(&b, 1);
   putle(&b, 10, 8);
   putle(&b, 1700000000, 8);
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), 0);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), 0);
   ck_assert_int_eq(ev.kind, CB_EVENT_MARKET_CREATED);
   ck_assert_uint_eq(ev.market_id, 5);
   ck_assert_str_eq(ev.user.b58, PK3);
@@ -770,7 +890,7 @@ START_TEST(test_events) {
     putpk(&b, 3);
     putle(&b, 777, 8);
     putle(&b, 9, 8);
-    ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), 0);
+    ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), 0);
     ck_assert_int_eq(ev.kind, i ? CB_EVENT_REFUND_CLAIMED : CB_EVENT_WINNINGS_CLAIMED);
     ck_assert_uint_eq(ev.amount, 777);
     ck_assert_str_eq(ev.user.b58, PK3);
@@ -782,13 +902,13 @@ START_TEST(test_events) {
   putpk(&b, 5);
   put8(&b, 1);
   putle(&b, 42, 8);
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), 0);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), 0);
   ck_assert_int_eq(ev.kind, CB_EVENT_MARKET_RESOLVED);
   ck_assert_str_eq(ev.user.b58, PK5);
   ck_assert(ev.result);
   ck_assert_int_eq(ev.timestamp, 42);
   b.b[8 + 64] = 3;
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), DECODE_ERR_BOOL);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), DECODE_ERR_BOOL);
   ck_assert_str_eq(err.type, "MarketResolved");
   ck_assert_str_eq(err.path, "result");
   ck_assert_uint_eq(err.offset, 72);
@@ -798,16 +918,16 @@ START_TEST(test_events) {
   putpk(&b, 1);
   putpk(&b, 0);
   putle(&b, 1, 8);
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), 0);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), 0);
   ck_assert_int_eq(ev.kind, CB_EVENT_MARKET_CANCELLED);
   ck_assert_str_eq(ev.user.b58, PK0);
   put8(&b, 1); /* non-zero trailing byte */
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), DECODE_ERR_TRAILING);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), DECODE_ERR_TRAILING);
   ck_assert_int_eq(decode_event_json(idl, b.b, b.n, &out, &err), DECODE_ERR_TRAILING);
   /* an account is not an event */
   build_market(&b, &MK_SOME, NULL);
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), DECODE_ERR_DISCRIMINATOR);
-  idl_free(idl);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), DECODE_ERR_DISCRIMINATOR);
+  free_idl(idl);
 }
 END_TEST
 
@@ -870,11 +990,11 @@ static int decode_any(const idl_t *idl, const uint8_t *d, size_t n, int kind, in
     cb_account_t a;
     cb_instruction_t ix;
     cb_event_t ev;
-    rc = kind == 0   ? cb_decode_account(idl, d, n, &a, &err)
-         : kind == 1 ? cb_decode_instruction(idl, d, n, keys, 9, &ix, &err)
-                     : cb_decode_event(idl, d, n, &ev, &err);
+    rc = kind == 0   ? cb_decode_account(DEC(idl), d, n, &a, &err)
+         : kind == 1 ? cb_decode_instruction(DEC(idl), d, n, keys, 9, &ix, &err)
+                     : cb_decode_event(DEC(idl), d, n, &ev, &err);
   } else {
-    rc = kind == 0   ? decode_account_json(idl, d, n, true, &out, &err)
+    rc = kind == 0   ? decode_account_json(idl, d, n, false, &out, &err)
          : kind == 1 ? decode_instruction_json(idl, d, n, keys, 9, &out, &err)
                      : decode_event_json(idl, d, n, &out, &err);
     if (rc != 0) ck_assert_ptr_null(out);
@@ -906,7 +1026,7 @@ START_TEST(test_truncation_every_offset) {
       }
     }
   }
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -927,7 +1047,7 @@ START_TEST(test_mutation_no_crash) {
         free(p);
       }
   ck_assert_uint_gt(errors, 0);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -1048,7 +1168,7 @@ static void truncate_all(const idl_t *idl, const uint8_t *d, size_t n, int kind)
     memcpy(p, d, cut);
     json_t *out = NULL;
     decode_error_t err;
-    int rc = kind == 0   ? decode_account_json(idl, p, cut, false, &out, &err)
+    int rc = kind == 0   ? decode_account_json(idl, p, cut, true, &out, &err)
              : kind == 1 ? decode_instruction_json(idl, p, cut, NULL, 0, &out, &err)
                          : decode_event_json(idl, p, cut, &out, &err);
     ck_assert_msg(rc == DECODE_ERR_TRUNCATED || rc == DECODE_ERR_LENGTH ||
@@ -1075,7 +1195,7 @@ START_TEST(test_kitchen_idl) {
   ck_assert_uint_eq(dl, 4);
 
   build_big(&b, 0, NULL);
-  int rc = decode_account_json(idl, b.b, b.n, false, &out, &err);
+  int rc = decode_account_json(idl, b.b, b.n, true, &out, &err);
   ck_assert_msg(rc == 0, "%s", decode_error_format(&err, msg, sizeof msg));
   assert_json(out,
               "{\"type\": \"Big\", \"value\": {\"a\": \"18446744073709551617\","
@@ -1088,7 +1208,7 @@ START_TEST(test_kitchen_idl) {
               " \"n\": \"" PKFF "\", \"o\": -9223372036854775808}}");
   json_decref(out);
   build_big(&b, 1, NULL);
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   json_t *v = json_object_get(out, "value");
   ck_assert(json_is_integer(json_object_get(v, "a")));
   ck_assert_int_eq(json_integer_value(json_object_get(v, "a")), 5);
@@ -1100,27 +1220,27 @@ START_TEST(test_kitchen_idl) {
   big_off_t o;
   build_big(&b, 0, &o);
   b.b[o.i + 4 + 1] = 3; /* second Shape: index 3 of 3 variants */
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_ENUM);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_ENUM);
   ck_assert_str_eq(err.type, "Big");
   ck_assert_str_eq(err.path, "i[1]");
   ck_assert_uint_eq(err.offset, o.i + 5);
   build_big(&b, 0, &o);
   b.b[o.j_first] = 2;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_OPTION);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_OPTION);
   ck_assert_str_eq(err.path, "j.first");
   ck_assert_uint_eq(err.offset, o.j_first);
   build_big(&b, 0, &o);
   b.b[o.e] = 2;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_OPTION);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_OPTION);
   ck_assert_str_eq(err.path, "e");
   build_big(&b, 0, &o);
   b.b[o.f + 1] = 0x10; /* 4098 Pairs */
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_LENGTH);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_LENGTH);
   ck_assert_str_eq(err.path, "f");
   ck_assert_uint_eq(err.offset, o.f);
   build_big(&b, 0, &o);
   b.b[o.i - 6] = 0xff; /* first byte of h.1 = "日本" */
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_UTF8);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_UTF8);
   ck_assert_str_eq(err.path, "h.1");
   ck_assert_uint_eq(err.offset, o.i - 6);
   build_big(&b, 0, NULL);
@@ -1141,7 +1261,7 @@ START_TEST(test_kitchen_idl) {
   put8(&b, 0xEE), put8(&b, 0xEE), put8(&b, 0xEE); /* inner padding */
   putle(&b, UINT64_MAX, 8), putle(&b, UINT64_MAX, 8); /* wide @32 */
   ck_assert_uint_eq(b.n, 4 + 48);
-  rc = decode_account_json(idl, b.b, b.n, false, &out, &err);
+  rc = decode_account_json(idl, b.b, b.n, true, &out, &err);
   ck_assert_msg(rc == 0, "%s", decode_error_format(&err, msg, sizeof msg));
   assert_json(out, "{\"type\": \"Zc\", \"value\": {\"flag\": 200, \"val\": \"9223372036854775808\","
                    " \"trio\": [1, 2, 3], \"inner\": {\"x\": 4000000000, \"y\": 7},"
@@ -1149,7 +1269,7 @@ START_TEST(test_kitchen_idl) {
   json_decref(out);
   truncate_all(idl, b.b, b.n, 0);
   b.n--;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_TRUNCATED);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_TRUNCATED);
   ck_assert_str_eq(err.path, "wide");
   ck_assert_uint_eq(err.offset, 4 + 32);
 
@@ -1159,12 +1279,12 @@ START_TEST(test_kitchen_idl) {
   put8(&b, 1);
   putle(&b, 2, 8);
   put8(&b, 1);
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   assert_json(out, "{\"type\": \"Packed\", \"value\": {\"a\": 1, \"b\": 2, \"c\": true}}");
   json_decref(out);
   truncate_all(idl, b.b, b.n, 0);
   b.b[17] = 2;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), DECODE_ERR_BOOL);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), DECODE_ERR_BOOL);
   ck_assert_str_eq(err.type, "Packed");
   ck_assert_str_eq(err.path, "c");
   ck_assert_uint_eq(err.offset, 17);
@@ -1195,12 +1315,9 @@ START_TEST(test_kitchen_idl) {
   truncate_all(idl, b.b, b.n, 2);
 
   /* This IDL is not Crypto Bet's: the typed decoder refuses it. */
-  ck_assert_int_eq(cb_decoder_check_idl(idl, &err), -1);
+  ck_assert_int_eq(check_idl(idl, &err), DECODE_ERR_LAYOUT);
   ck_assert_int_eq(err.code, DECODE_ERR_LAYOUT);
-  cb_account_t a;
-  build_big(&b, 0, NULL);
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), DECODE_ERR_LAYOUT);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -1312,7 +1429,7 @@ START_TEST(test_idl_errors) {
     char err[256];
     char *p = malloc(cut + 1);
     memcpy(p, KITCHEN, cut);
-    if (idl_load_json(p, cut, &idl, err, sizeof err) == 0) idl_free(idl);
+    if (idl_load_json(p, cut, &idl, err, sizeof err) == 0) free_idl(idl);
     free(p);
   }
   /* Nesting beyond the limit is refused at load time. */
@@ -1398,7 +1515,7 @@ START_TEST(test_legacy_shape_of_crypto_bet) {
   free(legacy);
   decode_error_t err;
   char msg[512];
-  ck_assert_msg(cb_decoder_check_idl(idl, &err) == 0, "%s",
+  ck_assert_msg(check_idl(idl, &err) == 0, "%s",
                 decode_error_format(&err, msg, sizeof msg));
   const uint8_t *want[] = {D_CONFIG, D_MARKET, D_POSITION, D_TREASURY, D_ORACLE};
   for (size_t i = 0; i < 5; i++) {
@@ -1410,10 +1527,10 @@ START_TEST(test_legacy_shape_of_crypto_bet) {
   bb_t b;
   build_market(&b, &MK_SOME, NULL);
   cb_account_t a;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), 0);
+  ck_assert_int_eq(cb_decode_account(DEC(idl), b.b, b.n, &a, &err), 0);
   ck_assert_uint_eq(a.u.market.market_id, 42);
   json_t *out;
-  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, b.b, b.n, true, &out, &err), 0);
   ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(out, "value"), "marketId")),
                    42);
   json_decref(out);
@@ -1426,7 +1543,7 @@ START_TEST(test_legacy_shape_of_crypto_bet) {
   ck_assert_str_eq(json_string_value(json_object_get(out, "type")), "placeBet");
   json_decref(out);
   cb_instruction_t ix;
-  ck_assert_int_eq(cb_decode_instruction(idl, b.b, b.n, NULL, 0, &ix, &err), 0);
+  ck_assert_int_eq(cb_decode_instruction(DEC(idl), b.b, b.n, NULL, 0, &ix, &err), 0);
   ck_assert_int_eq(ix.type, CB_TX_PLACE_BET);
   /* events too */
   b.n = 0;
@@ -1435,9 +1552,9 @@ START_TEST(test_legacy_shape_of_crypto_bet) {
   putpk(&b, 2);
   putle(&b, 3, 8);
   cb_event_t ev;
-  ck_assert_int_eq(cb_decode_event(idl, b.b, b.n, &ev, &err), 0);
+  ck_assert_int_eq(cb_decode_event(DEC(idl), b.b, b.n, &ev, &err), 0);
   ck_assert_int_eq(ev.kind, CB_EVENT_MARKET_CANCELLED);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -1458,15 +1575,11 @@ START_TEST(test_layout_mismatch) {
   idl_t *idl = load_idl_text(bad);
   free(bad);
   decode_error_t err;
-  ck_assert_int_eq(cb_decoder_check_idl(idl, &err), -1);
+  ck_assert_int_eq(check_idl(idl, &err), DECODE_ERR_LAYOUT);
   ck_assert_int_eq(err.code, DECODE_ERR_LAYOUT);
   ck_assert_str_eq(err.type, "Market");
   ck_assert_str_eq(err.path, "title");
-  bb_t b;
-  build_position(&b);
-  cb_account_t a;
-  ck_assert_int_eq(cb_decode_account(idl, b.b, b.n, &a, &err), DECODE_ERR_LAYOUT);
-  idl_free(idl);
+  free_idl(idl);
 
   /* a field the record needs is missing */
   for (size_t i = 0; i < json_array_size(types); i++) {
@@ -1484,10 +1597,10 @@ START_TEST(test_layout_mismatch) {
   json_decref(root);
   idl = load_idl_text(bad);
   free(bad);
-  ck_assert_int_eq(cb_decoder_check_idl(idl, &err), -1);
+  ck_assert_int_eq(check_idl(idl, &err), DECODE_ERR_LAYOUT);
   ck_assert_str_eq(err.type, "Position");
   ck_assert_str_eq(err.path, "claimed");
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -1511,7 +1624,7 @@ START_TEST(test_idl_without_fields) {
   ck_assert_int_eq(decode_event_json(idl, ev, sizeof ev, &out, &err), 0);
   assert_json(out, "{\"type\": \"Pinged\", \"value\": {}}");
   json_decref(out);
-  idl_free(idl);
+  free_idl(idl);
 }
 END_TEST
 
@@ -1521,6 +1634,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_market_typed);
   tcase_add_test(tc, test_other_accounts_typed);
+  tcase_add_test(tc, test_spare_counter_threads);
   tcase_add_test(tc, test_market_json);
   tcase_add_test(tc, test_market_errors);
   tcase_add_test(tc, test_instructions);

@@ -85,6 +85,7 @@ typedef struct fx {
   PGconn *conn;
   sink_t *sink;
   idl_t *idl;
+  cb_decoder_t *dec;
   ingest_t *ing;
   json_t *expected, *accounts;
   const char *program_id;
@@ -98,12 +99,13 @@ static void fx_open(fx_t *f) {
   sink_options_init(&so);
   so.conninfo = f->uri;
   ck_assert_msg(sink_open(&so, &f->sink, err, sizeof err) == 0, "sink_open: %s", err);
-  ck_assert_msg(idl_load_default(&f->idl, err, sizeof err) == 0, "idl: %s", err);
+  ck_assert_msg(cb_decoder_default_idl(&f->idl, err, sizeof err) == 0, "idl: %s", err);
   f->expected = ex_load_file(g_dir, "expected.json");
   f->accounts = ex_load_file(g_dir, "accounts.json");
   f->program_id = jsonx_get_str(json_object_get(f->expected, "meta"), "program_id");
   ck_assert_ptr_nonnull(f->program_id);
-  f->ing = ingest_new(f->idl, f->program_id, f->sink);
+  ck_assert_int_eq(cb_decoder_new(f->idl, &f->dec, NULL), 0);
+  f->ing = ingest_new(f->dec, f->program_id, f->sink);
   ck_assert_ptr_nonnull(f->ing);
 }
 
@@ -115,6 +117,7 @@ static void fx_flush(fx_t *f) {
 static void fx_close(fx_t *f) {
   ingest_free(f->ing);
   sink_close(f->sink);
+  cb_decoder_free(f->dec);
   idl_free(f->idl);
   json_decref(f->expected);
   json_decref(f->accounts);
@@ -233,6 +236,64 @@ START_TEST(account_foreign_owner_skipped) {
   ck_assert_uint_eq(st.accounts_foreign, 1);
   ck_assert_uint_eq(st.accounts, 0);
   json_decref(acc);
+  fx_close(&f);
+}
+END_TEST
+
+/* Counts the lines of text holding needle. */
+static int count_lines_with(const char *text, const char *needle) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}
+
+/* A Market with non-zero bytes after its layout (an upgrade appended a
+ * field): written like any other, counted, and logged once per type. */
+START_TEST(account_spare_bytes_written_and_logged_once) {
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "markets_cache", "market_pubkey");
+  const json_t *want = expected_row(f.expected, "markets_cache", "market_pubkey", pk);
+  const char *b64 = jsonx_get_str(json_object_get(f.accounts, pk), "data");
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  ck_assert_int_eq(b64_decode(b64, strlen(b64), &bytes, &len), 0);
+  uint8_t *grown = malloc(len + 40);
+  memcpy(grown, bytes, len);
+  memset(grown + len, 0x77, 40);
+  char logpath[128];
+  snprintf(logpath, sizeof logpath, "/tmp/cbi-ingest-spare-%d.log", (int)getpid());
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  FILE *lf = fopen(logpath, "w");
+  ck_assert_ptr_nonnull(lf);
+  dup2(fileno(lf), STDERR_FILENO);
+  for (uint64_t slot = 100; slot < 103; slot++)
+    ck_assert_int_eq(ingest_account_bytes(f.ing, pk, f.program_id, 5000000, grown, len + 40, slot),
+                     0);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  fclose(lf);
+  fx_flush(&f);
+  assert_q1p(f.conn, "SELECT title FROM markets_cache WHERE market_pubkey = $1", pk,
+             jsonx_get_str(want, "title"));
+  assert_q1p(f.conn, "SELECT sync_slot::text FROM markets_cache WHERE market_pubkey = $1", pk,
+             "102");
+  tu_assert_query(f.conn, "SELECT count(*) FROM dead_letters", "0");
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts, 3);
+  ck_assert_uint_eq(st.dead_letters, 0);
+  ck_assert_uint_eq(cb_decoder_trailing_count(f.dec, CB_ACCOUNT_MARKET), 3);
+  size_t n;
+  char *log = tu_read_file(logpath, &n);
+  ck_assert_msg(count_lines_with(log, "after its layout") == 1, "%s", log);
+  ck_assert_msg(strstr(log, "type=Market") != NULL, "%s", log);
+  free(log);
+  unlink(logpath);
+  free(grown);
+  free(bytes);
   fx_close(&f);
 }
 END_TEST
@@ -494,6 +555,7 @@ int main(void) {
     tcase_add_test(tc, account_zero_lamports_is_a_close);
     tcase_add_test(tc, account_foreign_owner_skipped);
     tcase_add_test(tc, account_undecodable_goes_to_dead_letters);
+    tcase_add_test(tc, account_spare_bytes_written_and_logged_once);
     tcase_add_test(tc, transaction_rows_and_touched);
     tcase_add_test(tc, transaction_failed_status);
     tcase_add_test(tc, transaction_unparseable_dead_letter);

@@ -1,10 +1,15 @@
-/* Real mainnet data: the eight Orca Whirlpool accounts of
- * fixtures/orca-whirlpool decode, through the legacy IDL, to exactly the
- * values the upstream project's tests assert (*.expected.json). */
+/* Real mainnet data: every real account under fixtures/ (eight Orca
+ * Whirlpool accounts, three Meteora DLMM accounts) decodes, through its
+ * program's legacy IDL and with default options, to exactly the values the
+ * upstream project's tests assert (*.expected.json). Accounts carrying
+ * non-zero bytes after their layout (Meteora's Oracle: observations
+ * appended after the three header fields) decode from the start, as
+ * Anchor's coder does; strict decoding refuses exactly those. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "decoder.h"
@@ -13,12 +18,25 @@
 #include "testutil.h"
 
 #define DIR "fixtures/orca-whirlpool/"
+#define ORCA_IDL DIR "whirlpool.idl.json"
+#define METEORA "fixtures/meteora-dlmm/"
+#define METEORA_IDL METEORA "meteora_dlmm.idl.json"
 
-static const char *const CASES[] = {
-    "fee_tier_account.json",        "position_account.json",
-    "position_bundle_account.json", "tick_array_account.json",
-    "token_badge_account.json",     "whirlpool_account.json",
-    "whirlpools_config_account.json", "whirlpools_config_extension_account.json",
+static const struct {
+  const char *idl, *dir, *name;
+  int spare; /* non-zero bytes after the layout */
+} CASES[] = {
+    {ORCA_IDL, DIR, "fee_tier_account.json", 0},
+    {ORCA_IDL, DIR, "position_account.json", 0},
+    {ORCA_IDL, DIR, "position_bundle_account.json", 0},
+    {ORCA_IDL, DIR, "tick_array_account.json", 0},
+    {ORCA_IDL, DIR, "token_badge_account.json", 0},
+    {ORCA_IDL, DIR, "whirlpool_account.json", 0},
+    {ORCA_IDL, DIR, "whirlpools_config_account.json", 0},
+    {ORCA_IDL, DIR, "whirlpools_config_extension_account.json", 0},
+    {METEORA_IDL, METEORA, "oracle_account.json", 1},
+    {METEORA_IDL, METEORA, "preset_parameter_account.json", 0},
+    {METEORA_IDL, METEORA, "position_account.json", 0},
 };
 
 static json_t *load_json(const char *path) {
@@ -103,21 +121,26 @@ static int json_same(const json_t *exp, const json_t *got, char *where, size_t w
   return 0;
 }
 
-static idl_t *orca_idl(void) {
+static idl_t *load_idl(const char *path) {
   idl_t *idl = NULL;
   char err[512];
-  ck_assert_msg(idl_load_file(DIR "whirlpool.idl.json", &idl, err, sizeof err) == 0, "%s", err);
+  size_t len;
+  char *text = tu_read_file(path, &len);
+  ck_assert_msg(idl_load_json(text, len, &idl, err, sizeof err) == 0, "%s: %s", path, err);
+  free(text);
   return idl;
 }
 
+static idl_t *orca_idl(void) { return load_idl(ORCA_IDL); }
+
 START_TEST(test_account) {
-  const char *name = CASES[_i];
+  const char *name = CASES[_i].name;
   char path[256];
-  snprintf(path, sizeof path, DIR "%s", name);
+  snprintf(path, sizeof path, "%s%s", CASES[_i].dir, name);
   json_t *acct = load_json(path);
-  snprintf(path, sizeof path, DIR "%s.expected.json", name);
+  snprintf(path, sizeof path, "%s%s.expected.json", CASES[_i].dir, name);
   json_t *exp = load_json(path);
-  idl_t *idl = orca_idl();
+  idl_t *idl = load_idl(CASES[_i].idl);
 
   const char *b64 = json_string_value(json_object_get(acct, "data"));
   ck_assert_ptr_nonnull(b64);
@@ -147,10 +170,11 @@ START_TEST(test_account) {
   }
   ck_assert_msg(found, "IDL lacks account %s", type);
 
+  /* Default options: the layout decodes from the start, whatever follows. */
   json_t *out = NULL;
   decode_error_t err;
   char msg[512];
-  int rc = decode_account_json(idl, data, len, true, &out, &err);
+  int rc = decode_account_json(idl, data, len, false, &out, &err);
   ck_assert_msg(rc == 0, "%s: %s", name, decode_error_format(&err, msg, sizeof msg));
   ck_assert_str_eq(json_string_value(json_object_get(out, "type")), type);
   const json_t *value = json_object_get(out, "value");
@@ -171,22 +195,28 @@ START_TEST(test_account) {
 
   /* The layout ends exactly where the upstream decoder says it does: one
    * byte less is truncated, the exact prefix decodes. */
-  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed, false, &out, &err), 0);
+  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed, true, &out, &err), 0);
   json_decref(out);
-  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed - 1, true, &out, &err),
+  ck_assert_int_eq(decode_account_json(idl, data, (size_t)consumed - 1, false, &out, &err),
                    DECODE_ERR_TRUNCATED);
   ck_assert_ptr_null(out);
-  /* Without allow_trailing, non-zero reserved bytes are reported where
-   * they start; all-zero padding is accepted. */
-  rc = decode_account_json(idl, data, len, false, &out, &err);
-  if (rc == 0) {
+  /* Strict: non-zero bytes after the layout are refused where they
+   * start (exactly the accounts that carry some); zero padding is not. */
+  rc = decode_account_json(idl, data, len, true, &out, &err);
+  if (!CASES[_i].spare) {
+    ck_assert_msg(rc == 0, "%s strict: %s", name, decode_error_format(&err, msg, sizeof msg));
     json_decref(out);
   } else {
     ck_assert_int_eq(rc, DECODE_ERR_TRAILING);
+    ck_assert_ptr_null(out);
     ck_assert_uint_ge(err.offset, consumed);
     ck_assert_uint_lt(err.offset, len);
     ck_assert_uint_ne(data[err.offset], 0);
   }
+  /* The fixture says what it holds. */
+  int spare = 0;
+  for (size_t i = (size_t)consumed; i < len; i++) spare |= data[i] != 0;
+  ck_assert_int_eq(spare, CASES[_i].spare);
 
   free(data);
   idl_free(idl);
@@ -259,12 +289,53 @@ START_TEST(test_legacy_instruction) {
 }
 END_TEST
 
+/* The decode command: an account with non-zero bytes after its layout
+ * decodes by default (with a note on stderr) and is refused with --strict. */
+START_TEST(test_cli_spare_bytes) {
+  json_t *acct = load_json(METEORA "oracle_account.json");
+  const json_t *d = json_object_get(acct, "data");
+  const char *b64 = json_string_value(json_is_array(d) ? json_array_get(d, 0) : d);
+  ck_assert_ptr_nonnull(b64);
+  char out[128], errf[128];
+  snprintf(out, sizeof out, "/tmp/cbi-orca-cli-%d.out", (int)getpid());
+  snprintf(errf, sizeof errf, "/tmp/cbi-orca-cli-%d.err", (int)getpid());
+  const char *args[] = {"decode", "--idl", METEORA_IDL, "--account", b64, NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", args, NULL, out, errf);
+  ck_assert_int_eq(tu_wait_exit(pid, 30000, errf), 0);
+  size_t n;
+  char *text = tu_read_file(out, &n);
+  json_t *got = json_loads(text, 0, NULL);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_str_eq(json_string_value(json_object_get(got, "type")), "Oracle");
+  const json_t *v = json_object_get(got, "value");
+  ck_assert_int_eq(json_integer_value(json_object_get(v, "idx")), 0);
+  ck_assert_int_eq(json_integer_value(json_object_get(v, "activeSize")), 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(v, "length")), 100);
+  json_decref(got);
+  free(text);
+  text = tu_read_file(errf, &n);
+  ck_assert_ptr_nonnull(strstr(text, "note: Oracle: 3200 bytes after the layout end at byte 32 are not zero"));
+  free(text);
+
+  const char *strict[] = {"decode", "--idl", METEORA_IDL, "--account", b64, "--strict", NULL};
+  pid = tu_spawn("crypto-bet-indexer", strict, NULL, out, errf);
+  ck_assert_int_eq(tu_wait_exit(pid, 30000, errf), 1);
+  text = tu_read_file(errf, &n);
+  ck_assert_ptr_nonnull(strstr(text, "non-zero bytes after the layout"));
+  free(text);
+  unlink(out);
+  unlink(errf);
+  json_decref(acct);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("orca");
   TCase *tc = tcase_create("real_accounts");
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, test_account, 0, (int)(sizeof CASES / sizeof CASES[0]));
   tcase_add_test(tc, test_legacy_instruction);
+  tcase_add_test(tc, test_cli_spare_bytes);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
 }

@@ -25,6 +25,7 @@
 #define ED25519 "Ed25519SigVerify111111111111111111111111111"
 
 static idl_t *g_idl;
+static cb_decoder_t *g_dec;
 
 /* ---- keys: 32 bytes of one value, in base58 ---------------------------- */
 
@@ -510,7 +511,7 @@ static result_t run(json_t *res) {
     ck_assert_int_eq(tx->encoding, f == 0 ? TXN_ENC_JSON : TXN_ENC_BASE64);
     txn_set_block_height(tx, 230000000);
     memset(&r[f], 0, sizeof r[f]);
-    ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &r[f].rows, &r[f].issues), TXN_OK);
+    ck_assert_int_eq(txn_extract(g_dec, tx, PROGRAM, &r[f].rows, &r[f].issues), TXN_OK);
     txn_free(tx);
     json_decref(forms[f]);
   }
@@ -1207,14 +1208,14 @@ START_TEST(foreign_and_invoke_map) {
   free(depth);
   txn_rows_t rows;
   txn_issues_t issues;
-  ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, &issues), TXN_OK);
+  ck_assert_int_eq(txn_extract(g_dec, tx, PROGRAM, &rows, &issues), TXN_OK);
   ck_assert_uint_eq(rows.count, 0);
   ck_assert_uint_eq(rows.n_accounts, 0);
   ck_assert_uint_eq(issues.count, 0);
   txn_rows_free(&rows);
   txn_issues_free(&issues);
   /* issues may be NULL */
-  ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, NULL), TXN_OK);
+  ck_assert_int_eq(txn_extract(g_dec, tx, PROGRAM, &rows, NULL), TXN_OK);
   txn_rows_free(&rows);
   txn_free(tx);
   json_decref(res);
@@ -1342,7 +1343,7 @@ static void chain_free(chain_t *c) {
 static size_t chain_check_tx(const chain_t *c, json_t *seen, txn_t *tx) {
   txn_rows_t rows;
   txn_issues_t issues;
-  ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, &issues), TXN_OK);
+  ck_assert_int_eq(txn_extract(g_dec, tx, PROGRAM, &rows, &issues), TXN_OK);
   for (size_t i = 0; i < issues.count; i++)
     ck_abort_msg("%s: issue %d at %u: %s", tx->signature, issues.items[i].kind,
                  issues.items[i].instruction_index, issues.items[i].message);
@@ -1410,7 +1411,7 @@ START_TEST(chain_fixture_rows) {
             n_tx++;
           } else {
             txn_rows_t rows;
-            ck_assert_int_eq(txn_extract(g_idl, tx, PROGRAM, &rows, NULL), TXN_OK);
+            ck_assert_int_eq(txn_extract(g_dec, tx, PROGRAM, &rows, NULL), TXN_OK);
             ck_assert_uint_eq(rows.count, 0);
             txn_rows_free(&rows);
           }
@@ -1976,10 +1977,13 @@ END_TEST
 
 static void setup(void) {
   char err[256];
-  ck_assert_msg(idl_load_default(&g_idl, err, sizeof err) == 0, "idl: %s", err);
+  ck_assert_msg(cb_decoder_default_idl(&g_idl, err, sizeof err) == 0, "idl: %s", err);
+  ck_assert_int_eq(cb_decoder_new(g_idl, &g_dec, NULL), 0);
 }
 
 static void teardown(void) {
+  cb_decoder_free(g_dec);
+  g_dec = NULL;
   idl_free(g_idl);
   g_idl = NULL;
 }

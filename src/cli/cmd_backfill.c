@@ -14,7 +14,6 @@
 #include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
-#include "decoder.h"
 #include "idl.h"
 #include "ingest.h"
 #include "log.h"
@@ -42,7 +41,7 @@ static void install_signals(void) {
 
 /* What both commands open. */
 typedef struct env {
-  idl_t *idl;
+  cmd_decoder_t dec;
   sink_t *sink;
   rpc_client_t *rpc;
   ingest_t *ing;
@@ -53,7 +52,7 @@ static void env_close(env_t *e) {
   ingest_free(e->ing);
   rpc_client_free(e->rpc);
   sink_close(e->sink);
-  idl_free(e->idl);
+  cmd_common_close_decoder(&e->dec);
   memset(e, 0, sizeof *e);
 }
 
@@ -62,24 +61,9 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
                     unsigned batch, const char *record_dir) {
   char err[1024] = "";
   memset(e, 0, sizeof *e);
-  int rc = cmd_common_load_idl(cfg, &e->idl, err, sizeof err);
-  if (rc != 0) {
-    log_error(cmd, "cannot load the IDL %s: %s", cfg->idl_path ? cfg->idl_path : "(embedded)", err);
-    return EXIT_USAGE;
-  }
-  decode_error_t derr;
-  memset(&derr, 0, sizeof derr);
-  if (cb_decoder_check_idl(e->idl, &derr) != 0) {
-    char d[512];
-    decode_error_format(&derr, d, sizeof d);
-    log_error(cmd, "the IDL does not match the Crypto Bet layouts: %s", d);
-    return EXIT_USAGE;
-  }
-  e->program_id = cfg->program_id ? cfg->program_id : idl_address(e->idl);
-  if (!e->program_id || !*e->program_id) {
-    log_error(cmd, "no program id: the IDL names none; pass --program-id or set PROGRAM_ID");
-    return EXIT_USAGE;
-  }
+  int rc = cmd_common_open_decoder(cmd, cfg, 0, &e->dec);
+  if (rc != EXIT_OK) return rc;
+  e->program_id = e->dec.program_id;
   rpc_options_t ro;
   rpc_options_init(&ro);
   ro.endpoints = cfg->rpc_url;
@@ -101,7 +85,7 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
     log_error(cmd, "database: %s", err);
     return EXIT_FAILURE_RUN;
   }
-  e->ing = ingest_new(e->idl, e->program_id, e->sink);
+  e->ing = ingest_new(e->dec.dec, e->program_id, e->sink);
   if (!e->ing) {
     log_error(cmd, "out of memory");
     return EXIT_FAILURE_RUN;
@@ -340,7 +324,7 @@ int cmd_snapshot(int argc, char **argv) {
   }
   int64_t t0 = progress_now_ms();
   err[0] = '\0';
-  long n = snapshot_run(e.rpc, e.ing, e.sink, e.idl, e.program_id, cfg.commitment,
+  long n = snapshot_run(e.rpc, e.ing, e.sink, e.dec.idl, e.program_id, cfg.commitment,
                         &stop_requested, err, sizeof err);
   ingest_stats_t is;
   ingest_get_stats(e.ing, &is);

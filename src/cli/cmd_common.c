@@ -1,7 +1,13 @@
 /* Shared command-line handling of the subcommands (cmd_common.h). */
 #include "cmd_common.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
 
 int cmd_common_bad_option(const char *cmd, const char *arg, cmd_common_usage_fn usage) {
   fprintf(stderr, "crypto-bet-indexer %s: unknown or incomplete option '%s'\n\n", cmd, arg);
@@ -22,7 +28,96 @@ int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size
   return EXIT_USAGE;
 }
 
+/* Reads path whole (at most IDL_MAX_DOC_BYTES). 0 with *buf (caller
+ * frees) and *len, or -1 + err. */
+static int read_idl_file(const char *path, char **buf, size_t *len, char *err, size_t errsz) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errsz, "%s", strerror(errno));
+    return -1;
+  }
+  size_t cap = 0;
+  int rc = -1;
+  for (;;) {
+    if (*len == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      if (ncap > IDL_MAX_DOC_BYTES + 1) {
+        snprintf(err, errsz, "larger than %zu bytes", IDL_MAX_DOC_BYTES);
+        goto out;
+      }
+      char *p = realloc(*buf, ncap);
+      if (!p) {
+        snprintf(err, errsz, "out of memory");
+        goto out;
+      }
+      *buf = p;
+      cap = ncap;
+    }
+    size_t got = fread(*buf + *len, 1, cap - *len, f);
+    *len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    snprintf(err, errsz, "read error");
+    goto out;
+  }
+  rc = 0;
+out:
+  fclose(f);
+  if (rc != 0) {
+    free(*buf);
+    *buf = NULL;
+  }
+  return rc;
+}
+
 int cmd_common_load_idl(const cbi_config_t *cfg, idl_t **idl, char *err, size_t errsz) {
-  return cfg->idl_path ? idl_load_file(cfg->idl_path, idl, err, errsz)
-                       : idl_load_default(idl, err, errsz);
+  *idl = NULL;
+  if (!cfg->idl_path) return cb_decoder_default_idl(idl, err, errsz);
+  char *text = NULL;
+  size_t len = 0;
+  if (read_idl_file(cfg->idl_path, &text, &len, err, errsz) != 0) return -1;
+  int rc = idl_load_json(text, len, idl, err, errsz);
+  free(text);
+  return rc;
+}
+
+void cmd_common_close_decoder(cmd_decoder_t *d) {
+  cb_decoder_free(d->dec);
+  idl_free(d->idl);
+  memset(d, 0, sizeof *d);
+}
+
+int cmd_common_open_decoder(const char *cmd, const cbi_config_t *cfg, unsigned flags,
+                            cmd_decoder_t *out) {
+  memset(out, 0, sizeof *out);
+  char err[1024] = "";
+  if (cmd_common_load_idl(cfg, &out->idl, err, sizeof err) != 0) {
+    fprintf(stderr, "crypto-bet-indexer %s: cannot load the IDL %s: %s\n", cmd,
+            cfg->idl_path ? cfg->idl_path : "(embedded)", err);
+    goto usage;
+  }
+  cb_decoder_options_t opts = {.strict = (flags & CMD_DECODER_STRICT) != 0};
+  decode_error_t derr;
+  if (cb_decoder_new_opts(out->idl, &opts, &out->dec, &derr) != 0 &&
+      !(flags & CMD_DECODER_ANY_IDL)) {
+    char d[512];
+    fprintf(stderr, "crypto-bet-indexer %s: the IDL %s does not match the Crypto Bet layouts: %s\n",
+            cmd, cfg->idl_path ? cfg->idl_path : "(embedded)",
+            decode_error_format(&derr, d, sizeof d));
+    goto usage;
+  }
+  out->program_id = cfg->program_id ? cfg->program_id : idl_address(out->idl);
+  if (out->program_id && !*out->program_id) out->program_id = NULL;
+  if (!out->program_id && !(flags & CMD_DECODER_ANY_IDL)) {
+    fprintf(stderr, "crypto-bet-indexer %s: no program id: the IDL names none; pass --program-id "
+                    "or set PROGRAM_ID\n", cmd);
+    goto usage;
+  }
+  return EXIT_OK;
+usage:
+  cmd_common_close_decoder(out);
+  return EXIT_USAGE;
 }

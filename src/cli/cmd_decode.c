@@ -26,7 +26,9 @@ static void decode_usage(FILE *out) {
         "bytes as base64.\n"
         "\n"
         "  --account B64        whole account data (discriminator included), base64\n"
-        "  --allow-trailing     accept non-zero bytes after the account's layout\n"
+        "  --strict             refuse an account with non-zero bytes after its layout\n"
+        "                       (by default they are ignored, as Anchor's coder does, and\n"
+        "                       a note on stderr says where they start)\n"
         "  --instruction B64    instruction data (discriminator + arguments), base64;\n"
         "                       data carrying the emit_cpi! tag is decoded as an event\n"
         "  --accounts K1,K2,... the instruction's account keys (base58), in order: printed\n"
@@ -37,8 +39,8 @@ static void decode_usage(FILE *out) {
         "\n",
         out);
   config_print_help(out);
-  fputs("\nExit codes: 0 decoded, 1 the input does not decode (or the IDL does not load),\n"
-        "2 usage error.\n",
+  fputs("\nExit codes: 0 decoded, 1 the input does not decode, 2 usage error (or the IDL\n"
+        "does not load).\n",
         out);
 }
 
@@ -81,53 +83,57 @@ static int split_keys(char *s, const char **keys, size_t max) {
   return (int)n;
 }
 
-int cmd_decode(int argc, char **argv) {
-  enum {
-    OPT_ACCOUNT = 1,
-    OPT_INSTRUCTION,
-    OPT_ACCOUNTS,
-    OPT_EVENT,
-    OPT_LOG_LINE,
-    OPT_ALLOW_TRAILING
-  };
+enum { OPT_ACCOUNT = 1, OPT_INSTRUCTION, OPT_ACCOUNTS, OPT_EVENT, OPT_LOG_LINE, OPT_STRICT };
+
+/* The command line, parsed and checked. */
+typedef struct decode_args {
+  cbi_config_t cfg;
+  int mode; /* OPT_ACCOUNT, OPT_INSTRUCTION, OPT_EVENT or OPT_LOG_LINE */
+  const char *input;
+  const char *accounts; /* --accounts, or NULL */
+  int strict;
+} decode_args_t;
+
+/* Parses and checks the options. Returns EXIT_OK, EXIT_USAGE (message
+ * printed), or -1 after printing the help. */
+static int decode_parse(int argc, char **argv, decode_args_t *a) {
   static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
                                            {"account", required_argument, 0, OPT_ACCOUNT},
                                            {"instruction", required_argument, 0, OPT_INSTRUCTION},
                                            {"accounts", required_argument, 0, OPT_ACCOUNTS},
                                            {"event", required_argument, 0, OPT_EVENT},
                                            {"log-line", required_argument, 0, OPT_LOG_LINE},
-                                           {"allow-trailing", no_argument, 0, OPT_ALLOW_TRAILING},
+                                           {"strict", no_argument, 0, OPT_STRICT},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
-  cbi_config_t cfg;
-  config_init(&cfg);
-  const char *input = NULL, *accounts_arg = NULL;
-  int mode = 0, allow_trailing = 0, opt, inputs = 0;
+  memset(a, 0, sizeof *a);
+  config_init(&a->cfg);
+  int opt, inputs = 0;
   optind = 1;
   opterr = 0;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (opt) {
       case 'h':
         decode_usage(stdout);
-        return EXIT_OK;
+        return -1;
       case OPT_ACCOUNT:
       case OPT_INSTRUCTION:
       case OPT_EVENT:
       case OPT_LOG_LINE:
-        mode = opt;
-        input = optarg;
+        a->mode = opt;
+        a->input = optarg;
         inputs++;
         continue;
       case OPT_ACCOUNTS:
-        accounts_arg = optarg;
+        a->accounts = optarg;
         continue;
-      case OPT_ALLOW_TRAILING:
-        allow_trailing = 1;
+      case OPT_STRICT:
+        a->strict = 1;
         continue;
       default:
         break;
     }
-    if (config_apply(&cfg, opt, optarg)) continue;
+    if (config_apply(&a->cfg, opt, optarg)) continue;
     return cmd_common_bad_option("decode", argv[optind - 1], decode_usage);
   }
   if (cmd_common_no_operands("decode", argc, argv, decode_usage) != EXIT_OK) return EXIT_USAGE;
@@ -137,28 +143,71 @@ int cmd_decode(int argc, char **argv) {
     decode_usage(stderr);
     return EXIT_USAGE;
   }
-  if (accounts_arg && mode != OPT_INSTRUCTION) {
+  if (a->accounts && a->mode != OPT_INSTRUCTION) {
     fprintf(stderr, "crypto-bet-indexer decode: --accounts goes with --instruction\n");
     return EXIT_USAGE;
   }
-  if (allow_trailing && mode != OPT_ACCOUNT) {
-    fprintf(stderr, "crypto-bet-indexer decode: --allow-trailing goes with --account\n");
+  if (a->strict && a->mode != OPT_ACCOUNT) {
+    fprintf(stderr, "crypto-bet-indexer decode: --strict goes with --account\n");
     return EXIT_USAGE;
   }
   char err[1024];
-  if (cmd_common_finish_config("decode", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
-  if (mode == OPT_LOG_LINE) {
-    if (strncmp(input, "Program data: ", 14) != 0) {
+  if (cmd_common_finish_config("decode", &a->cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
+  if (a->mode == OPT_LOG_LINE) {
+    if (strncmp(a->input, "Program data: ", 14) != 0) {
       fprintf(stderr, "crypto-bet-indexer decode: --log-line takes a \"Program data: ...\" line\n");
       return EXIT_USAGE;
     }
-    input += 14;
+    a->input += 14;
   }
+  return EXIT_OK;
+}
+
+/* Decodes data as the mode says into *out (caller owns). Without strict,
+ * an account's non-zero bytes after its layout are ignored and noted on
+ * stderr. Returns 0 or the decode error (derr set). */
+static int decode_data(const idl_t *idl, const decode_args_t *a, const uint8_t *data, size_t len,
+                       const char *const *keys, size_t n_keys, json_t **out,
+                       decode_error_t *derr) {
+  size_t evlen = 0;
+  const uint8_t *ev = decode_emit_cpi_event(data, len, &evlen);
+  if (a->mode == OPT_INSTRUCTION && !ev)
+    return decode_instruction_json(idl, data, len, keys, n_keys, out, derr);
+  if (a->mode != OPT_ACCOUNT)
+    return ev ? decode_event_json(idl, ev, evlen, out, derr)
+              : decode_event_json(idl, data, len, out, derr);
+  int rc = decode_account_json(idl, data, len, a->strict, out, derr);
+  json_t *again = NULL;
+  decode_error_t terr;
+  if (rc == 0 && !a->strict &&
+      decode_account_json(idl, data, len, true, &again, &terr) == DECODE_ERR_TRAILING)
+    fprintf(stderr, "crypto-bet-indexer decode: note: %s: %s; ignored them, as Anchor does "
+            "(--strict refuses them)\n", terr.type, terr.detail);
+  json_decref(again);
+  return rc;
+}
+
+static int print_json(const json_t *out) {
+  char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (!text) {
+    fprintf(stderr, "crypto-bet-indexer decode: out of memory\n");
+    return EXIT_FAILURE_RUN;
+  }
+  fputs(text, stdout);
+  fputc('\n', stdout);
+  free(text);
+  return EXIT_OK;
+}
+
+int cmd_decode(int argc, char **argv) {
+  decode_args_t a;
+  int exit_code = decode_parse(argc, argv, &a);
+  if (exit_code != EXIT_OK) return exit_code < 0 ? EXIT_OK : exit_code;
   char *keys_buf = NULL;
   const char *keys[DECODE_MAX_KEYS];
   int n_keys = 0;
-  if (accounts_arg) {
-    keys_buf = strdup(accounts_arg);
+  if (a.accounts) {
+    keys_buf = strdup(a.accounts);
     n_keys = keys_buf ? split_keys(keys_buf, keys, DECODE_MAX_KEYS) : -1;
     if (n_keys < 0) {
       fprintf(stderr, "crypto-bet-indexer decode: --accounts: too many keys (max %d)\n",
@@ -167,9 +216,8 @@ int cmd_decode(int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
-
-  int exit_code = EXIT_FAILURE_RUN;
-  idl_t *idl = NULL;
+  exit_code = EXIT_FAILURE_RUN;
+  cmd_decoder_t dec = {0};
   uint8_t *data = NULL;
   size_t len = 0;
   json_t *out = NULL;
@@ -177,48 +225,33 @@ int cmd_decode(int argc, char **argv) {
     fprintf(stderr, "crypto-bet-indexer decode: libsodium initialisation failed\n");
     goto done;
   }
-  int rc = cmd_common_load_idl(&cfg, &idl, err, sizeof err);
-  if (rc != 0) {
-    fprintf(stderr, "crypto-bet-indexer decode: cannot load IDL: %s\n", err);
+  /* Any program's IDL decodes; with the Crypto Bet IDL the typed binding
+   * is checked as in the other commands. */
+  unsigned flags = CMD_DECODER_ANY_IDL | (a.strict ? CMD_DECODER_STRICT : 0);
+  int rc = cmd_common_open_decoder("decode", &a.cfg, flags, &dec);
+  if (rc != EXIT_OK) {
+    exit_code = rc;
     goto done;
   }
   /* Account and instruction data are one base64 string; log lines may hold
    * several slices. */
-  if (mode == OPT_LOG_LINE ? decode_b64_slices(input, &data, &len) != 0
-                           : b64_decode(input, strlen(input), &data, &len) != 0) {
+  if (a.mode == OPT_LOG_LINE ? decode_b64_slices(a.input, &data, &len) != 0
+                             : b64_decode(a.input, strlen(a.input), &data, &len) != 0) {
     fprintf(stderr, "crypto-bet-indexer decode: input is not valid base64\n");
     goto done;
   }
   decode_error_t derr;
-  size_t evlen = 0;
-  const uint8_t *ev = decode_emit_cpi_event(data, len, &evlen);
-  if (mode == OPT_ACCOUNT) {
-    rc = decode_account_json(idl, data, len, allow_trailing, &out, &derr);
-  } else if (mode == OPT_INSTRUCTION && !ev) {
-    rc = decode_instruction_json(idl, data, len, keys, (size_t)n_keys, &out, &derr);
-  } else if (ev) {
-    rc = decode_event_json(idl, ev, evlen, &out, &derr);
-  } else {
-    rc = decode_event_json(idl, data, len, &out, &derr);
-  }
+  rc = decode_data(dec.idl, &a, data, len, keys, (size_t)n_keys, &out, &derr);
   if (rc != 0) {
     char msg[512];
     fprintf(stderr, "crypto-bet-indexer decode: %s\n", decode_error_format(&derr, msg, sizeof msg));
     goto done;
   }
-  char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (!text) {
-    fprintf(stderr, "crypto-bet-indexer decode: out of memory\n");
-    goto done;
-  }
-  fputs(text, stdout);
-  fputc('\n', stdout);
-  free(text);
-  exit_code = EXIT_OK;
+  exit_code = print_json(out);
 done:
   json_decref(out);
   free(data);
-  idl_free(idl);
+  cmd_common_close_decoder(&dec);
   free(keys_buf);
   return exit_code;
 }

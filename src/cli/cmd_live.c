@@ -63,17 +63,6 @@ static int parse_int_flag(const char *name, const char *arg, long min, long max,
   return 0;
 }
 
-static int load_idl(const cbi_config_t *cfg, idl_t **idl, const char **program_id, char *err,
-                    size_t errsz) {
-  if (cmd_common_load_idl(cfg, idl, err, errsz) != 0) return -1;
-  *program_id = cfg->program_id ? cfg->program_id : idl_address(*idl);
-  if (!*program_id) {
-    snprintf(err, errsz, "the IDL names no program address: give --program-id");
-    return -1;
-  }
-  return 0;
-}
-
 static void live_usage(FILE *out) {
   fputs(
       "usage: crypto-bet-indexer live [options]\n"
@@ -231,19 +220,17 @@ int cmd_live(int argc, char **argv) {
     return EXIT_USAGE;
   }
 
-  idl_t *idl = NULL;
-  const char *program_id = NULL;
-  if (load_idl(&cfg, &idl, &program_id, err, sizeof err) != 0) {
-    fprintf(stderr, "crypto-bet-indexer live: %s\n", err);
-    idl_free(idl);
-    return EXIT_FAILURE_RUN;
-  }
+  cmd_decoder_t dec;
+  int open_rc = cmd_common_open_decoder("live", &cfg, 0, &dec);
+  if (open_rc != EXIT_OK) return open_rc;
+  const char *program_id = dec.program_id;
   lo.database_url = cfg.database_url;
   lo.rpc_url = cfg.rpc_url;
   lo.ws_url = cfg.ws_url;
   lo.program_id = program_id;
   lo.commitment = cfg.commitment;
-  lo.idl = idl;
+  lo.idl = dec.idl;
+  lo.decoder = dec.dec;
   lo.stop_flag = &g_stop;
   lo.abort_flag = &g_abort;
   g_stop = 0;
@@ -257,7 +244,7 @@ int cmd_live(int argc, char **argv) {
   live_summary_t sum;
   int rc = live_run(&lo, &sum, err, sizeof err);
   alarm(0);
-  idl_free(idl);
+  cmd_common_close_decoder(&dec);
   if (rc != 0) {
     log_error("live", "%s", err);
     return EXIT_FAILURE_RUN;
@@ -308,19 +295,17 @@ int cmd_reconcile(int argc, char **argv) {
     return EXIT_USAGE;
   char err[1024];
   if (cmd_common_finish_config("reconcile", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
-  int exit_code = EXIT_FAILURE_RUN;
-  idl_t *idl = NULL;
+  cmd_decoder_t dec;
+  int exit_code = cmd_common_open_decoder("reconcile", &cfg, 0, &dec);
+  if (exit_code != EXIT_OK) return exit_code;
+  exit_code = EXIT_FAILURE_RUN;
   sink_t *sink = NULL;
   ingest_t *ing = NULL;
   rpc_client_t *rpc = NULL;
-  const char *program_id = NULL;
+  const char *program_id = dec.program_id;
   g_stop = 0;
   g_abort = 0;
   install_signals();
-  if (load_idl(&cfg, &idl, &program_id, err, sizeof err) != 0) {
-    log_error("reconcile", "%s", err);
-    goto out;
-  }
   sink_options_t so;
   sink_options_init(&so);
   so.conninfo = cfg.database_url;
@@ -329,7 +314,7 @@ int cmd_reconcile(int argc, char **argv) {
     log_error("reconcile", "database: %s", err);
     goto out;
   }
-  ing = ingest_new(idl, program_id, sink);
+  ing = ingest_new(dec.dec, program_id, sink);
   rpc_options_t ro;
   rpc_options_init(&ro);
   ro.endpoints = cfg.rpc_url;
@@ -357,6 +342,6 @@ out:
   rpc_client_free(rpc);
   ingest_free(ing);
   sink_close(sink);
-  idl_free(idl);
+  cmd_common_close_decoder(&dec);
   return exit_code;
 }

@@ -64,7 +64,7 @@ static int decode_def(const idl_t *idl, const idl_def_t *d, const uint8_t *data,
   json_t *v = NULL, *obj = NULL;
   int rc = decode_borsh_walk(&c, d->node, &off, &v, NULL, 0);
   if (rc != 0) return rc;
-  /* trailing_mode: 0 zero only, 1 anything */
+  /* trailing_mode: 0 zero bytes only, 1 anything */
   rc = decode_borsh_trailing(&c, off, trailing_mode);
   if (rc != 0) {
     json_decref(v);
@@ -80,7 +80,7 @@ static int decode_def(const idl_t *idl, const idl_def_t *d, const uint8_t *data,
   return 0;
 }
 
-int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool allow_trailing,
+int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool strict,
                         json_t **out, decode_error_t *err) {
   decode_error_t scratch;
   if (!err) err = &scratch;
@@ -88,7 +88,9 @@ int decode_account_json(const idl_t *idl, const uint8_t *data, size_t len, bool 
   *out = NULL;
   const idl_def_t *d = idl_find_def(idl->accounts, idl->n_accounts, data, len);
   if (!d) return decode_unknown_disc(err, "account", data, len);
-  return decode_def(idl, d, data, len, allow_trailing ? 1 : 0, out, err);
+  /* Bytes after the layout are ignored unless strict (Anchor's coder
+   * ignores them; real accounts carry reserved or grown space). */
+  return decode_def(idl, d, data, len, strict ? 0 : 1, out, err);
 }
 
 int decode_event_json(const idl_t *idl, const uint8_t *data, size_t len, json_t **out,

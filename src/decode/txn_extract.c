@@ -109,7 +109,7 @@ static void copy_key(char dst[CB_PUBKEY_B58_MAX], const char *src) {
 
 /* Extraction state: the phases below fill it in order. */
 typedef struct extract {
-  const idl_t *idl;
+  const cb_decoder_t *decoder;
   const txn_t *tx;
   const char *program_id;
   txn_rows_t *out;
@@ -132,7 +132,7 @@ static int emit_cpi_event(extract_t *x, size_t i) {
   decode_error_t derr;
   memset(&derr, 0, sizeof derr);
   cb_event_t ev;
-  if (cb_decode_event(x->idl, ix->data + 8, ix->data_len - 8, &ev, &derr) != DECODE_OK) {
+  if (cb_decode_event(x->decoder, ix->data + 8, ix->data_len - 8, &ev, &derr) != DECODE_OK) {
     char m[200];
     return issue_add(x->issues, TXN_ISSUE_EVENT_DECODE, ix->index, &derr, ix->data + 8,
                      ix->data_len - 8, "emit_cpi event at instruction %u: %s", ix->index,
@@ -170,7 +170,7 @@ static int decode_instructions(extract_t *x) {
     }
     decode_error_t derr;
     memset(&derr, 0, sizeof derr);
-    if (cb_decode_instruction(x->idl, ix->data, ix->data_len, ix->accounts, ix->n_accounts,
+    if (cb_decode_instruction(x->decoder, ix->data, ix->data_len, ix->accounts, ix->n_accounts,
                               &x->dec[i], &derr) != DECODE_OK) {
       char m[200];
       if ((rc = issue_add(x->issues, TXN_ISSUE_INSTRUCTION_DECODE, ix->index, &derr, ix->data,
@@ -194,7 +194,7 @@ static int log_event(extract_t *x, const log_event_t *l) {
   cb_event_t ev;
   decode_error_t derr;
   memset(&derr, 0, sizeof derr);
-  if (cb_decode_event(x->idl, l->data, l->len, &ev, &derr) != DECODE_OK) {
+  if (cb_decode_event(x->decoder, l->data, l->len, &ev, &derr) != DECODE_OK) {
     char m[200];
     return issue_add(x->issues, TXN_ISSUE_EVENT_DECODE, owner != UINT32_MAX ? owner : 0, &derr,
                      l->data, l->len, "log event of invocation %u: %s", l->invocation,
@@ -348,14 +348,14 @@ static int collect_accounts(extract_t *x) {
   return TXN_OK;
 }
 
-int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,
-                txn_issues_t *issues) {
+int txn_extract(const cb_decoder_t *decoder, const txn_t *tx, const char *program_id,
+                txn_rows_t *out, txn_issues_t *issues) {
   int rc = TXN_OK;
   extract_t x;
   memset(&x, 0, sizeof x);
   memset(out, 0, sizeof *out);
   if (issues) memset(issues, 0, sizeof *issues);
-  x.idl = idl;
+  x.decoder = decoder;
   x.tx = tx;
   x.program_id = program_id;
   x.out = out;

@@ -312,133 +312,39 @@ static void col_cbstr(sink_cols_t *cs, int i, cb_str_t s) {
   sink_col_text(cs, i, s.len ? s.ptr : "", s.len);
 }
 
-static const char *market_state_label(cb_market_state_t s) {
-  switch (s) {
-  case CB_MARKET_ACTIVE: return "active";
-  case CB_MARKET_RESOLVED: return "resolved";
-  case CB_MARKET_CANCELLED: return "cancelled";
-  case CB_MARKET_PAUSED: return "paused";
-  default: return NULL; /* rejected by NOT NULL: dead letter */
+/* Account rows: the account's pubkey, then one column per field of the
+ * record's list in cb_types.h (in list order), then its slot. Enums go as
+ * their schema labels (NULL outside the enum: rejected by NOT NULL, a dead
+ * letter); an absent option is SQL NULL. */
+#define ENC_PUBKEY(cs, i, r, m, aux) sink_col_str(cs, i, (r)->m.b58)
+#define ENC_U8(cs, i, r, m, aux) sink_col_u64(cs, i, (r)->m)
+#define ENC_U16(cs, i, r, m, aux) sink_col_u64(cs, i, (r)->m)
+#define ENC_U32(cs, i, r, m, aux) sink_col_u64(cs, i, (r)->m)
+#define ENC_U64(cs, i, r, m, aux) sink_col_u64(cs, i, (r)->m)
+#define ENC_I64(cs, i, r, m, aux) sink_col_i64(cs, i, (r)->m)
+#define ENC_BOOL(cs, i, r, m, aux) sink_col_bool(cs, i, (r)->m)
+#define ENC_STR(cs, i, r, m, aux) col_cbstr(cs, i, (r)->m)
+#define ENC_ENUM(cs, i, r, m, aux) sink_col_str(cs, i, cb_##aux##_label((r)->m))
+#define ENC_OPT_BOOL(cs, i, r, m, aux) \
+  ((r)->has_##m ? sink_col_bool(cs, i, (r)->m) : sink_col_null(cs, i))
+#define ENC_OPT_PUBKEY(cs, i, r, m, aux) sink_col_str(cs, i, (r)->has_##m ? (r)->m.b58 : NULL)
+#define ENC_BYTES64(cs, i, r, m, aux) sink_col_bytea(cs, i, (r)->m, sizeof (r)->m)
+#define ENC_FIELD_(r, m, kind, aux) ENC_##kind(cs, col++, r, m, aux);
+
+#define ROW_ENCODER(fn, member, FIELDS)                   \
+  void fn(sink_cols_t *cs, const cb_account_t *a) {       \
+    int col = 0;                                          \
+    sink_col_str(cs, col++, a->pubkey);                   \
+    FIELDS(ENC_FIELD_, &a->u.member)                      \
+    sink_col_u64(cs, col, a->slot);                       \
+    sink_cols_end_row(cs);                                \
   }
-}
 
-static const char *market_type_label(cb_market_type_t t) {
-  switch (t) {
-  case CB_MARKET_DEGEN: return "degen";
-  case CB_MARKET_STABLE: return "stable";
-  default: return NULL;
-  }
-}
-
-static const char *treasury_type_label(cb_treasury_type_t t) {
-  switch (t) {
-  case CB_TREASURY_YES: return "yes_pool";
-  case CB_TREASURY_NO: return "no_pool";
-  case CB_TREASURY_PLATFORM: return "platform";
-  default: return NULL;
-  }
-}
-
-void sink_row_config(sink_cols_t *cs, const cb_account_t *a) {
-  const cb_global_config_t *g = &a->u.config;
-  sink_col_str(cs, 0, a->pubkey);
-  sink_col_str(cs, 1, g->authority.b58);
-  sink_col_u64(cs, 2, g->platform_fee_bps);
-  sink_col_i64(cs, 3, g->min_market_duration);
-  sink_col_i64(cs, 4, g->max_market_duration);
-  sink_col_u64(cs, 5, g->min_bet_amount);
-  sink_col_u64(cs, 6, g->max_bet_amount);
-  sink_col_str(cs, 7, g->platform_treasury.b58);
-  sink_col_bool(cs, 8, g->is_paused);
-  sink_col_u64(cs, 9, g->total_markets_created);
-  sink_col_u64(cs, 10, g->total_volume);
-  sink_col_u64(cs, 11, g->version);
-  sink_col_u64(cs, 12, g->bump);
-  sink_col_u64(cs, 13, a->slot);
-  sink_cols_end_row(cs);
-}
-
-void sink_row_market(sink_cols_t *cs, const cb_account_t *a) {
-  const cb_market_t *m = &a->u.market;
-  sink_col_str(cs, 0, a->pubkey);
-  sink_col_u64(cs, 1, m->market_id);
-  sink_col_str(cs, 2, m->authority.b58);
-  col_cbstr(cs, 3, m->title);
-  col_cbstr(cs, 4, m->description);
-  col_cbstr(cs, 5, m->category);
-  sink_col_str(cs, 6, market_type_label(m->market_type));
-  sink_col_i64(cs, 7, m->created_at);
-  sink_col_i64(cs, 8, m->resolution_time);
-  sink_col_str(cs, 9, market_state_label(m->state));
-  if (m->has_resolution_result)
-    sink_col_bool(cs, 10, m->resolution_result);
-  else
-    sink_col_null(cs, 10);
-  sink_col_u64(cs, 11, m->yes_pool);
-  sink_col_u64(cs, 12, m->no_pool);
-  sink_col_u64(cs, 13, m->total_volume);
-  sink_col_u64(cs, 14, m->total_participants);
-  sink_col_str(cs, 15, m->accepted_mint.b58);
-  sink_col_str(cs, 16, m->yes_vault.b58);
-  sink_col_str(cs, 17, m->no_vault.b58);
-  sink_col_str(cs, 18, m->resolver.b58);
-  sink_col_str(cs, 19, m->has_oracle_source ? m->oracle_source.b58 : NULL);
-  col_cbstr(cs, 20, m->metadata_uri);
-  sink_col_u64(cs, 21, m->creation_fee);
-  sink_col_u64(cs, 22, m->bump);
-  sink_col_u64(cs, 23, a->slot);
-  sink_cols_end_row(cs);
-}
-
-void sink_row_position(sink_cols_t *cs, const cb_account_t *a) {
-  const cb_position_t *p = &a->u.position;
-  sink_col_str(cs, 0, a->pubkey);
-  sink_col_str(cs, 1, p->user.b58);
-  sink_col_str(cs, 2, p->market.b58);
-  sink_col_u64(cs, 3, p->yes_shares);
-  sink_col_u64(cs, 4, p->no_shares);
-  sink_col_u64(cs, 5, p->total_invested);
-  sink_col_u64(cs, 6, p->yes_avg_price);
-  sink_col_u64(cs, 7, p->no_avg_price);
-  sink_col_i64(cs, 8, p->created_at);
-  sink_col_i64(cs, 9, p->updated_at);
-  sink_col_bool(cs, 10, p->claimed);
-  sink_col_u64(cs, 11, p->claimed_amount);
-  sink_col_u64(cs, 12, p->bet_count);
-  sink_col_u64(cs, 13, p->bump);
-  sink_col_u64(cs, 14, a->slot);
-  sink_cols_end_row(cs);
-}
-
-void sink_row_treasury(sink_cols_t *cs, const cb_account_t *a) {
-  const cb_treasury_t *t = &a->u.treasury;
-  sink_col_str(cs, 0, a->pubkey);
-  sink_col_str(cs, 1, t->market.b58);
-  sink_col_str(cs, 2, t->mint.b58);
-  sink_col_str(cs, 3, t->authority.b58);
-  sink_col_u64(cs, 4, t->total_deposits);
-  sink_col_u64(cs, 5, t->total_withdrawals);
-  sink_col_u64(cs, 6, t->current_balance);
-  sink_col_str(cs, 7, treasury_type_label(t->treasury_type));
-  sink_col_u64(cs, 8, t->bump);
-  sink_col_u64(cs, 9, a->slot);
-  sink_cols_end_row(cs);
-}
-
-void sink_row_oracle(sink_cols_t *cs, const cb_account_t *a) {
-  const cb_oracle_data_t *o = &a->u.oracle;
-  sink_col_str(cs, 0, a->pubkey);
-  sink_col_str(cs, 1, o->authority.b58);
-  sink_col_str(cs, 2, o->market.b58);
-  col_cbstr(cs, 3, o->source);
-  col_cbstr(cs, 4, o->value);
-  sink_col_i64(cs, 5, o->timestamp);
-  sink_col_u64(cs, 6, o->confidence);
-  sink_col_bytea(cs, 7, o->signature, sizeof o->signature);
-  sink_col_u64(cs, 8, o->bump);
-  sink_col_u64(cs, 9, a->slot);
-  sink_cols_end_row(cs);
-}
+ROW_ENCODER(sink_row_config, config, CB_GLOBAL_CONFIG_FIELDS)
+ROW_ENCODER(sink_row_market, market, CB_MARKET_FIELDS)
+ROW_ENCODER(sink_row_position, position, CB_POSITION_FIELDS)
+ROW_ENCODER(sink_row_treasury, treasury, CB_TREASURY_FIELDS)
+ROW_ENCODER(sink_row_oracle, oracle, CB_ORACLE_DATA_FIELDS)
 
 void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_col_str(cs, 0, t->signature);
@@ -447,7 +353,7 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_col_str(cs, 3, t->market[0] ? t->market : NULL);
   sink_col_str(cs, 4, cb_tx_type_name(t->type));
   sink_col_u64(cs, 5, t->amount);
-  sink_col_str(cs, 6, t->side == CB_SIDE_YES ? "yes" : t->side == CB_SIDE_NO ? "no" : NULL);
+  sink_col_str(cs, 6, cb_side_label(t->side));
   if (t->has_price)
     sink_col_u64(cs, 7, t->price);
   else
@@ -480,6 +386,10 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
 /* A record whose close was seen at a slot >= its own is stored closed. */
 #define CLOSURE_JOIN "LEFT JOIN account_closures c ON c.pubkey = v.pk AND c.closed_slot >= v.slot "
 
+/* Column names of the account statements (dead-letter rendering): pubkey,
+ * the record's fields (cb_types.h), slot. */
+#define COL_NAME_(ctx, m, kind, aux) #m,
+
 static const char *const cols_closures[] = {"pubkey", "slot"};
 static const char sql_closures[] =
     "INSERT INTO account_closures AS c (pubkey, closed_slot) "
@@ -495,11 +405,7 @@ static const char sql_users[] =
     "ORDER BY w "
     "ON CONFLICT (wallet_address) DO NOTHING";
 
-static const char *const cols_configs[] = {
-    "pubkey",         "authority",       "platform_fee_bps",      "min_market_duration",
-    "max_market_duration", "min_bet_amount", "max_bet_amount",    "platform_treasury",
-    "is_paused",      "total_markets_created", "total_volume",    "version",
-    "bump",           "slot"};
+static const char *const cols_configs[] = {"pubkey", CB_GLOBAL_CONFIG_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_configs[] =
     "INSERT INTO platform_config AS t (config_pubkey, authority_pubkey, platform_fee_bps, "
     " min_market_duration, max_market_duration, min_bet_amount, max_bet_amount, "
@@ -555,12 +461,7 @@ static const char sql_configs[] =
   p "resolver_pubkey, " p "oracle_source, " p "metadata_uri, " p "creation_fee, " p "bump, " \
   p "closed_slot)"
 
-static const char *const cols_markets[] = {
-    "pubkey",       "market_id",       "authority",        "title",        "description",
-    "category",     "market_type",     "created_at",       "resolution_time", "state",
-    "resolution_result", "yes_pool",   "no_pool",          "total_volume", "total_participants",
-    "accepted_mint", "yes_vault",      "no_vault",         "resolver",     "oracle_source",
-    "metadata_uri", "creation_fee",    "bump",             "slot"};
+static const char *const cols_markets[] = {"pubkey", CB_MARKET_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_markets[] =
     "INSERT INTO markets_cache AS t (market_pubkey, market_id, authority_pubkey, title, "
     " description, category, market_type, created_at, created_at_unix, resolution_time, "
@@ -606,10 +507,7 @@ static const char sql_markets[] =
   p "total_invested, " p "yes_avg_price, " p "no_avg_price, " p "created_at_unix, "          \
   p "updated_at_unix, " p "claimed, " p "claimed_amount, " p "bet_count, " p "bump, "        \
   p "closed_slot)"
-static const char *const cols_positions[] = {
-    "pubkey",        "user",          "market",     "yes_shares", "no_shares",
-    "total_invested", "yes_avg_price", "no_avg_price", "created_at", "updated_at",
-    "claimed",       "claimed_amount", "bet_count", "bump",       "slot"};
+static const char *const cols_positions[] = {"pubkey", CB_POSITION_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_positions[] =
     "INSERT INTO position_accounts AS t (position_pubkey, user_id, user_pubkey, market_pubkey, "
     " yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
@@ -638,9 +536,7 @@ static const char sql_positions[] =
     " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
     GUARD(POSITION_DATA);
 
-static const char *const cols_treasuries[] = {
-    "pubkey",          "market",          "mint",          "authority", "total_deposits",
-    "total_withdrawals", "current_balance", "treasury_type", "bump",      "slot"};
+static const char *const cols_treasuries[] = {"pubkey", CB_TREASURY_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_treasuries[] =
     "INSERT INTO treasuries_cache AS t (treasury_pubkey, market_pubkey, mint, "
     " authority_pubkey, total_deposits, total_withdrawals, current_balance, treasury_type, "
@@ -659,9 +555,7 @@ static const char sql_treasuries[] =
     " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
     "WHERE t.sync_slot <= EXCLUDED.sync_slot";
 
-static const char *const cols_oracles[] = {"pubkey",    "authority",  "market",    "source",
-                                           "value",     "timestamp",  "confidence", "signature",
-                                           "bump",      "slot"};
+static const char *const cols_oracles[] = {"pubkey", CB_ORACLE_DATA_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_oracles[] =
     "INSERT INTO oracle_data_cache AS t (oracle_pubkey, authority_pubkey, market_pubkey, "
     " source, value, data_timestamp, data_timestamp_unix, confidence, signature, bump, "
@@ -772,24 +666,44 @@ static const char sql_get_checkpoint[] =
 #define I2 SINK_OID_INT2
 #define B SINK_OID_BOOL
 #define BY SINK_OID_BYTEA
+/* Element type of each record field's column, by field kind. */
+#define TY_PUBKEY T
+#define TY_U8 I2
+#define TY_U16 I4
+#define TY_U32 I8
+#define TY_U64 N
+#define TY_I64 I8
+#define TY_BOOL B
+#define TY_STR T
+#define TY_ENUM T
+#define TY_OPT_BOOL B
+#define TY_OPT_PUBKEY T
+#define TY_BYTES64 BY
+#define TY_(ctx, m, kind, aux) TY_##kind,
 static const uint32_t ty_closures[] = {T, I8};
 static const uint32_t ty_text1[] = {T};
-static const uint32_t ty_configs[] = {T, T, I4, I8, I8, N, N, T, B, N, N, I2, I2, I8};
-static const uint32_t ty_markets[] = {T, N, T, T, T, T, T, I8, I8, T, B, N,
-                                      N, N, I8, T, T, T, T, T, T, N, I2, I8};
-static const uint32_t ty_positions[] = {T, T, T, N, N, N, N, N, I8, I8, B, N, I8, I2, I8};
-static const uint32_t ty_treasuries[] = {T, T, T, T, N, N, N, T, I2, I8};
-static const uint32_t ty_oracles[] = {T, T, T, T, T, I8, I2, BY, I2, I8};
+static const uint32_t ty_configs[] = {T, CB_GLOBAL_CONFIG_FIELDS(TY_, _) I8};
+static const uint32_t ty_markets[] = {T, CB_MARKET_FIELDS(TY_, _) I8};
+static const uint32_t ty_positions[] = {T, CB_POSITION_FIELDS(TY_, _) I8};
+static const uint32_t ty_treasuries[] = {T, CB_TREASURY_FIELDS(TY_, _) I8};
+static const uint32_t ty_oracles[] = {T, CB_ORACLE_DATA_FIELDS(TY_, _) I8};
 static const uint32_t ty_txs[] = {T, I4, T, T, T, N, T, N, I8, I8, I8, N, N, T, T, B, I8};
 static const uint32_t ty_dead[] = {T, T, I8, T, BY, BY, I4};
 static const uint32_t ty_checkpoints[] = {T, I8, T};
 #define NTYPES(a) (sizeof(a) / sizeof((a)[0]))
+/* Account statements: pubkey + the record's fields + slot. */
+#define ACCOUNT_NPARAMS(FIELDS) (2 + CB_FIELD_COUNT(FIELDS))
 _Static_assert(NTYPES(ty_closures) == 2 && NTYPES(ty_configs) == 14 && NTYPES(ty_markets) == 24 &&
                    NTYPES(ty_positions) == 15 && NTYPES(ty_treasuries) == 10 &&
                    NTYPES(ty_oracles) == 10 && NTYPES(ty_txs) == 17 && NTYPES(ty_dead) == 7 &&
                    NTYPES(ty_checkpoints) == 3,
                "one element type per statement parameter");
-#undef NTYPES
+_Static_assert(NTYPES(cols_configs) == ACCOUNT_NPARAMS(CB_GLOBAL_CONFIG_FIELDS) &&
+                   NTYPES(cols_markets) == ACCOUNT_NPARAMS(CB_MARKET_FIELDS) &&
+                   NTYPES(cols_positions) == ACCOUNT_NPARAMS(CB_POSITION_FIELDS) &&
+                   NTYPES(cols_treasuries) == ACCOUNT_NPARAMS(CB_TREASURY_FIELDS) &&
+                   NTYPES(cols_oracles) == ACCOUNT_NPARAMS(CB_ORACLE_DATA_FIELDS),
+               "one column name per statement parameter");
 #undef T
 #undef N
 #undef I8
@@ -801,11 +715,16 @@ _Static_assert(NTYPES(ty_closures) == 2 && NTYPES(ty_configs) == 14 && NTYPES(ty
 const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_CLOSURES] = {"cbi_closures", sql_closures, 2, cols_closures, ty_closures},
     [SQ_USERS] = {"cbi_users", sql_users, 1, cols_users, ty_text1},
-    [SQ_CONFIGS] = {"cbi_configs", sql_configs, 14, cols_configs, ty_configs},
-    [SQ_MARKETS] = {"cbi_markets", sql_markets, 24, cols_markets, ty_markets},
-    [SQ_POSITIONS] = {"cbi_positions", sql_positions, 15, cols_positions, ty_positions},
-    [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, 10, cols_treasuries, ty_treasuries},
-    [SQ_ORACLES] = {"cbi_oracles", sql_oracles, 10, cols_oracles, ty_oracles},
+    [SQ_CONFIGS] = {"cbi_configs", sql_configs, ACCOUNT_NPARAMS(CB_GLOBAL_CONFIG_FIELDS),
+                    cols_configs, ty_configs},
+    [SQ_MARKETS] = {"cbi_markets", sql_markets, ACCOUNT_NPARAMS(CB_MARKET_FIELDS), cols_markets,
+                    ty_markets},
+    [SQ_POSITIONS] = {"cbi_positions", sql_positions, ACCOUNT_NPARAMS(CB_POSITION_FIELDS),
+                      cols_positions, ty_positions},
+    [SQ_TREASURIES] = {"cbi_treasuries", sql_treasuries, ACCOUNT_NPARAMS(CB_TREASURY_FIELDS),
+                       cols_treasuries, ty_treasuries},
+    [SQ_ORACLES] = {"cbi_oracles", sql_oracles, ACCOUNT_NPARAMS(CB_ORACLE_DATA_FIELDS),
+                    cols_oracles, ty_oracles},
     [SQ_CLOSES] = {"cbi_closes", sql_closes, 1, cols_closes, ty_text1},
     [SQ_TXS] = {"cbi_txs", sql_txs, 17, cols_txs, ty_txs},
     [SQ_DEAD] = {"cbi_dead", sql_dead, 7, cols_dead, ty_dead},
@@ -813,3 +732,4 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint,
                            ty_text1},
 };
+#undef NTYPES

@@ -7,22 +7,23 @@
 #include <string.h>
 
 #include "b64.h"
+#include "cb_decoder.h"
 #include "decoder.h"
 #include "jsonx.h"
 #include "log.h"
 
 struct ingest {
-  const idl_t *idl;
+  const cb_decoder_t *dec;
   sink_t *sink;
   char program_id[CB_PUBKEY_B58_MAX];
   ingest_stats_t st;
 };
 
-ingest_t *ingest_new(const idl_t *idl, const char *program_id, sink_t *sink) {
-  if (!idl || !program_id || !sink || strlen(program_id) >= CB_PUBKEY_B58_MAX) return NULL;
+ingest_t *ingest_new(const cb_decoder_t *dec, const char *program_id, sink_t *sink) {
+  if (!dec || !program_id || !sink || strlen(program_id) >= CB_PUBKEY_B58_MAX) return NULL;
   ingest_t *ing = calloc(1, sizeof *ing);
   if (!ing) return NULL;
-  ing->idl = idl;
+  ing->dec = dec;
   ing->sink = sink;
   memcpy(ing->program_id, program_id, strlen(program_id) + 1);
   return ing;
@@ -119,7 +120,7 @@ int ingest_account_bytes(ingest_t *ing, const char *pubkey, const char *owner, u
   memset(&acc, 0, sizeof acc);
   decode_error_t derr;
   memset(&derr, 0, sizeof derr);
-  int rc = cb_decode_account(ing->idl, data, len, &acc, &derr);
+  int rc = cb_decode_account(ing->dec, data, len, &acc, &derr);
   if (rc != DECODE_OK) {
     char reason[512];
     decode_error_format(&derr, reason, sizeof reason);
@@ -128,6 +129,12 @@ int ingest_account_bytes(ingest_t *ing, const char *pubkey, const char *owner, u
              derr.type[0] ? derr.type : "?", derr.path[0] ? derr.path : "?", derr.offset, reason);
     return put_dead(ing, "account", pubkey, slot, reason, data, len);
   }
+  if (acc.spare_first)
+    log_warn("ingest", "account pubkey=%s type=%s slot=%" PRIu64 " has %" PRIu32 " bytes after "
+             "its layout, not all zero: decoded the layout and ignored them (allocated larger "
+             "or grown by a program upgrade?); further %s accounts like this are only counted",
+             pubkey, cb_account_kind_name(acc.kind), slot, acc.spare_bytes,
+             cb_account_kind_name(acc.kind));
   snprintf(acc.pubkey, sizeof acc.pubkey, "%s", pubkey);
   acc.slot = slot;
   acc.lamports = lamports;
@@ -207,7 +214,7 @@ int ingest_transaction(ingest_t *ing, const txn_t *tx, ingest_touched_t *touched
   memset(&rows, 0, sizeof rows);
   memset(&issues, 0, sizeof issues);
   int ret = 0;
-  int rc = txn_extract(ing->idl, tx, ing->program_id, &rows, &issues);
+  int rc = txn_extract(ing->dec, tx, ing->program_id, &rows, &issues);
   if (rc != TXN_OK) {
     ret = SINK_ERR_NOMEM;
     goto out;
@@ -290,7 +297,7 @@ int ingest_transaction_touched(ingest_t *ing, const json_t *tx_result, const txn
   txn_rows_t rows;
   memset(&rows, 0, sizeof rows);
   int ret = -1;
-  if (txn_extract(ing->idl, tx, ing->program_id, &rows, NULL) != TXN_OK) goto out;
+  if (txn_extract(ing->dec, tx, ing->program_id, &rows, NULL) != TXN_OK) goto out;
   size_t before = touched->count;
   for (size_t i = 0; i < rows.n_accounts; i++)
     if (ingest_touched_add(touched, rows.accounts[i]) != 0) goto out;

@@ -1273,7 +1273,7 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
       snprintf(err, errsz, "database: %s", e2);
       return -1;
     }
-    lv->slot[k].ing = ingest_new(o->idl, o->program_id, lv->slot[k].sink);
+    lv->slot[k].ing = ingest_new(o->decoder, o->program_id, lv->slot[k].sink);
     if (!lv->slot[k].ing) {
       snprintf(err, errsz, "out of memory");
       return -1;
@@ -1445,7 +1445,7 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
     return -1;
   }
   if (!o || !o->database_url || !o->rpc_url || !o->ws_url || !o->program_id || !o->commitment ||
-      !o->idl) {
+      !o->idl || !o->decoder) {
     snprintf(err, errsz, "live: database, RPC and websocket URLs, program id and IDL required");
     free(lv);
     return -1;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base58.h"
+#include "cb_decoder.h"
 #include "decoder.h"
 #include "idl.h"
 #include "jsonx.h"
@@ -26,103 +27,46 @@ typedef struct {
   const char *const *variants; /* K_ENUM, NULL-terminated; value = index */
 } fchk_t;
 
-static const char *const V_STATE[] = {"Active", "Resolved", "Cancelled", "Paused", NULL};
-static const char *const V_MTYPE[] = {"Degen", "Stable", NULL};
-static const char *const V_TTYPE[] = {"YesPool", "NoPool", "Platform", NULL};
-static const char *const V_SIDE[] = {"Yes", "No", NULL};
+/* IDL variant names of the enums, NULL-terminated; value = index. */
+#define VNAME_(c, idl, label) #idl,
+static const char *const V_market_state[] = {CB_MARKET_STATE_VARIANTS(VNAME_) NULL};
+static const char *const V_market_type[] = {CB_MARKET_TYPE_VARIANTS(VNAME_) NULL};
+static const char *const V_treasury_type[] = {CB_TREASURY_TYPE_VARIANTS(VNAME_) NULL};
+static const char *const V_side[] = {CB_SIDE_VARIANTS(VNAME_) NULL};
+#undef VNAME_
 
 #define C(rec, nm, k, m) {nm, k, offsetof(rec, m), 0, NULL}
 #define CE(rec, nm, m, v) {nm, K_ENUM, offsetof(rec, m), 0, v}
 #define CO(rec, nm, k, m, has) {nm, k, offsetof(rec, m), offsetof(rec, has), NULL}
 #define CEND {NULL, 0, 0, 0, NULL}
 
-static const fchk_t CHK_CONFIG[] = {
-    C(cb_global_config_t, "authority", K_PK, authority),
-    C(cb_global_config_t, "platform_fee_bps", K_U16, platform_fee_bps),
-    C(cb_global_config_t, "min_market_duration", K_I64, min_market_duration),
-    C(cb_global_config_t, "max_market_duration", K_I64, max_market_duration),
-    C(cb_global_config_t, "min_bet_amount", K_U64, min_bet_amount),
-    C(cb_global_config_t, "max_bet_amount", K_U64, max_bet_amount),
-    C(cb_global_config_t, "platform_treasury", K_PK, platform_treasury),
-    C(cb_global_config_t, "is_paused", K_BOOL, is_paused),
-    C(cb_global_config_t, "total_markets_created", K_U64, total_markets_created),
-    C(cb_global_config_t, "total_volume", K_U64, total_volume),
-    C(cb_global_config_t, "version", K_U8, version),
-    C(cb_global_config_t, "bump", K_U8, bump),
-    CEND};
+/* The account records: every field of the cb_types.h lists, checked
+ * against the JSON value of the IDL field of the same name. */
+#define CHK_PUBKEY(rec, m, aux) C(rec, #m, K_PK, m)
+#define CHK_U8(rec, m, aux) C(rec, #m, K_U8, m)
+#define CHK_U16(rec, m, aux) C(rec, #m, K_U16, m)
+#define CHK_U32(rec, m, aux) C(rec, #m, K_U32, m)
+#define CHK_U64(rec, m, aux) C(rec, #m, K_U64, m)
+#define CHK_I64(rec, m, aux) C(rec, #m, K_I64, m)
+#define CHK_BOOL(rec, m, aux) C(rec, #m, K_BOOL, m)
+#define CHK_STR(rec, m, aux) C(rec, #m, K_STR, m)
+#define CHK_ENUM(rec, m, aux) CE(rec, #m, m, V_##aux)
+#define CHK_OPT_BOOL(rec, m, aux) CO(rec, #m, K_OPTBOOL, m, has_##m)
+#define CHK_OPT_PUBKEY(rec, m, aux) CO(rec, #m, K_OPTPK, m, has_##m)
+#define CHK_BYTES64(rec, m, aux) C(rec, #m, K_B64, m)
+#define CHK_FIELD_(rec, m, kind, aux) CHK_##kind(rec, m, aux),
 
-static const fchk_t CHK_MARKET[] = {
-    C(cb_market_t, "authority", K_PK, authority),
-    C(cb_market_t, "market_id", K_U64, market_id),
-    C(cb_market_t, "title", K_STR, title),
-    C(cb_market_t, "description", K_STR, description),
-    C(cb_market_t, "category", K_STR, category),
-    C(cb_market_t, "created_at", K_I64, created_at),
-    C(cb_market_t, "resolution_time", K_I64, resolution_time),
-    CE(cb_market_t, "state", state, V_STATE),
-    CE(cb_market_t, "market_type", market_type, V_MTYPE),
-    C(cb_market_t, "accepted_mint", K_PK, accepted_mint),
-    C(cb_market_t, "yes_vault", K_PK, yes_vault),
-    C(cb_market_t, "no_vault", K_PK, no_vault),
-    C(cb_market_t, "yes_pool", K_U64, yes_pool),
-    C(cb_market_t, "no_pool", K_U64, no_pool),
-    C(cb_market_t, "total_volume", K_U64, total_volume),
-    C(cb_market_t, "total_participants", K_U32, total_participants),
-    CO(cb_market_t, "resolution_result", K_OPTBOOL, resolution_result, has_resolution_result),
-    C(cb_market_t, "resolver", K_PK, resolver),
-    CO(cb_market_t, "oracle_source", K_OPTPK, oracle_source, has_oracle_source),
-    C(cb_market_t, "metadata_uri", K_STR, metadata_uri),
-    C(cb_market_t, "creation_fee", K_U64, creation_fee),
-    C(cb_market_t, "bump", K_U8, bump),
-    CEND};
+#define ACCOUNT_CHK_(kind, name, member, type, FIELDS) \
+  static const fchk_t CHK_ACC_##member[] = {FIELDS(CHK_FIELD_, type) CEND};
+CB_ACCOUNT_RECORDS(ACCOUNT_CHK_)
+#undef ACCOUNT_CHK_
 
-static const fchk_t CHK_POSITION[] = {
-    C(cb_position_t, "user", K_PK, user),
-    C(cb_position_t, "market", K_PK, market),
-    C(cb_position_t, "yes_shares", K_U64, yes_shares),
-    C(cb_position_t, "no_shares", K_U64, no_shares),
-    C(cb_position_t, "total_invested", K_U64, total_invested),
-    C(cb_position_t, "yes_avg_price", K_U64, yes_avg_price),
-    C(cb_position_t, "no_avg_price", K_U64, no_avg_price),
-    C(cb_position_t, "created_at", K_I64, created_at),
-    C(cb_position_t, "updated_at", K_I64, updated_at),
-    C(cb_position_t, "claimed", K_BOOL, claimed),
-    C(cb_position_t, "claimed_amount", K_U64, claimed_amount),
-    C(cb_position_t, "bet_count", K_U32, bet_count),
-    C(cb_position_t, "bump", K_U8, bump),
-    CEND};
-
-static const fchk_t CHK_TREASURY[] = {
-    C(cb_treasury_t, "market", K_PK, market),
-    C(cb_treasury_t, "mint", K_PK, mint),
-    C(cb_treasury_t, "authority", K_PK, authority),
-    C(cb_treasury_t, "total_deposits", K_U64, total_deposits),
-    C(cb_treasury_t, "total_withdrawals", K_U64, total_withdrawals),
-    C(cb_treasury_t, "current_balance", K_U64, current_balance),
-    CE(cb_treasury_t, "treasury_type", treasury_type, V_TTYPE),
-    C(cb_treasury_t, "bump", K_U8, bump),
-    CEND};
-
-static const fchk_t CHK_ORACLE[] = {
-    C(cb_oracle_data_t, "authority", K_PK, authority),
-    C(cb_oracle_data_t, "market", K_PK, market),
-    C(cb_oracle_data_t, "source", K_STR, source),
-    C(cb_oracle_data_t, "value", K_STR, value),
-    C(cb_oracle_data_t, "timestamp", K_I64, timestamp),
-    C(cb_oracle_data_t, "confidence", K_U8, confidence),
-    C(cb_oracle_data_t, "signature", K_B64, signature),
-    C(cb_oracle_data_t, "bump", K_U8, bump),
-    CEND};
-
+#define ACCOUNT_ENTRY_(kind, name, member, type, FIELDS) [kind] = {#name, CHK_ACC_##member},
 static const struct {
   const char *name;
   const fchk_t *chk;
-} ACCOUNTS[6] = {{NULL, NULL},
-                 {"GlobalConfig", CHK_CONFIG},
-                 {"Market", CHK_MARKET},
-                 {"Position", CHK_POSITION},
-                 {"Treasury", CHK_TREASURY},
-                 {"OracleData", CHK_ORACLE}};
+} ACCOUNTS[CB_ACCOUNT__COUNT] = {CB_ACCOUNT_RECORDS(ACCOUNT_ENTRY_)};
+#undef ACCOUNT_ENTRY_
 
 #define EM C(cb_event_t, "market", K_PK, market)
 #define EP C(cb_event_t, "position", K_PK, position)
@@ -130,14 +74,14 @@ static const struct {
 static const fchk_t CHK_EV_CREATED[] = {EM,
                                         C(cb_event_t, "market_id", K_U64, market_id),
                                         C(cb_event_t, "authority", K_PK, user),
-                                        CE(cb_event_t, "market_type", market_type, V_MTYPE),
+                                        CE(cb_event_t, "market_type", market_type, V_market_type),
                                         C(cb_event_t, "creation_fee", K_U64, creation_fee),
                                         ET,
                                         CEND};
 static const fchk_t CHK_EV_BET[] = {EM,
                                     EP,
                                     C(cb_event_t, "user", K_PK, user),
-                                    CE(cb_event_t, "side", side, V_SIDE),
+                                    CE(cb_event_t, "side", side, V_side),
                                     C(cb_event_t, "amount", K_U64, amount),
                                     C(cb_event_t, "platform_fee", K_U64, platform_fee),
                                     C(cb_event_t, "price", K_U64, price),
@@ -158,6 +102,7 @@ static const struct {
                {"MarketResolved", CHK_EV_RESOLVED}, {"MarketCancelled", CHK_EV_CANCELLED}};
 
 static const idl_t *g_idl;
+static const cb_decoder_t *g_dec, *g_strict;
 
 static void fail(void) { abort(); }
 
@@ -276,14 +221,22 @@ static void fuzz_account(const uint8_t *data, size_t size) {
   decode_error_t ej, et, ej2;
   cb_account_t acc;
   memset(&acc, 0, sizeof acc);
-  int rj = decode_account_json(g_idl, data, size, false, &j, &ej);
-  int rt = cb_decode_account(g_idl, data, size, &acc, &et);
+  /* strict: both refuse non-zero bytes after the layout */
+  int rj = decode_account_json(g_idl, data, size, true, &j, &ej);
+  int rt = cb_decode_account(g_strict, data, size, &acc, &et);
   check_same_error(rj, &ej, rt, &et, size);
   if ((rj == 0) != (j != NULL)) fail();
-  /* allow_trailing accepts a superset, with the same value */
-  int rj2 = decode_account_json(g_idl, data, size, true, &j2, &ej2);
+  if (rt == 0 && (acc.spare_bytes != 0 || acc.spare_first)) fail();
+  /* the default accepts a superset, with the same value */
+  int rj2 = decode_account_json(g_idl, data, size, false, &j2, &ej2);
   if (rj == 0 && (rj2 != 0 || !json_equal(j, j2))) fail();
   if (rj2 == 0 && rj != 0 && rj != DECODE_ERR_TRAILING) fail();
+  cb_account_t acc2;
+  decode_error_t et2;
+  int rt2 = cb_decode_account(g_dec, data, size, &acc2, &et2);
+  check_same_error(rj2, &ej2, rt2, &et2, size);
+  if (rt2 == 0 && (rt == 0) != (acc2.spare_bytes == 0)) fail();
+  if (rt2 == 0 && acc2.kind != acc.kind && rt == 0) fail();
   if (rj == 0) {
     if (acc.kind < CB_ACCOUNT_GLOBAL_CONFIG || acc.kind > CB_ACCOUNT_ORACLE_DATA) fail();
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -299,7 +252,7 @@ static void fuzz_event(const uint8_t *data, size_t size) {
   decode_error_t ej, et;
   cb_event_t ev;
   int rj = decode_event_json(g_idl, data, size, &j, &ej);
-  int rt = cb_decode_event(g_idl, data, size, &ev, &et);
+  int rt = cb_decode_event(g_dec, data, size, &ev, &et);
   check_same_error(rj, &ej, rt, &et, size);
   if (rj == 0) {
     if ((unsigned)ev.kind > CB_EVENT_MARKET_CANCELLED) fail();
@@ -322,7 +275,7 @@ static void fuzz_instruction(const uint8_t *data, size_t size) {
   decode_error_t ej, et;
   cb_instruction_t ix;
   int rj = decode_instruction_json(g_idl, data, size, keys, n_keys, &j, &ej);
-  int rt = cb_decode_instruction(g_idl, data, size, keys, n_keys, &ix, &et);
+  int rt = cb_decode_instruction(g_dec, data, size, keys, n_keys, &ix, &et);
   check_same_error(rj, &ej, rt, &et, size);
   if (rj == 0) {
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -332,7 +285,7 @@ static void fuzz_instruction(const uint8_t *data, size_t size) {
     if (ix.type == CB_TX_PLACE_BET) {
       const json_t *side = json_object_get(val, "side");
       if (!json_is_string(side) || (int)ix.side < 0 || ix.side > CB_SIDE_NO ||
-          strcmp(json_string_value(side), V_SIDE[ix.side]) != 0)
+          strcmp(json_string_value(side), V_side[ix.side]) != 0)
         fail();
       if (json_u64_or_die(json_object_get(val, "amount")) != ix.amount) fail();
     } else if (ix.side != CB_SIDE_NONE || ix.amount != 0) {
@@ -361,11 +314,16 @@ static void fuzz_instruction(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!g_idl) {
     idl_t *idl = NULL;
+    cb_decoder_t *dec = NULL, *strict = NULL;
     char err[256];
     decode_error_t de;
-    if (idl_load_default(&idl, err, sizeof err) != 0 || cb_decoder_check_idl(idl, &de) != 0)
+    cb_decoder_options_t so = {.strict = true};
+    if (cb_decoder_default_idl(&idl, err, sizeof err) != 0 || cb_decoder_new(idl, &dec, &de) != 0 ||
+        cb_decoder_new_opts(idl, &so, &strict, &de) != 0)
       fail();
     g_idl = idl;
+    g_dec = dec;
+    g_strict = strict;
   }
   fuzz_account(data, size);
   fuzz_event(data, size);

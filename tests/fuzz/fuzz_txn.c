@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PROGRAM "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe"
 
 static idl_t *g_idl;
+static cb_decoder_t *g_dec;
 
 static void check_str(const char *s, size_t cap) {
   if (!memchr(s, '\0', cap)) abort();
@@ -116,7 +117,9 @@ static void check_rows(const txn_t *tx, const txn_rows_t *rows, const txn_issues
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
-  if (!g_idl && idl_load_default(&g_idl, err, sizeof err) != 0) abort();
+  if (!g_idl && (cb_decoder_default_idl(&g_idl, err, sizeof err) != 0 ||
+                 cb_decoder_new(g_idl, &g_dec, NULL) != 0))
+    abort();
   json_t *doc = jsonx_loads((const char *)data, size, err, sizeof err);
   if (!doc) return 0;
   txn_block_t blk, *block = NULL;
@@ -136,13 +139,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_tx(tx);
   txn_rows_t rows;
   txn_issues_t issues;
-  if (txn_extract(g_idl, tx, PROGRAM, &rows, &issues) != TXN_OK) abort();
+  if (txn_extract(g_dec, tx, PROGRAM, &rows, &issues) != TXN_OK) abort();
   check_rows(tx, &rows, &issues);
   txn_rows_free(&rows);
   txn_issues_free(&issues);
   /* without an issue list, the same rows */
   txn_rows_t rows2;
-  if (txn_extract(g_idl, tx, PROGRAM, &rows2, NULL) != TXN_OK) abort();
+  if (txn_extract(g_dec, tx, PROGRAM, &rows2, NULL) != TXN_OK) abort();
   txn_rows_free(&rows2);
   txn_free(tx);
   return 0;
