@@ -1,0 +1,259 @@
+/* Backfill job throughput: one job over a generated scenario
+ * (tools/gen-fixtures.py --markets 10 --wallets 100 --bets 2000: about
+ * 1600 slots, 2450 signatures) run by 1, 2 and 4 workers (in-process, one
+ * chunk at a time each, 16 RPC calls in flight per chunk) against the
+ * replay server with 20 ms added per HTTP response; then the chunk size
+ * swept at 2 workers, counting the JSON-RPC calls the node answered (what a
+ * chunk costs the node). Needs CBI_TEST_DATABASE_URL and CBI_BUILD
+ * (bench/run.sh). Figures: "bench NAME: VALUE UNIT". */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "benchutil.h"
+#include "cb_decoder.h"
+#include "idl.h"
+#include "jsonx.h"
+#include "log.h"
+#include "migrate.h"
+#include "rpc.h"
+#include "sink_jobs.h"
+#include "worker.h"
+
+#define SCENARIO_ARGS "--markets 10 --wallets 100 --bets 2000"
+#define LATENCY_MS "20"
+#define RPC_IN_FLIGHT 16
+
+typedef struct meta {
+  uint64_t start_slot, tip_slot, signatures;
+  char program_id[64];
+} meta_t;
+
+static int ensure_scenario(char *dir, size_t dirsz) {
+  snprintf(dir, dirsz, "%s/bench-data/jobs-m10-b2000", bu_build_dir());
+  char exp[700];
+  snprintf(exp, sizeof exp, "%s/expected.json", dir);
+  struct stat st;
+  if (stat(exp, &st) == 0) return 0;
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd,
+           "mkdir -p %s/bench-data && python3 tools/gen-fixtures.py --out %s " SCENARIO_ARGS
+           " --encoding json --no-verify > /dev/null",
+           bu_build_dir(), dir);
+  return system(cmd) == 0 && stat(exp, &st) == 0 ? 0 : -1;
+}
+
+static int read_meta(const char *dir, meta_t *m) {
+  char path[700], err[200];
+  snprintf(path, sizeof path, "%s/expected.json", dir);
+  size_t len;
+  char *text = bu_read_file(path, &len);
+  if (!text) return -1;
+  json_t *e = jsonx_loads(text, len, err, sizeof err);
+  free(text);
+  if (!e) return -1;
+  const json_t *mj = json_object_get(e, "meta");
+  int rc = jsonx_get_u64(mj, "start_slot", &m->start_slot) == 0 &&
+                   jsonx_get_u64(mj, "tip_slot", &m->tip_slot) == 0 &&
+                   jsonx_get_u64(mj, "signature_count", &m->signatures) == 0 &&
+                   jsonx_get_str(mj, "program_id")
+               ? 0
+               : -1;
+  if (rc == 0) snprintf(m->program_id, sizeof m->program_id, "%s", jsonx_get_str(mj, "program_id"));
+  json_decref(e);
+  return rc;
+}
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
+  char **buf = userp;
+  size_t n = size * nmemb, have = *buf ? strlen(*buf) : 0;
+  char *nb = realloc(*buf, have + n + 1);
+  if (!nb) return 0;
+  memcpy(nb + have, data, n);
+  nb[have + n] = '\0';
+  *buf = nb;
+  return n;
+}
+
+/* rpc_calls answered by the replay server so far (-1 on error). */
+static long long replay_calls(int port) {
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/stats", port);
+  char *body = NULL;
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(e);
+  curl_easy_cleanup(e);
+  long long v = -1;
+  if (rc == CURLE_OK && body) {
+    json_t *d = json_loads(body, 0, NULL);
+    if (d && json_is_integer(json_object_get(d, "rpc_calls")))
+      v = (long long)json_integer_value(json_object_get(d, "rpc_calls"));
+    json_decref(d);
+  }
+  free(body);
+  return v;
+}
+
+typedef struct result {
+  double seconds;
+  long long calls;
+  int chunks;
+} result_t;
+
+/* One job over the whole scenario, chunk_slots per chunk, run by nworkers
+ * workers; returns 0 and fills *res. */
+static int run_job(const char *base, int port, const meta_t *m, const cb_decoder_t *dec,
+                   int nworkers, uint64_t chunk_slots, int round, result_t *res) {
+  char uri[600], name[64], err[512];
+  snprintf(name, sizeof name, "bench_jobs_%d_%d", (int)getpid(), round);
+  if (bu_create_db("bench_jobs", base, name, uri, sizeof uri) != 0) return -1;
+  PGconn *c = PQconnectdb(uri);
+  if (PQstatus(c) != CONNECTION_OK || migrate_run(c, NULL, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_jobs: migrate: %s\n", err);
+    PQfinish(c);
+    return -1;
+  }
+  PQfinish(c);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  rpc_options_t ro;
+  rpc_options_init(&ro);
+  ro.endpoints = url;
+  ro.max_in_flight = RPC_IN_FLIGHT;
+  worker_options_t wo;
+  worker_options_init(&wo);
+  wo.conninfo = uri;
+  wo.rpc = &ro;
+  wo.decoder = dec;
+  wo.program_id = m->program_id;
+  wo.rpc_concurrency = RPC_IN_FLIGHT;
+  wo.poll_ms = 200;
+  wo.lease_ms = 10000;
+  wo.exit_when_idle = true;
+  sink_jobs_t *j = NULL;
+  if (sink_jobs_open(uri, "bench", 5000, &j, err, sizeof err) != 0) return -1;
+  long long calls0 = replay_calls(port);
+  double t0 = bu_now_s();
+  int64_t job;
+  if (sink_jobs_enqueue(j, m->start_slot, m->tip_slot, chunk_slots, NULL, 0, &job) != 0) {
+    fprintf(stderr, "bench_jobs: enqueue: %s\n", sink_jobs_last_error(j));
+    sink_jobs_close(j);
+    return -1;
+  }
+  worker_t *w[8];
+  int started = 0;
+  for (int i = 0; i < nworkers; i++) {
+    char owner[32];
+    snprintf(owner, sizeof owner, "bench-w%d", i);
+    wo.owner = owner;
+    if (worker_start(&wo, &w[i], err, sizeof err) != 0) break;
+    started++;
+  }
+  int ok = started == nworkers;
+  for (int i = 0; i < started; i++) {
+    while (!worker_idle_done(w[i])) usleep(10000);
+  }
+  res->seconds = bu_now_s() - t0;
+  for (int i = 0; i < started; i++) worker_stop(w[i], NULL);
+  res->calls = replay_calls(port) - calls0;
+  sink_job_info_t info;
+  if (sink_jobs_get(j, job, &info) != 0 || info.state != SINK_JOB_DONE) {
+    fprintf(stderr, "bench_jobs: job did not complete (%s)\n", info.last_error);
+    ok = 0;
+  }
+  res->chunks = info.chunks_total;
+  sink_jobs_close(j);
+  return ok ? 0 : -1;
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  log_set_level("error");
+  const char *base = getenv("CBI_TEST_DATABASE_URL");
+  if (!base) {
+    fprintf(stderr, "bench_jobs: CBI_TEST_DATABASE_URL not set (run through bench/run.sh)\n");
+    return 1;
+  }
+  char dir[600];
+  meta_t m;
+  if (ensure_scenario(dir, sizeof dir) != 0 || read_meta(dir, &m) != 0) {
+    fprintf(stderr, "bench_jobs: cannot prepare the scenario\n");
+    return 1;
+  }
+  idl_t *idl = NULL;
+  cb_decoder_t *dec = NULL;
+  char err[256];
+  if (cb_decoder_default_idl(&idl, err, sizeof err) != 0 || cb_decoder_new(idl, &dec, NULL) != 0)
+    return 1;
+  rpc_global_init();
+  static const char *const lat[] = {"--latency-ms", LATENCY_MS, NULL};
+  int port;
+  pid_t rp = bu_replay_start(dir, lat, 10000, &port);
+  if (rp < 0) {
+    fprintf(stderr, "bench_jobs: cannot start cbi-replay\n");
+    return 1;
+  }
+  uint64_t slots = m.tip_slot - m.start_slot + 1;
+  printf("scenario: %s (%" PRIu64 " slots, %" PRIu64 " signatures), %s ms per response, %d "
+         "calls in flight per chunk\n",
+         dir, slots, m.signatures, LATENCY_MS, RPC_IN_FLIGHT);
+  int rc = 0, round = 0;
+  const uint64_t chunk = 100;
+  static const int workers[] = {1, 2, 4};
+  double one = 0;
+  for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
+    result_t r;
+    if (run_job(base, port, &m, dec, workers[i], chunk, round++, &r) != 0) {
+      rc = 1;
+      continue;
+    }
+    double tps = (double)m.signatures / r.seconds;
+    if (workers[i] == 1) one = tps;
+    printf("bench jobs_tx_per_s_%d_workers: %.0f tx/s\n", workers[i], tps);
+    printf("bench jobs_slots_per_s_%d_workers: %.0f slots/s\n", workers[i],
+           (double)slots / r.seconds);
+    if (one > 0 && workers[i] > 1)
+      printf("bench jobs_speedup_%d_workers: %.2f x\n", workers[i], tps / one);
+  }
+  /* Chunk size: per-chunk overhead in time and in node calls. */
+  static const uint64_t sizes[] = {25, 100, 400, 1600};
+  result_t rs[4];
+  int have = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    result_t r;
+    if (run_job(base, port, &m, dec, 2, sizes[i], round++, &r) != 0) {
+      rc = 1;
+      continue;
+    }
+    rs[i] = r;
+    have |= 1 << i;
+    printf("bench jobs_chunk_%" PRIu64 "_seconds: %.2f s (%d chunks, 2 workers)\n", sizes[i],
+           r.seconds, r.chunks);
+    printf("bench jobs_chunk_%" PRIu64 "_rpc_calls: %lld calls (%.2f per signature)\n",
+           sizes[i], r.calls, (double)r.calls / (double)m.signatures);
+  }
+  /* Fixed cost of a chunk: the worker time (2 workers) the smallest chunks
+   * add over the 400-slot ones, per extra chunk. */
+  if ((have & 5) == 5 && rs[0].chunks > rs[2].chunks) {
+    double extra = 2.0 * (rs[0].seconds - rs[2].seconds) / (double)(rs[0].chunks - rs[2].chunks);
+    printf("bench jobs_chunk_overhead: %.0f ms per chunk (worker time; %.1f node calls)\n",
+           extra * 1000.0,
+           (double)(rs[0].calls - rs[2].calls) / (double)(rs[0].chunks - rs[2].chunks));
+  }
+  kill(rp, SIGTERM);
+  waitpid(rp, NULL, 0);
+  cb_decoder_free(dec);
+  idl_free(idl);
+  return rc;
+}
