@@ -25,7 +25,8 @@
 #include "expect.h"
 #include "live.h"
 #include "msgqueue.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "replay_store.h"
 #include "replay_child.h"
 #include "ws_client.h"
 
@@ -517,9 +518,9 @@ static int tls_srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
   tls_srv_t *t = lws_context_user(lws_get_context(wsi));
   if (!t) return 0;
   if (reason == LWS_CALLBACK_RECEIVE) {
-    replay_span_t id;
+    jsonraw_span_t id;
     long v = 0;
-    if (replay_raw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
+    if (jsonraw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
     if (t->pending < 8) t->ids[t->pending++] = v;
     lws_callback_on_writable(wsi);
   } else if (reason == LWS_CALLBACK_SERVER_WRITEABLE && t->pending > 0) {

@@ -9,7 +9,6 @@
 
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
 #include "replay_child.h"
 #include "rpc.h"
 #include "testutil.h"

@@ -13,7 +13,8 @@
 
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "recorder.h"
 
 #define RPC_DEF_MAX_IN_FLIGHT 32u
 #define RPC_DEF_TIMEOUT_MS 30000L
@@ -75,7 +76,7 @@ struct rpc_client {
   uint64_t next_id;
   uint64_t callbacks_run;
   rpc_stats_t st;
-  replay_recorder_t *rec;
+  recorder_t *rec;
 };
 
 static int64_t now_ms(void) {
@@ -209,7 +210,7 @@ rpc_client_t *rpc_client_new(const rpc_options_t *o, char *err, size_t errsz) {
   c->o.user_agent = NULL;
   if (split_endpoints(c, o->endpoints, err, errsz) != 0) goto fail;
   if (o->record_dir) {
-    c->rec = replay_recorder_open(o->record_dir, err, errsz);
+    c->rec = recorder_open(o->record_dir, err, errsz);
     if (!c->rec) goto fail;
   }
   c->o.user_agent = strdup(o->user_agent ? o->user_agent : "crypto-bet-indexer");
@@ -576,12 +577,12 @@ static void start_transfers(rpc_client_t *c) {
 
 /* Records one JSON-RPC response member ("result"/"error") of raw object text. */
 static void record_one(rpc_client_t *c, const rpc_call_t *call, const char *raw, size_t len) {
-  replay_span_t v;
+  jsonraw_span_t v;
   if (!c->rec) return;
-  if (replay_raw_member(raw, len, "result", &v) == 1)
-    replay_recorder_rpc(c->rec, call->method, call->params, "result", v.ptr, v.len);
-  else if (replay_raw_member(raw, len, "error", &v) == 1)
-    replay_recorder_rpc(c->rec, call->method, call->params, "error", v.ptr, v.len);
+  if (jsonraw_member(raw, len, "result", &v) == 1)
+    recorder_rpc(c->rec, call->method, call->params, "result", v.ptr, v.len);
+  else if (jsonraw_member(raw, len, "error", &v) == 1)
+    recorder_rpc(c->rec, call->method, call->params, "error", v.ptr, v.len);
 }
 
 /* Handles one JSON-RPC response object for call. raw/raw_len: its text
@@ -627,12 +628,12 @@ static int id_of(const json_t *o, uint64_t *id) {
 }
 
 /* Finds the raw text of the batch element with this id (recording only). */
-static int raw_batch_elem(const char *body, size_t len, uint64_t id, replay_span_t *out) {
-  replay_raw_iter_t it;
-  replay_span_t v, idv;
-  if (replay_raw_iter_init(&it, body, len) != 0) return 0;
-  while (replay_raw_iter_next(&it, NULL, &v) == 1) {
-    if (replay_raw_member(v.ptr, v.len, "id", &idv) != 1 || idv.len == 0 || idv.len > 20) continue;
+static int raw_batch_elem(const char *body, size_t len, uint64_t id, jsonraw_span_t *out) {
+  jsonraw_iter_t it;
+  jsonraw_span_t v, idv;
+  if (jsonraw_iter_init(&it, body, len) != 0) return 0;
+  while (jsonraw_iter_next(&it, NULL, &v) == 1) {
+    if (jsonraw_member(v.ptr, v.len, "id", &idv) != 1 || idv.len == 0 || idv.len > 20) continue;
     char buf[24];
     memcpy(buf, idv.ptr, idv.len);
     buf[idv.len] = '\0';
@@ -681,7 +682,7 @@ static void handle_body(rpc_client_t *c, rpc_xfer_t *x) {
         call_retry_or_fail(c, call, &e, 0);
         continue;
       }
-      replay_span_t raw = {NULL, 0};
+      jsonraw_span_t raw = {NULL, 0};
       if (c->rec) raw_batch_elem(x->resp, x->resp_len, call->id, &raw);
       handle_response(c, call, found, raw.ptr, raw.len);
     }
@@ -805,7 +806,7 @@ void rpc_client_free(rpc_client_t *c) {
   free(c->endpoints);
   free(c->endpoints_buf);
   free((char *)c->o.user_agent);
-  replay_recorder_close(c->rec);
+  recorder_close(c->rec);
   free(c);
 }
 

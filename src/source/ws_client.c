@@ -17,7 +17,7 @@
 
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
 
 #define WS_TICK_US (200 * LWS_US_PER_MS)
 #define WS_SUBS 3
@@ -168,7 +168,7 @@ static int valid_b58(const char *s) {
 }
 
 /* Digits of a raw JSON integer span -> u64. 0 or -1. */
-static int span_u64(const replay_span_t *v, uint64_t *out) {
+static int span_u64(const jsonraw_span_t *v, uint64_t *out) {
   if (v->len == 0 || v->len > 20) return -1;
   uint64_t x = 0;
   for (size_t i = 0; i < v->len; i++) {
@@ -182,7 +182,7 @@ static int span_u64(const replay_span_t *v, uint64_t *out) {
   return 0;
 }
 
-static int span_is(const replay_span_t *v, const char *lit) {
+static int span_is(const jsonraw_span_t *v, const char *lit) {
   size_t n = strlen(lit);
   return v->len == n && memcmp(v->ptr, lit, n) == 0;
 }
@@ -462,17 +462,17 @@ out:
 /* Looks at a complete message; returns 1 when it goes to the writer. */
 static int inspect_message(ws_client_t *c, const msgqueue_item_t *it) {
   const char *s = (const char *)it->data;
-  replay_span_t v;
-  int m = replay_raw_member(s, it->len, "method", &v);
+  jsonraw_span_t v;
+  int m = jsonraw_member(s, it->len, "method", &v);
   if (m == 1) {
     if (span_is(&v, "\"slotNotification\"")) {
-      replay_span_t params, result, slot, root;
+      jsonraw_span_t params, result, slot, root;
       uint64_t sl = 0, rt = 0;
-      if (replay_raw_member(s, it->len, "params", &params) == 1 &&
-          replay_raw_member(params.ptr, params.len, "result", &result) == 1 &&
-          replay_raw_member(result.ptr, result.len, "slot", &slot) == 1 &&
+      if (jsonraw_member(s, it->len, "params", &params) == 1 &&
+          jsonraw_member(params.ptr, params.len, "result", &result) == 1 &&
+          jsonraw_member(result.ptr, result.len, "slot", &slot) == 1 &&
           span_u64(&slot, &sl) == 0) {
-        if (replay_raw_member(result.ptr, result.len, "root", &root) != 1 ||
+        if (jsonraw_member(result.ptr, result.len, "root", &root) != 1 ||
             span_u64(&root, &rt) != 0)
           rt = 0;
         if (sl > c->conn_max_slot) {
@@ -487,7 +487,7 @@ static int inspect_message(ws_client_t *c, const msgqueue_item_t *it) {
     }
     return 1;
   }
-  if (m == 0 && replay_raw_member(s, it->len, "id", &v) == 1) {
+  if (m == 0 && jsonraw_member(s, it->len, "id", &v) == 1) {
     handle_reply(c, it);
     return 0;
   }

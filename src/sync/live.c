@@ -17,7 +17,8 @@
 #include "jsonx.h"
 #include "log.h"
 #include "msgqueue.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "recorder.h"
 #include "rpc.h"
 #include "sink.h"
 #include "txn.h"
@@ -300,16 +301,16 @@ static int json_syntax_ok(const char *s, size_t n) {
 }
 
 /* Member key of the object at obj (already validated). */
-static int raw_get(const replay_span_t *obj, const char *key, replay_span_t *out) {
+static int raw_get(const jsonraw_span_t *obj, const char *key, jsonraw_span_t *out) {
   if (obj->len == 0 || obj->ptr[0] != '{') return 0;
-  return replay_raw_member(obj->ptr, obj->len, key, out) == 1;
+  return jsonraw_member(obj->ptr, obj->len, key, out) == 1;
 }
 
-static int raw_obj(const replay_span_t *parent, const char *key, replay_span_t *out) {
+static int raw_obj(const jsonraw_span_t *parent, const char *key, jsonraw_span_t *out) {
   return raw_get(parent, key, out) && out->len > 0 && out->ptr[0] == '{';
 }
 
-static int raw_u64(const replay_span_t *v, uint64_t *out) {
+static int raw_u64(const jsonraw_span_t *v, uint64_t *out) {
   if (v->len == 0 || v->len > 20) return 0;
   uint64_t x = 0;
   for (size_t i = 0; i < v->len; i++) {
@@ -325,7 +326,7 @@ static int raw_u64(const replay_span_t *v, uint64_t *out) {
 }
 
 /* An escape-free JSON string: content span without the quotes. */
-static int raw_str(const replay_span_t *v, replay_span_t *content) {
+static int raw_str(const jsonraw_span_t *v, jsonraw_span_t *content) {
   if (v->len < 2 || v->ptr[0] != '"' || v->ptr[v->len - 1] != '"') return 0;
   content->ptr = v->ptr + 1;
   content->len = v->len - 2;
@@ -334,8 +335,8 @@ static int raw_str(const replay_span_t *v, replay_span_t *content) {
   return 1;
 }
 
-static int raw_key_text(const replay_span_t *v, char *out, size_t outsz) {
-  replay_span_t c;
+static int raw_key_text(const jsonraw_span_t *v, char *out, size_t outsz) {
+  jsonraw_span_t c;
   if (!raw_str(v, &c) || c.len == 0 || c.len >= outsz) return 0;
   memcpy(out, c.ptr, c.len);
   out[c.len] = '\0';
@@ -343,7 +344,7 @@ static int raw_key_text(const replay_span_t *v, char *out, size_t outsz) {
 }
 
 int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out) {
-  replay_span_t top = {(const char *)data, len}, v, params, result, context, value, account, arr;
+  jsonraw_span_t top = {(const char *)data, len}, v, params, result, context, value, account, arr;
   size_t i = 0;
   while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
   top.ptr += i;
@@ -365,10 +366,10 @@ int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out)
     return 0;
   if (!raw_get(&account, "lamports", &v) || !raw_u64(&v, &out->lamports)) return 0;
   if (!raw_get(&account, "data", &arr) || arr.len == 0 || arr.ptr[0] != '[') return 0;
-  replay_raw_iter_t it;
-  replay_span_t e0, e1, e2, c0, c1;
-  if (replay_raw_iter_init(&it, arr.ptr, arr.len) != 0 || replay_raw_iter_next(&it, NULL, &e0) != 1 ||
-      replay_raw_iter_next(&it, NULL, &e1) != 1 || replay_raw_iter_next(&it, NULL, &e2) != 0)
+  jsonraw_iter_t it;
+  jsonraw_span_t e0, e1, e2, c0, c1;
+  if (jsonraw_iter_init(&it, arr.ptr, arr.len) != 0 || jsonraw_iter_next(&it, NULL, &e0) != 1 ||
+      jsonraw_iter_next(&it, NULL, &e1) != 1 || jsonraw_iter_next(&it, NULL, &e2) != 0)
     return 0;
   if (!raw_str(&e0, &c0) || !raw_str(&e1, &c1) || c1.len != 6 || memcmp(c1.ptr, "base64", 6) != 0)
     return 0;
@@ -493,7 +494,7 @@ struct live {
   int fl_done; /* slot flushed and not settled yet, or -1 */
   int fl_quit;
   uint64_t fl_count, fl_ns; /* background flushes (under fl_mu) */
-  replay_recorder_t *rec;
+  recorder_t *rec;
   uint64_t rec_t0_ns;
   int fatal;
   char fatal_msg[256];
@@ -1119,7 +1120,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
   if (lv->rec) {
     if (lv->rec_t0_ns == 0) lv->rec_t0_ns = it->t_ns;
     long at = (long)((it->t_ns - lv->rec_t0_ns) / NS_PER_MS);
-    replay_recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
+    recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
   }
   if (it->aux != 1 && fast_account(lv, it)) return;
   live_msg_t m;
@@ -1320,7 +1321,7 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
     else lv->rpc_bf = c;
   }
   if (o->record_dir) {
-    lv->rec = replay_recorder_open(o->record_dir, e2, sizeof e2);
+    lv->rec = recorder_open(o->record_dir, e2, sizeof e2);
     if (!lv->rec) {
       snprintf(err, errsz, "record: %s", e2);
       return -1;
@@ -1385,7 +1386,7 @@ static void teardown(live_t *lv) {
     free(lv->slot[k].lat_t);
   }
   msgqueue_free(lv->q);
-  replay_recorder_close(lv->rec);
+  recorder_close(lv->rec);
   free(lv->seen[0]);
   free(lv->seen[1]);
   free(lv->scratch);

@@ -20,7 +20,8 @@
 #include "config.h"
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "replay_store.h"
 
 #define HTTP_CHUNK 65536
 
@@ -173,11 +174,11 @@ static void sb_add_jstr(sb_t *b, const char *s) {
 
 /* Appends the response to one request object (raw text req_raw, parsed req). */
 static void rpc_answer_one(sb_t *out, const json_t *req, const char *req_raw, size_t req_len) {
-  replay_span_t idr = {"null", 4}, inner;
+  jsonraw_span_t idr = {"null", 4}, inner;
   char *text = NULL;
   size_t text_len = 0;
   int synth;
-  if (req_raw && replay_raw_member(req_raw, req_len, "id", &idr) != 1) {
+  if (req_raw && jsonraw_member(req_raw, req_len, "id", &idr) != 1) {
     idr.ptr = "null";
     idr.len = 4;
   }
@@ -256,14 +257,14 @@ static void http_prepare_rpc(pss_t *p) {
     if (json_array_size(doc) == 0) {
       sb_adds(&out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid request\"},\"id\":null}");
     } else {
-      replay_raw_iter_t it;
-      replay_span_t el;
-      int have_raw = replay_raw_iter_init(&it, p->body, p->body_len) == 0;
+      jsonraw_iter_t it;
+      jsonraw_span_t el;
+      int have_raw = jsonraw_iter_init(&it, p->body, p->body_len) == 0;
       srv.st.rpc_batches++;
       sb_adds(&out, "[");
       for (size_t i = 0; i < json_array_size(doc); i++) {
         if (i) sb_adds(&out, ",");
-        int ok = have_raw && replay_raw_iter_next(&it, NULL, &el) == 1;
+        int ok = have_raw && jsonraw_iter_next(&it, NULL, &el) == 1;
         rpc_answer_one(&out, json_array_get(doc, i), ok ? el.ptr : NULL, ok ? el.len : 0);
       }
       sb_adds(&out, "]");
@@ -606,7 +607,7 @@ static int ends_with(const char *s, const char *suffix, size_t *prefix_len) {
 
 static void ws_handle_message(pss_t *c, const char *text, size_t len) {
   char perr[200];
-  replay_span_t id = {"null", 4};
+  jsonraw_span_t id = {"null", 4};
   size_t plen;
   json_t *doc = jsonx_loads(text, len, perr, sizeof perr);
   if (!doc || !json_is_object(doc)) {
@@ -614,7 +615,7 @@ static void ws_handle_message(pss_t *c, const char *text, size_t len) {
     json_decref(doc);
     return;
   }
-  if (replay_raw_member(text, len, "id", &id) != 1) {
+  if (jsonraw_member(text, len, "id", &id) != 1) {
     id.ptr = "null";
     id.len = 4;
   }

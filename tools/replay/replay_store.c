@@ -1,419 +1,22 @@
-/* Fixture format: raw JSON scanning, recorder, store (see replay.h). */
-#include "replay.h"
+/* Fixture store and synthesizer of the replay server (replay_store.h):
+ * loads rpc.jsonl / ws.jsonl / accounts.json / expected.json of a scenario
+ * and answers requests from them. Linked into cbi-replay, the tests and the
+ * benches, never into the daemon. */
+#include "replay_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "b64.h"
 #include "base58.h"
 #include "jsonx.h"
-#include "log.h"
-
-/* ---- Raw JSON scanning ------------------------------------------------ */
-
-static int raw_is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static size_t raw_skip_ws(const char *s, size_t len, size_t pos) {
-  while (pos < len && raw_is_ws(s[pos])) pos++;
-  return pos;
-}
-
-/* pos at '"'; returns the position after the closing quote, or len + 1 if
- * unterminated. */
-static size_t raw_skip_string(const char *s, size_t len, size_t pos) {
-  pos++;
-  while (pos < len) {
-    if (s[pos] == '\\') {
-      pos += 2;
-      continue;
-    }
-    if (s[pos] == '"') return pos + 1;
-    pos++;
-  }
-  return len + 1;
-}
-
-/* Skips one value starting at pos (no leading whitespace). Returns the end
- * position, or len + 1 if malformed. */
-static size_t raw_skip_value(const char *s, size_t len, size_t pos) {
-  if (pos >= len) return len + 1;
-  char c = s[pos];
-  if (c == '"') return raw_skip_string(s, len, pos);
-  if (c == '{' || c == '[') {
-    size_t depth = 0;
-    while (pos < len) {
-      c = s[pos];
-      if (c == '"') {
-        pos = raw_skip_string(s, len, pos);
-        if (pos > len) return len + 1;
-        continue;
-      }
-      if (c == '{' || c == '[') depth++;
-      else if (c == '}' || c == ']') {
-        if (--depth == 0) return pos + 1;
-      }
-      pos++;
-    }
-    return len + 1;
-  }
-  if (c == '}' || c == ']' || c == ',' || c == ':') return len + 1;
-  size_t start = pos;
-  while (pos < len && !raw_is_ws(s[pos]) && s[pos] != ',' && s[pos] != '}' && s[pos] != ']' &&
-         s[pos] != ':')
-    pos++;
-  return pos > start ? pos : len + 1;
-}
-
-int replay_raw_iter_init(replay_raw_iter_t *it, const char *s, size_t len) {
-  size_t pos = raw_skip_ws(s, len, 0);
-  if (pos >= len || (s[pos] != '{' && s[pos] != '[')) return -1;
-  it->s = s;
-  it->len = len;
-  it->close = s[pos] == '{' ? '}' : ']';
-  it->pos = pos + 1;
-  it->count = 0;
-  return 0;
-}
-
-int replay_raw_iter_next(replay_raw_iter_t *it, replay_span_t *key, replay_span_t *val) {
-  const char *s = it->s;
-  size_t len = it->len;
-  size_t pos = raw_skip_ws(s, len, it->pos);
-  if (pos >= len) return -1;
-  if (s[pos] == it->close) {
-    it->pos = pos;
-    return 0;
-  }
-  if (it->count > 0) {
-    if (s[pos] != ',') return -1;
-    pos = raw_skip_ws(s, len, pos + 1);
-    if (pos >= len) return -1;
-  }
-  if (key) {
-    key->ptr = NULL;
-    key->len = 0;
-  }
-  if (it->close == '}') {
-    if (s[pos] != '"') return -1;
-    size_t kend = raw_skip_string(s, len, pos);
-    if (kend > len) return -1;
-    if (key) {
-      key->ptr = s + pos + 1;
-      key->len = kend - pos - 2;
-    }
-    pos = raw_skip_ws(s, len, kend);
-    if (pos >= len || s[pos] != ':') return -1;
-    pos = raw_skip_ws(s, len, pos + 1);
-  }
-  size_t vend = raw_skip_value(s, len, pos);
-  if (vend > len) return -1;
-  val->ptr = s + pos;
-  val->len = vend - pos;
-  it->pos = vend;
-  it->count++;
-  return 1;
-}
-
-int replay_raw_member(const char *s, size_t len, const char *key, replay_span_t *val) {
-  replay_raw_iter_t it;
-  replay_span_t k, v;
-  size_t klen = strlen(key);
-  if (replay_raw_iter_init(&it, s, len) != 0 || it.close != '}') return -1;
-  for (;;) {
-    int r = replay_raw_iter_next(&it, &k, &v);
-    if (r <= 0) return r;
-    if (k.len == klen && memcmp(k.ptr, key, klen) == 0) {
-      *val = v;
-      return 1;
-    }
-  }
-}
-
-size_t replay_raw_minify(const char *s, size_t len, char *out) {
-  size_t o = 0, i = 0;
-  while (i < len) {
-    char c = s[i];
-    if (c == '"') {
-      out[o++] = s[i++];
-      while (i < len && s[i] != '"') {
-        if (s[i] == '\\' && i + 1 < len) out[o++] = s[i++];
-        out[o++] = s[i++];
-      }
-      if (i < len) out[o++] = s[i++];
-      continue;
-    }
-    if (!raw_is_ws(c)) out[o++] = c;
-    i++;
-  }
-  return o;
-}
-
-/* ---- Growable buffer --------------------------------------------------- */
-
-typedef struct {
-  char *p;
-  size_t len, cap;
-  int oom;
-} rbuf_t;
-
-static void rbuf_add(rbuf_t *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (n > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (n > cap - b->len) {
-      if (cap > SIZE_MAX / 2) {
-        b->oom = 1;
-        return;
-      }
-      cap *= 2;
-    }
-    char *np = realloc(b->p, cap);
-    if (!np) {
-      b->oom = 1;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-}
-
-static void rbuf_adds(rbuf_t *b, const char *s) { rbuf_add(b, s, strlen(s)); }
-
-static void rbuf_add_min(rbuf_t *b, const char *s, size_t n) {
-  /* reserve n, then minify in place */
-  size_t at = b->len;
-  rbuf_add(b, s, n);
-  if (b->oom) return;
-  b->len = at + replay_raw_minify(s, n, b->p + at);
-}
-
-static int rbuf_add_json(rbuf_t *b, const json_t *v) {
-  char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!d) return -1;
-  rbuf_adds(b, d);
-  free(d);
-  return 0;
-}
-
-/* Appends the members of the raw object at s, except the listed keys,
- * minified, comma-separated, without braces. Returns 0 or -1. */
-static int rbuf_add_members(rbuf_t *b, const char *s, size_t len, const char *const *skip) {
-  replay_raw_iter_t it;
-  replay_span_t k, v;
-  int n = 0;
-  if (replay_raw_iter_init(&it, s, len) != 0 || it.close != '}') return -1;
-  for (;;) {
-    int r = replay_raw_iter_next(&it, &k, &v);
-    if (r < 0) return -1;
-    if (r == 0) return 0;
-    int skipped = 0;
-    for (const char *const *q = skip; q && *q; q++)
-      if (k.len == strlen(*q) && memcmp(k.ptr, *q, k.len) == 0) skipped = 1;
-    if (skipped) continue;
-    if (n++) rbuf_add(b, ",", 1);
-    rbuf_add(b, "\"", 1);
-    rbuf_add(b, k.ptr, k.len);
-    rbuf_add(b, "\":", 2);
-    rbuf_add_min(b, v.ptr, v.len);
-  }
-}
-
-/* ---- Recorder ---------------------------------------------------------- */
-
-struct replay_recorder {
-  char *dir;
-  int fd_rpc, fd_ws;
-  pthread_mutex_t mu;
-  int64_t t0_ms; /* -1 = unset */
-  int io_logged;
-};
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-replay_recorder_t *replay_recorder_open(const char *dir, char *err, size_t errsz) {
-  struct stat st;
-  if (!dir || !*dir) {
-    snprintf(err, errsz, "record dir is empty");
-    return NULL;
-  }
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    snprintf(err, errsz, "cannot create record dir %s: %s", dir, strerror(errno));
-    return NULL;
-  }
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0) {
-    snprintf(err, errsz, "record dir %s is not a writable directory", dir);
-    return NULL;
-  }
-  replay_recorder_t *r = calloc(1, sizeof *r);
-  if (!r || !(r->dir = strdup(dir))) {
-    free(r);
-    snprintf(err, errsz, "out of memory");
-    return NULL;
-  }
-  r->fd_rpc = r->fd_ws = -1;
-  r->t0_ms = -1;
-  pthread_mutex_init(&r->mu, NULL);
-  return r;
-}
-
-void replay_recorder_close(replay_recorder_t *r) {
-  if (!r) return;
-  if (r->fd_rpc >= 0) close(r->fd_rpc);
-  if (r->fd_ws >= 0) close(r->fd_ws);
-  pthread_mutex_destroy(&r->mu);
-  free(r->dir);
-  free(r);
-}
-
-/* Writes one line to dir/name (opened on first use). Called with mu held. */
-static int rec_write(replay_recorder_t *r, int *fd, const char *name, const char *p, size_t n) {
-  if (*fd < 0) {
-    char path[4096];
-    int k = snprintf(path, sizeof path, "%s/%s", r->dir, name);
-    if (k < 0 || (size_t)k >= sizeof path) return -1;
-    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (*fd < 0) {
-      if (!r->io_logged++) log_error("record", "cannot open %s: %s", path, strerror(errno));
-      return -1;
-    }
-  }
-  while (n > 0) {
-    ssize_t w = write(*fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (!r->io_logged++) log_error("record", "write %s: %s", name, strerror(errno));
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-int replay_recorder_rpc(replay_recorder_t *r, const char *method, const json_t *params,
-                        const char *kind, const char *raw, size_t raw_len) {
-  rbuf_t b = {0};
-  int rc = -1;
-  json_t *m = json_string(method);
-  rbuf_adds(&b, "{\"request\":{\"method\":");
-  if (!m || rbuf_add_json(&b, m) != 0) goto out;
-  if (params) {
-    rbuf_adds(&b, ",\"params\":");
-    if (rbuf_add_json(&b, params) != 0) goto out;
-  }
-  rbuf_adds(&b, "},\"response\":{\"");
-  rbuf_adds(&b, kind);
-  rbuf_adds(&b, "\":");
-  rbuf_add_min(&b, raw, raw_len);
-  rbuf_adds(&b, "}}\n");
-  if (b.oom) goto out;
-  pthread_mutex_lock(&r->mu);
-  rc = rec_write(r, &r->fd_rpc, "rpc.jsonl", b.p, b.len);
-  pthread_mutex_unlock(&r->mu);
-out:
-  json_decref(m);
-  free(b.p);
-  return rc;
-}
-
-void replay_recorder_ws_start(replay_recorder_t *r) {
-  pthread_mutex_lock(&r->mu);
-  r->t0_ms = mono_ms();
-  pthread_mutex_unlock(&r->mu);
-}
-
-/* Resolves at_ms < 0 to now - t0 (setting t0 on first use). mu held. */
-static long rec_at(replay_recorder_t *r, long at_ms) {
-  if (at_ms >= 0) return at_ms;
-  int64_t now = mono_ms();
-  if (r->t0_ms < 0) r->t0_ms = now;
-  return (long)(now - r->t0_ms);
-}
-
-static int rec_ws_line(replay_recorder_t *r, long at_ms, rbuf_t *tail) {
-  char head[48];
-  int rc;
-  pthread_mutex_lock(&r->mu);
-  int k = snprintf(head, sizeof head, "{\"at_ms\":%ld,", rec_at(r, at_ms));
-  rbuf_t b = {0};
-  if (k > 0 && (size_t)k < sizeof head) rbuf_add(&b, head, (size_t)k);
-  rbuf_add(&b, tail->p, tail->len);
-  rc = (b.oom || tail->oom) ? -1 : rec_write(r, &r->fd_ws, "ws.jsonl", b.p, b.len);
-  pthread_mutex_unlock(&r->mu);
-  free(b.p);
-  return rc;
-}
-
-static const char *const skip_subscription[] = {"subscription", NULL};
-
-int replay_recorder_ws_raw(replay_recorder_t *r, long at_ms, const char *msg, size_t len) {
-  replay_span_t method, params, id;
-  rbuf_t t = {0};
-  int rc = -1;
-  if (replay_raw_member(msg, len, "method", &method) != 1 ||
-      replay_raw_member(msg, len, "params", &params) != 1)
-    return 1;
-  if (replay_raw_member(msg, len, "id", &id) == 1) return 1;
-  if (method.len < 2 || method.ptr[0] != '"') return 1;
-  rbuf_adds(&t, "\"method\":");
-  rbuf_add(&t, method.ptr, method.len);
-  rbuf_adds(&t, ",\"params\":{");
-  if (rbuf_add_members(&t, params.ptr, params.len, skip_subscription) != 0) goto out;
-  rbuf_adds(&t, "}}\n");
-  rc = rec_ws_line(r, at_ms, &t);
-out:
-  free(t.p);
-  return rc;
-}
-
-int replay_recorder_ws(replay_recorder_t *r, long at_ms, const char *method, const json_t *params) {
-  rbuf_t t = {0};
-  int rc = -1;
-  json_t *m = json_string(method);
-  json_t *p = json_is_object(params) ? json_copy((json_t *)params) : json_object();
-  if (!m || !p) goto out;
-  json_object_del(p, "subscription");
-  rbuf_adds(&t, "\"method\":");
-  if (rbuf_add_json(&t, m) != 0) goto out;
-  rbuf_adds(&t, ",\"params\":");
-  if (rbuf_add_json(&t, p) != 0) goto out;
-  rbuf_adds(&t, "}\n");
-  rc = rec_ws_line(r, at_ms, &t);
-out:
-  json_decref(m);
-  json_decref(p);
-  free(t.p);
-  return rc;
-}
-
-int replay_record_ws(const char *dir, long at_ms, const char *method, json_t *params) {
-  char err[256];
-  replay_recorder_t *r = replay_recorder_open(dir, err, sizeof err);
-  if (!r) {
-    log_error("record", "%s", err);
-    return -1;
-  }
-  int rc = replay_recorder_ws(r, at_ms, method, params);
-  replay_recorder_close(r);
-  return rc;
-}
-
-/* ---- Store ------------------------------------------------------------- */
 
 typedef struct {
   size_t *resp; /* indexes into store->resp */
@@ -424,7 +27,7 @@ struct replay_store {
   json_t *index; /* key -> integer group index */
   rgroup_t *groups;
   size_t ngroups, capgroups;
-  replay_span_t *resp; /* owned text */
+  jsonraw_span_t *resp; /* owned text */
   size_t nresp, capresp;
   replay_ws_note_t *notes;
   size_t nnotes, capnotes;
@@ -473,11 +76,12 @@ static char *store_key(const char *method, const json_t *params) {
     }                                                                       \
   } while (0)
 
+static const char *const skip_subscription[] = {"subscription", NULL};
 static const char *const skip_jsonrpc_id[] = {"jsonrpc", "id", NULL};
 
 static int store_add_rpc(replay_store_t *s, const char *line, size_t len, char *err, size_t errsz) {
   char perr[200];
-  rbuf_t inner = {0};
+  jsonraw_buf_t inner = {0};
   char *key = NULL;
   int rc = -1;
   json_t *doc = jsonx_loads(line, len, perr, sizeof perr);
@@ -488,13 +92,13 @@ static int store_add_rpc(replay_store_t *s, const char *line, size_t len, char *
   json_t *req = json_object_get(doc, "request");
   const char *method = req ? jsonx_get_str(req, "method") : NULL;
   json_t *params = req ? json_object_get(req, "params") : NULL;
-  replay_span_t resp;
+  jsonraw_span_t resp;
   if (!method) {
     snprintf(err, errsz, "missing request.method");
     goto out;
   }
   if (!json_is_object(json_object_get(doc, "response")) ||
-      replay_raw_member(line, len, "response", &resp) != 1) {
+      jsonraw_member(line, len, "response", &resp) != 1) {
     snprintf(err, errsz, "missing response object");
     goto out;
   }
@@ -503,7 +107,7 @@ static int store_add_rpc(replay_store_t *s, const char *line, size_t len, char *
     snprintf(err, errsz, "response has neither result nor error");
     goto out;
   }
-  if (rbuf_add_members(&inner, resp.ptr, resp.len, skip_jsonrpc_id) != 0 || inner.oom) {
+  if (jsonraw_buf_add_members(&inner, resp.ptr, resp.len, skip_jsonrpc_id) != 0 || inner.oom) {
     snprintf(err, errsz, "malformed response");
     goto out;
   }
@@ -540,10 +144,10 @@ out:
 
 static int store_add_ws(replay_store_t *s, const char *line, size_t len, char *err, size_t errsz) {
   char perr[200];
-  rbuf_t inner = {0};
+  jsonraw_buf_t inner = {0};
   int rc = -1;
   int64_t at;
-  replay_span_t params;
+  jsonraw_span_t params;
   json_t *doc = jsonx_loads(line, len, perr, sizeof perr);
   if (!doc) {
     snprintf(err, errsz, "%s", perr);
@@ -559,15 +163,15 @@ static int store_add_ws(replay_store_t *s, const char *line, size_t len, char *e
     goto out;
   }
   if (!json_is_object(json_object_get(doc, "params")) ||
-      replay_raw_member(line, len, "params", &params) != 1) {
+      jsonraw_member(line, len, "params", &params) != 1) {
     snprintf(err, errsz, "missing params object");
     goto out;
   }
-  if (rbuf_add_members(&inner, params.ptr, params.len, skip_subscription) != 0) {
+  if (jsonraw_buf_add_members(&inner, params.ptr, params.len, skip_subscription) != 0) {
     snprintf(err, errsz, "malformed params");
     goto out;
   }
-  rbuf_add(&inner, "", 1); /* NUL */
+  jsonraw_buf_add(&inner, "", 1); /* NUL */
   if (inner.oom) goto oom;
   GROW(s->notes, s->nnotes, s->capnotes);
   replay_ws_note_t *n = &s->notes[s->nnotes];
@@ -610,8 +214,8 @@ static int store_load_file(replay_store_t *s, const char *dir, const char *name,
   while ((n = getline(&line, &cap, f)) >= 0) {
     lineno++;
     size_t len = (size_t)n;
-    while (len > 0 && raw_is_ws(line[len - 1])) len--;
-    size_t p = raw_skip_ws(line, len, 0);
+    while (len > 0 && jsonraw_is_ws(line[len - 1])) len--;
+    size_t p = jsonraw_skip_ws(line, len, 0);
     if (p == len) continue;
     int r = ws ? store_add_ws(s, line, len, lerr, sizeof lerr)
                : store_add_rpc(s, line, len, lerr, sizeof lerr);
@@ -664,7 +268,7 @@ void replay_store_free(replay_store_t *s) {
 }
 
 int replay_store_lookup(replay_store_t *s, const char *method, const json_t *params,
-                        replay_span_t *inner) {
+                        jsonraw_span_t *inner) {
   char *key = store_key(method, params);
   if (!key) return 0;
   json_t *gi = json_object_get(s->index, key);
@@ -839,12 +443,12 @@ static int synth_load_meta(replay_store_t *s, const char *path, char *err, size_
   const char *text;
   size_t len;
   char perr[200];
-  replay_span_t m;
+  jsonraw_span_t m;
   json_t *meta = NULL;
   int rc = synth_map(path, &text, &len, err, errsz);
   if (rc != 0) return rc > 0 ? 0 : -1;
   rc = -1;
-  int r = text ? replay_raw_member(text, len, "meta", &m) : -1;
+  int r = text ? jsonraw_member(text, len, "meta", &m) : -1;
   if (r < 0) {
     snprintf(err, errsz, "%s: not a JSON object", path);
     goto out;
@@ -921,28 +525,28 @@ static void synth_free(replay_store_t *s) {
 
 /* ---- answer building ---- */
 
-static void rbuf_add_u64(rbuf_t *b, uint64_t v) {
+static void jsonraw_buf_add_u64(jsonraw_buf_t *b, uint64_t v) {
   char t[24];
   int n = snprintf(t, sizeof t, "%" PRIu64, v);
   if (n > 0 && (size_t)n < sizeof t)
-    rbuf_add(b, t, (size_t)n);
+    jsonraw_buf_add(b, t, (size_t)n);
   else
     b->oom = 1;
 }
 
 /* Appends an error answer. Returns 1 (the request is answered). */
-static int synth_error(rbuf_t *b, long code, const char *msg) {
+static int synth_error(jsonraw_buf_t *b, long code, const char *msg) {
   char head[64];
   json_t *m = json_string(msg);
   int n = snprintf(head, sizeof head, "\"error\":{\"code\":%ld,\"message\":", code);
-  if (n > 0 && (size_t)n < sizeof head) rbuf_add(b, head, (size_t)n);
-  if (!m || rbuf_add_json(b, m) != 0) b->oom = 1;
-  rbuf_adds(b, "}");
+  if (n > 0 && (size_t)n < sizeof head) jsonraw_buf_add(b, head, (size_t)n);
+  if (!m || jsonraw_buf_add_json(b, m) != 0) b->oom = 1;
+  jsonraw_buf_adds(b, "}");
   json_decref(m);
   return 1;
 }
 
-static int synth_invalid(rbuf_t *b, const char *what) {
+static int synth_invalid(jsonraw_buf_t *b, const char *what) {
   char msg[160];
   snprintf(msg, sizeof msg, "Invalid params: %s", what);
   return synth_error(b, -32602, msg);
@@ -958,7 +562,7 @@ static const char *synth_pubkey_error(const char *k) {
 }
 
 /* Appends an error and returns 1 if the string is not a pubkey, else 0. */
-static int synth_check_pubkey(rbuf_t *b, const char *k) {
+static int synth_check_pubkey(jsonraw_buf_t *b, const char *k) {
   char msg[64];
   const char *e = synth_pubkey_error(k);
   if (!e) return 0;
@@ -979,7 +583,7 @@ typedef struct {
 
 /* Parses the config object (NULL or null = absent). Returns 0, or 1 after
  * appending an error answer. */
-static int synth_cfg(rbuf_t *b, const json_t *cfg, int kind, synth_cfg_t *c) {
+static int synth_cfg(jsonraw_buf_t *b, const json_t *cfg, int kind, synth_cfg_t *c) {
   const json_t *v;
   memset(c, 0, sizeof *c);
   if (cfg && json_is_null(cfg)) cfg = NULL;
@@ -1020,48 +624,48 @@ static int synth_cfg(rbuf_t *b, const json_t *cfg, int kind, synth_cfg_t *c) {
 }
 
 /* Appends the -32016 error and returns 1 if minContextSlot is above slot. */
-static int synth_min_slot(rbuf_t *b, const synth_cfg_t *c, uint64_t slot) {
+static int synth_min_slot(jsonraw_buf_t *b, const synth_cfg_t *c, uint64_t slot) {
   if (!c->has_min || c->min_slot <= slot) return 0;
-  rbuf_adds(b,
+  jsonraw_buf_adds(b,
             "\"error\":{\"code\":-32016,\"message\":\"Minimum context slot has not been reached\","
             "\"data\":{\"contextSlot\":");
-  rbuf_add_u64(b, slot);
-  rbuf_adds(b, "}}");
+  jsonraw_buf_add_u64(b, slot);
+  jsonraw_buf_adds(b, "}}");
   return 1;
 }
 
-static void synth_context(rbuf_t *b, const replay_store_t *s) {
-  rbuf_adds(b, "{\"apiVersion\":\"" SYNTH_API_VERSION "\",\"slot\":");
-  rbuf_add_u64(b, s->acct_slot);
-  rbuf_adds(b, "}");
+static void synth_context(jsonraw_buf_t *b, const replay_store_t *s) {
+  jsonraw_buf_adds(b, "{\"apiVersion\":\"" SYNTH_API_VERSION "\",\"slot\":");
+  jsonraw_buf_add_u64(b, s->acct_slot);
+  jsonraw_buf_adds(b, "}");
 }
 
 /* Appends the account object as a node encodes it (base64). */
-static void synth_account(rbuf_t *b, const synth_acct_t *a, const synth_cfg_t *c) {
-  rbuf_adds(b, "{\"data\":[\"");
+static void synth_account(jsonraw_buf_t *b, const synth_acct_t *a, const synth_cfg_t *c) {
+  jsonraw_buf_adds(b, "{\"data\":[\"");
   if (c->has_slice) {
     size_t off = c->slice_off < a->data_len ? (size_t)c->slice_off : a->data_len;
     size_t n = c->slice_len < a->data_len - off ? (size_t)c->slice_len : a->data_len - off;
     char *enc = b64_encode(a->data + off, n);
     if (enc)
-      rbuf_adds(b, enc);
+      jsonraw_buf_adds(b, enc);
     else
       b->oom = 1;
     free(enc);
   } else {
-    rbuf_adds(b, a->data_b64);
+    jsonraw_buf_adds(b, a->data_b64);
   }
-  rbuf_adds(b, "\",\"base64\"],\"executable\":");
-  rbuf_adds(b, a->executable ? "true" : "false");
-  rbuf_adds(b, ",\"lamports\":");
-  rbuf_add_u64(b, a->lamports);
-  rbuf_adds(b, ",\"owner\":\"");
-  rbuf_adds(b, a->owner);
-  rbuf_adds(b, "\",\"rentEpoch\":");
-  rbuf_add_u64(b, a->rent_epoch);
-  rbuf_adds(b, ",\"space\":");
-  rbuf_add_u64(b, (uint64_t)a->data_len);
-  rbuf_adds(b, "}");
+  jsonraw_buf_adds(b, "\",\"base64\"],\"executable\":");
+  jsonraw_buf_adds(b, a->executable ? "true" : "false");
+  jsonraw_buf_adds(b, ",\"lamports\":");
+  jsonraw_buf_add_u64(b, a->lamports);
+  jsonraw_buf_adds(b, ",\"owner\":\"");
+  jsonraw_buf_adds(b, a->owner);
+  jsonraw_buf_adds(b, "\",\"rentEpoch\":");
+  jsonraw_buf_add_u64(b, a->rent_epoch);
+  jsonraw_buf_adds(b, ",\"space\":");
+  jsonraw_buf_add_u64(b, (uint64_t)a->data_len);
+  jsonraw_buf_adds(b, "}");
 }
 
 static const synth_acct_t *synth_find(const replay_store_t *s, const char *key) {
@@ -1069,15 +673,15 @@ static const synth_acct_t *synth_find(const replay_store_t *s, const char *key) 
   return i ? &s->accts[json_integer_value(i)] : NULL;
 }
 
-static void synth_value(rbuf_t *b, const replay_store_t *s, const char *key, const synth_cfg_t *c) {
+static void synth_value(jsonraw_buf_t *b, const replay_store_t *s, const char *key, const synth_cfg_t *c) {
   const synth_acct_t *a = synth_find(s, key);
   if (a)
     synth_account(b, a, c);
   else
-    rbuf_adds(b, "null");
+    jsonraw_buf_adds(b, "null");
 }
 
-static int synth_multiple_accounts(rbuf_t *b, const replay_store_t *s, const json_t *params) {
+static int synth_multiple_accounts(jsonraw_buf_t *b, const replay_store_t *s, const json_t *params) {
   const json_t *keys = json_array_get(params, 0);
   size_t np = json_array_size(params), nk = json_array_size(keys);
   synth_cfg_t c;
@@ -1094,18 +698,18 @@ static int synth_multiple_accounts(rbuf_t *b, const replay_store_t *s, const jso
   if (synth_cfg(b, json_array_get(params, 1), SYNTH_CFG_ACCOUNTS, &c) ||
       synth_min_slot(b, &c, s->acct_slot))
     return 1;
-  rbuf_adds(b, "\"result\":{\"context\":");
+  jsonraw_buf_adds(b, "\"result\":{\"context\":");
   synth_context(b, s);
-  rbuf_adds(b, ",\"value\":[");
+  jsonraw_buf_adds(b, ",\"value\":[");
   for (size_t i = 0; i < nk; i++) {
-    if (i) rbuf_adds(b, ",");
+    if (i) jsonraw_buf_adds(b, ",");
     synth_value(b, s, json_string_value(json_array_get(keys, i)), &c);
   }
-  rbuf_adds(b, "]}");
+  jsonraw_buf_adds(b, "]}");
   return 1;
 }
 
-static int synth_account_info(rbuf_t *b, const replay_store_t *s, const json_t *params) {
+static int synth_account_info(jsonraw_buf_t *b, const replay_store_t *s, const json_t *params) {
   const char *k = json_string_value(json_array_get(params, 0));
   size_t np = json_array_size(params);
   synth_cfg_t c;
@@ -1113,11 +717,11 @@ static int synth_account_info(rbuf_t *b, const replay_store_t *s, const json_t *
   if (synth_check_pubkey(b, k) || synth_cfg(b, json_array_get(params, 1), SYNTH_CFG_ACCOUNTS, &c) ||
       synth_min_slot(b, &c, s->acct_slot))
     return 1;
-  rbuf_adds(b, "\"result\":{\"context\":");
+  jsonraw_buf_adds(b, "\"result\":{\"context\":");
   synth_context(b, s);
-  rbuf_adds(b, ",\"value\":");
+  jsonraw_buf_adds(b, ",\"value\":");
   synth_value(b, s, k, &c);
-  rbuf_adds(b, "}");
+  jsonraw_buf_adds(b, "}");
   return 1;
 }
 
@@ -1129,7 +733,7 @@ typedef struct {
 } synth_filter_t;
 
 /* Parses one filter. Returns 0, or 1 after appending an error answer. */
-static int synth_filter(rbuf_t *b, const json_t *f, synth_filter_t *out) {
+static int synth_filter(jsonraw_buf_t *b, const json_t *f, synth_filter_t *out) {
   const json_t *mc = json_object_get(f, "memcmp");
   memset(out, 0, sizeof *out);
   if (!json_is_object(f) || json_object_size(f) != 1 || (!mc && !json_object_get(f, "dataSize")))
@@ -1166,7 +770,7 @@ static int synth_filter_match(const synth_filter_t *f, const synth_acct_t *a) {
   return memcmp(a->data + f->offset, f->bytes, f->n) == 0;
 }
 
-static int synth_program_accounts(rbuf_t *b, const replay_store_t *s, const json_t *params) {
+static int synth_program_accounts(jsonraw_buf_t *b, const replay_store_t *s, const json_t *params) {
   const char *prog = json_string_value(json_array_get(params, 0));
   size_t np = json_array_size(params), nf, k = 0;
   synth_filter_t f[SYNTH_MAX_FILTERS];
@@ -1181,13 +785,13 @@ static int synth_program_accounts(rbuf_t *b, const replay_store_t *s, const json
   for (size_t i = 0; i < nf; i++)
     if (synth_filter(b, json_array_get(c.filters, i), &f[i])) return 1;
   if (synth_min_slot(b, &c, s->acct_slot)) return 1;
-  rbuf_adds(b, "\"result\":");
+  jsonraw_buf_adds(b, "\"result\":");
   if (c.with_context) {
-    rbuf_adds(b, "{\"context\":");
+    jsonraw_buf_adds(b, "{\"context\":");
     synth_context(b, s);
-    rbuf_adds(b, ",\"value\":");
+    jsonraw_buf_adds(b, ",\"value\":");
   }
-  rbuf_adds(b, "[");
+  jsonraw_buf_adds(b, "[");
   for (size_t i = 0; i < s->naccts; i++) {
     const synth_acct_t *a = &s->accts[i];
     size_t j = 0;
@@ -1195,18 +799,18 @@ static int synth_program_accounts(rbuf_t *b, const replay_store_t *s, const json
     while (j < nf && synth_filter_match(&f[j], a))
       j++;
     if (j < nf) continue;
-    if (k++) rbuf_adds(b, ",");
-    rbuf_adds(b, "{\"account\":");
+    if (k++) jsonraw_buf_adds(b, ",");
+    jsonraw_buf_adds(b, "{\"account\":");
     synth_account(b, a, &c);
-    rbuf_adds(b, ",\"pubkey\":\"");
-    rbuf_adds(b, a->pubkey);
-    rbuf_adds(b, "\"}");
+    jsonraw_buf_adds(b, ",\"pubkey\":\"");
+    jsonraw_buf_adds(b, a->pubkey);
+    jsonraw_buf_adds(b, "\"}");
   }
-  rbuf_adds(b, c.with_context ? "]}" : "]");
+  jsonraw_buf_adds(b, c.with_context ? "]}" : "]");
   return 1;
 }
 
-static int synth_blocks(rbuf_t *b, const replay_store_t *s, const json_t *params) {
+static int synth_blocks(jsonraw_buf_t *b, const replay_store_t *s, const json_t *params) {
   size_t np = json_array_size(params);
   const json_t *second = json_array_get(params, 1), *cfg = json_array_get(params, 2);
   uint64_t start, end = 0, last = s->nproduced ? s->produced[s->nproduced - 1] : 0;
@@ -1227,7 +831,7 @@ static int synth_blocks(rbuf_t *b, const replay_store_t *s, const json_t *params
     end = start > UINT64_MAX - SYNTH_MAX_BLOCKS_RANGE ? UINT64_MAX : start + SYNTH_MAX_BLOCKS_RANGE;
   if (end > last) end = last;
   if (s->nproduced == 0 || end < start) {
-    rbuf_adds(b, "\"result\":[]");
+    jsonraw_buf_adds(b, "\"result\":[]");
     return 1;
   }
   if (end - start > SYNTH_MAX_BLOCKS_RANGE) {
@@ -1241,18 +845,18 @@ static int synth_blocks(rbuf_t *b, const replay_store_t *s, const json_t *params
     else
       hi = mid;
   }
-  rbuf_adds(b, "\"result\":[");
+  jsonraw_buf_adds(b, "\"result\":[");
   for (size_t i = lo; i < s->nproduced && s->produced[i] <= end; i++) {
-    if (i > lo) rbuf_adds(b, ",");
-    rbuf_add_u64(b, s->produced[i]);
+    if (i > lo) jsonraw_buf_adds(b, ",");
+    jsonraw_buf_add_u64(b, s->produced[i]);
   }
-  rbuf_adds(b, "]");
+  jsonraw_buf_adds(b, "]");
   return 1;
 }
 
 int replay_store_synth(const replay_store_t *s, const char *method, const json_t *params,
                        char **out, size_t *out_len) {
-  rbuf_t b = {0};
+  jsonraw_buf_t b = {0};
   if (!params)
     params = json_array(); /* absent params are [] */
   else
@@ -1271,7 +875,7 @@ int replay_store_synth(const replay_store_t *s, const char *method, const json_t
     return 0;
   }
   json_decref((json_t *)params);
-  rbuf_add(&b, "", 1);
+  jsonraw_buf_add(&b, "", 1);
   if (b.oom) {
     free(b.p);
     return -1;
@@ -1287,3 +891,4 @@ size_t replay_store_account_count(const replay_store_t *s) {
 size_t replay_store_produced_slot_count(const replay_store_t *s) {
   return s->nproduced;
 }
+
