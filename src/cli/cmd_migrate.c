@@ -1,6 +1,5 @@
 /* crypto-bet-indexer migrate: applies the embedded schema migrations. */
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,31 +53,27 @@ int cmd_migrate(int argc, char **argv) {
   if (cmd_common_finish_config("migrate", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   char redacted[512];
   log_redact_conninfo(cfg.database_url, redacted, sizeof redacted);
-  PGconn *conn = PQconnectdb(cfg.database_url);
-  if (PQstatus(conn) != CONNECTION_OK) {
-    log_error("migrate", "cannot connect database=%s error=%s", redacted,
-              PQerrorMessage(conn));
-    PQfinish(conn);
-    return EXIT_FAILURE_RUN;
-  }
   int rc, exit_code = EXIT_OK;
   err[0] = '\0';
   if (status_only) {
-    rc = migrate_status(conn, stdout, err, sizeof err);
+    rc = migrate_status(cfg.database_url, stdout, err, sizeof err);
     if (rc != MIGRATE_OK) {
-      if (rc != MIGRATE_ERR_PENDING) log_error("migrate", "database=%s %s", redacted, err);
+      if (rc == MIGRATE_ERR_CONNECT) log_error("migrate", "%s", err);
+      else if (rc != MIGRATE_ERR_PENDING) log_error("migrate", "database=%s %s", redacted, err);
       exit_code = EXIT_FAILURE_RUN;
     }
   } else {
     int applied = 0;
-    rc = migrate_run(conn, &applied, err, sizeof err);
-    if (rc != MIGRATE_OK) {
+    rc = migrate_run(cfg.database_url, &applied, err, sizeof err);
+    if (rc == MIGRATE_ERR_CONNECT) {
+      log_error("migrate", "%s", err);
+      exit_code = EXIT_FAILURE_RUN;
+    } else if (rc != MIGRATE_OK) {
       log_error("migrate", "database=%s %s", redacted, err);
       exit_code = EXIT_FAILURE_RUN;
     } else {
       log_info("migrate", "done database=%s applied=%d", redacted, applied);
     }
   }
-  PQfinish(conn);
   return exit_code;
 }

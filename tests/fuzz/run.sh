@@ -126,7 +126,7 @@ max_len() {
     txmsg) echo 1232 ;;
     txn) echo 65536 ;;
     replay) echo 32768 ;;
-    live_msg) echo 16384 ;;
+    wsmsg) echo 16384 ;;
     config_text) echo 4096 ;;
     config_u64) echo 64 ;;
     *) echo 4096 ;;
@@ -167,7 +167,7 @@ for t in $targets; do
   set -- -max_total_time="$SECONDS_PER" -max_len="$(max_len "$t")" -timeout=25 \
     -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$art/"
   case "$t" in
-    jsonx | idl | txn | replay | live_msg) set -- "$@" -dict="$OUT/json.dict" ;;
+    jsonx | idl | txn | replay | wsmsg) set -- "$@" -dict="$OUT/json.dict" ;;
   esac
   [ -d "$seeds" ] && set -- "$@" "$work" "$seeds" || set -- "$@" "$work"
   echo "fuzz: $t for ${SECONDS_PER}s"
