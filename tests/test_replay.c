@@ -814,7 +814,7 @@ static void call_err(rpc_client_t *c, const char *method, json_t *params, long c
   json_t *res = NULL;
   rpc_error_t e;
   memset(&e, 0, sizeof e);
-  ck_assert_int_eq(rpc_call(c, method, params, &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, method, params, &res, &e), RPC_ERR_RPC);
   ck_assert_int_eq(e.kind, RPC_ERR_RPC);
   ck_assert_int_eq(e.rpc_code, code);
   ck_assert_msg(strstr(e.message, text) != NULL, "%s: message '%s'", method, e.message);

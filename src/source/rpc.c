@@ -110,10 +110,38 @@ void rpc_options_init(rpc_options_t *o) {
 }
 
 const char *rpc_error_kind_name(int kind) {
-  static const char *const names[] = {"none", "transport", "http",     "rpc",
-                                      "parse", "too_large", "cancelled"};
-  if (kind < 0 || kind >= RPC_ERR_KIND_COUNT) return "unknown";
-  return names[kind];
+  switch (kind) {
+  case RPC_OK: return "none";
+  case RPC_ERR_TRANSPORT: return "transport";
+  case RPC_ERR_HTTP: return "http";
+  case RPC_ERR_RPC: return "rpc";
+  case RPC_ERR_PARSE: return "parse";
+  case RPC_ERR_TOO_LARGE: return "too_large";
+  case RPC_ERR_CANCELLED: return "cancelled";
+  case RPC_ERR_INVALID: return "invalid";
+  case RPC_ERR_INTERNAL: return "internal";
+  default: return "unknown";
+  }
+}
+
+const char *rpc_strerror(int code) {
+  switch (code) {
+  case RPC_OK: return "ok";
+  case RPC_ERR_TRANSPORT: return "transport error (no HTTP response)";
+  case RPC_ERR_HTTP: return "HTTP error status";
+  case RPC_ERR_RPC: return "JSON-RPC error";
+  case RPC_ERR_PARSE: return "response is not a JSON-RPC response";
+  case RPC_ERR_TOO_LARGE: return "response too large";
+  case RPC_ERR_CANCELLED: return "call cancelled";
+  case RPC_ERR_INVALID: return "invalid call (empty method or out of memory)";
+  case RPC_ERR_INTERNAL: return "internal libcurl failure";
+  default: return "unknown error";
+  }
+}
+
+/* Counter slot of a failure kind, or -1 for codes that are no call kind. */
+static int kind_slot(int kind) {
+  return kind <= RPC_ERR_TRANSPORT && kind >= RPC_ERR_CANCELLED ? RPC_ERR_INDEX(kind) : -1;
 }
 
 int rpc_code_is_retryable(long code) {
@@ -240,7 +268,7 @@ static void call_free(rpc_call_t *call) {
 static void call_finish(rpc_client_t *c, rpc_call_t *call, json_t *result, const rpc_error_t *e) {
   if (e) {
     c->st.calls_failed++;
-    if (e->kind >= 0 && e->kind < RPC_ERR_KIND_COUNT) c->st.errors[e->kind]++;
+    if (kind_slot(e->kind) > 0) c->st.errors[kind_slot(e->kind)]++;
   } else {
     c->st.calls_ok++;
   }
@@ -365,7 +393,7 @@ static long backoff_ms(const rpc_client_t *c, int attempt) {
 /* A failed attempt: re-queue with backoff, or deliver e when out of
  * retries. min_delay_ms: lower bound (Retry-After). */
 static void call_retry_or_fail(rpc_client_t *c, rpc_call_t *call, rpc_error_t *e, long min_delay_ms) {
-  if (e->kind >= 0 && e->kind < RPC_ERR_KIND_COUNT) c->st.attempt_failures[e->kind]++;
+  if (kind_slot(e->kind) > 0) c->st.attempt_failures[kind_slot(e->kind)]++;
   if (call->attempts > c->o.max_retries) {
     size_t l = strlen(e->message);
     if (call->attempts > 1 && l < sizeof e->message)
@@ -519,7 +547,7 @@ static int xfer_setup(rpc_client_t *c, rpc_xfer_t *x) {
 static void xfer_fail_all(rpc_client_t *c, rpc_xfer_t *x, const rpc_error_t *e) {
   for (size_t i = 0; i < x->ncalls; i++) {
     rpc_error_t ec = *e;
-    if (ec.kind >= 0 && ec.kind < RPC_ERR_KIND_COUNT) c->st.attempt_failures[ec.kind]++;
+    if (kind_slot(ec.kind) > 0) c->st.attempt_failures[kind_slot(ec.kind)]++;
     call_finish(c, x->calls[i], NULL, &ec);
   }
   x->ncalls = 0;
@@ -594,7 +622,7 @@ static void handle_response(rpc_client_t *c, rpc_call_t *call, json_t *obj, cons
   e.http_status = 200;
   if (!json_is_object(obj)) {
     set_err(&e, RPC_ERR_PARSE, 200, 0, "%s: response is not a JSON-RPC object", call->method);
-    c->st.attempt_failures[e.kind]++;
+    c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
     call_finish(c, call, NULL, &e);
     return;
   }
@@ -609,14 +637,14 @@ static void handle_response(rpc_client_t *c, rpc_call_t *call, json_t *obj, cons
     if (rpc_code_is_retryable((long)code)) {
       call_retry_or_fail(c, call, &e, 0);
     } else {
-      c->st.attempt_failures[e.kind]++;
+      c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
       call_finish(c, call, NULL, &e);
     }
     return;
   }
   if (!result) {
     set_err(&e, RPC_ERR_PARSE, 200, 0, "%s: response has neither result nor error", call->method);
-    c->st.attempt_failures[e.kind]++;
+    c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
     call_finish(c, call, NULL, &e);
     return;
   }
@@ -813,13 +841,13 @@ void rpc_client_free(rpc_client_t *c) {
 int rpc_submit(rpc_client_t *c, const char *method, json_t *params, rpc_done_fn cb, void *user) {
   if (!method || !*method) {
     json_decref(params);
-    return -1;
+    return RPC_ERR_INVALID;
   }
   rpc_call_t *call = calloc(1, sizeof *call);
   if (!call || !(call->method = strdup(method))) {
     free(call);
     json_decref(params);
-    return -1;
+    return RPC_ERR_INVALID;
   }
   call->params = params;
   call->cb = cb;
@@ -845,7 +873,7 @@ int rpc_run(rpc_client_t *c, int timeout_ms) {
     int64_t next_due = promote_delayed(c, now_ms());
     start_transfers(c);
     int running = 0;
-    if (curl_multi_perform(c->multi, &running) != CURLM_OK) return -1;
+    if (curl_multi_perform(c->multi, &running) != CURLM_OK) return RPC_ERR_INTERNAL;
     process_done(c);
     if (c->callbacks_run != before || c->pending == 0) break;
     int64_t now = now_ms();
@@ -856,7 +884,7 @@ int rpc_run(rpc_client_t *c, int timeout_ms) {
     if (c->ready.head && c->nactive < c->o.max_in_flight) continue;
     if (next_due != INT64_MAX && next_due - now < wait) wait = next_due - now;
     if (wait < 0) wait = 0;
-    if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK) return -1;
+    if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK) return RPC_ERR_INTERNAL;
   }
   return (int)(c->callbacks_run - before);
 }
@@ -880,8 +908,8 @@ int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **resul
   memset(&s, 0, sizeof s);
   *result_out = NULL;
   if (rpc_submit(c, method, params, sync_done, &s) != 0) {
-    if (err) set_err(err, RPC_ERR_TRANSPORT, 0, 0, "cannot submit %s", method ? method : "(null)");
-    return -1;
+    if (err) set_err(err, RPC_ERR_INVALID, 0, 0, "cannot submit %s", method ? method : "(null)");
+    return RPC_ERR_INVALID;
   }
   while (!s.done)
     if (rpc_run(c, 1000) < 0) break;
@@ -890,8 +918,10 @@ int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **resul
     cancel_all(c, "internal transfer failure");
   }
   if (!s.result) {
+    if (s.err.kind >= 0) set_err(&s.err, RPC_ERR_INTERNAL, 0, 0, "%s: internal transfer failure",
+                                 method);
     if (err) *err = s.err;
-    return -1;
+    return s.err.kind;
   }
   *result_out = s.result;
   return 0;
