@@ -36,7 +36,7 @@ static void decode_usage(FILE *out) {
         "  -h, --help           show this help\n"
         "\n",
         out);
-  config_print_help(out);
+  config_print_help(out, CONFIG_CMD_DECODE);
   fputs("\nExit codes: 0 decoded, 1 the input does not decode (or the IDL does not load),\n"
         "2 usage error.\n",
         out);
