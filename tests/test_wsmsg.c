@@ -121,6 +121,52 @@ START_TEST(test_utf8_offset_reported) {
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_wsmsg.c: the fast path took messages with a
+ * lone UTF-16 surrogate escape, \u0000 in a key, or a real literal beyond
+ * the range of a double, that the full parser
+ * (jansson) refuses, so the two paths disagreed on the same bytes. */
+START_TEST(test_fast_path_surrogates_agree) {
+  char r[200];
+  wsmsg_fast_account_t fa;
+  /* also found: \u0000 in an object key (jansson allows NUL in values only) */
+  static const char *const extra[] = {"\\ud800", "\\udc00", "\\ud800x", "\\ud800\\u0041",
+                                      "\\ud83d\\ude00", "\\u0000", "\\u0001"};
+  static const int ok[] = {0, 0, 0, 0, 1, 0, 1};
+  /* and a real literal that overflows a double (jansson: "real number overflow") */
+  static const char *const reals[] = {"1e400", "-1.5e309", "1844674407370955161e40015", "1e308",
+                                      "2.5e-400", "-0.0"};
+  static const int real_ok[] = {0, 0, 0, 1, 1, 1};
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+    char *m = NULL;
+    ck_assert_int_gt(
+        asprintf(&m,
+                 "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{"
+                 "\"slot\":5},\"value\":{\"pubkey\":\"%s\",\"account\":{\"data\":[\"AAAA\","
+                 "\"base64\"],\"x\":%s,\"lamports\":1,\"owner\":\"%s\"}}}}}",
+                 PROGRAM, reals[i], PROGRAM),
+        0);
+    ck_assert_msg(fast(m, &fa) == real_ok[i], "fast path, %s", reals[i]);
+    ck_assert_msg((full(m, r, sizeof r) == WSMSG_ACCOUNT) == real_ok[i], "full parser, %s: %s",
+                  reals[i], r);
+    free(m);
+  }
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+    char *m = NULL;
+    ck_assert_int_gt(
+        asprintf(&m,
+                 "{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{"
+                 "\"slot\":5},\"value\":{\"pubkey\":\"%s\",\"account\":{\"data\":[\"AAAA\","
+                 "\"base64\"],\"e%sx\":false,\"lamports\":1,\"owner\":\"%s\"}}}}}",
+                 PROGRAM, extra[i], PROGRAM),
+        0);
+    ck_assert_msg(fast(m, &fa) == ok[i], "fast path, case %zu", i);
+    ck_assert_msg((full(m, r, sizeof r) == WSMSG_ACCOUNT) == ok[i], "full parser, case %zu: %s", i,
+                  r);
+    free(m);
+  }
+}
+END_TEST
+
 static Suite *wsmsg_suite(void) {
   Suite *s = suite_create("wsmsg");
   TCase *tc = tcase_create("rules");
@@ -128,6 +174,7 @@ static Suite *wsmsg_suite(void) {
   tcase_add_test(tc, test_leading_zeros_refused);
   tcase_add_test(tc, test_keys_must_decode);
   tcase_add_test(tc, test_utf8_offset_reported);
+  tcase_add_test(tc, test_fast_path_surrogates_agree);
   suite_add_tcase(s, tc);
   return s;
 }

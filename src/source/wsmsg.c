@@ -3,7 +3,10 @@
  * programNotification. */
 #include "wsmsg.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base58.h"
@@ -101,8 +104,23 @@ static int js_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* i at '"': the index after the closing quote, or 0 if malformed. */
-static size_t js_string(const char *s, size_t n, size_t i) {
+/* The value of the 4 hex digits at s[i..i+4), or -1. */
+static long js_u4(const char *s, size_t n, size_t i) {
+  long v = 0;
+  if (n - i < 4) return -1;
+  for (size_t k = 0; k < 4; k++) {
+    char c = s[i + k];
+    if (!js_hex(c)) return -1;
+    v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
+/* i at '"': the index after the closing quote, or 0 if malformed. A \u
+ * escape of a UTF-16 surrogate must be a high one followed by \u and a low
+ * one, and an object key (key != 0) may not hold \u0000: jansson refuses
+ * both, so this parser does too. */
+static size_t js_string(const char *s, size_t n, size_t i, int key) {
   for (i++; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '"') return i + 1;
@@ -111,10 +129,15 @@ static size_t js_string(const char *s, size_t n, size_t i) {
       if (++i >= n) return 0;
       c = (unsigned char)s[i];
       if (c == 'u') {
-        if (n - i < 5 || !js_hex(s[i + 1]) || !js_hex(s[i + 2]) || !js_hex(s[i + 3]) ||
-            !js_hex(s[i + 4]))
-          return 0;
+        long u = js_u4(s, n, i + 1);
+        if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF) || (key && u == 0)) return 0;
         i += 4;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+          if (n - i < 7 || s[i + 1] != '\\' || s[i + 2] != 'u') return 0;
+          long lo = js_u4(s, n, i + 3);
+          if (lo < 0xDC00 || lo > 0xDFFF) return 0;
+          i += 6;
+        }
       } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
         return 0;
       }
@@ -129,17 +152,36 @@ static size_t js_digits(const char *s, size_t n, size_t i) {
   return i > st ? i : 0;
 }
 
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?: index after it, or 0. */
+#define JS_REAL_MAX 64 /* longer real literals are left to the full parser */
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?: index after it, or 0. A
+ * real (fraction or exponent) must also be finite as a double, as jansson
+ * requires ("1e400" is refused there, so here too). */
 static size_t js_number(const char *s, size_t n, size_t i) {
+  size_t st = i;
+  int real = 0;
   if (s[i] == '-') i++;
   if (i >= n) return 0;
   if (s[i] == '0') i++;
   else if (!(i = js_digits(s, n, i))) return 0;
-  if (i < n && s[i] == '.' && !(i = js_digits(s, n, i + 1))) return 0;
+  if (i < n && s[i] == '.') {
+    real = 1;
+    if (!(i = js_digits(s, n, i + 1))) return 0;
+  }
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    real = 1;
     i++;
     if (i < n && (s[i] == '+' || s[i] == '-')) i++;
     if (!(i = js_digits(s, n, i))) return 0;
+  }
+  if (real) {
+    char tmp[JS_REAL_MAX + 1];
+    if (i - st > JS_REAL_MAX) return 0;
+    memcpy(tmp, s + st, i - st);
+    tmp[i - st] = '\0';
+    errno = 0;
+    double d = strtod(tmp, NULL);
+    if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL)) return 0;
   }
   return i;
 }
@@ -177,7 +219,7 @@ static int json_syntax_ok(const char *s, size_t n) {
         st = S_AFTER;
         continue;
       }
-      if (c != '"' || !(i = js_string(s, n, i))) return 0;
+      if (c != '"' || !(i = js_string(s, n, i, 1))) return 0;
       i = js_ws(s, n, i);
       if (i >= n || s[i] != ':') return 0;
       i = js_ws(s, n, i + 1);
@@ -197,7 +239,7 @@ static int json_syntax_ok(const char *s, size_t n) {
       st = c == '{' ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
       continue;
     }
-    if (c == '"') i = js_string(s, n, i);
+    if (c == '"') i = js_string(s, n, i, 0);
     else if (c == '-' || (c >= '0' && c <= '9')) i = js_number(s, n, i);
     else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) i += 4;
     else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) i += 5;
