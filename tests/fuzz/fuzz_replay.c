@@ -1,4 +1,4 @@
-/* Fixture format (replay.h): the raw JSON scanners on arbitrary text never
+/* Fixture format (jsonraw.h, replay_store.h): the raw JSON scanners on arbitrary text never
  * read out of bounds and return spans inside the text; the store loader
  * (rpc.jsonl / ws.jsonl lines, accounts.json, expected.json meta) never
  * crashes or leaks on arbitrary files, and a loaded store answers lookups
