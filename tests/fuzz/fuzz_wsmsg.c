@@ -10,38 +10,11 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "../utf8_ref.h"
 #include "wsmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Reference: decode code points one by one (RFC 3629 by definition). 1 if
- * valid, else 0 with the offset of the first bad sequence's lead byte. */
-static int ref_utf8(const uint8_t *p, size_t n, size_t *bad) {
-  size_t i = 0;
-  while (i < n) {
-    uint32_t c = p[i], cp, min;
-    size_t need;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) need = 1, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) need = 2, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) need = 3, cp = c & 0x07, min = 0x10000;
-    else goto fail;
-    if (n - i - 1 < need) goto fail;
-    for (size_t k = 1; k <= need; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) goto fail;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto fail;
-    i += need + 1;
-  }
-  return 1;
-fail:
-  *bad = i;
-  return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wsmsg_t m;
@@ -73,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   size_t bad = 0, bad_ref = 0;
   int ok = utf8_valid(data, size, &bad);
-  if (ok != ref_utf8(data, size, &bad_ref)) abort();
+  if (ok != utf8_ref_valid(data, size, &bad_ref)) abort();
   if (!ok && bad != bad_ref) abort();
   if (!ok && bad >= size) abort();
   /* with NUL rejection: the first NUL or the first bad sequence, whichever
