@@ -1,6 +1,9 @@
 /* tools/checkdeps.sh: the real tree passes; a throwaway tree with one
- * deliberate violation of each kind fails, naming each one; the same tree
- * without them passes. */
+ * deliberate violation of each kind (libpq in decode, socket I/O in codec,
+ * an include against the layers, a private header, PGconn in a public
+ * header, fixture-store code in the daemon, a sync module writing rows, a
+ * source touching the sink) fails, naming each one; the same tree without
+ * them passes. */
 #include <sys/stat.h>
 
 #include "testutil.h"
@@ -100,6 +103,15 @@ START_TEST(violations_are_reported) {
                      "int main(void) { return replay_store_load(); }\n");
   in_tree("cc -o build/crypto-bet-indexer bad/store.c");
 
+  /* 7. a sync module other than ingest writing rows itself */
+  put("bad/feed.c", "int sink_put_account(void *, const void *);\nint feed_one(void);\n"
+                    "int feed_one(void) { return sink_put_account(0, 0); }\n");
+  in_tree("mkdir -p build/obj/sync build/obj/source && cc -c -o build/obj/sync/feed.o bad/feed.c");
+  /* 8. a source touching the sink */
+  put("bad/src.c", "int sink_flush(void *);\nint src_one(void);\n"
+                   "int src_one(void) { return sink_flush(0); }\n");
+  in_tree("cc -c -o build/obj/source/src.o bad/src.c");
+
   rc = run_checkdeps(build, g_dir, &text);
   ck_assert_int_eq(rc, 1);
   static const char *const want[] = {
@@ -109,10 +121,12 @@ START_TEST(violations_are_reported) {
       "src/cli/peek.c: includes sink_priv.h, private to",
       "include/pure.h:2:typedef struct pg_conn PGconn;",
       "crypto-bet-indexer: contains replay_store_load",
+      "obj/sync/feed.o: references sink_put_account (only sink/* sync/ingest.o may)",
+      "obj/source/src.o (source): references sink_flush",
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     ck_assert_msg(strstr(text, want[i]) != NULL, "missing '%s' in:\n%s", want[i], text);
-  ck_assert_msg(strstr(text, "checkdeps: 6 violation(s)") != NULL, "%s", text);
+  ck_assert_msg(strstr(text, "checkdeps: 8 violation(s)") != NULL, "%s", text);
   free(text);
   char rm[128];
   snprintf(rm, sizeof rm, "rm -rf '%s'", g_dir);

@@ -132,6 +132,26 @@ else
   echo "checkdeps: $BUILD/obj missing: build first" >> "$out"
 fi
 
+# restrict-symbols PATTERN OBJ...: only the listed objects (globs relative
+# to BUILD/obj) may reference symbols matching PATTERN.
+if [ -d "$BUILD/obj" ]; then
+  rules | awk '$1 == "restrict-symbols"' | while read -r _ pat allowed; do
+    for o in "$BUILD"/obj/*/*.o; do
+      [ -f "$o" ] || continue
+      rel=${o#"$BUILD"/obj/}
+      ok=0
+      for g in $allowed; do
+        # shellcheck disable=SC2254
+        case "$rel" in $g) ok=1 ;; esac
+      done
+      [ "$ok" -eq 1 ] && continue
+      $NM -u "$o" | awk '{ print $NF }' | sed 's/@.*//' | grep -E "$pat" | while read -r s; do
+        allowed_symbol "$rel" "$s" || echo "$o: references $s (only $allowed may)" >> "$out"
+      done
+    done
+  done
+fi
+
 rules | awk '$1 == "binary-forbid"' | while read -r _ bin pat; do
   b="$BUILD/$bin"
   if [ ! -f "$b" ]; then
