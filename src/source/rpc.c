@@ -469,14 +469,9 @@ static int raw_batch_elem(const char *body, size_t len, uint64_t id, jsonraw_spa
   jsonraw_span_t v, idv;
   if (jsonraw_iter_init(&it, body, len) != 0) return 0;
   while (jsonraw_iter_next(&it, NULL, &v) == 1) {
-    if (jsonraw_member(v.ptr, v.len, "id", &idv) != 1 || idv.len == 0 || idv.len > 20) continue;
-    char buf[24];
-    memcpy(buf, idv.ptr, idv.len);
-    buf[idv.len] = '\0';
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(buf, &end, 10);
-    if (errno == 0 && *end == '\0' && n == id) {
+    uint64_t n;
+    if (jsonraw_member(v.ptr, v.len, "id", &idv) != 1) continue;
+    if (jsonx_u64_text(idv.ptr, idv.len, &n) == 0 && n == id) {
       *out = v;
       return 1;
     }
