@@ -102,10 +102,7 @@ static void copy_utf8_trunc(char *dst, size_t dstsz, const char *src) {
   dst[n] = '\0';
 }
 
-static bool is_valid_pubkey(const char *s) {
-  uint8_t tmp[32];
-  return s && base58_decode_32(s, tmp) == 0;
-}
+static bool is_valid_pubkey(const char *s) { return base58_text_ok(s, 32); }
 
 int txn_block_from_json(const json_t *block_result, uint64_t slot, txn_block_t *out) {
   memset(out, 0, sizeof *out);
