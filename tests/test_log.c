@@ -121,7 +121,7 @@ START_TEST(config_validation) {
   ck_assert_int_eq(config_apply(&cfg, CONFIG_OPT_COMMITMENT, "finalized"), 1);
   ck_assert_int_eq(config_finish(&cfg, err, sizeof err), 0);
   config_apply(&cfg, CONFIG_OPT_COMMITMENT, "fast");
-  ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
+  ck_assert_int_eq(config_finish(&cfg, err, sizeof err), CONFIG_ERR_VALUE);
   ck_assert_ptr_nonnull(strstr(err, "fast"));
   unsigned long long v;
   ck_assert_int_eq(config_parse_u64("18446744073709551615", &v), 0);
