@@ -436,6 +436,10 @@ static void out_double(out_t *o, double d) {
   if (isnan(d)) return out_str(o, "NaN");
   if (isinf(d)) return out_str(o, d > 0 ? "+Inf" : "-Inf");
   char tmp[40];
+  if (d == trunc(d) && fabs(d) < 1e15) { /* integers print plainly: 450000, not 4.5e+05 */
+    snprintf(tmp, sizeof tmp, "%.0f", d);
+    return out_str(o, tmp);
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, d);
     if (strtod(tmp, NULL) == d) break;
