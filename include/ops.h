@@ -36,7 +36,7 @@ typedef struct ops {
   sdnotify_t sd;
   ops_http_t *http;
   /* main-thread state of ops_tick */
-  int ready_sent, was_ready, status_interval_s;
+  int ready_sent, was_ready, stopping_sent, status_interval_s;
   int64_t last_status_usec;
   uint64_t last_notif, last_commits;
   atomic_int db_seen; /* the database was connected at least once */
@@ -70,7 +70,11 @@ void ops_note_gap_fill_done(ops_t *o);
  * commit time to now. */
 void ops_note_commit(ops_t *o, uint64_t records, double seconds);
 
-/* Sends STOPPING=1, stops the HTTP endpoint, frees the registry. Safe on a
+/* Shutdown has begun (call on SIGTERM, before the last flush): sends
+ * STOPPING=1 once. Main thread. */
+void ops_note_stopping(ops_t *o);
+
+/* Sends STOPPING=1 (unless ops_note_stopping did), stops the HTTP endpoint, frees the registry. Safe on a
  * zeroed ops_t and twice. */
 void ops_stop(ops_t *o);
 

@@ -122,9 +122,15 @@ void ops_note_commit(ops_t *o, uint64_t records, double seconds) {
   metrics_gauge_set(o->m.last_commit_time, (int64_t)time(NULL));
 }
 
+void ops_note_stopping(ops_t *o) {
+  if (!o->reg || o->stopping_sent) return;
+  sdnotify_stopping(&o->sd);
+  o->stopping_sent = 1;
+}
+
 void ops_stop(ops_t *o) {
   if (!o) return;
-  if (o->reg) sdnotify_stopping(&o->sd);
+  ops_note_stopping(o);
   ops_http_stop(o->http);
   o->http = NULL;
   sdnotify_close(&o->sd);
