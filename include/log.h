@@ -48,12 +48,18 @@ void log_set_output_fd(int fd);
 void log_write(log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_debug(comp, ...) \
-  do { if (log_min_level <= LOG_DEBUG) log_write(LOG_DEBUG, comp, __VA_ARGS__); } while (0)
-#define log_info(comp, ...) \
-  do { if (log_min_level <= LOG_INFO) log_write(LOG_INFO, comp, __VA_ARGS__); } while (0)
-#define log_warn(comp, ...) \
-  do { if (log_min_level <= LOG_WARN) log_write(LOG_WARN, comp, __VA_ARGS__); } while (0)
+#define log_debug(comp, ...)                                                                       \
+  do {                                                                                             \
+    if (log_min_level <= LOG_DEBUG) log_write(LOG_DEBUG, comp, __VA_ARGS__);                       \
+  } while (0)
+#define log_info(comp, ...)                                                                        \
+  do {                                                                                             \
+    if (log_min_level <= LOG_INFO) log_write(LOG_INFO, comp, __VA_ARGS__);                         \
+  } while (0)
+#define log_warn(comp, ...)                                                                        \
+  do {                                                                                             \
+    if (log_min_level <= LOG_WARN) log_write(LOG_WARN, comp, __VA_ARGS__);                         \
+  } while (0)
 #define log_error(comp, ...) log_write(LOG_ERROR, comp, __VA_ARGS__)
 
 /* Copies url into out (size outsz, always NUL-terminated) with secrets

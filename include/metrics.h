@@ -49,7 +49,7 @@ typedef struct metrics_spec {
                        (_bucket, _sum, _count) on any type */
   const char *help; /* one line of text; escaped on output */
   metrics_type_t type;
-  size_t nlabels; /* 0..METRICS_MAX_LABELS */
+  size_t nlabels;                              /* 0..METRICS_MAX_LABELS */
   const char *label_names[METRICS_MAX_LABELS]; /* [a-zA-Z_][a-zA-Z0-9_]*, not "__"
                                                   prefixed; histograms: not "le" */
   /* For each label, its values: a NULL-terminated list of 1..METRICS_MAX_VALUES
@@ -97,7 +97,9 @@ metrics_histogram_t *metrics_histogram_at(metrics_family_t *f, const size_t *idx
 /* Hot-path updates: lock-free, safe from any thread, NULL handle is a
  * no-op (so an unwired metric costs nothing and cannot crash). */
 void metrics_counter_add(metrics_counter_t *c, uint64_t n);
-static inline void metrics_counter_inc(metrics_counter_t *c) { metrics_counter_add(c, 1); }
+static inline void metrics_counter_inc(metrics_counter_t *c) {
+  metrics_counter_add(c, 1);
+}
 uint64_t metrics_counter_value(const metrics_counter_t *c);
 
 /* Gauges hold a signed 64-bit integer (slots, Unix seconds, bytes, 0/1):

@@ -96,12 +96,12 @@ typedef enum {
  * failed (metrics_cbi_register then returned an error). */
 typedef struct metrics_cbi {
   metrics_registry_t *reg;
-  metrics_gauge_t *build_info; /* cbi_build_info{version,program_id,commitment} = 1 */
-  metrics_gauge_t *start_time; /* cbi_process_start_time_seconds */
+  metrics_gauge_t *build_info;      /* cbi_build_info{version,program_id,commitment} = 1 */
+  metrics_gauge_t *start_time;      /* cbi_process_start_time_seconds */
   metrics_gauge_t *resident_memory; /* cbi_resident_memory_bytes, sampled at scrape */
   metrics_gauge_t *chain_tip_slot, *chain_tip_block_time;
   metrics_gauge_t *indexed_slot, *indexed_block_time;
-  metrics_gauge_t *ready; /* cbi_ready 0/1 */
+  metrics_gauge_t *ready;            /* cbi_ready 0/1 */
   metrics_gauge_t *last_commit_time; /* cbi_sink_last_commit_timestamp_seconds */
   metrics_gauge_t *backlog_bytes;
   metrics_counter_t *notifications[METRICS_CBI_NOTIF_COUNT];
@@ -136,7 +136,8 @@ typedef struct metrics_cbi_build {
  * /proc/self/statm at each scrape, and fills *m. reg must outlive m.
  * Returns 0 or a negative METRICS_ERR_* (families registered before the
  * failure stay in reg). */
-int metrics_cbi_register(metrics_registry_t *reg, const metrics_cbi_build_t *build, metrics_cbi_t *m);
+int metrics_cbi_register(metrics_registry_t *reg, const metrics_cbi_build_t *build,
+                         metrics_cbi_t *m);
 
 /* Label-value mappings for callers holding strings: the method's enum (OTHER
  * when unknown), the account type's enum (UNKNOWN when unknown). */

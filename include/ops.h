@@ -74,8 +74,8 @@ void ops_note_commit(ops_t *o, uint64_t records, double seconds);
  * STOPPING=1 once. Main thread. */
 void ops_note_stopping(ops_t *o);
 
-/* Sends STOPPING=1 (unless ops_note_stopping did), stops the HTTP endpoint, frees the registry. Safe on a
- * zeroed ops_t and twice. */
+/* Sends STOPPING=1 (unless ops_note_stopping did), stops the HTTP endpoint, frees the registry.
+ * Safe on a zeroed ops_t and twice. */
 void ops_stop(ops_t *o);
 
 #endif

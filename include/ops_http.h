@@ -38,8 +38,8 @@ typedef int (*ops_http_probe_fn)(void *user, char *body, size_t cap);
 #define OPS_HTTP_PROBE_BODY_MAX 4096
 
 typedef struct ops_http_options {
-  const char *listen; /* "127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464", "[::]:9464";
-                         port 0 picks a free port (ops_http_port tells which) */
+  const char *listen;       /* "127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464", "[::]:9464";
+                               port 0 picks a free port (ops_http_port tells which) */
   ops_http_probe_fn health; /* NULL: always healthy while the thread runs */
   void *health_user;
   ops_http_probe_fn ready; /* NULL: never ready (503) */

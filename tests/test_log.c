@@ -18,7 +18,8 @@ static void check_url(const char *in, const char *want) {
 START_TEST(url_query_keys) {
   check_url("https://mainnet.helius-rpc.com/?api-key=abc123-def",
             "https://mainnet.helius-rpc.com/?api-key=***");
-  check_url("https://rpc.example.com/path?x=1&token=zzz", "https://rpc.example.com/path?x=***&token=***");
+  check_url("https://rpc.example.com/path?x=1&token=zzz",
+            "https://rpc.example.com/path?x=***&token=***");
   check_url("wss://rpc.example.com/?api-key=abc", "wss://rpc.example.com/?api-key=***");
 }
 END_TEST
@@ -97,7 +98,8 @@ START_TEST(conninfo_long_uri) {
   for (size_t lead = 990; lead < 1030; lead++) {
     size_t n = 0;
     n += (size_t)snprintf(in + n, sizeof in - n, "postgresql://db/x?application_name=");
-    while (n < lead) in[n++] = 'a';
+    while (n < lead)
+      in[n++] = 'a';
     n += (size_t)snprintf(in + n, sizeof in - n, "&password=s3cretpw&sslmode=require");
     log_redact_conninfo(in, out, sizeof out);
     ck_assert_uint_lt(strlen(out), 1024);
@@ -139,7 +141,6 @@ START_TEST(config_validation) {
 }
 END_TEST
 
-
 /* Runs fn with log lines sent to a temporary file; returns the text. */
 static char *capture_log(void (*fn)(void)) {
   char path[] = "/tmp/cbi-log-XXXXXX";
@@ -162,7 +163,8 @@ static void emit_sample(void) {
   log_error("sink", "database unavailable conninfo=%s error=%s",
             "postgresql://indexer:s3cretpw@db:5432/crypto_bet", "could not connect");
   log_info("sink", "connecting host=db password=s3cretpw dbname=x");
-  log_warn("ingest", "bad\x01name\xff\xc3( tail sig=%s slot=%s", "5xYz\"q\\", "18446744073709551615");
+  log_warn("ingest", "bad\x01name\xff\xc3( tail sig=%s slot=%s", "5xYz\"q\\",
+           "18446744073709551615");
   log_info("live", "plain message without fields");
   log_info("live", "clash message=inner level=9 n=-42 z=007");
 }
@@ -227,7 +229,8 @@ START_TEST(json_lines_parse_and_hold_no_secret) {
   ck_assert_int_eq(json_integer_value(json_object_get(j, "f_level")), 9);
   ck_assert_int_eq(json_integer_value(json_object_get(j, "n")), -42);
   ck_assert_str_eq(json_string_value(json_object_get(j, "z")), "007");
-  for (size_t i = 0; i < n; i++) json_decref(lines[i]);
+  for (size_t i = 0; i < n; i++)
+    json_decref(lines[i]);
   free(text);
 }
 END_TEST
@@ -246,7 +249,8 @@ START_TEST(text_lines_are_redacted_too) {
   ck_assert_ptr_null(strstr(text, "s3cretpw"));
   ck_assert_ptr_null(strstr(text, "tok123456"));
   ck_assert_ptr_nonnull(strstr(text, "[rpc] endpoint=https://***@rpc.example.com/?api-key=***\n"));
-  ck_assert_ptr_nonnull(strstr(text, "[sink] connecting host=db password=*** dbname=x token=***\n"));
+  ck_assert_ptr_nonnull(
+      strstr(text, "[sink] connecting host=db password=*** dbname=x token=***\n"));
   ck_assert_ptr_nonnull(strstr(text, "[ws] line break\n"));
   free(text);
 }
@@ -288,9 +292,9 @@ START_TEST(format_names_and_scrub) {
   ck_assert_int_eq(log_get_format(), LOG_FORMAT_TEXT);
   char out[256];
   /* Already-redacted text passes unchanged; "key=" alone is not a secret. */
-  ck_assert_str_eq(log_scrub("to=https://***@h/?api-key=*** key=AbCdEfGhIjKlMnOpQrStUvWxYz", out,
-                             sizeof out),
-                   "to=https://***@h/?api-key=*** key=AbCdEfGhIjKlMnOpQrStUvWxYz");
+  ck_assert_str_eq(
+      log_scrub("to=https://***@h/?api-key=*** key=AbCdEfGhIjKlMnOpQrStUvWxYz", out, sizeof out),
+      "to=https://***@h/?api-key=*** key=AbCdEfGhIjKlMnOpQrStUvWxYz");
   ck_assert_str_eq(log_scrub("(wss://h.example/?token=zz) API_KEY=qq", out, sizeof out),
                    "(wss://h.example/?token=***) API_KEY=***");
   ck_assert_str_eq(log_scrub("url=postgres://u:pw@db/x", out, sizeof out),

@@ -48,16 +48,20 @@ START_TEST(naming_rules) {
   static const char *const dup[] = {"x", "x", NULL};
   ck_assert_int_eq(reg1(r, "g5", METRICS_GAUGE, "kind", dup), METRICS_ERR_DUPLICATE);
   static const double bad[] = {1, 1};
-  metrics_spec_t s = {.name = "h2", .help = "h", .type = METRICS_HISTOGRAM, .buckets = bad,
-                      .nbuckets = 2};
+  metrics_spec_t s = {
+      .name = "h2", .help = "h", .type = METRICS_HISTOGRAM, .buckets = bad, .nbuckets = 2};
   ck_assert_int_eq(metrics_register(r, &s, NULL), METRICS_ERR_INVALID);
   s.nbuckets = 0;
   ck_assert_int_eq(metrics_register(r, &s, NULL), METRICS_ERR_INVALID);
   s.help = "";
   s.type = METRICS_GAUGE;
   ck_assert_int_eq(metrics_register(r, &s, NULL), METRICS_ERR_INVALID);
-  metrics_spec_t two = {.name = "g6", .help = "h", .type = METRICS_GAUGE, .nlabels = 2,
-                        .label_names = {"k", "k"}, .label_values = {kinds, kinds}};
+  metrics_spec_t two = {.name = "g6",
+                        .help = "h",
+                        .type = METRICS_GAUGE,
+                        .nlabels = 2,
+                        .label_names = {"k", "k"},
+                        .label_values = {kinds, kinds}};
   ck_assert_int_eq(metrics_register(r, &two, NULL), METRICS_ERR_DUPLICATE);
   ck_assert_str_eq(metrics_strerror(METRICS_ERR_NAME), "name breaks the Prometheus naming rules");
   /* Only the two valid families exist. */
@@ -74,16 +78,24 @@ START_TEST(exact_exposition) {
   static const char *const meth[] = {"get", "put", NULL};
   static const char *const outc[] = {"ok", "err", NULL};
   metrics_family_t *fc, *fg, *fh;
-  metrics_spec_t c = {.name = "t_requests_total", .help = "Requests.", .type = METRICS_COUNTER,
-                      .nlabels = 2, .label_names = {"method", "outcome"},
+  metrics_spec_t c = {.name = "t_requests_total",
+                      .help = "Requests.",
+                      .type = METRICS_COUNTER,
+                      .nlabels = 2,
+                      .label_names = {"method", "outcome"},
                       .label_values = {meth, outc}};
   ck_assert_int_eq(metrics_register(r, &c, &fc), 0);
   metrics_spec_t g = {.name = "t_slot", .help = "Slot.", .type = METRICS_GAUGE};
   ck_assert_int_eq(metrics_register(r, &g, &fg), 0);
   static const double b[] = {0.005, 0.1, 2.5};
-  metrics_spec_t h = {.name = "t_latency_seconds", .help = "Latency.", .type = METRICS_HISTOGRAM,
-                      .nlabels = 1, .label_names = {"method"}, .label_values = {meth},
-                      .buckets = b, .nbuckets = 3};
+  metrics_spec_t h = {.name = "t_latency_seconds",
+                      .help = "Latency.",
+                      .type = METRICS_HISTOGRAM,
+                      .nlabels = 1,
+                      .label_names = {"method"},
+                      .label_values = {meth},
+                      .buckets = b,
+                      .nbuckets = 3};
   ck_assert_int_eq(metrics_register(r, &h, &fh), 0);
 
   metrics_counter_add(metrics_counter_get(fc, (const char *const[]){"put", "err"}), 7);
@@ -107,30 +119,29 @@ START_TEST(exact_exposition) {
   metrics_gauge_set(NULL, 1);
   metrics_histogram_observe(NULL, 1);
 
-  const char *want =
-      "# HELP t_requests_total Requests.\n"
-      "# TYPE t_requests_total counter\n"
-      "t_requests_total{method=\"get\",outcome=\"ok\"} 1\n"
-      "t_requests_total{method=\"get\",outcome=\"err\"} 0\n"
-      "t_requests_total{method=\"put\",outcome=\"ok\"} 0\n"
-      "t_requests_total{method=\"put\",outcome=\"err\"} 7\n"
-      "# HELP t_slot Slot.\n"
-      "# TYPE t_slot gauge\n"
-      "t_slot 9007199254740993\n"
-      "# HELP t_latency_seconds Latency.\n"
-      "# TYPE t_latency_seconds histogram\n"
-      "t_latency_seconds_bucket{method=\"get\",le=\"0.005\"} 1\n"
-      "t_latency_seconds_bucket{method=\"get\",le=\"0.1\"} 2\n"
-      "t_latency_seconds_bucket{method=\"get\",le=\"2.5\"} 2\n"
-      "t_latency_seconds_bucket{method=\"get\",le=\"+Inf\"} 3\n"
-      "t_latency_seconds_sum{method=\"get\"} 3.055\n"
-      "t_latency_seconds_count{method=\"get\"} 3\n"
-      "t_latency_seconds_bucket{method=\"put\",le=\"0.005\"} 0\n"
-      "t_latency_seconds_bucket{method=\"put\",le=\"0.1\"} 0\n"
-      "t_latency_seconds_bucket{method=\"put\",le=\"2.5\"} 0\n"
-      "t_latency_seconds_bucket{method=\"put\",le=\"+Inf\"} 0\n"
-      "t_latency_seconds_sum{method=\"put\"} 0\n"
-      "t_latency_seconds_count{method=\"put\"} 0\n";
+  const char *want = "# HELP t_requests_total Requests.\n"
+                     "# TYPE t_requests_total counter\n"
+                     "t_requests_total{method=\"get\",outcome=\"ok\"} 1\n"
+                     "t_requests_total{method=\"get\",outcome=\"err\"} 0\n"
+                     "t_requests_total{method=\"put\",outcome=\"ok\"} 0\n"
+                     "t_requests_total{method=\"put\",outcome=\"err\"} 7\n"
+                     "# HELP t_slot Slot.\n"
+                     "# TYPE t_slot gauge\n"
+                     "t_slot 9007199254740993\n"
+                     "# HELP t_latency_seconds Latency.\n"
+                     "# TYPE t_latency_seconds histogram\n"
+                     "t_latency_seconds_bucket{method=\"get\",le=\"0.005\"} 1\n"
+                     "t_latency_seconds_bucket{method=\"get\",le=\"0.1\"} 2\n"
+                     "t_latency_seconds_bucket{method=\"get\",le=\"2.5\"} 2\n"
+                     "t_latency_seconds_bucket{method=\"get\",le=\"+Inf\"} 3\n"
+                     "t_latency_seconds_sum{method=\"get\"} 3.055\n"
+                     "t_latency_seconds_count{method=\"get\"} 3\n"
+                     "t_latency_seconds_bucket{method=\"put\",le=\"0.005\"} 0\n"
+                     "t_latency_seconds_bucket{method=\"put\",le=\"0.1\"} 0\n"
+                     "t_latency_seconds_bucket{method=\"put\",le=\"2.5\"} 0\n"
+                     "t_latency_seconds_bucket{method=\"put\",le=\"+Inf\"} 0\n"
+                     "t_latency_seconds_sum{method=\"put\"} 0\n"
+                     "t_latency_seconds_count{method=\"put\"} 0\n";
   size_t len = 0;
   int rc = 0;
   char *txt = metrics_render_alloc(r, 1 << 20, &len, &rc);
@@ -147,8 +158,11 @@ END_TEST
 START_TEST(escaping) {
   metrics_registry_t *r = metrics_registry_new();
   static const char *const vals[] = {"a\"b\\c\nd", NULL};
-  metrics_spec_t s = {.name = "esc_total", .help = "Back\\slash and\nnewline \"kept\".",
-                      .type = METRICS_COUNTER, .nlabels = 1, .label_names = {"v"},
+  metrics_spec_t s = {.name = "esc_total",
+                      .help = "Back\\slash and\nnewline \"kept\".",
+                      .type = METRICS_COUNTER,
+                      .nlabels = 1,
+                      .label_names = {"v"},
                       .label_values = {vals}};
   ck_assert_int_eq(metrics_register(r, &s, NULL), 0);
   char buf[512];
@@ -229,8 +243,8 @@ START_TEST(concurrent_updates) {
   metrics_spec_t c = {.name = "hot_total", .help = "h", .type = METRICS_COUNTER};
   metrics_spec_t g = {.name = "hot_gauge", .help = "h", .type = METRICS_GAUGE};
   static const double b[] = {0.25, 1};
-  metrics_spec_t h = {.name = "hot_seconds", .help = "h", .type = METRICS_HISTOGRAM, .buckets = b,
-                      .nbuckets = 2};
+  metrics_spec_t h = {
+      .name = "hot_seconds", .help = "h", .type = METRICS_HISTOGRAM, .buckets = b, .nbuckets = 2};
   ck_assert_int_eq(metrics_register(r, &c, &fc), 0);
   ck_assert_int_eq(metrics_register(r, &g, &fg), 0);
   ck_assert_int_eq(metrics_register(r, &h, &fh), 0);
@@ -239,8 +253,10 @@ START_TEST(concurrent_updates) {
   pthread_t w[3], s;
   stop_scrape = 0;
   pthread_create(&s, NULL, scraper, r);
-  for (int i = 0; i < 3; i++) pthread_create(&w[i], NULL, hot_writer, &t);
-  for (int i = 0; i < 3; i++) pthread_join(w[i], NULL);
+  for (int i = 0; i < 3; i++)
+    pthread_create(&w[i], NULL, hot_writer, &t);
+  for (int i = 0; i < 3; i++)
+    pthread_join(w[i], NULL);
   __atomic_store_n(&stop_scrape, 1, __ATOMIC_RELAXED);
   pthread_join(s, NULL);
   ck_assert_uint_eq(metrics_counter_value(t.c), 3 * HOT_N);

@@ -15,7 +15,9 @@
 
 #define UNIT "deploy/crypto-bet-indexer.service"
 
-static int run(const char *cmd, char *out, size_t outsz) { return pt_popen(cmd, out, outsz); }
+static int run(const char *cmd, char *out, size_t outsz) {
+  return pt_popen(cmd, out, outsz);
+}
 
 START_TEST(alert_rules_check) {
   char out[2000];
@@ -104,14 +106,23 @@ END_TEST
 
 START_TEST(unit_settings) {
   char *u = tu_read_file(UNIT, NULL);
-  static const char *const must[] = {
-      "\nType=notify\n",          "\nNotifyAccess=main\n",      "\nWatchdogSec=",
-      "\nRestart=on-failure\n",   "\nDynamicUser=yes\n",        "\nProtectSystem=strict\n",
-      "\nProtectHome=yes\n",      "\nPrivateTmp=yes\n",         "\nNoNewPrivileges=yes\n",
-      "\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",   "\nMemoryMax=",
-      "\nProtectKernelTunables=yes\n", "\nProtectKernelModules=yes\n",
-      "\nLockPersonality=yes\n",  "\nProtectControlGroups=yes\n", "\nCapabilityBoundingSet=\n",
-      "\nEnvironment=HTTP_LISTEN=127.0.0.1:9464\n"};
+  static const char *const must[] = {"\nType=notify\n",
+                                     "\nNotifyAccess=main\n",
+                                     "\nWatchdogSec=",
+                                     "\nRestart=on-failure\n",
+                                     "\nDynamicUser=yes\n",
+                                     "\nProtectSystem=strict\n",
+                                     "\nProtectHome=yes\n",
+                                     "\nPrivateTmp=yes\n",
+                                     "\nNoNewPrivileges=yes\n",
+                                     "\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
+                                     "\nMemoryMax=",
+                                     "\nProtectKernelTunables=yes\n",
+                                     "\nProtectKernelModules=yes\n",
+                                     "\nLockPersonality=yes\n",
+                                     "\nProtectControlGroups=yes\n",
+                                     "\nCapabilityBoundingSet=\n",
+                                     "\nEnvironment=HTTP_LISTEN=127.0.0.1:9464\n"};
   for (size_t i = 0; i < sizeof must / sizeof *must; i++)
     ck_assert_msg(strstr(u, must[i]) != NULL, "unit lacks %s", must[i]);
   ck_assert_ptr_null(strstr(u, "Restart=always"));

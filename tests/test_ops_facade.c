@@ -72,10 +72,11 @@ START_TEST(daemon_flow) {
   unsetenv("WATCHDOG_PID");
 
   ops_t ops;
-  ops_options_t opt = {.http_listen = "127.0.0.1:0",
-                       .ready_max_lag = 150,
-                       .status_interval_s = 3600,
-                       .build = {"0.1.0", "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe", "confirmed"}};
+  ops_options_t opt = {
+      .http_listen = "127.0.0.1:0",
+      .ready_max_lag = 150,
+      .status_interval_s = 3600,
+      .build = {"0.1.0", "kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe", "confirmed"}};
   char err[256];
   ck_assert_msg(ops_start(&ops, &opt, err, sizeof err) == 0, "%s", err);
   int port = ops_http_port(ops.http);
@@ -98,8 +99,9 @@ START_TEST(daemon_flow) {
   ops_tick(&ops, 1);
   ck_assert_int_eq(get_code(port, "/ready"), 503); /* lag 200 > 150 */
   next_dgram(fd, d, sizeof d);
-  ck_assert_msg(strncmp(d, "STATUS=catching up tip=312000200 indexed=312000000 lag=200 slots", 64) == 0,
-                "%s", d);
+  ck_assert_msg(
+      strncmp(d, "STATUS=catching up tip=312000200 indexed=312000000 lag=200 slots", 64) == 0, "%s",
+      d);
   next_dgram(fd, d, sizeof d);
   ck_assert_str_eq(d, "READY=1");
   next_dgram(fd, d, sizeof d);

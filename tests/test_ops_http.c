@@ -39,13 +39,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
   size_t k = sz * n;
   if (k > 6 && strncasecmp(p, "allow:", 6) == 0) {
     size_t skip = 6;
-    while (skip < k && p[skip] == ' ') skip++;
+    while (skip < k && p[skip] == ' ')
+      skip++;
     size_t m = k - skip;
     if (m >= sizeof r->allow) m = sizeof r->allow - 1;
     memcpy(r->allow, p + skip, m);
     r->allow[m] = '\0';
     char *e = r->allow + strlen(r->allow);
-    while (e > r->allow && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ')) *--e = '\0';
+    while (e > r->allow && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+      *--e = '\0';
   }
   return k;
 }
@@ -64,8 +66,10 @@ static resp_t fetch(const char *host, int port, const char *path, const char *me
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  if (method && strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
-  else if (method) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (method && strcmp(method, "POST") == 0)
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
+  else if (method)
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   CURLcode rc = curl_easy_perform(c);
   ck_assert_msg(rc == CURLE_OK, "%s: %s", url, curl_easy_strerror(rc));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
@@ -95,10 +99,10 @@ START_TEST(parse_listen) {
   ck_assert_str_eq(host, "::1");
   ck_assert_int_eq(port, 0);
   ck_assert_int_eq(v6, 1);
-  static const char *const bad[] = {"127.0.0.1",    "127.0.0.1:",     "127.0.0.1:65536",
-                                    "::1:9464",     "[::1]9464",      "localhost:9464",
-                                    ":9464",        "127.0.0.1:-1",   "127.0.0.1:12a",
-                                    "[127.0.0.1]:1", "300.0.0.1:1",   "[::1]:99999999999"};
+  static const char *const bad[] = {"127.0.0.1",     "127.0.0.1:",   "127.0.0.1:65536",
+                                    "::1:9464",      "[::1]9464",    "localhost:9464",
+                                    ":9464",         "127.0.0.1:-1", "127.0.0.1:12a",
+                                    "[127.0.0.1]:1", "300.0.0.1:1",  "[::1]:99999999999"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     ck_assert_msg(ops_http_parse_listen(bad[i], host, sizeof host, &port, &v6) == OPS_HTTP_ERR_ADDR,
                   "accepted %s", bad[i]);
@@ -223,17 +227,21 @@ static void serve_and_check(const char *listen, const char *host) {
   metrics_registry_free(reg);
 }
 
-START_TEST(serves_ipv4_loopback) { serve_and_check("127.0.0.1:0", "127.0.0.1"); }
+START_TEST(serves_ipv4_loopback) {
+  serve_and_check("127.0.0.1:0", "127.0.0.1");
+}
 END_TEST
 
-START_TEST(serves_ipv6_loopback) { serve_and_check("[::1]:0", "[::1]"); }
+START_TEST(serves_ipv6_loopback) {
+  serve_and_check("[::1]:0", "[::1]");
+}
 END_TEST
 
 START_TEST(health_fails_when_a_loop_stalls) {
   opstate_t st;
   opstate_init(&st, 150, 1);
-  ops_http_options_t o = {.listen = "127.0.0.1:0", .health = opstate_health_probe,
-                          .health_user = &st};
+  ops_http_options_t o = {
+      .listen = "127.0.0.1:0", .health = opstate_health_probe, .health_user = &st};
   ops_http_t *h = NULL;
   char err[256];
   ck_assert_msg(ops_http_start(&o, &h, err, sizeof err) == 0, "%s", err);

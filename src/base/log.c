@@ -26,19 +26,28 @@ int log_set_level(const char *name) {
   return -1;
 }
 
-void log_set_format(log_format_t format) { atomic_store(&log_format, (int)format); }
+void log_set_format(log_format_t format) {
+  atomic_store(&log_format, (int)format);
+}
 
 int log_set_format_name(const char *name) {
   if (!name) return -1;
-  if (strcasecmp(name, "text") == 0) log_set_format(LOG_FORMAT_TEXT);
-  else if (strcasecmp(name, "json") == 0) log_set_format(LOG_FORMAT_JSON);
-  else return -1;
+  if (strcasecmp(name, "text") == 0)
+    log_set_format(LOG_FORMAT_TEXT);
+  else if (strcasecmp(name, "json") == 0)
+    log_set_format(LOG_FORMAT_JSON);
+  else
+    return -1;
   return 0;
 }
 
-log_format_t log_get_format(void) { return (log_format_t)atomic_load(&log_format); }
+log_format_t log_get_format(void) {
+  return (log_format_t)atomic_load(&log_format);
+}
 
-void log_set_output_fd(int fd) { atomic_store(&log_fd, fd); }
+void log_set_output_fd(int fd) {
+  atomic_store(&log_fd, fd);
+}
 
 /* ---- redaction at the sink ---- */
 
@@ -53,13 +62,14 @@ static int is_word_start(const char *msg, const char *p) {
 static size_t url_scheme_len(const char *p) {
   if (!isalpha((unsigned char)*p)) return 0;
   size_t i = 1;
-  while (isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.') i++;
+  while (isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.')
+    i++;
   return strncmp(p + i, "://", 3) == 0 ? i + 3 : 0;
 }
 
 /* Length of a secret key plus its '=' at p (case-insensitive), else 0. */
 static size_t secret_key_len(const char *p) {
-  static const char *const keys[] = {"password=", "passwd=", "token=",  "secret=",
+  static const char *const keys[] = {"password=", "passwd=",  "token=",  "secret=",
                                      "api-key=",  "api_key=", "apikey=", "access_token="};
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
     size_t n = strlen(keys[i]);
@@ -80,22 +90,28 @@ char *log_scrub(const char *msg, char *out, size_t outsz) {
       size_t m = n < sizeof tok - 1 ? n : sizeof tok - 1;
       memcpy(tok, p, m);
       tok[m] = '\0';
-      if (strncmp(tok, "postgres", 8) == 0) log_redact_conninfo(tok, red, sizeof red);
-      else log_redact_url(tok, red, sizeof red);
-      for (const char *q = red; *q && o + 1 < outsz; q++) out[o++] = *q;
+      if (strncmp(tok, "postgres", 8) == 0)
+        log_redact_conninfo(tok, red, sizeof red);
+      else
+        log_redact_url(tok, red, sizeof red);
+      for (const char *q = red; *q && o + 1 < outsz; q++)
+        out[o++] = *q;
       p += n;
       continue;
     }
     if (is_word_start(msg, p) && (k = secret_key_len(p)) > 0) {
-      for (size_t i = 0; i < k && o + 1 < outsz; i++) out[o++] = p[i];
-      for (const char *q = "***"; *q && o + 1 < outsz; q++) out[o++] = *q;
+      for (size_t i = 0; i < k && o + 1 < outsz; i++)
+        out[o++] = p[i];
+      for (const char *q = "***"; *q && o + 1 < outsz; q++)
+        out[o++] = *q;
       p += k;
       if (*p == '\'') { /* libpq quoting: 'a b\' c' */
         for (p++; *p && *p != '\''; p++)
           if (*p == '\\' && p[1]) p++;
         if (*p) p++;
       } else {
-        while (*p && *p != ' ' && *p != '\t' && *p != '&') p++;
+        while (*p && *p != ' ' && *p != '\t' && *p != '&')
+          p++;
       }
       continue;
     }
@@ -118,7 +134,9 @@ static void jb_put(jbuf_t *b, const char *s, size_t n) {
   b->len += n;
 }
 
-static void jb_str(jbuf_t *b, const char *s) { jb_put(b, s, strlen(s)); }
+static void jb_str(jbuf_t *b, const char *s) {
+  jb_put(b, s, strlen(s));
+}
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), else 0. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
@@ -126,10 +144,14 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   size_t len;
   unsigned cp;
   if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4, cp = c & 0x07;
+  else
+    return 0;
   if (len > n) return 0;
   for (size_t i = 1; i < len; i++) {
     if ((s[i] & 0xC0) != 0x80) return 0;
@@ -177,7 +199,8 @@ static void jb_json_string(jbuf_t *b, const char *s, size_t n) {
 static size_t field_key_len(const char *p) {
   if (!(isalpha((unsigned char)*p) || *p == '_')) return 0;
   size_t i = 1;
-  while (isalnum((unsigned char)p[i]) || p[i] == '_' || p[i] == '.' || p[i] == '-') i++;
+  while (isalnum((unsigned char)p[i]) || p[i] == '_' || p[i] == '.' || p[i] == '-')
+    i++;
   return p[i] == '=' ? i : 0;
 }
 
@@ -209,14 +232,16 @@ static size_t json_line(char *out, size_t outsz, const char *ts, log_level_t lev
   jb_str(&b, ",\"message\":");
   const char *f = next_field(msg, msg);
   size_t mlen = (size_t)(f - msg);
-  while (mlen > 0 && msg[mlen - 1] == ' ') mlen--;
+  while (mlen > 0 && msg[mlen - 1] == ' ')
+    mlen--;
   jb_json_string(&b, msg, mlen);
   while (*f) {
     size_t klen = field_key_len(f);
     const char *v = f + klen + 1;
     const char *nf = next_field(msg, v);
     size_t vlen = (size_t)(nf - v);
-    while (vlen > 0 && v[vlen - 1] == ' ') vlen--;
+    while (vlen > 0 && v[vlen - 1] == ' ')
+      vlen--;
     static const char *const fixed[] = {"time", "level", "component", "message"};
     int clash = 0;
     for (size_t i = 0; i < 4; i++)
@@ -227,8 +252,10 @@ static size_t json_line(char *out, size_t outsz, const char *ts, log_level_t lev
     jb_put(&b, ",", 1);
     jb_json_string(&b, key, strlen(key));
     jb_put(&b, ":", 1);
-    if (is_small_int(v, vlen)) jb_put(&b, v, vlen);
-    else jb_json_string(&b, v, vlen);
+    if (is_small_int(v, vlen))
+      jb_put(&b, v, vlen);
+    else
+      jb_json_string(&b, v, vlen);
     if (b.len == b.cap) { /* full: drop the partial member, keep the object valid */
       b.len = before;
       break;
@@ -273,7 +300,9 @@ void log_write(log_level_t level, const char *component, const char *fmt, ...) {
   (void)w;
 }
 
-static int is_key_char(int c) { return isalnum(c) || c == '_' || c == '-'; }
+static int is_key_char(int c) {
+  return isalnum(c) || c == '_' || c == '-';
+}
 
 /* Where the authority (userinfo@host:port) of url starts: after a leading
  * "scheme:" and any number of slashes (libcurl also accepts "https:/h" and
@@ -282,10 +311,12 @@ static const char *url_authority(const char *url) {
   const char *q = url;
   if (isalpha((unsigned char)*q)) {
     q++;
-    while (isalnum((unsigned char)*q) || *q == '+' || *q == '-' || *q == '.') q++;
+    while (isalnum((unsigned char)*q) || *q == '+' || *q == '-' || *q == '.')
+      q++;
     if (*q == ':') {
       q++;
-      while (*q == '/') q++;
+      while (*q == '/')
+        q++;
       return q;
     }
   }
@@ -296,12 +327,21 @@ static const char *url_authority(const char *url) {
 char *log_redact_url(const char *url, char *out, size_t outsz) {
   size_t o = 0;
   if (outsz == 0) return out;
-#define PUT(c) do { char c_ = (char)(c); if (o + 1 < outsz) out[o++] = c_; } while (0)
-#define PUTS(s) do { for (const char *q_ = (s); *q_; q_++) PUT(*q_); } while (0)
+#define PUT(c)                                                                                     \
+  do {                                                                                             \
+    char c_ = (char)(c);                                                                           \
+    if (o + 1 < outsz) out[o++] = c_;                                                              \
+  } while (0)
+#define PUTS(s)                                                                                    \
+  do {                                                                                             \
+    for (const char *q_ = (s); *q_; q_++)                                                          \
+      PUT(*q_);                                                                                    \
+  } while (0)
   const char *p = url;
   const char *auth = url_authority(url);
   {
-    for (; p < auth; p++) PUT(*p);
+    for (; p < auth; p++)
+      PUT(*p);
     const char *end = p + strcspn(p, "/?#");
     const char *at = NULL; /* the last '@' ends the userinfo */
     for (const char *q = p; q < end; q++)
@@ -316,10 +356,12 @@ char *log_redact_url(const char *url, char *out, size_t outsz) {
     if (*p == '?' || (in_query && *p == '&')) {
       in_query = 1;
       PUT(*p++);
-      while (*p && *p != '=' && *p != '&') PUT(*p++);
+      while (*p && *p != '=' && *p != '&')
+        PUT(*p++);
       if (*p == '=') {
         PUT(*p++);
-        while (*p && *p != '&' && *p != '#') p++;
+        while (*p && *p != '&' && *p != '#')
+          p++;
         PUTS("***");
       }
       continue;
@@ -327,7 +369,8 @@ char *log_redact_url(const char *url, char *out, size_t outsz) {
     if (*p == '/' && !in_query) {
       PUT(*p++);
       size_t seg = 0;
-      while (is_key_char((unsigned char)p[seg])) seg++;
+      while (is_key_char((unsigned char)p[seg]))
+        seg++;
       if (seg >= 20 && (p[seg] == '\0' || p[seg] == '/' || p[seg] == '?' || p[seg] == '#')) {
         PUTS("***");
         p += seg;
@@ -359,25 +402,30 @@ char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz) {
     char tmp[1024];
     size_t o = 0;
     const char *p = conninfo;
-    for (; p < conninfo + prefix; p++) tmp[o++] = *p;
+    for (; p < conninfo + prefix; p++)
+      tmp[o++] = *p;
     const char *end = p + strcspn(p, "/"); /* libpq: userinfo may hold ? and # */
     const char *at = memchr(p, '@', (size_t)(end - p));
     if (at) {
       const char *colon = memchr(p, ':', (size_t)(at - p));
       const char *uend = colon ? colon : at;
-      for (; p < uend && o + 1 < sizeof tmp; p++) tmp[o++] = *p;
+      for (; p < uend && o + 1 < sizeof tmp; p++)
+        tmp[o++] = *p;
       if (colon) {
         const char *mask = ":***";
-        for (; *mask && o + 1 < sizeof tmp; mask++) tmp[o++] = *mask;
+        for (; *mask && o + 1 < sizeof tmp; mask++)
+          tmp[o++] = *mask;
       }
       p = at;
     }
     for (; *p && o + 1 < sizeof tmp; p++) {
       if (strncmp(p, "password=", 9) == 0) {
         const char *mask = "password=***";
-        for (; *mask && o + 1 < sizeof tmp; mask++) tmp[o++] = *mask;
+        for (; *mask && o + 1 < sizeof tmp; mask++)
+          tmp[o++] = *mask;
         p += 9;
-        while (*p && *p != '&') p++;
+        while (*p && *p != '&')
+          p++;
         if (!*p || o + 1 >= sizeof tmp) break;
       }
       tmp[o++] = *p;
@@ -391,18 +439,22 @@ char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz) {
   while (*p && o + 1 < outsz) {
     if ((p == conninfo || isspace((unsigned char)p[-1])) && strncmp(p, "password", 8) == 0) {
       const char *q = p + 8;
-      while (isspace((unsigned char)*q)) q++;
+      while (isspace((unsigned char)*q))
+        q++;
       if (*q == '=') {
         const char *mask = "password=***";
-        for (; *mask && o + 1 < outsz; mask++) out[o++] = *mask;
+        for (; *mask && o + 1 < outsz; mask++)
+          out[o++] = *mask;
         q++;
-        while (isspace((unsigned char)*q)) q++;
+        while (isspace((unsigned char)*q))
+          q++;
         if (*q == '\'') {
           for (q++; *q && *q != '\''; q++)
             if (*q == '\\' && q[1]) q++;
           if (*q) q++;
         } else {
-          while (*q && !isspace((unsigned char)*q)) q++;
+          while (*q && !isspace((unsigned char)*q))
+            q++;
         }
         p = q;
         continue;

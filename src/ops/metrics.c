@@ -76,12 +76,14 @@ static void family_free(metrics_family_t *f) {
   for (size_t i = 0; i < METRICS_MAX_LABELS; i++) {
     free(f->label_names[i]);
     if (f->values[i])
-      for (size_t j = 0; j < f->nvalues[i]; j++) free(f->values[i][j]);
+      for (size_t j = 0; j < f->nvalues[i]; j++)
+        free(f->values[i][j]);
     free(f->values[i]);
   }
   if (f->type == METRICS_HISTOGRAM && f->series) {
     metrics_histogram_t *h = f->series;
-    for (size_t i = 0; i < f->nseries; i++) free(h[i].counts);
+    for (size_t i = 0; i < f->nseries; i++)
+      free(h[i].counts);
   }
   free(f->series);
   free(f);
@@ -101,8 +103,12 @@ void metrics_registry_free(metrics_registry_t *r) {
 
 /* ---- validation ---- */
 
-static int is_alpha_(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_alpha_(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_digit(int c) {
+  return c >= '0' && c <= '9';
+}
 
 static int valid_metric_name(const char *s) {
   if (!s || !*s || !(is_alpha_(*s) || *s == ':')) return 0;
@@ -194,7 +200,8 @@ int metrics_register(metrics_registry_t *r, const metrics_spec_t *sp, metrics_fa
   if (!f->name || !f->help) goto out;
   for (size_t i = 0; i < sp->nlabels; i++) {
     size_t k = 0;
-    while (sp->label_values[i][k]) k++;
+    while (sp->label_values[i][k])
+      k++;
     f->label_names[i] = dupstr(sp->label_names[i]);
     f->values[i] = calloc(k, sizeof(char *));
     if (!f->label_names[i] || !f->values[i]) goto out;
@@ -205,11 +212,13 @@ int metrics_register(metrics_registry_t *r, const metrics_spec_t *sp, metrics_fa
   if (sp->type == METRICS_COUNTER) {
     metrics_counter_t *c = calloc(nseries, sizeof *c);
     if (!(f->series = c)) goto out;
-    for (size_t i = 0; i < nseries; i++) atomic_init(&c[i].v, 0);
+    for (size_t i = 0; i < nseries; i++)
+      atomic_init(&c[i].v, 0);
   } else if (sp->type == METRICS_GAUGE) {
     metrics_gauge_t *g = calloc(nseries, sizeof *g);
     if (!(f->series = g)) goto out;
-    for (size_t i = 0; i < nseries; i++) atomic_init(&g[i].v, 0);
+    for (size_t i = 0; i < nseries; i++)
+      atomic_init(&g[i].v, 0);
   } else {
     f->nbuckets = sp->nbuckets;
     memcpy(f->buckets, sp->buckets, sp->nbuckets * sizeof(double));
@@ -223,11 +232,14 @@ int metrics_register(metrics_registry_t *r, const metrics_spec_t *sp, metrics_fa
       atomic_init(&h[i].sum_bits, bits);
       h[i].counts = calloc(sp->nbuckets + 1, sizeof(_Atomic uint64_t));
       if (!h[i].counts) goto out;
-      for (size_t b = 0; b <= sp->nbuckets; b++) atomic_init(&h[i].counts[b], 0);
+      for (size_t b = 0; b <= sp->nbuckets; b++)
+        atomic_init(&h[i].counts[b], 0);
     }
   }
-  if (r->tail) r->tail->next = f;
-  else r->head = f;
+  if (r->tail)
+    r->tail->next = f;
+  else
+    r->head = f;
   r->tail = f;
   if (out) *out = f;
   rc = METRICS_OK;
@@ -242,7 +254,8 @@ metrics_family_t *metrics_find(metrics_registry_t *r, const char *name) {
   if (!r || !name) return NULL;
   pthread_mutex_lock(&r->mu);
   metrics_family_t *f = r->head;
-  while (f && strcmp(f->name, name) != 0) f = f->next;
+  while (f && strcmp(f->name, name) != 0)
+    f = f->next;
   pthread_mutex_unlock(&r->mu);
   return f;
 }
@@ -264,23 +277,24 @@ static long series_pos_by_values(const metrics_family_t *f, const char *const *v
   for (size_t i = 0; i < f->nlabels; i++) {
     if (!values || !values[i]) return -1;
     size_t j = 0;
-    while (j < f->nvalues[i] && strcmp(f->values[i][j], values[i]) != 0) j++;
+    while (j < f->nvalues[i] && strcmp(f->values[i][j], values[i]) != 0)
+      j++;
     if (j == f->nvalues[i]) return -1;
     idx[i] = j;
   }
   return series_pos(f, idx);
 }
 
-#define SERIES_GETTERS(TYPE, ENUM, NAME)                                        \
-  TYPE *metrics_##NAME##_get(metrics_family_t *f, const char *const *values) {  \
-    if (!f || f->type != ENUM) return NULL;                                     \
-    long p = series_pos_by_values(f, values);                                   \
-    return p < 0 ? NULL : (TYPE *)f->series + p;                                \
-  }                                                                             \
-  TYPE *metrics_##NAME##_at(metrics_family_t *f, const size_t *idx) {           \
-    if (!f || f->type != ENUM) return NULL;                                     \
-    long p = series_pos(f, idx);                                                \
-    return p < 0 ? NULL : (TYPE *)f->series + p;                                \
+#define SERIES_GETTERS(TYPE, ENUM, NAME)                                                           \
+  TYPE *metrics_##NAME##_get(metrics_family_t *f, const char *const *values) {                     \
+    if (!f || f->type != ENUM) return NULL;                                                        \
+    long p = series_pos_by_values(f, values);                                                      \
+    return p < 0 ? NULL : (TYPE *)f->series + p;                                                   \
+  }                                                                                                \
+  TYPE *metrics_##NAME##_at(metrics_family_t *f, const size_t *idx) {                              \
+    if (!f || f->type != ENUM) return NULL;                                                        \
+    long p = series_pos(f, idx);                                                                   \
+    return p < 0 ? NULL : (TYPE *)f->series + p;                                                   \
   }
 
 SERIES_GETTERS(metrics_counter_t, METRICS_COUNTER, counter)
@@ -308,9 +322,8 @@ void metrics_gauge_add(metrics_gauge_t *g, int64_t delta) {
 void metrics_gauge_max(metrics_gauge_t *g, int64_t v) {
   if (!g) return;
   int64_t cur = atomic_load_explicit(&g->v, memory_order_relaxed);
-  while (cur < v &&
-         !atomic_compare_exchange_weak_explicit(&g->v, &cur, v, memory_order_relaxed,
-                                                memory_order_relaxed)) {
+  while (cur < v && !atomic_compare_exchange_weak_explicit(&g->v, &cur, v, memory_order_relaxed,
+                                                           memory_order_relaxed)) {
   }
 }
 
@@ -334,7 +347,8 @@ void metrics_histogram_observe(metrics_histogram_t *h, double v) {
   if (!h || isnan(v)) return;
   const metrics_family_t *f = h->fam;
   size_t b = 0;
-  while (b < f->nbuckets && v > f->buckets[b]) b++;
+  while (b < f->nbuckets && v > f->buckets[b])
+    b++;
   atomic_fetch_add_explicit(&h->counts[b], 1, memory_order_relaxed);
   uint64_t cur = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit(&h->sum_bits, &cur,
@@ -388,7 +402,8 @@ static void out_put(out_t *o, const char *s, size_t n) {
   }
   if (o->heap && o->len + n + 1 > o->cap) {
     size_t nc = o->cap ? o->cap : 4096;
-    while (nc < o->len + n + 1) nc *= 2;
+    while (nc < o->len + n + 1)
+      nc *= 2;
     if (nc > o->max) nc = o->max;
     char *np = realloc(o->p, nc);
     if (!np) {
@@ -403,7 +418,9 @@ static void out_put(out_t *o, const char *s, size_t n) {
   o->p[o->len] = '\0';
 }
 
-static void out_str(out_t *o, const char *s) { out_put(o, s, strlen(s)); }
+static void out_str(out_t *o, const char *s) {
+  out_put(o, s, strlen(s));
+}
 
 static void out_fmt(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out_fmt(out_t *o, const char *fmt, ...) {
@@ -420,10 +437,14 @@ static void out_escaped(out_t *o, const char *s, int quote) {
   const char *run = s;
   for (const char *p = s;; p++) {
     const char *rep = NULL;
-    if (*p == '\\') rep = "\\\\";
-    else if (*p == '\n') rep = "\\n";
-    else if (quote && *p == '"') rep = "\\\"";
-    else if (*p != '\0') continue;
+    if (*p == '\\')
+      rep = "\\\\";
+    else if (*p == '\n')
+      rep = "\\n";
+    else if (quote && *p == '"')
+      rep = "\\\"";
+    else if (*p != '\0')
+      continue;
     out_put(o, run, (size_t)(p - run));
     if (!rep) break;
     out_str(o, rep);
@@ -504,7 +525,8 @@ static void render_histogram(out_t *o, const metrics_family_t *f, size_t s) {
 
 static void render_all(metrics_registry_t *r, out_t *o) {
   static const char *const tnames[] = {"counter", "gauge", "histogram"};
-  for (size_t i = 0; i < r->nhooks; i++) r->hooks[i](r->hook_user[i]);
+  for (size_t i = 0; i < r->nhooks; i++)
+    r->hooks[i](r->hook_user[i]);
   for (const metrics_family_t *f = r->head; f; f = f->next) {
     out_str(o, "# HELP ");
     out_str(o, f->name);
@@ -523,7 +545,8 @@ static void render_all(metrics_registry_t *r, out_t *o) {
       out_str(o, f->name);
       out_labels(o, f, s, NULL);
       if (f->type == METRICS_COUNTER)
-        out_fmt(o, " %" PRIu64 "\n", metrics_counter_value((const metrics_counter_t *)f->series + s));
+        out_fmt(o, " %" PRIu64 "\n",
+                metrics_counter_value((const metrics_counter_t *)f->series + s));
       else
         out_fmt(o, " %" PRId64 "\n", metrics_gauge_value((const metrics_gauge_t *)f->series + s));
     }
@@ -545,15 +568,19 @@ int metrics_render(metrics_registry_t *r, char *buf, size_t cap, size_t *len_out
 char *metrics_render_alloc(metrics_registry_t *r, size_t max, size_t *len_out, int *rc_out) {
   int rc = METRICS_OK;
   out_t o = {.heap = 1, .max = max};
-  if (!r) rc = METRICS_ERR_INVALID;
-  else if (max == 0) rc = METRICS_ERR_TOO_BIG;
+  if (!r)
+    rc = METRICS_ERR_INVALID;
+  else if (max == 0)
+    rc = METRICS_ERR_TOO_BIG;
   if (rc == METRICS_OK) {
     pthread_mutex_lock(&r->mu);
     out_put(&o, "", 0); /* allocate, so an empty registry renders "" */
     if (!o.p && !o.nomem) {
       o.p = malloc(1);
-      if (o.p) o.p[0] = '\0';
-      else o.nomem = 1;
+      if (o.p)
+        o.p[0] = '\0';
+      else
+        o.nomem = 1;
     }
     render_all(r, &o);
     pthread_mutex_unlock(&r->mu);

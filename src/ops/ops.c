@@ -32,8 +32,7 @@ int ops_start(ops_t *o, const ops_options_t *opt, char *err, size_t errsz) {
     goto fail;
   }
   rc = sdnotify_init(&o->sd);
-  if (rc != SDNOTIFY_OK)
-    log_warn("systemd", "notify socket ignored: %s", sdnotify_strerror(rc));
+  if (rc != SDNOTIFY_OK) log_warn("systemd", "notify socket ignored: %s", sdnotify_strerror(rc));
   if (sdnotify_watchdog_interval_usec(&o->sd))
     log_info("systemd", "watchdog ping_every_ms=%" PRIu64,
              sdnotify_watchdog_interval_usec(&o->sd) / 1000);
@@ -64,8 +63,8 @@ static void send_status(ops_t *o, int64_t now) {
   sdnotify_status(&o->sd,
                   "%s tip=%" PRIu64 " indexed=%" PRIu64 " lag=%" PRIu64
                   " slots notifications=%.1f/s commits=%.1f/s",
-                  opstate_is_ready(&o->st) ? "ready" : "catching up", tip, idx,
-                  opstate_lag(&o->st), secs > 0 ? (double)(notif - o->last_notif) / secs : 0.0,
+                  opstate_is_ready(&o->st) ? "ready" : "catching up", tip, idx, opstate_lag(&o->st),
+                  secs > 0 ? (double)(notif - o->last_notif) / secs : 0.0,
                   secs > 0 ? (double)(commits - o->last_commits) / secs : 0.0);
   o->last_notif = notif;
   o->last_commits = commits;
@@ -107,13 +106,16 @@ void ops_note_indexed(ops_t *o, uint64_t slot, int64_t block_time) {
 
 void ops_note_db(ops_t *o, int connected) {
   int was = atomic_exchange(&o->st.db_connected, connected != 0);
-  if (connected && !was && atomic_exchange(&o->db_seen, 1))
-    metrics_counter_inc(o->m.db_reconnects);
+  if (connected && !was && atomic_exchange(&o->db_seen, 1)) metrics_counter_inc(o->m.db_reconnects);
 }
 
-void ops_note_subscriptions(ops_t *o, int live) { opstate_set_subscriptions_live(&o->st, live); }
+void ops_note_subscriptions(ops_t *o, int live) {
+  opstate_set_subscriptions_live(&o->st, live);
+}
 
-void ops_note_gap_fill_done(ops_t *o) { opstate_set_gap_fill_done(&o->st, 1); }
+void ops_note_gap_fill_done(ops_t *o) {
+  opstate_set_gap_fill_done(&o->st, 1);
+}
 
 void ops_note_commit(ops_t *o, uint64_t records, double seconds) {
   metrics_counter_inc(o->m.sink_commits);

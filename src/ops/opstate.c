@@ -16,15 +16,16 @@ static int64_t mono_usec(void) {
 }
 
 void opstate_init(opstate_t *s, uint64_t ready_max_lag, int stall_seconds) {
-  for (int i = 0; i < OPSTATE_LOOP_COUNT; i++) atomic_init(&s->beat_usec[i], 0);
+  for (int i = 0; i < OPSTATE_LOOP_COUNT; i++)
+    atomic_init(&s->beat_usec[i], 0);
   atomic_init(&s->db_connected, 0);
   atomic_init(&s->subscriptions_live, 0);
   atomic_init(&s->gap_fill_done, 0);
   atomic_init(&s->tip_slot, 0);
   atomic_init(&s->indexed_slot, 0);
   s->ready_max_lag = ready_max_lag;
-  s->stall_usec = (int64_t)(stall_seconds > 0 ? stall_seconds : OPSTATE_DEFAULT_STALL_SECONDS) *
-                  1000000;
+  s->stall_usec =
+      (int64_t)(stall_seconds > 0 ? stall_seconds : OPSTATE_DEFAULT_STALL_SECONDS) * 1000000;
 }
 
 void opstate_beat(opstate_t *s, opstate_loop_t loop) {
@@ -32,11 +33,15 @@ void opstate_beat(opstate_t *s, opstate_loop_t loop) {
     atomic_store_explicit(&s->beat_usec[loop], mono_usec(), memory_order_relaxed);
 }
 
-void opstate_set_db_connected(opstate_t *s, int v) { atomic_store(&s->db_connected, v != 0); }
+void opstate_set_db_connected(opstate_t *s, int v) {
+  atomic_store(&s->db_connected, v != 0);
+}
 void opstate_set_subscriptions_live(opstate_t *s, int v) {
   atomic_store(&s->subscriptions_live, v != 0);
 }
-void opstate_set_gap_fill_done(opstate_t *s, int v) { atomic_store(&s->gap_fill_done, v != 0); }
+void opstate_set_gap_fill_done(opstate_t *s, int v) {
+  atomic_store(&s->gap_fill_done, v != 0);
+}
 
 static void raise_to(_Atomic uint64_t *a, uint64_t v) {
   uint64_t cur = atomic_load(a);
@@ -44,8 +49,12 @@ static void raise_to(_Atomic uint64_t *a, uint64_t v) {
   }
 }
 
-void opstate_set_tip_slot(opstate_t *s, uint64_t slot) { raise_to(&s->tip_slot, slot); }
-void opstate_set_indexed_slot(opstate_t *s, uint64_t slot) { raise_to(&s->indexed_slot, slot); }
+void opstate_set_tip_slot(opstate_t *s, uint64_t slot) {
+  raise_to(&s->tip_slot, slot);
+}
+void opstate_set_indexed_slot(opstate_t *s, uint64_t slot) {
+  raise_to(&s->indexed_slot, slot);
+}
 
 uint64_t opstate_lag(const opstate_t *s) {
   uint64_t tip = atomic_load(&((opstate_t *)s)->tip_slot);
@@ -88,8 +97,8 @@ int opstate_health_probe(void *user, char *body, size_t cap) {
     }
     int64_t age = now - b;
     if (age > s->stall_usec) ok = 0;
-    put(loops, sizeof loops, &lo, "%s\"%s\":{\"age_ms\":%" PRId64 "}", i ? "," : "",
-        loop_names[i], age / 1000);
+    put(loops, sizeof loops, &lo, "%s\"%s\":{\"age_ms\":%" PRId64 "}", i ? "," : "", loop_names[i],
+        age / 1000);
   }
   put(body, cap, &off, "{\"status\":\"%s\",\"loops\":{%s}}", ok ? "ok" : "stalled", loops);
   return ok;
@@ -108,7 +117,8 @@ int opstate_ready_probe(void *user, char *body, size_t cap) {
   if (!db) put(body, cap, &off, "%s\"database not connected\"", sep), sep = ",";
   if (!subs) put(body, cap, &off, "%s\"subscriptions not live\"", sep), sep = ",";
   if (!gap) put(body, cap, &off, "%s\"start-up gap fill not done\"", sep), sep = ",";
-  if (tip == 0) put(body, cap, &off, "%s\"chain tip unknown\"", sep), sep = ",";
+  if (tip == 0)
+    put(body, cap, &off, "%s\"chain tip unknown\"", sep), sep = ",";
   else if (lag > s->ready_max_lag)
     put(body, cap, &off, "%s\"lag %" PRIu64 " slots over %" PRIu64 "\"", sep, lag,
         s->ready_max_lag);

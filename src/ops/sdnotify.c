@@ -68,8 +68,7 @@ int sdnotify_init(sdnotify_t *n) {
   uint64_t usec = 0, pid = 0;
   const char *wpid = getenv("WATCHDOG_PID");
   int ours = !wpid || !*wpid || (parse_u64(wpid, &pid) == 0 && pid == (uint64_t)getpid());
-  if (ours && parse_u64(getenv("WATCHDOG_USEC"), &usec) == 0 && usec > 0)
-    n->watchdog_usec = usec;
+  if (ours && parse_u64(getenv("WATCHDOG_USEC"), &usec) == 0 && usec > 0) n->watchdog_usec = usec;
   return SDNOTIFY_OK;
 }
 
@@ -95,9 +94,13 @@ int sdnotify_send(sdnotify_t *n, const char *state) {
   return SDNOTIFY_OK;
 }
 
-int sdnotify_ready(sdnotify_t *n) { return sdnotify_send(n, "READY=1"); }
+int sdnotify_ready(sdnotify_t *n) {
+  return sdnotify_send(n, "READY=1");
+}
 
-int sdnotify_stopping(sdnotify_t *n) { return sdnotify_send(n, "STOPPING=1"); }
+int sdnotify_stopping(sdnotify_t *n) {
+  return sdnotify_send(n, "STOPPING=1");
+}
 
 int sdnotify_status(sdnotify_t *n, const char *fmt, ...) {
   if (!n || !fmt) return SDNOTIFY_ERR_INVALID;
