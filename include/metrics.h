@@ -47,13 +47,13 @@ typedef struct metrics_spec {
   const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]*; counters end in "_total",
                        other types must not; no reserved histogram suffix
                        (_bucket, _sum, _count) on any type */
-  const char *help; /* one line of text; escaped on output */
+  const char *help; /* non-empty UTF-8 text; escaped on output */
   metrics_type_t type;
   size_t nlabels;                              /* 0..METRICS_MAX_LABELS */
   const char *label_names[METRICS_MAX_LABELS]; /* [a-zA-Z_][a-zA-Z0-9_]*, not "__"
                                                   prefixed; histograms: not "le" */
   /* For each label, its values: a NULL-terminated list of 1..METRICS_MAX_VALUES
-     distinct strings (any bytes except NUL; escaped on output). */
+     distinct UTF-8 strings (escaped on output). */
   const char *const *label_values[METRICS_MAX_LABELS];
   const double *buckets; /* histograms: strictly ascending finite upper bounds */
   size_t nbuckets;       /* 1..METRICS_MAX_BUCKETS for histograms, else 0 */

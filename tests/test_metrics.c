@@ -45,6 +45,12 @@ START_TEST(naming_rules) {
   ck_assert_int_eq(reg1(r, "g3", METRICS_GAUGE, "kind", NULL), METRICS_ERR_INVALID);
   static const char *const empty[] = {NULL};
   ck_assert_int_eq(reg1(r, "g4", METRICS_GAUGE, "kind", empty), METRICS_ERR_INVALID);
+  static const char *const bad_utf8[] = {"ok", "\xc3(", NULL};
+  ck_assert_int_eq(reg1(r, "g7", METRICS_GAUGE, "kind", bad_utf8), METRICS_ERR_INVALID);
+  static const char *const surrogate[] = {"\xed\xa0\x80", NULL};
+  ck_assert_int_eq(reg1(r, "g8", METRICS_GAUGE, "kind", surrogate), METRICS_ERR_INVALID);
+  static const char *const accents[] = {"caf\xc3\xa9", NULL};
+  ck_assert_int_eq(reg1(r, "g9", METRICS_GAUGE, "kind", accents), 0);
   static const char *const dup[] = {"x", "x", NULL};
   ck_assert_int_eq(reg1(r, "g5", METRICS_GAUGE, "kind", dup), METRICS_ERR_DUPLICATE);
   static const double bad[] = {1, 1};
@@ -64,11 +70,12 @@ START_TEST(naming_rules) {
                         .label_values = {kinds, kinds}};
   ck_assert_int_eq(metrics_register(r, &two, NULL), METRICS_ERR_DUPLICATE);
   ck_assert_str_eq(metrics_strerror(METRICS_ERR_NAME), "name breaks the Prometheus naming rules");
-  /* Only the two valid families exist. */
+  /* Only the valid families exist. */
   char buf[512];
   ck_assert_int_eq(metrics_render(r, buf, sizeof buf, NULL), 0);
   ck_assert_str_eq(buf, "# HELP ok_total h\n# TYPE ok_total counter\nok_total 0\n"
-                        "# HELP ns:ok h\n# TYPE ns:ok gauge\nns:ok 0\n");
+                        "# HELP ns:ok h\n# TYPE ns:ok gauge\nns:ok 0\n"
+                        "# HELP g9 h\n# TYPE g9 gauge\ng9{kind=\"caf\xc3\xa9\"} 0\n");
   metrics_registry_free(r);
 }
 END_TEST

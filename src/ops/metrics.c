@@ -125,13 +125,41 @@ static int valid_label_name(const char *s) {
   return 1;
 }
 
+/* 1 when s is well-formed UTF-8 (no overlongs, surrogates or code points
+ * above U+10FFFF): the exposition format requires it of HELP and label
+ * values. */
+static int valid_utf8(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  while (*u) {
+    unsigned c = *u, cp;
+    size_t n;
+    if (c < 0x80) {
+      u++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+      if ((u[i] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (u[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return 0;
+    u += n;
+  }
+  return 1;
+}
+
 static int ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), m = strlen(suffix);
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static int check_spec(const metrics_registry_t *r, const metrics_spec_t *sp, size_t *nseries) {
-  if (!sp->help || strchr(sp->help, '\0') == sp->help) return METRICS_ERR_INVALID;
+  if (!sp->help || !*sp->help || !valid_utf8(sp->help)) return METRICS_ERR_INVALID;
   if (sp->type != METRICS_COUNTER && sp->type != METRICS_GAUGE && sp->type != METRICS_HISTOGRAM)
     return METRICS_ERR_INVALID;
   if (!valid_metric_name(sp->name)) return METRICS_ERR_NAME;
@@ -155,6 +183,7 @@ static int check_spec(const metrics_registry_t *r, const metrics_spec_t *sp, siz
     size_t k = 0;
     for (; v[k]; k++) {
       if (k >= METRICS_MAX_VALUES) return METRICS_ERR_LIMIT;
+      if (!valid_utf8(v[k])) return METRICS_ERR_INVALID;
       for (size_t j = 0; j < k; j++)
         if (strcmp(v[j], v[k]) == 0) return METRICS_ERR_DUPLICATE;
     }
