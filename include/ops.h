@@ -21,6 +21,8 @@
 #include "opstate.h"
 #include "sdnotify.h"
 
+#define OPS_START_EXTEND_S 120
+
 typedef struct ops_options {
   const char *http_listen; /* ADDR:PORT; NULL or "" = no HTTP endpoint */
   uint64_t ready_max_lag;  /* slots; 0 takes OPSTATE_DEFAULT_READY_MAX_LAG */
@@ -37,7 +39,7 @@ typedef struct ops {
   ops_http_t *http;
   /* main-thread state of ops_tick */
   int ready_sent, was_ready, stopping_sent, status_interval_s;
-  int64_t last_status_usec;
+  int64_t last_status_usec, last_extend_usec;
   uint64_t last_notif, last_commits;
   atomic_int db_seen; /* the database was connected at least once */
 } ops_t;
@@ -49,7 +51,10 @@ typedef struct ops {
 int ops_start(ops_t *o, const ops_options_t *opt, char *err, size_t errsz);
 
 /* Main loop, once per turn: records the heartbeat, mirrors readiness into
- * cbi_ready, sends READY=1 once after the start-up gap fill, WATCHDOG=1 at
+ * cbi_ready, sends READY=1 once after the start-up gap fill (and until then,
+ * while progressed is nonzero, EXTEND_TIMEOUT_USEC= for OPS_START_EXTEND_S
+ * more every OPS_START_EXTEND_S / 4, so a long gap fill that advances never
+ * hits TimeoutStartSec= while a stuck one does), WATCHDOG=1 at
  * half of WATCHDOG_USEC when progressed is nonzero, and a STATUS= line
  * (tip, indexed, lag, notification and commit rates) every status
  * interval. Cheap: a few atomic loads and a clock read. */

@@ -65,6 +65,11 @@ int sdnotify_status(sdnotify_t *n, const char *fmt, ...) __attribute__((format(p
 /* "WATCHDOG=1" now (and records the time). */
 int sdnotify_watchdog(sdnotify_t *n);
 
+/* "EXTEND_TIMEOUT_USEC=<usec>": asks systemd (>= 236) for usec more from
+ * now before the start (or stop) timeout fires; sent while a long start-up
+ * (the gap fill after an outage) still makes progress. */
+int sdnotify_extend_timeout(sdnotify_t *n, uint64_t usec);
+
 /* "STOPPING=1": shutdown has begun. */
 int sdnotify_stopping(sdnotify_t *n);
 

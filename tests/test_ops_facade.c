@@ -87,6 +87,8 @@ START_TEST(daemon_flow) {
   ck_assert_int_eq(get_code(port, "/ready"), 503);
   char d[600];
   next_dgram(fd, d, sizeof d);
+  ck_assert_str_eq(d, "EXTEND_TIMEOUT_USEC=120000000"); /* start-up advancing */
+  next_dgram(fd, d, sizeof d);
   ck_assert_str_eq(d, "WATCHDOG=1"); /* first tick pings */
 
   /* Connected, subscribed, gap fill done, caught up. */

@@ -59,11 +59,13 @@ static void sequence(const char *name) {
   ck_assert_int_eq(sdnotify_init(&n), 0);
   ck_assert_int_eq(n.enabled, 1);
   ck_assert_int_eq(sdnotify_status(&n, "catching up lag=%d slots", 120), 0);
+  ck_assert_int_eq(sdnotify_extend_timeout(&n, 60000000), 0);
   ck_assert_int_eq(sdnotify_ready(&n), 0);
   ck_assert_int_eq(sdnotify_status(&n, "line one\nWATCHDOG=trigger"), 0);
   ck_assert_int_eq(sdnotify_watchdog(&n), 0);
   ck_assert_int_eq(sdnotify_stopping(&n), 0);
   expect_dgram(fd, "STATUS=catching up lag=120 slots");
+  expect_dgram(fd, "EXTEND_TIMEOUT_USEC=60000000");
   expect_dgram(fd, "READY=1");
   expect_dgram(fd, "STATUS=line one WATCHDOG=trigger"); /* no injected assignment */
   expect_dgram(fd, "WATCHDOG=1");

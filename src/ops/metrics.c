@@ -137,10 +137,14 @@ static int valid_utf8(const char *s) {
       u++;
       continue;
     }
-    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+      n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      n = 4, cp = c & 0x07;
+    else
+      return 0;
     for (size_t i = 1; i < n; i++) {
       if ((u[i] & 0xC0) != 0x80) return 0;
       cp = (cp << 6) | (u[i] & 0x3F);

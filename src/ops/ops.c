@@ -89,6 +89,12 @@ void ops_tick(ops_t *o, int progressed) {
   } else if (now - o->last_status_usec >= (int64_t)o->status_interval_s * 1000000) {
     send_status(o, now);
   }
+  if (!o->ready_sent && progressed &&
+      (o->last_extend_usec == 0 ||
+       now - o->last_extend_usec >= (int64_t)OPS_START_EXTEND_S * 1000000 / 4)) {
+    sdnotify_extend_timeout(&o->sd, (uint64_t)OPS_START_EXTEND_S * 1000000);
+    o->last_extend_usec = now;
+  }
   if (sdnotify_watchdog_tick(&o->sd, progressed) == 1) metrics_counter_inc(o->m.watchdog_pings);
 }
 

@@ -2,6 +2,7 @@
 #include "sdnotify.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -100,6 +101,12 @@ int sdnotify_ready(sdnotify_t *n) {
 
 int sdnotify_stopping(sdnotify_t *n) {
   return sdnotify_send(n, "STOPPING=1");
+}
+
+int sdnotify_extend_timeout(sdnotify_t *n, uint64_t usec) {
+  char msg[48];
+  snprintf(msg, sizeof msg, "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
+  return sdnotify_send(n, msg);
 }
 
 int sdnotify_status(sdnotify_t *n, const char *fmt, ...) {
