@@ -1,11 +1,15 @@
 /* The operations HTTP endpoint, fetched with libcurl: status codes,
  * content types, bodies, readiness flipping, health stalls, the scraped
  * metrics checked by promtool, IPv4 and IPv6 loopback. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics_cbi.h"
@@ -279,6 +283,36 @@ START_TEST(health_fails_when_a_loop_stalls) {
 }
 END_TEST
 
+/* Idle connections (a stuck scraper, a port scan) do not starve the
+ * probes: 200 of them open, /healthz still answers at once. */
+START_TEST(idle_connections_do_not_starve_probes) {
+  ops_http_options_t o = {.listen = "127.0.0.1:0"};
+  ops_http_t *h = NULL;
+  char err[256];
+  ck_assert_msg(ops_http_start(&o, &h, err, sizeof err) == 0, "%s", err);
+  int port = ops_http_port(h);
+  int fds[200];
+  for (int i = 0; i < 200; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+  }
+  usleep(200000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  resp_t r = fetch("127.0.0.1", port, "/healthz", NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  ck_assert_int_eq(r.code, 200);
+  free(r.body);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  ck_assert_msg(secs < 2.0, "healthz took %.2f s", secs);
+  for (int i = 0; i < 200; i++)
+    close(fds[i]);
+  ops_http_stop(h);
+}
+END_TEST
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   Suite *s = suite_create("ops_http");
@@ -289,6 +323,7 @@ int main(void) {
   tcase_add_test(tc, serves_ipv4_loopback);
   tcase_add_test(tc, serves_ipv6_loopback);
   tcase_add_test(tc, health_fails_when_a_loop_stalls);
+  tcase_add_test(tc, idle_connections_do_not_starve_probes);
   suite_add_tcase(s, tc);
   int rc = tu_run_suite(s);
   curl_global_cleanup();

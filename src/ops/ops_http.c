@@ -305,9 +305,9 @@ int ops_http_start(const ops_http_options_t *o, ops_http_t **out, char *err, siz
   info.user = h;
   info.gid = -1;
   info.uid = -1;
-  info.timeout_secs = 10;
+  info.timeout_secs = 5; /* idle or slow connections are dropped after this */
   info.keepalive_timeout = 5;
-  info.fd_limit_per_thread = 64;
+  info.fd_limit_per_thread = 256; /* connections, listen socket included */
   info.vhost_name = "ops";
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
   h->ctx = lws_create_context(&info);
