@@ -112,62 +112,6 @@ typedef struct live_summary {
  * filled), or -1 with a message in err. sum may be NULL. */
 int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t errsz);
 
-/* ---- message classification (pure; exposed for tests) ------------------- */
-
-typedef enum {
-  LIVE_MSG_BAD = 0,   /* goes to dead_letters; reason says why */
-  LIVE_MSG_ACCOUNT,   /* programNotification */
-  LIVE_MSG_LOGS,      /* logsNotification */
-  LIVE_MSG_SLOT       /* slotNotification */
-} live_msg_kind_t;
-
-typedef struct live_msg {
-  live_msg_kind_t kind;
-  uint64_t slot;          /* context slot, or the slot of a slotNotification */
-  bool has_root;
-  uint64_t root;          /* slotNotification root */
-  const char *pubkey;     /* ACCOUNT; borrowed from doc */
-  const json_t *account;  /* ACCOUNT: the account object or JSON null; borrowed */
-  const char *signature;  /* LOGS; borrowed from doc */
-  bool tx_failed;         /* LOGS: value.err is not null */
-  json_t *doc;            /* the parsed message (owned; live_msg_clear) */
-  char reason[200];       /* BAD: why */
-} live_msg_t;
-
-/* Classifies one websocket message (binary: it came in a binary frame).
- * Checks, in order: binary frame, NUL bytes, UTF-8 validity, JSON syntax,
- * notification shape per method. Returns the kind (also in out->kind). */
-live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, live_msg_t *out);
-
-/* Releases out->doc. */
-void live_msg_clear(live_msg_t *m);
-
-/* The fields of a programNotification that ingest needs, found without
- * building a JSON tree (the hot path of live sync). */
-typedef struct live_fast_account {
-  uint64_t slot;
-  uint64_t lamports;
-  char pubkey[45];
-  char owner[45];
-  const char *b64; /* account data, base64, borrowed from the message */
-  size_t b64_len;
-} live_fast_account_t;
-
-/* Recognises the exact shape {"jsonrpc":..,"method":"programNotification",
- * "params":{"result":{"context":{"slot":N,..},"value":{"pubkey":"..",
- * "account":{"data":["..","base64"],"lamports":N,"owner":"..",..}}},..}}
- * (any member order, whitespace allowed), with every object on the path
- * well-formed, plain digits for the numbers and escape-free strings.
- * Returns 1 and fills out, or 0 when the message must take the full parser
- * (live_parse_message), which also handles every malformed case. The
- * caller has checked NUL bytes and UTF-8. */
-int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out);
-
-/* 1 when p[0..n) is valid UTF-8 (no overlong forms, surrogates or code
- * points above U+10FFFF), else 0 with the offset of the first bad byte in
- * *bad_off (may be NULL). */
-int live_utf8_valid(const uint8_t *p, size_t n, size_t *bad_off);
-
 /* The checkpoint after one step: never below cp; at most tip - margin; and
  * below min_outstanding (the lowest slot with a transaction fetch in
  * flight) when has_outstanding. */

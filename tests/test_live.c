@@ -25,7 +25,10 @@
 #include "expect.h"
 #include "live.h"
 #include "msgqueue.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "utf8.h"
+#include "wsmsg.h"
+#include "replay_store.h"
 #include "replay_child.h"
 #include "ws_client.h"
 
@@ -78,7 +81,7 @@ START_TEST(utf8_vectors) {
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     size_t bad = 999;
-    int ok = live_utf8_valid((const uint8_t *)v[i].bytes, v[i].len, &bad);
+    int ok = utf8_valid((const uint8_t *)v[i].bytes, v[i].len, &bad);
     ck_assert_msg(ok == v[i].ok, "vector %zu: got %d", i, ok);
     if (!ok) ck_assert_msg(bad == v[i].bad, "vector %zu: bad offset %zu", i, bad);
   }
@@ -87,20 +90,20 @@ END_TEST
 
 /* ---- unit: message classification ------------------------------------------------ */
 
-static live_msg_kind_t classify(const char *text, live_msg_t *m) {
-  return live_parse_message((const uint8_t *)text, strlen(text), 0, m);
+static wsmsg_kind_t classify(const char *text, wsmsg_t *m) {
+  return wsmsg_parse((const uint8_t *)text, strlen(text), 0, m);
 }
 
 START_TEST(parse_good_notifications) {
-  live_msg_t m;
+  wsmsg_t m;
   ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"slotNotification\",\"params\":{"
                             "\"result\":{\"parent\":75,\"root\":44,\"slot\":76},\"subscription\":0}}",
                             &m),
-                   LIVE_MSG_SLOT);
+                   WSMSG_SLOT);
   ck_assert_uint_eq(m.slot, 76);
   ck_assert(m.has_root);
   ck_assert_uint_eq(m.root, 44);
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   /* rentEpoch u64::MAX must not break the parse */
   ck_assert_int_eq(
@@ -110,31 +113,31 @@ START_TEST(parse_good_notifications) {
                "\"lamports\":1,\"owner\":\"" PROGRAM "\",\"rentEpoch\":18446744073709551615,"
                "\"space\":3}}},\"subscription\":1}}",
                &m),
-      LIVE_MSG_ACCOUNT);
+      WSMSG_ACCOUNT);
   ck_assert_uint_eq(m.slot, UINT64_MAX);
   ck_assert_str_eq(m.pubkey, PROGRAM);
   ck_assert(json_is_object(m.account));
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"logsNotification\",\"params\":{"
                             "\"result\":{\"context\":{\"slot\":5},\"value\":{\"signature\":\"" SIG88
                             "\",\"err\":{\"InstructionError\":[0,{\"Custom\":6001}]},\"logs\":[]}},"
                             "\"subscription\":2}}",
                             &m),
-                   LIVE_MSG_LOGS);
+                   WSMSG_LOGS);
   ck_assert_uint_eq(m.slot, 5);
   ck_assert_str_eq(m.signature, SIG88);
   ck_assert(m.tx_failed);
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   /* a closed account arrives as account: null */
   ck_assert_int_eq(
       classify("{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":"
                "9},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":null}}}}",
                &m),
-      LIVE_MSG_ACCOUNT);
+      WSMSG_ACCOUNT);
   ck_assert(json_is_null(m.account));
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 }
 END_TEST
 
@@ -167,24 +170,24 @@ START_TEST(parse_garbage) {
        "bad root"},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-    live_msg_t m;
-    ck_assert_int_eq(classify(v[i].text, &m), LIVE_MSG_BAD);
+    wsmsg_t m;
+    ck_assert_int_eq(classify(v[i].text, &m), WSMSG_BAD);
     ck_assert_msg(strstr(m.reason, v[i].reason) != NULL, "vector %zu: reason '%s'", i, m.reason);
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
   }
-  live_msg_t m;
+  wsmsg_t m;
   const uint8_t nul[] = "{\"method\":\"slotNotification\"\0}";
-  ck_assert_int_eq(live_parse_message(nul, sizeof nul - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse(nul, sizeof nul - 1, 0, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "NUL byte at offset: 28");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
   const uint8_t bad[] = "{\"method\":\"\xC3\x28\"}";
-  ck_assert_int_eq(live_parse_message(bad, sizeof bad - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse(bad, sizeof bad - 1, 0, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "invalid UTF-8 at offset: 11");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
   const char *ok = "{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":1}}}";
-  ck_assert_int_eq(live_parse_message((const uint8_t *)ok, strlen(ok), 1, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse((const uint8_t *)ok, strlen(ok), 1, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "binary frame");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 }
 END_TEST
 
@@ -207,10 +210,10 @@ START_TEST(fast_path_matches_full_parser) {
                      "\"subscription\":%zu}}",
                      (int)note->params_inner_len, note->params_inner, i);
     ck_assert(k > 0 && (size_t)k < cap);
-    live_fast_account_t fa;
-    ck_assert_msg(live_fast_account((const uint8_t *)msg, (size_t)k, &fa) == 1, "note %zu", i);
-    live_msg_t m;
-    ck_assert_int_eq(live_parse_message((const uint8_t *)msg, (size_t)k, 0, &m), LIVE_MSG_ACCOUNT);
+    wsmsg_fast_account_t fa;
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)msg, (size_t)k, &fa) == 1, "note %zu", i);
+    wsmsg_t m;
+    ck_assert_int_eq(wsmsg_parse((const uint8_t *)msg, (size_t)k, 0, &m), WSMSG_ACCOUNT);
     ck_assert_uint_eq(fa.slot, m.slot);
     ck_assert_str_eq(fa.pubkey, m.pubkey);
     ck_assert_str_eq(fa.owner, jsonx_get_str(m.account, "owner"));
@@ -221,7 +224,7 @@ START_TEST(fast_path_matches_full_parser) {
     ck_assert_ptr_nonnull(b64);
     ck_assert_uint_eq(fa.b64_len, strlen(b64));
     ck_assert(memcmp(fa.b64, b64, fa.b64_len) == 0);
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
     free(msg);
     checked++;
   }
@@ -243,13 +246,13 @@ END_TEST
   "\"base64\"],\"lamports\":7,\"owner\":\"" PROGRAM "\"}}},\"subscription\":1}}"
 
 START_TEST(fast_path_requires_valid_json) {
-  live_fast_account_t fa;
+  wsmsg_fast_account_t fa;
   static const char *const good[] = {
       FAST_WITH("\"x\":[1,-2.5e+3,0.25,true,false,null,{},[],\"\\u00e9\\n\"]"),
       FAST_WITH("\"y\" : { \"z\" : [ ] }"),
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)good[i], strlen(good[i]), &fa) == 1,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)good[i], strlen(good[i]), &fa) == 1,
                   "valid %zu refused", i);
   static const char *const bad[] = {
       FAST_WITH("\"x\":[1,]"),        FAST_WITH("\"x\":{,}"),      FAST_WITH("\"x\":01"),
@@ -259,14 +262,14 @@ START_TEST(fast_path_requires_valid_json) {
       FAST_WITH("\"x\":1 2"),         FAST_WITH("\"x\":.5"),       FAST_WITH("\"x\":NaN"),
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)bad[i], strlen(bad[i]), &fa) == 0,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)bad[i], strlen(bad[i]), &fa) == 0,
                   "invalid %zu accepted: %s", i, bad[i]);
 }
 END_TEST
 
 START_TEST(fast_path_declines_odd_shapes) {
-  live_fast_account_t fa;
-  ck_assert_int_eq(live_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
+  wsmsg_fast_account_t fa;
+  ck_assert_int_eq(wsmsg_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
   ck_assert_uint_eq(fa.slot, 5);
   ck_assert_uint_eq(fa.lamports, 7);
   ck_assert_uint_eq(fa.b64_len, 4);
@@ -305,7 +308,7 @@ START_TEST(fast_path_declines_odd_shapes) {
       "",
   };
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)odd[i], strlen(odd[i]), &fa) == 0,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)odd[i], strlen(odd[i]), &fa) == 0,
                   "odd shape %zu accepted", i);
 }
 END_TEST
@@ -437,11 +440,11 @@ START_TEST(ws_backpressure_keeps_everything) {
   uint64_t last_slot = 0;
   while (got < want && (it = msgqueue_pop(q, 5000)) != NULL) {
     ck_assert_int_eq(it->kind, WS_ITEM_MESSAGE);
-    live_msg_t m;
-    ck_assert_int_ne(live_parse_message(it->data, it->len, 0, &m), LIVE_MSG_BAD);
+    wsmsg_t m;
+    ck_assert_int_ne(wsmsg_parse(it->data, it->len, 0, &m), WSMSG_BAD);
     ck_assert_uint_ge(m.slot, last_slot); /* the fixture is in slot order */
     last_slot = m.slot;
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
     msgqueue_item_free(it);
     got++;
   }
@@ -517,9 +520,9 @@ static int tls_srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
   tls_srv_t *t = lws_context_user(lws_get_context(wsi));
   if (!t) return 0;
   if (reason == LWS_CALLBACK_RECEIVE) {
-    replay_span_t id;
+    jsonraw_span_t id;
     long v = 0;
-    if (replay_raw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
+    if (jsonraw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
     if (t->pending < 8) t->ids[t->pending++] = v;
     lws_callback_on_writable(wsi);
   } else if (reason == LWS_CALLBACK_SERVER_WRITEABLE && t->pending > 0) {

@@ -17,7 +17,9 @@
 #include "jsonx.h"
 #include "log.h"
 #include "msgqueue.h"
-#include "replay.h"
+#include "utf8.h"
+#include "wsmsg.h"
+#include "recorder.h"
 #include "rpc.h"
 #include "sink.h"
 #include "txn.h"
@@ -43,46 +45,6 @@
 
 /* ---- small pure helpers ---------------------------------------------------- */
 
-int live_utf8_valid(const uint8_t *p, size_t n, size_t *bad_off) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t need;
-    uint32_t cp, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-      cp = c & 0x1F;
-      min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      cp = c & 0x0F;
-      min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      cp = c & 0x07;
-      min = 0x10000;
-    } else {
-      goto bad;
-    }
-    if (need > n - i - 1) goto bad;
-    for (size_t k = 1; k <= need; k++) {
-      uint8_t d = p[i + k];
-      if ((d & 0xC0) != 0x80) goto bad;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto bad;
-    i += need + 1;
-  }
-  return 1;
-bad:
-  if (bad_off) *bad_off = i;
-  return 0;
-}
-
 uint64_t live_checkpoint_next(uint64_t cp, uint64_t tip, uint64_t margin, bool has_outstanding,
                               uint64_t min_outstanding) {
   uint64_t cand = tip > margin ? tip - margin : 0;
@@ -91,290 +53,6 @@ uint64_t live_checkpoint_next(uint64_t cp, uint64_t tip, uint64_t margin, bool h
     if (cand > lim) cand = lim;
   }
   return cand > cp ? cand : cp;
-}
-
-static int b58_text_ok(const char *s, size_t minlen, size_t maxlen) {
-  static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-  size_t n = strlen(s);
-  if (n < minlen || n > maxlen) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!memchr(alphabet, s[i], sizeof alphabet - 1)) return 0;
-  return 1;
-}
-
-void live_msg_clear(live_msg_t *m) {
-  json_decref(m->doc);
-  m->doc = NULL;
-}
-
-/* reason = what, then ": detail" when detail is given */
-static live_msg_kind_t msg_bad(live_msg_t *out, const char *what, const char *detail) {
-  snprintf(out->reason, sizeof out->reason, "%s%s%s", what, detail ? ": " : "",
-           detail ? detail : "");
-  out->kind = LIVE_MSG_BAD;
-  return LIVE_MSG_BAD;
-}
-
-live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, live_msg_t *out) {
-  memset(out, 0, sizeof *out);
-  char tmp[160];
-  size_t off = 0;
-  if (binary) return msg_bad(out, "binary frame", NULL);
-  const uint8_t *nul = memchr(data, 0, len);
-  if (nul) {
-    snprintf(tmp, sizeof tmp, "%zu", (size_t)(nul - data));
-    return msg_bad(out, "NUL byte at offset", tmp);
-  }
-  if (!live_utf8_valid(data, len, &off)) {
-    snprintf(tmp, sizeof tmp, "%zu", off);
-    return msg_bad(out, "invalid UTF-8 at offset", tmp);
-  }
-  out->doc = jsonx_loads((const char *)data, len, tmp, sizeof tmp);
-  if (!out->doc) return msg_bad(out, "malformed JSON", tmp);
-  if (!json_is_object(out->doc)) return msg_bad(out, "not a JSON object", NULL);
-  const char *method = jsonx_get_str(out->doc, "method");
-  if (!method) return msg_bad(out, "not a notification (no method)", NULL);
-  json_t *params = json_object_get(out->doc, "params");
-  json_t *result = json_is_object(params) ? json_object_get(params, "result") : NULL;
-  if (strcmp(method, "slotNotification") == 0) {
-    if (!json_is_object(result) || jsonx_get_u64(result, "slot", &out->slot) != 0)
-      return msg_bad(out, "slotNotification without a slot", NULL);
-    json_t *root = json_object_get(result, "root");
-    if (root && !json_is_null(root)) {
-      if (jsonx_u64(root, &out->root) != 0)
-        return msg_bad(out, "slotNotification with a bad root", NULL);
-      out->has_root = true;
-    }
-    out->kind = LIVE_MSG_SLOT;
-    return out->kind;
-  }
-  int is_prog = strcmp(method, "programNotification") == 0;
-  int is_logs = strcmp(method, "logsNotification") == 0;
-  if (!is_prog && !is_logs) {
-    snprintf(tmp, sizeof tmp, "%.100s", method);
-    return msg_bad(out, "unknown method", tmp);
-  }
-  json_t *context = json_is_object(result) ? json_object_get(result, "context") : NULL;
-  json_t *value = json_is_object(result) ? json_object_get(result, "value") : NULL;
-  if (!json_is_object(context) || jsonx_get_u64(context, "slot", &out->slot) != 0)
-    return msg_bad(out, "notification without a context slot", method);
-  if (!json_is_object(value)) return msg_bad(out, "notification without a value object", method);
-  if (is_prog) {
-    const char *pk = jsonx_get_str(value, "pubkey");
-    json_t *acc = json_object_get(value, "account");
-    if (!pk || !b58_text_ok(pk, 32, 44))
-      return msg_bad(out, "programNotification without a valid pubkey", NULL);
-    if (!acc || (!json_is_object(acc) && !json_is_null(acc)))
-      return msg_bad(out, "programNotification without an account", NULL);
-    out->pubkey = pk;
-    out->account = acc;
-    out->kind = LIVE_MSG_ACCOUNT;
-    return out->kind;
-  }
-  const char *sig = jsonx_get_str(value, "signature");
-  if (!sig || !b58_text_ok(sig, 64, 88))
-    return msg_bad(out, "logsNotification without a valid signature", NULL);
-  json_t *err = json_object_get(value, "err");
-  out->tx_failed = err && !json_is_null(err);
-  out->signature = sig;
-  out->kind = LIVE_MSG_LOGS;
-  return out->kind;
-}
-
-/* ---- fast path for programNotification --------------------------------------- */
-
-static size_t js_ws(const char *s, size_t n, size_t i) {
-  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-  return i;
-}
-
-static int js_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* i at '"': the index after the closing quote, or 0 if malformed. */
-static size_t js_string(const char *s, size_t n, size_t i) {
-  for (i++; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"') return i + 1;
-    if (c < 0x20) return 0;
-    if (c == '\\') {
-      if (++i >= n) return 0;
-      c = (unsigned char)s[i];
-      if (c == 'u') {
-        if (n - i < 5 || !js_hex(s[i + 1]) || !js_hex(s[i + 2]) || !js_hex(s[i + 3]) ||
-            !js_hex(s[i + 4]))
-          return 0;
-        i += 4;
-      } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
-        return 0;
-      }
-    }
-  }
-  return 0;
-}
-
-static size_t js_digits(const char *s, size_t n, size_t i) {
-  size_t st = i;
-  while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-  return i > st ? i : 0;
-}
-
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?: index after it, or 0. */
-static size_t js_number(const char *s, size_t n, size_t i) {
-  if (s[i] == '-') i++;
-  if (i >= n) return 0;
-  if (s[i] == '0') i++;
-  else if (!(i = js_digits(s, n, i))) return 0;
-  if (i < n && s[i] == '.' && !(i = js_digits(s, n, i + 1))) return 0;
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-    i++;
-    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-    if (!(i = js_digits(s, n, i))) return 0;
-  }
-  return i;
-}
-
-/* 1 when s[0..n) is exactly one JSON value (RFC 8259 grammar, nesting up
- * to 64 levels), surrounded by whitespace only. One pass, no allocation;
- * UTF-8 is checked separately. */
-static int json_syntax_ok(const char *s, size_t n) {
-  char stack[64];
-  int sp = 0;
-  enum { S_VALUE, S_VALUE_OR_CLOSE, S_KEY, S_KEY_OR_CLOSE, S_AFTER } st = S_VALUE;
-  size_t i = js_ws(s, n, 0);
-  for (;;) {
-    if (st == S_AFTER) {
-      i = js_ws(s, n, i);
-      if (sp == 0) return i == n;
-      if (i >= n) return 0;
-      if (s[i] == ',') {
-        i = js_ws(s, n, i + 1);
-        st = stack[sp - 1] == '{' ? S_KEY : S_VALUE;
-      } else if (s[i] == (stack[sp - 1] == '{' ? '}' : ']')) {
-        sp--;
-        i++;
-      } else {
-        return 0;
-      }
-      continue;
-    }
-    if (i >= n) return 0;
-    char c = s[i];
-    if (st == S_KEY || st == S_KEY_OR_CLOSE) {
-      if (st == S_KEY_OR_CLOSE && c == '}') {
-        sp--;
-        i++;
-        st = S_AFTER;
-        continue;
-      }
-      if (c != '"' || !(i = js_string(s, n, i))) return 0;
-      i = js_ws(s, n, i);
-      if (i >= n || s[i] != ':') return 0;
-      i = js_ws(s, n, i + 1);
-      st = S_VALUE;
-      continue;
-    }
-    if (st == S_VALUE_OR_CLOSE && c == ']') {
-      sp--;
-      i++;
-      st = S_AFTER;
-      continue;
-    }
-    if (c == '{' || c == '[') {
-      if (sp == (int)sizeof stack) return 0;
-      stack[sp++] = c;
-      i = js_ws(s, n, i + 1);
-      st = c == '{' ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
-      continue;
-    }
-    if (c == '"') i = js_string(s, n, i);
-    else if (c == '-' || (c >= '0' && c <= '9')) i = js_number(s, n, i);
-    else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) i += 4;
-    else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) i += 5;
-    else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) i += 4;
-    else return 0;
-    if (i == 0) return 0;
-    st = S_AFTER;
-  }
-}
-
-/* Member key of the object at obj (already validated). */
-static int raw_get(const replay_span_t *obj, const char *key, replay_span_t *out) {
-  if (obj->len == 0 || obj->ptr[0] != '{') return 0;
-  return replay_raw_member(obj->ptr, obj->len, key, out) == 1;
-}
-
-static int raw_obj(const replay_span_t *parent, const char *key, replay_span_t *out) {
-  return raw_get(parent, key, out) && out->len > 0 && out->ptr[0] == '{';
-}
-
-static int raw_u64(const replay_span_t *v, uint64_t *out) {
-  if (v->len == 0 || v->len > 20) return 0;
-  uint64_t x = 0;
-  for (size_t i = 0; i < v->len; i++) {
-    char c = v->ptr[i];
-    if (c < '0' || c > '9') return 0;
-    uint64_t d = (uint64_t)(c - '0');
-    if (x > (UINT64_MAX - d) / 10) return 0;
-    x = x * 10 + d;
-  }
-  if (v->len > 1 && v->ptr[0] == '0') return 0; /* JSON has no leading zeros */
-  *out = x;
-  return 1;
-}
-
-/* An escape-free JSON string: content span without the quotes. */
-static int raw_str(const replay_span_t *v, replay_span_t *content) {
-  if (v->len < 2 || v->ptr[0] != '"' || v->ptr[v->len - 1] != '"') return 0;
-  content->ptr = v->ptr + 1;
-  content->len = v->len - 2;
-  for (size_t i = 0; i < content->len; i++)
-    if (content->ptr[i] == '\\' || (unsigned char)content->ptr[i] < 0x20) return 0;
-  return 1;
-}
-
-static int raw_key_text(const replay_span_t *v, char *out, size_t outsz) {
-  replay_span_t c;
-  if (!raw_str(v, &c) || c.len == 0 || c.len >= outsz) return 0;
-  memcpy(out, c.ptr, c.len);
-  out[c.len] = '\0';
-  return 1;
-}
-
-int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out) {
-  replay_span_t top = {(const char *)data, len}, v, params, result, context, value, account, arr;
-  size_t i = 0;
-  while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
-  top.ptr += i;
-  top.len -= i;
-  if (top.len == 0 || top.ptr[0] != '{' || !json_syntax_ok(top.ptr, top.len)) return 0;
-  if (!raw_get(&top, "method", &v) || v.len != sizeof "\"programNotification\"" - 1 ||
-      memcmp(v.ptr, "\"programNotification\"", v.len) != 0)
-    return 0;
-  if (!raw_obj(&top, "params", &params) || !raw_obj(&params, "result", &result) ||
-      !raw_obj(&result, "context", &context) || !raw_obj(&result, "value", &value) ||
-      !raw_obj(&value, "account", &account))
-    return 0;
-  if (!raw_get(&context, "slot", &v) || !raw_u64(&v, &out->slot)) return 0;
-  if (!raw_get(&value, "pubkey", &v) || !raw_key_text(&v, out->pubkey, sizeof out->pubkey) ||
-      !b58_text_ok(out->pubkey, 32, 44))
-    return 0;
-  if (!raw_get(&account, "owner", &v) || !raw_key_text(&v, out->owner, sizeof out->owner) ||
-      !b58_text_ok(out->owner, 32, 44))
-    return 0;
-  if (!raw_get(&account, "lamports", &v) || !raw_u64(&v, &out->lamports)) return 0;
-  if (!raw_get(&account, "data", &arr) || arr.len == 0 || arr.ptr[0] != '[') return 0;
-  replay_raw_iter_t it;
-  replay_span_t e0, e1, e2, c0, c1;
-  if (replay_raw_iter_init(&it, arr.ptr, arr.len) != 0 || replay_raw_iter_next(&it, NULL, &e0) != 1 ||
-      replay_raw_iter_next(&it, NULL, &e1) != 1 || replay_raw_iter_next(&it, NULL, &e2) != 0)
-    return 0;
-  if (!raw_str(&e0, &c0) || !raw_str(&e1, &c1) || c1.len != 6 || memcmp(c1.ptr, "base64", 6) != 0)
-    return 0;
-  out->b64 = c0.ptr;
-  out->b64_len = c0.len;
-  return 1;
 }
 
 /* ---- latency histogram ------------------------------------------------------ */
@@ -493,7 +171,7 @@ struct live {
   int fl_done; /* slot flushed and not settled yet, or -1 */
   int fl_quit;
   uint64_t fl_count, fl_ns; /* background flushes (under fl_mu) */
-  replay_recorder_t *rec;
+  recorder_t *rec;
   uint64_t rec_t0_ns;
   int fatal;
   char fatal_msg[256];
@@ -1090,9 +768,9 @@ static void apply_account(live_t *lv, int rc) {
 /* The hot path: a well-formed programNotification goes straight to
  * ingest_account_bytes. Returns 1 when the message was handled. */
 static int fast_account(live_t *lv, const msgqueue_item_t *it) {
-  live_fast_account_t fa;
-  if (memchr(it->data, 0, it->len) || !live_utf8_valid(it->data, it->len, NULL) ||
-      !live_fast_account(it->data, it->len, &fa))
+  wsmsg_fast_account_t fa;
+  if (memchr(it->data, 0, it->len) || !utf8_valid(it->data, it->len, NULL) ||
+      !wsmsg_fast_account(it->data, it->len, &fa))
     return 0;
   size_t need = b64_decoded_max(fa.b64_len);
   if (need > lv->scratch_cap) {
@@ -1119,24 +797,24 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
   if (lv->rec) {
     if (lv->rec_t0_ns == 0) lv->rec_t0_ns = it->t_ns;
     long at = (long)((it->t_ns - lv->rec_t0_ns) / NS_PER_MS);
-    replay_recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
+    recorder_ws_raw(lv->rec, at, (const char *)it->data, it->len);
   }
   if (it->aux != 1 && fast_account(lv, it)) return;
-  live_msg_t m;
-  live_parse_message(it->data, it->len, it->aux == 1, &m);
-  if (m.kind == LIVE_MSG_BAD) {
+  wsmsg_t m;
+  wsmsg_parse(it->data, it->len, it->aux == 1, &m);
+  if (m.kind == WSMSG_BAD) {
     dead_letter(lv, "ws-message", NULL, 0, m.reason, it->data, it->len);
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
     return;
   }
   maybe_fill(lv, m.slot);
   if (lv->fatal) goto out;
   if (m.slot > lv->tip) lv->tip = m.slot;
   switch (m.kind) {
-    case LIVE_MSG_SLOT:
+    case WSMSG_SLOT:
       lv->sum.slot_notifications++;
       break;
-    case LIVE_MSG_ACCOUNT: {
+    case WSMSG_ACCOUNT: {
       lv->last_data_ns = now_ns();
       if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
       lat_push(lv, it->t_ns);
@@ -1145,7 +823,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
       apply_account(lv, rc);
       break;
     }
-    case LIVE_MSG_LOGS: {
+    case WSMSG_LOGS: {
       lv->last_data_ns = now_ns();
       lv->sum.logs_notifications++;
       if (seen_check_add(lv, m.signature)) break;
@@ -1161,7 +839,7 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
       break;
   }
 out:
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 }
 
 static void handle_item(live_t *lv, msgqueue_item_t *it) {
@@ -1320,7 +998,7 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
     else lv->rpc_bf = c;
   }
   if (o->record_dir) {
-    lv->rec = replay_recorder_open(o->record_dir, e2, sizeof e2);
+    lv->rec = recorder_open(o->record_dir, e2, sizeof e2);
     if (!lv->rec) {
       snprintf(err, errsz, "record: %s", e2);
       return -1;
@@ -1385,7 +1063,7 @@ static void teardown(live_t *lv) {
     free(lv->slot[k].lat_t);
   }
   msgqueue_free(lv->q);
-  replay_recorder_close(lv->rec);
+  recorder_close(lv->rec);
   free(lv->seen[0]);
   free(lv->seen[1]);
   free(lv->scratch);
