@@ -50,12 +50,12 @@ _Static_assert(sizeof outcomes / sizeof *outcomes == METRICS_CBI_OUT_COUNT + 1, 
 _Static_assert(sizeof acct_types / sizeof *acct_types == METRICS_CBI_ACCT_COUNT + 1, "types");
 
 _Static_assert((int)RPC_ERR_KIND_COUNT == (int)METRICS_CBI_OUT_COUNT &&
-                   (int)RPC_ERR_TRANSPORT == (int)METRICS_CBI_OUT_TRANSPORT &&
-                   (int)RPC_ERR_HTTP == (int)METRICS_CBI_OUT_HTTP &&
-                   (int)RPC_ERR_RPC == (int)METRICS_CBI_OUT_RPC &&
-                   (int)RPC_ERR_PARSE == (int)METRICS_CBI_OUT_PARSE &&
-                   (int)RPC_ERR_TOO_LARGE == (int)METRICS_CBI_OUT_TOO_LARGE &&
-                   (int)RPC_ERR_CANCELLED == (int)METRICS_CBI_OUT_CANCELLED,
+                   RPC_ERR_INDEX(RPC_ERR_TRANSPORT) == (int)METRICS_CBI_OUT_TRANSPORT &&
+                   RPC_ERR_INDEX(RPC_ERR_HTTP) == (int)METRICS_CBI_OUT_HTTP &&
+                   RPC_ERR_INDEX(RPC_ERR_RPC) == (int)METRICS_CBI_OUT_RPC &&
+                   RPC_ERR_INDEX(RPC_ERR_PARSE) == (int)METRICS_CBI_OUT_PARSE &&
+                   RPC_ERR_INDEX(RPC_ERR_TOO_LARGE) == (int)METRICS_CBI_OUT_TOO_LARGE &&
+                   RPC_ERR_INDEX(RPC_ERR_CANCELLED) == (int)METRICS_CBI_OUT_CANCELLED,
                "outcome index == rpc error kind");
 
 static const double rpc_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
