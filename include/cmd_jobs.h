@@ -10,8 +10,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cmd_common.h"
 #include "sink_jobs.h"
 #include "worker.h"
+
+/* `backfill` in its job modes: when argv holds --enqueue, --status,
+ * --cancel or --wait, parses the whole command line (options of
+ * CONFIG_CMD_BACKFILL; `--status` may stand without its ID: all jobs),
+ * runs the mode, sets *handled and returns the exit code. Otherwise
+ * *handled = 0 and nothing is done (the foreground backfill runs). */
+int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *handled);
 
 /* Enqueues [from, to] in chunks of chunk_slots (0 = default) with strategy
  * (NULL = signatures) and prints "job ID enqueued ..." (or the id alone

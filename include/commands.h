@@ -10,5 +10,6 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 #endif

@@ -38,7 +38,8 @@ enum {
   CONFIG_CMD_SNAPSHOT = 1u << 3,
   CONFIG_CMD_MIGRATE = 1u << 4,
   CONFIG_CMD_DECODE = 1u << 5,
-  CONFIG_CMD_ALL = (1u << 6) - 1 /* the common options */
+  CONFIG_CMD_WORKER = 1u << 6,
+  CONFIG_CMD_ALL = (1u << 7) - 1 /* the common options */
 };
 
 typedef enum {
@@ -88,6 +89,17 @@ typedef enum {
   CONFIG_RPC_RECORD,
   /* migrate */
   CONFIG_STATUS,
+  /* backfill jobs (backfill) */
+  CONFIG_ENQUEUE,
+  CONFIG_CHUNK_SLOTS,
+  CONFIG_JOB_STATUS,
+  CONFIG_JOB_CANCEL,
+  CONFIG_JOB_WAIT,
+  CONFIG_JSON,
+  /* worker */
+  CONFIG_WORKER_JOBS,
+  CONFIG_JOB_LEASE,
+  CONFIG_EXIT_WHEN_DONE,
   CONFIG__COUNT
 } config_id_t;
 

@@ -44,7 +44,8 @@ enum {
 /* Default chunk size in slots, chosen by measurement (bench/bench_jobs.c,
  * README "Backfill jobs"). */
 #define SINK_JOBS_DEFAULT_CHUNK_SLOTS 1000
-#define SINK_JOBS_DEFAULT_LEASE_MS 30000
+#define SINK_JOBS_DEFAULT_LEASE_S 30
+#define SINK_JOBS_DEFAULT_LEASE_MS (SINK_JOBS_DEFAULT_LEASE_S * 1000)
 #define SINK_JOBS_DEFAULT_MAX_ATTEMPTS 5
 /* NOTIFY channel of enqueues. */
 #define SINK_JOBS_CHANNEL "cbi_jobs"

@@ -519,6 +519,93 @@ START_TEST(idle_worker_wakes_and_cancel_stops_chunk) {
 }
 END_TEST
 
+/* ---- command line ------------------------------------------------------------ */
+
+/* Runs the binary with args (NULL-terminated) and the database URL;
+ * returns the exit code, stdout in *out (caller frees, may be NULL). */
+static int run_cli(const char *uri, const char *const *args, char **out) {
+  static int n;
+  char of[600], ef[600];
+  snprintf(of, sizeof of, "%s/cli-%d.out", g_tmpdir, n);
+  snprintf(ef, sizeof ef, "%s/cli-%d.err", g_tmpdir, n++);
+  const char *const extra[] = {"--database-url", uri, NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", args, extra, of, ef);
+  int code = tu_wait_exit(pid, 120000, ef);
+  if (out) *out = tu_read_file(of, NULL);
+  return code;
+}
+
+/* backfill --enqueue / --status / --wait / --cancel and the worker
+ * command: a job enqueued from the command line, refused twice, run by a
+ * `worker --exit-when-done`, waited for (exit 0), tables as expected; a
+ * cancelled job makes --wait exit 1; mode conflicts are usage errors. */
+START_TEST(cli_enqueue_worker_status_wait_cancel) {
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "jobs", &c);
+  char from[32], to[32], url[64];
+  snprintf(from, sizeof from, "%" PRIu64, meta_u64("start_slot"));
+  snprintf(to, sizeof to, "%" PRIu64, meta_u64("tip_slot"));
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
+  char *out;
+  const char *const enq[] = {"backfill", "--enqueue", "--from-slot", from, "--to-slot", to,
+                             "--chunk-slots", "40", NULL};
+  ck_assert_int_eq(run_cli(uri, enq, &out), 0);
+  ck_assert_msg(strstr(out, "job 1 enqueued") && strstr(out, "in 4 chunks"), "%s", out);
+  free(out);
+  ck_assert_int_eq(run_cli(uri, enq, NULL), 1); /* duplicate of an active job */
+  const char *const st_all[] = {"backfill", "--status", "--json", NULL};
+  ck_assert_int_eq(run_cli(uri, st_all, &out), 0);
+  char e[200];
+  json_t *arr = jsonx_loads(out, strlen(out), e, sizeof e);
+  ck_assert_msg(json_is_array(arr) && json_array_size(arr) == 1, "%s", out);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")),
+                   "pending");
+  json_decref(arr);
+  free(out);
+  const char *const work[] = {"worker", "--exit-when-done", "--rpc-url", url, "--job-concurrency",
+                              "2", "--concurrency", "8", "--lease", "5", NULL};
+  ck_assert_int_eq(run_cli(uri, work, NULL), 0);
+  const char *const wait1[] = {"backfill", "--wait", "1", NULL};
+  ck_assert_int_eq(run_cli(uri, wait1, &out), 0);
+  ck_assert_msg(strstr(out, "job 1 done") && strstr(out, "100%"), "%s", out);
+  free(out);
+  const char *const st1[] = {"backfill", "--status", "1", NULL};
+  ck_assert_int_eq(run_cli(uri, st1, &out), 0);
+  ck_assert_msg(strstr(out, "chunks 4/4") && strstr(out, "[########################]"), "%s",
+                out);
+  free(out);
+  assert_job_matches_expected(c, 1, 4, true);
+
+  const char *const enq2[] = {"backfill", "--enqueue", "--from-slot", "1", "--to-slot", "5",
+                              "--json", NULL};
+  ck_assert_int_eq(run_cli(uri, enq2, &out), 0);
+  /* the refused duplicate consumed a sequence value */
+  int64_t id2 = 0;
+  ck_assert_int_eq(sscanf(out, "{\"id\":%" SCNd64 "}", &id2), 1);
+  ck_assert_int_gt(id2, 1);
+  free(out);
+  char id2s[24];
+  snprintf(id2s, sizeof id2s, "%" PRId64, id2);
+  const char *const cancel2[] = {"backfill", "--cancel", id2s, NULL};
+  ck_assert_int_eq(run_cli(uri, cancel2, NULL), 0);
+  ck_assert_int_eq(run_cli(uri, cancel2, NULL), 1); /* already ended */
+  const char *const wait2[] = {"backfill", "--wait", id2s, NULL};
+  ck_assert_int_eq(run_cli(uri, wait2, &out), 1);
+  ck_assert_msg(strstr(out, "cancelled") != NULL, "%s", out);
+  free(out);
+  const char *const wait9[] = {"backfill", "--wait", "99", NULL};
+  ck_assert_int_eq(run_cli(uri, wait9, NULL), 1);
+  const char *const bad1[] = {"backfill", "--enqueue", "--from-slot", "1", NULL};
+  ck_assert_int_eq(run_cli(uri, bad1, NULL), 2);
+  const char *const bad2[] = {"backfill", "--status", "--cancel", "1", NULL};
+  ck_assert_int_eq(run_cli(uri, bad2, NULL), 2);
+  const char *const bad3[] = {"backfill", "--cancel", "x", NULL};
+  ck_assert_int_eq(run_cli(uri, bad3, NULL), 2);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(void) {
@@ -546,6 +633,7 @@ int main(void) {
     tcase_add_test(tc, sigkilled_worker_chunk_is_redone);
     tcase_add_test(tc, worker_failure_is_visible);
     tcase_add_test(tc, idle_worker_wakes_and_cancel_stops_chunk);
+    tcase_add_test(tc, cli_enqueue_worker_status_wait_cancel);
     suite_add_tcase(s, tc);
   }
   int rc = tu_run_suite(s);

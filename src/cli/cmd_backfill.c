@@ -11,6 +11,7 @@
 
 #include "backfill.h"
 #include "cmd_common.h"
+#include "cmd_jobs.h"
 #include "commands.h"
 #include "config.h"
 #include "idl.h"
@@ -105,11 +106,16 @@ static void backfill_usage(FILE *out) {
         "chain's current state. Progress is checkpointed (stream backfill:<A>): a run that\n"
         "was stopped or killed resumes where it left off; re-running a complete range does\n"
         "nothing.\n"
+        "\n"
+        "With --enqueue the range becomes a job in the database, split into chunks that\n"
+        "`crypto-bet-indexer worker` processes (and `live --job-concurrency N`), on any\n"
+        "number of machines; --status [ID], --cancel ID and --wait ID manage jobs. The SQL\n"
+        "function backfill_market_data(A, B) enqueues the same way.\n"
         "\n",
         out);
   config_print_help(out, CONFIG_CMD_BACKFILL);
   fputs("\nExit codes: 0 range complete, 1 run failed or stopped before the end (progress is\n"
-        "kept), 2 usage or configuration error.\n",
+        "kept), 2 usage or configuration error. --wait: 0 job done, 1 failed or cancelled.\n",
         out);
 }
 
@@ -137,6 +143,9 @@ static void log_summary(const backfill_summary_t *s) {
 }
 
 int cmd_backfill(int argc, char **argv) {
+  int jobs_mode;
+  int jr = cmd_jobs_backfill(argc, argv, backfill_usage, &jobs_mode);
+  if (jobs_mode) return jr;
   cbi_config_t cfg;
   int pr = cmd_common_parse("backfill", CONFIG_CMD_BACKFILL, &cfg, argc, argv, backfill_usage);
   if (pr != CMD_COMMON_CONTINUE) return pr;

@@ -3,6 +3,7 @@
 #include "cmd_jobs.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +14,14 @@
 
 #include "config.h"
 #include "log.h"
+
+static volatile int g_stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (g_stop) _exit(EXIT_FAILURE_RUN);
+  g_stop = 1;
+}
 
 #define STATUS_LIST_MAX 20
 #define BAR_WIDTH 24
@@ -257,4 +266,82 @@ int cmd_jobs_wait(const char *cmd, const char *database_url, int64_t id, int pol
   }
   sink_jobs_close(j);
   return code;
+}
+
+/* ---- backfill job modes --------------------------------------------------- */
+
+static int is_mode_word(const char *a, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *handled) {
+  *handled = 0;
+  int modes = 0;
+  for (int i = 1; i < argc; i++)
+    if (is_mode_word(argv[i], "--enqueue") || is_mode_word(argv[i], "--status") ||
+        is_mode_word(argv[i], "--cancel") || is_mode_word(argv[i], "--wait"))
+      modes++;
+  if (modes == 0) return EXIT_OK;
+  *handled = 1;
+  /* `--status` without an ID: all jobs (the table's option takes one) */
+  char **av = calloc((size_t)argc + 2, sizeof *av);
+  if (!av) return EXIT_FAILURE_RUN;
+  int n = 0;
+  for (int i = 0; i < argc; i++) {
+    av[n++] = argv[i];
+    if (strcmp(argv[i], "--status") == 0 && (i + 1 >= argc || !all_digits(argv[i + 1])))
+      av[n++] = (char *)"0";
+  }
+  av[n] = NULL;
+  cbi_config_t cfg;
+  int pr = cmd_common_parse("backfill", CONFIG_CMD_BACKFILL, &cfg, n, av, usage);
+  free(av);
+  if (pr != CMD_COMMON_CONTINUE) return pr;
+  int enqueue = config_u64(&cfg, CONFIG_ENQUEUE) != 0;
+  int status = config_is_set(&cfg, CONFIG_JOB_STATUS);
+  int cancel = config_is_set(&cfg, CONFIG_JOB_CANCEL);
+  int wait = config_is_set(&cfg, CONFIG_JOB_WAIT);
+  if (enqueue + status + cancel + wait != 1) {
+    fprintf(stderr, "crypto-bet-indexer backfill: --enqueue, --status, --cancel and --wait "
+                    "exclude each other\n");
+    return EXIT_USAGE;
+  }
+  bool json = config_u64(&cfg, CONFIG_JSON) != 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  if (status)
+    return cmd_jobs_status("backfill", cfg.database_url, (int64_t)config_u64(&cfg, CONFIG_JOB_STATUS),
+                           json, stdout);
+  if (cancel)
+    return cmd_jobs_cancel("backfill", cfg.database_url,
+                           (int64_t)config_u64(&cfg, CONFIG_JOB_CANCEL), stdout);
+  if (wait)
+    return cmd_jobs_wait("backfill", cfg.database_url, (int64_t)config_u64(&cfg, CONFIG_JOB_WAIT),
+                         0, false, &g_stop, stdout);
+  if (!config_is_set(&cfg, CONFIG_FROM_SLOT) || !config_is_set(&cfg, CONFIG_TO_SLOT)) {
+    fprintf(stderr, "crypto-bet-indexer backfill: --enqueue needs --from-slot and --to-slot\n");
+    return EXIT_USAGE;
+  }
+  uint64_t from = config_u64(&cfg, CONFIG_FROM_SLOT), to = config_u64(&cfg, CONFIG_TO_SLOT);
+  if (from > to || to > INT64_MAX) {
+    fprintf(stderr, "crypto-bet-indexer backfill: --from-slot must not be after --to-slot "
+                    "(both at most %lld)\n",
+            (long long)INT64_MAX);
+    return EXIT_USAGE;
+  }
+  return cmd_jobs_enqueue("backfill", cfg.database_url, from, to,
+                          config_u64(&cfg, CONFIG_CHUNK_SLOTS), config_str(&cfg, CONFIG_STRATEGY),
+                          json, stdout, NULL);
 }

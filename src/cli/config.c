@@ -8,6 +8,7 @@
 #include "backfill.h"
 #include "base58.h"
 #include "log.h"
+#include "sink_jobs.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -18,6 +19,7 @@
 #define BACKFILL CONFIG_CMD_BACKFILL
 #define SNAPSHOT CONFIG_CMD_SNAPSHOT
 #define MIGRATE CONFIG_CMD_MIGRATE
+#define WORKER CONFIG_CMD_WORKER
 
 #define PATH_MAX_LEN 4095
 #define SECONDS_DAY 86400
@@ -93,12 +95,13 @@ static const config_opt_t table[CONFIG__COUNT] = {
                          BACKFILL},
     [CONFIG_BACKFILL_CONCURRENCY] = {"concurrency", NULL, CONFIG_T_U64, "N", 1, 1024, NULL,
                                      STR(BACKFILL_DEFAULT_CONCURRENCY), NULL,
-                                     "RPC calls in flight", BACKFILL},
+                                     "RPC calls in flight (worker: per chunk)",
+                                     BACKFILL | WORKER},
     [CONFIG_BATCH] = {"batch", NULL, CONFIG_T_U64, "B", 1, 100, NULL, STR(BACKFILL_DEFAULT_BATCH),
                       NULL,
                       "calls per HTTP request (JSON-RPC batch; 1 = none): at most ceil(N/B) "
                       "requests in flight",
-                      BACKFILL},
+                      BACKFILL | WORKER},
     [CONFIG_SIG_PAGE_LIMIT] = {"sig-page-limit", NULL, CONFIG_T_U64, "N", 1, 1000, NULL, "1000",
                                NULL, "getSignaturesForAddress page size", BACKFILL},
     [CONFIG_NO_REFRESH] = {"no-refresh", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
@@ -119,6 +122,36 @@ static const config_opt_t table[CONFIG__COUNT] = {
                        "list each migration as applied, pending or mismatched and change "
                        "nothing; exit 0 when all are applied, 1 otherwise",
                        MIGRATE},
+
+    [CONFIG_ENQUEUE] = {"enqueue", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                        "do not run the range here: enqueue it as a job for the workers "
+                        "(prints the job id)",
+                        BACKFILL},
+    [CONFIG_CHUNK_SLOTS] = {"chunk-slots", NULL, CONFIG_T_U64, "N", 1, INT64_MAX, NULL,
+                            STR(SINK_JOBS_DEFAULT_CHUNK_SLOTS), NULL,
+                            "with --enqueue: slots per chunk (the unit a worker claims)",
+                            BACKFILL},
+    [CONFIG_JOB_STATUS] = {"status", NULL, CONFIG_T_U64, "[ID]", 0, INT64_MAX, NULL, NULL,
+                           "all jobs",
+                           "show job ID (or the newest jobs): progress, rate, ETA, last error",
+                           BACKFILL},
+    [CONFIG_JOB_CANCEL] = {"cancel", NULL, CONFIG_T_U64, "ID", 1, INT64_MAX, NULL, NULL, "none",
+                           "cancel job ID (running chunks stop at their next heartbeat)",
+                           BACKFILL},
+    [CONFIG_JOB_WAIT] = {"wait", NULL, CONFIG_T_U64, "ID", 1, INT64_MAX, NULL, NULL, "none",
+                         "block until job ID ends; exit 0 when done, 1 when failed or cancelled",
+                         BACKFILL},
+    [CONFIG_JSON] = {"json", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                     "with --status / --enqueue: JSON output", BACKFILL},
+    [CONFIG_WORKER_JOBS] = {"job-concurrency", "JOB_CONCURRENCY", CONFIG_T_U64, "N", 1, 256, NULL,
+                            "2", NULL, "job chunks run at once", WORKER},
+    [CONFIG_JOB_LEASE] = {"lease", NULL, CONFIG_T_U64, "S", 2, 3600, NULL,
+                          STR(SINK_JOBS_DEFAULT_LEASE_S), NULL,
+                          "chunk lease in seconds, renewed every S/4; a dead worker's chunk is "
+                          "claimed again after it",
+                          WORKER},
+    [CONFIG_EXIT_WHEN_DONE] = {"exit-when-done", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL,
+                               "off", "exit 0 once no job is pending or running", WORKER},
 };
 
 const config_opt_t *config_table(void) { return table; }
@@ -389,8 +422,8 @@ void config_print_help(FILE *out, unsigned cmd) {
     if (table[i].commands == CONFIG_CMD_ALL) help_row(out, &table[i], 1);
 }
 
-static const char *const cmd_names[] = {"live", "reconcile", "backfill", "snapshot", "migrate",
-                                        "decode"};
+static const char *const cmd_names[] = {"live",    "reconcile", "backfill", "snapshot",
+                                        "migrate", "decode",    "worker"};
 
 void config_print_markdown(FILE *out) {
   fputs("| flag | environment | commands | values | default | what |\n"

@@ -18,6 +18,7 @@ static const struct {
     {"reconcile", cmd_reconcile, "mark cached accounts that no longer exist as closed"},
     {"migrate", cmd_migrate, "apply the schema migrations"},
     {"decode", cmd_decode, "decode an account, instruction or event to JSON"},
+    {"worker", cmd_worker, "run backfill job chunks from the database (any number of machines)"},
 };
 
 /* crypto-bet-indexer options [--markdown]: every option of every command
@@ -36,7 +37,7 @@ static int cmd_options(int argc, char **argv) {
     unsigned mask;
   } cmds[] = {{"live", CONFIG_CMD_LIVE},         {"reconcile", CONFIG_CMD_RECONCILE},
               {"backfill", CONFIG_CMD_BACKFILL}, {"snapshot", CONFIG_CMD_SNAPSHOT},
-              {"migrate", CONFIG_CMD_MIGRATE}};
+              {"migrate", CONFIG_CMD_MIGRATE},   {"worker", CONFIG_CMD_WORKER}};
   const config_opt_t *t = config_table();
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     printf("%s options:\n", cmds[c].name);
