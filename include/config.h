@@ -100,6 +100,9 @@ typedef enum {
   CONFIG_WORKER_JOBS,
   CONFIG_JOB_LEASE,
   CONFIG_EXIT_WHEN_DONE,
+  /* live replicas */
+  CONFIG_LIVE_JOBS,
+  CONFIG_LEADER_LEASE,
   CONFIG__COUNT
 } config_id_t;
 

@@ -15,11 +15,16 @@
 #include "idl.h"
 #include "ingest.h"
 #include "live.h"
+#include "replica.h"
 #include "log.h"
 #include "rpc.h"
 #include "sink.h"
+#include "worker.h"
 
 #define SHUTDOWN_GRACE_S 4
+/* RPC calls in flight per background job chunk: a small share of the
+ * node next to the live fetches (README "Backfill jobs"). */
+#define LIVE_JOB_RPC_IN_FLIGHT 16
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_abort;
@@ -121,8 +126,31 @@ int cmd_live(int argc, char **argv) {
            cfg.commitment, log_redact_url(cfg.ws_url, red_ws, sizeof red_ws),
            log_redact_url(cfg.rpc_url, red_rpc, sizeof red_rpc),
            log_redact_conninfo(cfg.database_url, red_db, sizeof red_db));
-  live_summary_t sum;
-  int rc = live_run(&lo, &sum, err, sizeof err);
+  /* Replicas and background jobs (replica.h). */
+  rpc_options_t jro;
+  rpc_options_init(&jro);
+  jro.endpoints = cfg.rpc_url;
+  jro.max_in_flight = LIVE_JOB_RPC_IN_FLIGHT;
+  jro.verify_tls = lo.insecure ? 0 : 1;
+  worker_options_t wo;
+  worker_options_init(&wo);
+  wo.conninfo = cfg.database_url;
+  wo.rpc = &jro;
+  wo.decoder = dec.dec;
+  wo.program_id = program_id;
+  wo.commitment = cfg.commitment;
+  wo.rpc_concurrency = LIVE_JOB_RPC_IN_FLIGHT;
+  wo.lease_ms = (int)config_u64(&cfg, CONFIG_JOB_LEASE) * 1000;
+  replica_options_t ro;
+  memset(&ro, 0, sizeof ro);
+  ro.live = &lo;
+  ro.stop_flag = &g_stop;
+  uint64_t lease_s = config_u64(&cfg, CONFIG_LEADER_LEASE);
+  ro.lease_ms = lease_s == 0 ? -1 : (int)lease_s * 1000;
+  ro.job_concurrency = (unsigned)config_u64(&cfg, CONFIG_LIVE_JOBS);
+  ro.worker = &wo;
+  replica_summary_t sum;
+  int rc = replica_run(&ro, &sum, err, sizeof err);
   alarm(0);
   cmd_common_close_decoder(&dec);
   if (rc != 0) {

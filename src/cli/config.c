@@ -143,15 +143,24 @@ static const config_opt_t table[CONFIG__COUNT] = {
                          BACKFILL},
     [CONFIG_JSON] = {"json", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
                      "with --status / --enqueue: JSON output", BACKFILL},
-    [CONFIG_WORKER_JOBS] = {"job-concurrency", "JOB_CONCURRENCY", CONFIG_T_U64, "N", 1, 256, NULL,
+    [CONFIG_WORKER_JOBS] = {"job-concurrency", NULL, CONFIG_T_U64, "N", 1, 256, NULL,
                             "2", NULL, "job chunks run at once", WORKER},
     [CONFIG_JOB_LEASE] = {"lease", NULL, CONFIG_T_U64, "S", 2, 3600, NULL,
                           STR(SINK_JOBS_DEFAULT_LEASE_S), NULL,
                           "chunk lease in seconds, renewed every S/4; a dead worker's chunk is "
                           "claimed again after it",
-                          WORKER},
+                          LIVE | WORKER},
     [CONFIG_EXIT_WHEN_DONE] = {"exit-when-done", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL,
                                "off", "exit 0 once no job is pending or running", WORKER},
+    [CONFIG_LIVE_JOBS] = {"job-concurrency", NULL, CONFIG_T_U64, "N", 0, 64, NULL, "0", NULL,
+                          "backfill job chunks run in the background, on separate connections "
+                          "(0 = none)",
+                          LIVE},
+    [CONFIG_LEADER_LEASE] = {"leader-lease", NULL, CONFIG_T_U64, "S", 0, 600, NULL, "5", NULL,
+                             "replicas on one database: one leads (holds this lease, renewed "
+                             "every S/4), the others stand by and take over within about 1.25 "
+                             "S; 0 = no leadership (a single instance)",
+                             LIVE},
 };
 
 const config_opt_t *config_table(void) { return table; }
