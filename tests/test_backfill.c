@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "reconcile.h"
 #include "expect.h"
 #include "fetchq.h"
 #include "idl.h"
@@ -131,6 +132,7 @@ typedef struct run_cfg {
   unsigned page_limit;
   bool no_refresh;
   bool restart;
+  unsigned window;
 } run_cfg_t;
 
 static run_cfg_t full_range(backfill_strategy_t s) {
@@ -198,6 +200,7 @@ static int run_inproc(const char *uri, int port, const run_cfg_t *rc, backfill_s
   bo.refresh_accounts = !rc->no_refresh;
   bo.restart = rc->restart;
   bo.stop_flag = stop;
+  if (rc->window) bo.window = rc->window;
   int ret = backfill_run(st.rpc, st.ing, st.sink, &bo, sum, err, errsz);
   stack_close(&st);
   return ret;
@@ -419,6 +422,49 @@ START_TEST(rerun_is_idempotent) {
   free(d2);
   free(d3);
   free(d4);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
+/* Small windows (a few pages of signatures each): the range is walked
+ * once for its page bounds and then window by window from each window's
+ * end; at most about one window of signatures is held at once, windows are
+ * checkpointed as they complete, and the tables are those of a single
+ * pass. A run stopped at a window's end resumes after it. */
+START_TEST(windows_bound_memory_same_tables) {
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
+  unsigned limit = smallest_page_limit();
+  run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
+  rc.page_limit = limit;
+  rc.window = limit;
+  /* first part of the range, then the whole range on the same stream */
+  uint64_t first = meta_u64("first_tx_slot"), last = meta_u64("last_tx_slot");
+  rc.to = first + (last - first) / 2;
+  backfill_summary_t sum;
+  run_ok(uri, rs.port, &rc, &sum);
+  ck_assert_uint_gt(sum.windows, 1);
+  ck_assert_uint_le(sum.peak_window, rc.window + 2 * limit);
+  ck_assert_uint_eq(sum.last_slot, rc.to);
+  uint64_t first_part = sum.transactions;
+  rc.to = meta_u64("tip_slot");
+  run_ok(uri, rs.port, &rc, &sum);
+  ck_assert_uint_eq(sum.resumed_from, first + (last - first) / 2 + 1);
+  ck_assert_uint_gt(sum.windows, 1);
+  ck_assert_uint_le(sum.peak_window, rc.window + 2 * limit);
+  ck_assert_uint_eq(first_part + sum.transactions, meta_u64("signature_count"));
+  assert_expected(c, true, 0, UINT64_MAX);
+  /* the blocks strategy in windows of 7 blocks: the same tables */
+  PGconn *c2;
+  char *uri2 = tu_fresh_migrated_db("bf", &c2);
+  run_cfg_t rb = full_range(BACKFILL_BLOCKS);
+  rb.window = 7;
+  run_ok(uri2, rs.port, &rb, &sum);
+  ck_assert_uint_gt(sum.windows, 5);
+  assert_expected(c2, true, 0, UINT64_MAX);
+  PQfinish(c2);
+  free(uri2);
   rc_end_with_db(&rs, c, uri);
 }
 END_TEST
@@ -676,7 +722,7 @@ START_TEST(unanswerable_transaction_dead_letter) {
   PGresult *r = PQexecParams(c, "SELECT kind, reason FROM dead_letters WHERE key = $1", 1, NULL,
                              params, NULL, NULL, 0);
   ck_assert_int_eq(PQntuples(r), 1);
-  ck_assert_str_eq(PQgetvalue(r, 0, 0), "transaction");
+  ck_assert_str_eq(PQgetvalue(r, 0, 0), "transaction-missing");
   ck_assert_msg(strstr(PQgetvalue(r, 0, 1), "-32099") != NULL, "reason: %s", PQgetvalue(r, 0, 1));
   PQclear(r);
   r = PQexecParams(c, "SELECT count(*) FROM transactions WHERE signature = $1", 1, NULL, params,
@@ -753,6 +799,7 @@ int main(void) {
     tcase_add_test(tc, partial_range_both_strategies);
     tcase_add_test(tc, rerun_is_idempotent);
     tcase_add_test(tc, stop_flag_then_resume);
+    tcase_add_test(tc, windows_bound_memory_same_tables);
     tcase_add_test(tc, sigkill_and_resume_binary);
     tcase_add_test(tc, snapshot_and_reconcile);
     tcase_add_test(tc, walk_detects_no_progress);

@@ -361,7 +361,7 @@ START_TEST(transaction_unparseable_dead_letter) {
                            "signatures", "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
   ck_assert_int_eq(ingest_transaction_json(f.ing, junk, NULL, NULL), 0);
   fx_flush(&f);
-  tu_assert_query(f.conn, "SELECT kind || ' ' || slot FROM dead_letters", "transaction 4242");
+  tu_assert_query(f.conn, "SELECT kind || ' ' || slot FROM dead_letters", "transaction-parse 4242");
   tu_assert_query(f.conn, "SELECT key FROM dead_letters",
                   "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
   /* raw = the JSON text */

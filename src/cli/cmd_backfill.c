@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "snapshot.h"
 #include "cmd_common.h"
 #include "commands.h"
 #include "config.h"

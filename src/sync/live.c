@@ -13,6 +13,8 @@
 
 #include "b64.h"
 #include "backfill.h"
+#include "reconcile.h"
+#include "snapshot.h"
 #include "ingest.h"
 #include "jsonx.h"
 #include "log.h"
