@@ -185,4 +185,28 @@ int log_events_scan(const char *const *lines, size_t n_lines, const char *progra
                     log_events_t *out);
 void log_events_free(log_events_t *ev);
 
+/* The runtime's invocation-stack lines: "Program <id> invoke [<n>]",
+ * "Program <id> success" and "Program <id> failed: ..." (<id>: 32..44
+ * base58 characters followed by a space). A program cannot print these: its
+ * own output is prefixed ("Program log: ", "Program data: ", ...). */
+typedef enum {
+  LOG_EVENTS_LINE_OTHER = 0,
+  LOG_EVENTS_LINE_INVOKE,
+  LOG_EVENTS_LINE_SUCCESS,
+  LOG_EVENTS_LINE_FAILED
+} log_events_line_kind_t;
+
+typedef struct log_events_line {
+  log_events_line_kind_t kind;
+  const char *id; /* borrowed from the line, id_len bytes, not NUL-terminated */
+  size_t id_len;
+  bool has_depth; /* invoke: <n> is 1 to 6 digits followed by ']' */
+  uint32_t depth; /* invoke: <n> when has_depth, else 0 */
+} log_events_line_t;
+
+/* Classifies one log line (the single parser of these lines, shared by
+ * log_events_scan and txn_invoke_map). Fills *out (kind OTHER, id NULL for
+ * any other line, NULL included) and returns out->kind. */
+log_events_line_kind_t log_events_parse_line(const char *line, log_events_line_t *out);
+
 #endif

@@ -106,6 +106,12 @@ typedef struct txn {
   const txn_ix_t *ix;
   size_t n_top; /* number of top-level instructions */
 
+  /* meta.preBalances / meta.postBalances (lamports, exact u64), aligned
+   * with keys: n_keys entries each when has_balances, else NULL. */
+  bool has_balances;
+  const uint64_t *pre_balances;
+  const uint64_t *post_balances;
+
   bool has_logs; /* meta.logMessages present (null when not recorded) */
   size_t n_logs;
   const char *const *logs;
@@ -118,6 +124,9 @@ typedef struct txn {
  * "transactions" array. block: NULL, or the block context, whose slot,
  * block time and block height (when has_) override / complete the ones in
  * tx_result. The encoding is detected from the shape of "transaction".
+ * meta.preBalances and meta.postBalances, when present, must both be
+ * arrays of exactly n_keys u64 values (integers or digit strings, as
+ * jsonx_loads leaves values above INT64_MAX): otherwise TXN_ERR_FORMAT.
  * The txn_t copies everything it needs: tx_result may be freed afterwards.
  * Returns TXN_OK and *out (free with txn_free), or a negative txn_code_t,
  * *out NULL and a message in err. Never reads past any input bound. */
@@ -132,6 +141,13 @@ void txn_free(txn_t *tx);
 /* True when any instruction (top-level or inner) runs program_id, or the
  * key list contains it. */
 bool txn_touches_program(const txn_t *tx, const char *program_id);
+
+/* Keys of the accounts this transaction closed: writable accounts passed to an
+ * instruction of program_id (top-level or inner) whose post balance is 0 while
+ * the pre balance was > 0, in a successful transaction with balances. Writes up
+ * to cap key pointers (borrowed from tx) to out in key-list order, each key once;
+ * returns the total count (which may exceed cap). 0 for a failed transaction. */
+size_t txn_closed_accounts(const txn_t *tx, const char *program_id, const char **out, size_t cap);
 
 /* Maps the log's "Program <id> invoke [n]" lines, by ordinal (the
  * `invocation` of log_events_scan), to flattened instruction indexes: walks
@@ -205,7 +221,11 @@ typedef struct txn_rows {
  * a successful transaction has_resolution with MarketResolved's result and
  * timestamp (without the event: the argument and the block time). A missing
  * event leaves its fields 0 and adds TXN_ISSUE_EVENT_MISSING (successful
- * transactions only). Undecodable data of ours becomes an issue, the other
+ * transactions only). A failed transaction was rolled back, events included:
+ * its rows keep the instruction's own arguments (place_bet's amount and
+ * side) and take nothing from events (price, platform_fee, claimed amounts,
+ * creation fee, resolution all 0 / absent); undecodable or unattributable
+ * payloads in its logs are still reported as issues. Undecodable data of ours becomes an issue, the other
  * instructions still produce rows. Returns TXN_OK (issues or not) or
  * TXN_ERR_NOMEM (out and issues then empty). */
 int txn_extract(const idl_t *idl, const txn_t *tx, const char *program_id, txn_rows_t *out,

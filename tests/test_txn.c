@@ -223,6 +223,8 @@ typedef struct {
   json_t *inner; /* array of {index, instructions} */
   json_t *logs;  /* NULL: logMessages null */
   json_t *err;
+  json_t *bal;     /* key -> [pre, post] lamports; others 1000000000 both */
+  bool no_balances; /* omit meta.preBalances / postBalances */
   uint64_t slot;
   int64_t block_time;
   char sig[BASE58_ENCODED_64_SZ];
@@ -241,6 +243,7 @@ static void txb_init(txb_t *t, int nreq, int nros, int nrou, ...) {
   t->ixs = json_array();
   t->inner = json_array();
   t->logs = json_array();
+  t->bal = json_object();
   t->slot = 250000123;
   t->block_time = 1700000123;
   va_list ap;
@@ -305,6 +308,24 @@ static void txb_inner(txb_t *t, int top, int stack, const char *prog, buf_t data
   json_array_append_new(json_object_get(g, "instructions"), o);
 }
 
+/* Sets a key's meta.preBalances / postBalances entries. */
+static void txb_balance(txb_t *t, const char *k, json_int_t pre, json_int_t post) {
+  json_object_set_new(t->bal, k, json_pack("[I, I]", pre, post));
+}
+
+/* meta.preBalances (which 0) or postBalances (1) in key-list order. */
+static json_t *txb_balances(const txb_t *t, int which) {
+  json_t *out = json_array();
+  const json_t *lists[3] = {t->keys, t->lw, t->lr};
+  for (int l = 0; l < 3; l++)
+    for (size_t i = 0; i < json_array_size(lists[l]); i++) {
+      const json_t *o = json_object_get(t->bal, json_string_value(json_array_get(lists[l], i)));
+      json_array_append_new(out, o ? json_copy(json_array_get(o, (size_t)which))
+                                   : json_integer(1000000000));
+    }
+  return out;
+}
+
 static void txb_log(txb_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void txb_log(txb_t *t, const char *fmt, ...) {
   char line[2048];
@@ -338,11 +359,17 @@ static json_t *txb_build(txb_t *t) {
                         json_pack("[{s:s, s:o, s:o}]", "accountKey", K(0x78), "writableIndexes",
                                   wi, "readonlyIndexes", ri));
   }
-  json_t *meta = json_pack("{s:o, s:i, s:o, s:{s:o, s:o}, s:o, s:[], s:[], s:[], s:[]}", "err",
+  json_t *pre = txb_balances(t, 0), *post = txb_balances(t, 1);
+  json_decref(t->bal);
+  json_t *meta = json_pack("{s:o, s:i, s:o, s:{s:o, s:o}, s:o, s:o, s:o, s:[], s:[]}", "err",
                            t->err ? t->err : json_null(), "fee", 5000, "innerInstructions",
                            t->inner, "loadedAddresses", "writable", t->lw, "readonly", t->lr,
-                           "logMessages", t->logs ? t->logs : json_null(), "preBalances",
-                           "postBalances", "preTokenBalances", "postTokenBalances");
+                           "logMessages", t->logs ? t->logs : json_null(), "preBalances", pre,
+                           "postBalances", post, "preTokenBalances", "postTokenBalances");
+  if (t->no_balances) {
+    json_object_del(meta, "preBalances");
+    json_object_del(meta, "postBalances");
+  }
   /* one signature per required signer; the first is the transaction's id */
   json_t *sigs = json_array();
   json_array_append_new(sigs, json_string(t->sig));
@@ -810,6 +837,75 @@ START_TEST(failed_transaction) {
   assert_rows_equal(&r.rows.rows[0], &w);
   ck_assert_uint_eq(r.issues.count, 0);
   ck_assert_uint_eq(r.rows.n_accounts, 0); /* a failed transaction wrote nothing */
+  result_free(&r);
+}
+END_TEST
+
+/* A failed two-instruction transaction whose first instruction (place_bet)
+ * logged its BetPlaced event before the second (claim_winnings, also with
+ * its event) failed: the whole transaction was rolled back, so the rows
+ * keep the instructions' own arguments and status failed and take nothing
+ * from the events (no price, platform_fee or claimed amount), without
+ * missing-event issues. */
+START_TEST(failed_transaction_ignores_events) {
+  txb_t t;
+  txb_init(&t, 1, 0, 2, K(USER), K(GC), K(MARKET), K(POS), K(VAULT), K(TREAS), K(POS2), SYSTEM,
+           PROGRAM, NULL);
+  txb_ix(&t, PROGRAM, ix_place_bet(1, 3000000u), K(GC), K(MARKET), K(POS), K(VAULT), K(TREAS),
+         K(USER), SYSTEM, NULL);
+  txb_ix(&t, PROGRAM, ix_plain(D_CLAIM_WINNINGS), K(MARKET), K(POS2), K(VAULT), K(USER), SYSTEM,
+         NULL);
+  t.err = json_pack("{s:[i, {s:i}]}", "InstructionError", 1, "Custom", 6010);
+  log_invoke(&t, PROGRAM, 1);
+  txb_log(&t, "Program log: Instruction: PlaceBet");
+  buf_t e1 = ev_bet_placed(MARKET, POS, USER, 1, 3000000u, 60000u, 640000000u, 1700001100);
+  txb_log_data(&t, &e1);
+  log_consumed(&t, PROGRAM, 20000);
+  log_success(&t, PROGRAM);
+  log_invoke(&t, PROGRAM, 1);
+  txb_log(&t, "Program log: Instruction: ClaimWinnings");
+  buf_t e2 = ev_claimed(E_WINNINGS_CLAIMED, MARKET, POS2, USER, 7777777u, 1700001100);
+  txb_log_data(&t, &e2);
+  log_consumed(&t, PROGRAM, 9000);
+  txb_log(&t, "Program %s failed: custom program error: 0x177a", PROGRAM);
+  cb_tx_row_t w0 = base_row(&t), w1 = base_row(&t);
+  result_t r = run(txb_build(&t));
+  ck_assert_uint_eq(r.rows.count, 2);
+  const char *em = "{\"InstructionError\":[1,{\"Custom\":6010}]}";
+  w0.instruction_index = 0;
+  w0.type = CB_TX_PLACE_BET;
+  snprintf(w0.market, sizeof w0.market, "%s", K(MARKET));
+  snprintf(w0.user, sizeof w0.user, "%s", K(USER));
+  w0.amount = 3000000u; /* the argument */
+  w0.side = CB_SIDE_NO;
+  w0.failed = true;
+  snprintf(w0.error_message, sizeof w0.error_message, "%s", em);
+  assert_rows_equal(&r.rows.rows[0], &w0); /* has_price false, price 0, platform_fee 0 */
+  w1.instruction_index = 1;
+  w1.type = CB_TX_CLAIM_WINNINGS;
+  snprintf(w1.market, sizeof w1.market, "%s", K(MARKET));
+  snprintf(w1.user, sizeof w1.user, "%s", K(USER));
+  w1.failed = true;
+  snprintf(w1.error_message, sizeof w1.error_message, "%s", em);
+  assert_rows_equal(&r.rows.rows[1], &w1); /* amount 0: the event's amount is not taken */
+  ck_assert_uint_eq(r.issues.count, 0);
+  ck_assert_uint_eq(r.rows.n_accounts, 0);
+  result_free(&r);
+
+  /* a failed resolve_market with its MarketResolved event: no resolution */
+  txb_init(&t, 1, 0, 2, K(RESOLVER), K(MARKET), K(ORACLE), PROGRAM, NULL);
+  txb_ix(&t, PROGRAM, ix_resolve(1), K(MARKET), K(ORACLE), K(RESOLVER), NULL);
+  t.err = json_pack("{s:[i, s]}", "InstructionError", 0, "ProgramFailedToComplete");
+  log_invoke(&t, PROGRAM, 1);
+  buf_t e3 = ev_resolved(MARKET, RESOLVER, 1, 1700001200);
+  txb_log_data(&t, &e3);
+  txb_log(&t, "Program %s failed: Program failed to complete", PROGRAM);
+  r = run(txb_build(&t));
+  ck_assert_uint_eq(r.rows.count, 1);
+  ck_assert(r.rows.rows[0].failed);
+  ck_assert(!r.rows.rows[0].has_resolution);
+  ck_assert_int_eq(r.rows.rows[0].resolved_at, 0);
+  ck_assert_uint_eq(r.issues.count, 0);
   result_free(&r);
 }
 END_TEST
@@ -1332,6 +1428,412 @@ START_TEST(chain_fixture_rows) {
 }
 END_TEST
 
+/* ---- balances and closed accounts ----------------------------------------- */
+
+/* A compiled instruction {programIdIndex, accounts, data, stackHeight} in
+ * jsonParsed form {programId, accounts: [b58], data, stackHeight}. */
+static json_t *jp_ix(const json_t *ix, const json_t *all_keys) {
+  const json_t *acc = json_object_get(ix, "accounts");
+  json_t *names = json_array();
+  for (size_t a = 0; a < json_array_size(acc); a++)
+    json_array_append(names, json_array_get(all_keys, (size_t)json_integer_value(json_array_get(acc, a))));
+  json_t *o = json_pack("{s:O, s:o, s:O, s:O}", "programId",
+                        json_array_get(all_keys, (size_t)json_integer_value(
+                                                     json_object_get(ix, "programIdIndex"))),
+                        "accounts", names, "data", json_object_get(ix, "data"), "stackHeight",
+                        json_object_get(ix, "stackHeight"));
+  ck_assert_ptr_nonnull(o);
+  return o;
+}
+
+/* The test's own json -> jsonParsed converter: accountKeys as {pubkey,
+ * signer, writable, source} (static, then loaded writable, then loaded
+ * readonly, as the node lists them), instructions with base58 keys. */
+static json_t *to_jsonparsed(const json_t *res) {
+  json_t *copy = json_deep_copy(res);
+  json_t *msg = json_object_get(json_object_get(copy, "transaction"), "message");
+  json_t *meta = json_object_get(copy, "meta");
+  const json_t *hdr = json_object_get(msg, "header");
+  size_t nreq = (size_t)json_integer_value(json_object_get(hdr, "numRequiredSignatures"));
+  size_t nros = (size_t)json_integer_value(json_object_get(hdr, "numReadonlySignedAccounts"));
+  size_t nrou = (size_t)json_integer_value(json_object_get(hdr, "numReadonlyUnsignedAccounts"));
+  const json_t *keys = json_object_get(msg, "accountKeys");
+  const json_t *la = json_object_get(meta, "loadedAddresses");
+  size_t n = json_array_size(keys);
+  json_t *all = json_array(), *ak = json_array();
+  for (size_t i = 0; i < n; i++) {
+    bool w = i < nreq ? i < nreq - nros : i < n - nrou;
+    json_array_append(all, json_array_get(keys, i));
+    json_array_append_new(ak, json_pack("{s:O, s:b, s:b, s:s}", "pubkey", json_array_get(keys, i),
+                                        "signer", i < nreq, "writable", w, "source",
+                                        "transaction"));
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    const json_t *arr = json_object_get(la, pass == 0 ? "writable" : "readonly");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+      json_array_append(all, json_array_get(arr, i));
+      json_array_append_new(ak, json_pack("{s:O, s:b, s:b, s:s}", "pubkey", json_array_get(arr, i),
+                                          "signer", 0, "writable", pass == 0, "source",
+                                          "lookupTable"));
+    }
+  }
+  json_t *ixs = json_array();
+  const json_t *old = json_object_get(msg, "instructions");
+  for (size_t i = 0; i < json_array_size(old); i++)
+    json_array_append_new(ixs, jp_ix(json_array_get(old, i), all));
+  json_t *groups = json_array();
+  const json_t *inner = json_object_get(meta, "innerInstructions");
+  for (size_t g = 0; g < json_array_size(inner); g++) {
+    const json_t *gj = json_array_get(inner, g);
+    const json_t *list = json_object_get(gj, "instructions");
+    json_t *nl = json_array();
+    for (size_t k = 0; k < json_array_size(list); k++)
+      json_array_append_new(nl, jp_ix(json_array_get(list, k), all));
+    json_array_append_new(groups, json_pack("{s:O, s:o}", "index", json_object_get(gj, "index"),
+                                            "instructions", nl));
+  }
+  json_object_set_new(meta, "innerInstructions", groups);
+  json_object_set_new(msg, "accountKeys", ak);
+  json_object_set_new(msg, "instructions", ixs);
+  json_object_del(msg, "header");
+  json_decref(all);
+  return copy;
+}
+
+/* Parses res in the three encodings (json, base64, jsonParsed) into tx[3].
+ * Consumes res. */
+static void parse3(json_t *res, txn_t *tx[3]) {
+  json_t *forms[3] = {res, to_base64(res), to_jsonparsed(res)};
+  const txn_encoding_t enc[3] = {TXN_ENC_JSON, TXN_ENC_BASE64, TXN_ENC_JSON_PARSED};
+  for (int f = 0; f < 3; f++) {
+    char err[256];
+    tx[f] = NULL;
+    int rc = txn_parse(forms[f], NULL, &tx[f], err, sizeof err);
+    ck_assert_msg(rc == TXN_OK, "form %d: %s", f, err);
+    ck_assert_int_eq(tx[f]->encoding, enc[f]);
+  }
+  for (int f = 0; f < 3; f++) json_decref(forms[f]);
+}
+
+/* tx's closed accounts for our program equal the NULL-terminated list. */
+static void assert_closed(const txn_t *tx, ...) {
+  const char *got[8];
+  size_t n = txn_closed_accounts(tx, PROGRAM, got, 8);
+  va_list ap;
+  va_start(ap, tx);
+  size_t i = 0;
+  const char *k;
+  while ((k = va_arg(ap, const char *)) != NULL) {
+    ck_assert_msg(i < n, "encoding %d: %zu closed accounts, expected more", tx->encoding, n);
+    ck_assert_str_eq(got[i], k);
+    i++;
+  }
+  va_end(ap);
+  ck_assert_msg(n == i, "encoding %d: %zu closed accounts, expected %zu", tx->encoding, n, i);
+  /* count without storage */
+  ck_assert_uint_eq(txn_closed_accounts(tx, PROGRAM, NULL, 0), n);
+}
+
+/* Balance of key k before (which 0) or after (1). */
+static uint64_t balance_of(const txn_t *tx, const char *k, int which) {
+  for (size_t i = 0; i < tx->n_keys; i++)
+    if (strcmp(tx->keys[i], k) == 0) return which ? tx->post_balances[i] : tx->pre_balances[i];
+  ck_abort_msg("key %s not in the transaction", k);
+  return 0;
+}
+
+/* claim_winnings closes its position; around it: a writable account with
+ * pre balance 0, a read-only account and an account not passed to our
+ * program that all end at 0 lamports, and the user's balance going up. */
+static void claim_closing_position(txb_t *t) {
+  txb_init(t, 1, 0, 3, K(USER), K(POS), K(VAULT), K(TREAS), K(MARKET), SYSTEM, PROGRAM, NULL);
+  txb_ix(t, PROGRAM, ix_plain(D_CLAIM_WINNINGS), K(MARKET), K(POS), K(VAULT), K(USER), SYSTEM,
+         NULL);
+  txb_inner(t, 0, 2, SYSTEM, sys_transfer(0), K(VAULT), K(USER), NULL);
+  txb_ix(t, SYSTEM, sys_transfer(5000), K(TREAS), K(USER), NULL);
+  txb_balance(t, K(USER), 1000000000, 1002012880);
+  txb_balance(t, K(POS), 2012880, 0);   /* closed */
+  txb_balance(t, K(VAULT), 0, 0);       /* pre 0: not a close */
+  txb_balance(t, K(TREAS), 5000, 0);    /* not passed to our program */
+  txb_balance(t, K(MARKET), 3000000, 0); /* read-only */
+  log_invoke(t, PROGRAM, 1);
+  log_invoke(t, SYSTEM, 2);
+  log_success(t, SYSTEM);
+  buf_t ev = ev_claimed(E_WINNINGS_CLAIMED, MARKET, POS, USER, 0, 1700000900);
+  txb_log_data(t, &ev);
+  log_success(t, PROGRAM);
+  log_invoke(t, SYSTEM, 1);
+  log_success(t, SYSTEM);
+}
+
+START_TEST(closed_accounts_every_encoding) {
+  txb_t t;
+  claim_closing_position(&t);
+  txn_t *tx[3];
+  parse3(txb_build(&t), tx);
+  for (int f = 0; f < 3; f++) {
+    ck_assert(tx[f]->has_balances);
+    ck_assert_uint_eq(tx[f]->n_keys, 7);
+    ck_assert_uint_eq(balance_of(tx[f], K(USER), 0), 1000000000u);
+    ck_assert_uint_eq(balance_of(tx[f], K(USER), 1), 1002012880u);
+    ck_assert_uint_eq(balance_of(tx[f], K(POS), 0), 2012880u);
+    ck_assert_uint_eq(balance_of(tx[f], K(POS), 1), 0);
+    ck_assert_uint_eq(balance_of(tx[f], PROGRAM, 1), 1000000000u);
+    assert_closed(tx[f], K(POS), NULL);
+    /* the program id filters: nothing of the system program's was closed
+     * except the drained treasury (pre > 0, post 0, writable) */
+    const char *got[2];
+    ck_assert_uint_eq(txn_closed_accounts(tx[f], SYSTEM, got, 2), 1);
+    ck_assert_str_eq(got[0], K(TREAS));
+    txn_free(tx[f]);
+  }
+}
+END_TEST
+
+/* The same transaction failed: the close was rolled back. */
+START_TEST(closed_accounts_failed_transaction) {
+  txb_t t;
+  claim_closing_position(&t);
+  t.err = json_pack("{s:[i, {s:i}]}", "InstructionError", 1, "Custom", 1);
+  txn_t *tx[3];
+  parse3(txb_build(&t), tx);
+  for (int f = 0; f < 3; f++) {
+    ck_assert(tx[f]->failed);
+    ck_assert(tx[f]->has_balances);
+    assert_closed(tx[f], NULL);
+    txn_free(tx[f]);
+  }
+}
+END_TEST
+
+/* v0: a router calls claim_refund (inner) with a position from an address
+ * lookup table; a static position closed by a top-level claim too (passed
+ * to two instructions: listed once); a loaded read-only account at 0 is
+ * not a close. */
+START_TEST(closed_accounts_v0_loaded) {
+  txb_t t;
+  txb_init(&t, 1, 0, 3, K(USER), K(POS), K(NOV), K(MARKET), SYSTEM, PROGRAM, K(ROUTER), NULL);
+  t.version = 0;
+  json_array_append_new(t.lw, json_string(K(POS2)));
+  json_array_append_new(t.lr, json_string(K(MINT)));
+  txb_ix(&t, PROGRAM, ix_plain(D_CLAIM_REFUND), K(MARKET), K(POS), K(NOV), K(USER), SYSTEM, NULL);
+  buf_t route = {.n = 0};
+  put_u8(&route, 7);
+  txb_ix(&t, K(ROUTER), route, K(MARKET), K(POS2), K(NOV), K(USER), SYSTEM, PROGRAM, K(MINT),
+         NULL);
+  txb_inner(&t, 1, 2, PROGRAM, ix_plain(D_CLAIM_REFUND), K(MARKET), K(POS2), K(NOV), K(USER),
+            SYSTEM, K(POS), K(MINT), NULL);
+  txb_balance(&t, K(POS), 1500000, 0);
+  txb_balance(&t, K(POS2), (json_int_t)INT64_MAX, 0);
+  txb_balance(&t, K(MINT), 1461600, 0);
+  log_invoke(&t, PROGRAM, 1);
+  buf_t e1 = ev_claimed(E_REFUND_CLAIMED, MARKET, POS, USER, 10, 1700001000);
+  txb_log_data(&t, &e1);
+  log_success(&t, PROGRAM);
+  log_invoke(&t, K(ROUTER), 1);
+  log_invoke(&t, PROGRAM, 2);
+  buf_t e2 = ev_claimed(E_REFUND_CLAIMED, MARKET, POS2, USER, 20, 1700001000);
+  txb_log_data(&t, &e2);
+  log_success(&t, PROGRAM);
+  log_success(&t, K(ROUTER));
+  txn_t *tx[3];
+  parse3(txb_build(&t), tx);
+  for (int f = 0; f < 3; f++) {
+    ck_assert_uint_eq(tx[f]->n_keys, 9);
+    ck_assert_str_eq(tx[f]->keys[7], K(POS2));
+    ck_assert_uint_eq(tx[f]->pre_balances[7], (uint64_t)INT64_MAX);
+    ck_assert_uint_eq(tx[f]->post_balances[7], 0);
+    ck_assert_uint_eq(tx[f]->pre_balances[8], 1461600u);
+    assert_closed(tx[f], K(POS), K(POS2), NULL);
+    const char *one[1];
+    ck_assert_uint_eq(txn_closed_accounts(tx[f], PROGRAM, one, 1), 2); /* total beyond cap */
+    ck_assert_str_eq(one[0], K(POS));
+    txn_free(tx[f]);
+  }
+}
+END_TEST
+
+/* Replaces every occurrence of from by to in a JSON text (new string). */
+static char *replace_all(const char *text, const char *from, const char *to) {
+  size_t nf = strlen(from), nt = strlen(to), cnt = 0;
+  for (const char *p = strstr(text, from); p; p = strstr(p + nf, from)) cnt++;
+  char *out = malloc(strlen(text) + cnt * nt + 1);
+  char *o = out;
+  const char *p = text, *q;
+  while ((q = strstr(p, from)) != NULL) {
+    memcpy(o, p, (size_t)(q - p));
+    o += q - p;
+    memcpy(o, to, nt);
+    o += nt;
+    p = q + nf;
+  }
+  strcpy(o, p);
+  return out;
+}
+
+/* Balances above INT64_MAX arrive as bare JSON integers: through
+ * jsonx_loads they are exact in every encoding. */
+START_TEST(balances_above_int64_exact) {
+  txb_t t;
+  claim_closing_position(&t);
+  txb_balance(&t, K(VAULT), 9000000000000000001, 9000000000000000002);
+  json_t *res = txb_build(&t);
+  json_t *forms[3] = {res, to_base64(res), to_jsonparsed(res)};
+  for (int f = 0; f < 3; f++) {
+    char *text = json_dumps(forms[f], JSON_COMPACT);
+    char *a = replace_all(text, "9000000000000000001", "18446744073709551615");
+    char *b = replace_all(a, "9000000000000000002", "18446744073709551614");
+    ck_assert_ptr_nonnull(strstr(b, ",18446744073709551615,"));
+    char err[256];
+    json_t *doc = jsonx_loads(b, strlen(b), err, sizeof err);
+    ck_assert_msg(doc != NULL, "%s", err);
+    txn_t *tx = NULL;
+    ck_assert_msg(txn_parse(doc, NULL, &tx, err, sizeof err) == TXN_OK, "form %d: %s", f, err);
+    ck_assert_uint_eq(balance_of(tx, K(VAULT), 0), UINT64_MAX);
+    ck_assert_uint_eq(balance_of(tx, K(VAULT), 1), UINT64_MAX - 1);
+    assert_closed(tx, K(POS), NULL);
+    txn_free(tx);
+    json_decref(doc);
+    free(text);
+    free(a);
+    free(b);
+  }
+  for (int f = 0; f < 3; f++) json_decref(forms[f]);
+}
+END_TEST
+
+/* Balances that do not line up with the key list are a format error (a
+ * dead letter upstream); absent balances are none. */
+START_TEST(balances_malformed) {
+  static const char *cases[] = {
+      "short",     "long",       "negative",  "real",  "string", "overflow",
+      "pre_only",  "post_object", "absent",
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    txb_t t;
+    claim_closing_position(&t);
+    json_t *res = txb_build(&t);
+    json_t *forms[3] = {res, to_base64(res), to_jsonparsed(res)};
+    for (int f = 0; f < 3; f++) {
+      json_t *meta = json_object_get(forms[f], "meta");
+      json_t *pre = json_object_get(meta, "preBalances");
+      json_t *post = json_object_get(meta, "postBalances");
+      const char *k = cases[c];
+      if (strcmp(k, "short") == 0) json_array_remove(post, 6);
+      if (strcmp(k, "long") == 0) json_array_append_new(pre, json_integer(1));
+      if (strcmp(k, "negative") == 0) json_array_set_new(pre, 1, json_integer(-1));
+      if (strcmp(k, "real") == 0) json_array_set_new(post, 0, json_real(1.5));
+      if (strcmp(k, "string") == 0) json_array_set_new(pre, 2, json_string("12a"));
+      if (strcmp(k, "overflow") == 0) json_array_set_new(pre, 2, json_string("18446744073709551616"));
+      if (strcmp(k, "pre_only") == 0) json_object_del(meta, "postBalances");
+      if (strcmp(k, "post_object") == 0) json_object_set_new(meta, "postBalances", json_object());
+      if (strcmp(k, "absent") == 0) {
+        json_object_del(meta, "preBalances");
+        json_object_set_new(meta, "postBalances", json_null());
+      }
+      txn_t *tx = NULL;
+      char err[256];
+      int rc = txn_parse(forms[f], NULL, &tx, err, sizeof err);
+      if (strcmp(k, "absent") == 0) {
+        ck_assert_msg(rc == TXN_OK, "%s form %d: %s", k, f, err);
+        ck_assert(!tx->has_balances);
+        ck_assert_ptr_null(tx->pre_balances);
+        ck_assert_uint_eq(txn_closed_accounts(tx, PROGRAM, NULL, 0), 0);
+        txn_free(tx);
+      } else {
+        ck_assert_msg(rc == TXN_ERR_FORMAT, "%s form %d: rc %d", k, f, rc);
+        ck_assert_ptr_null(tx);
+        ck_assert_msg(strstr(err, "Balances") != NULL, "%s form %d: %s", k, f, err);
+      }
+      json_decref(forms[f]);
+    }
+  }
+}
+END_TEST
+
+/* Real mainnet blocks and a transaction (fixtures/rpc-samples) in the three
+ * encodings: the same keys and exactly the same balances, equal to the
+ * response's own arrays. */
+static json_t *load_sample(const char *name) {
+  char path[256], err[256];
+  size_t len;
+  snprintf(path, sizeof path, "fixtures/rpc-samples/%s", name);
+  char *text = tu_read_file(path, &len);
+  json_t *doc = jsonx_loads(text, len, err, sizeof err);
+  ck_assert_msg(doc != NULL, "%s: %s", path, err);
+  free(text);
+  json_t *res = json_incref(json_object_get(doc, "result"));
+  json_decref(doc);
+  ck_assert_ptr_nonnull(res);
+  return res;
+}
+
+static void check_real_balances(const json_t *item[3], const txn_block_t *blk, size_t *n_closes) {
+  txn_t *tx[3];
+  for (int f = 0; f < 3; f++) {
+    char err[256];
+    ck_assert_msg(txn_parse(item[f], blk, &tx[f], err, sizeof err) == TXN_OK, "%s", err);
+    ck_assert(tx[f]->has_balances);
+  }
+  const json_t *meta = json_object_get(item[0], "meta");
+  const json_t *arr[2] = {json_object_get(meta, "preBalances"), json_object_get(meta, "postBalances")};
+  for (int f = 0; f < 3; f++) {
+    ck_assert_str_eq(tx[f]->signature, tx[0]->signature);
+    ck_assert_uint_eq(tx[f]->n_keys, tx[0]->n_keys);
+    ck_assert_uint_eq(json_array_size(arr[0]), tx[f]->n_keys);
+    for (size_t k = 0; k < tx[f]->n_keys; k++) {
+      uint64_t want_pre, want_post;
+      ck_assert_int_eq(jsonx_u64(json_array_get(arr[0], k), &want_pre), 0);
+      ck_assert_int_eq(jsonx_u64(json_array_get(arr[1], k), &want_post), 0);
+      ck_assert_str_eq(tx[f]->keys[k], tx[0]->keys[k]);
+      ck_assert_int_eq(tx[f]->key_writable[k], tx[0]->key_writable[k]);
+      ck_assert_uint_eq(tx[f]->pre_balances[k], want_pre);
+      ck_assert_uint_eq(tx[f]->post_balances[k], want_post);
+    }
+    for (size_t i = 0; i < tx[f]->n_ix; i++) {
+      if (!tx[f]->ix[i].has_accounts) continue;
+      size_t n = txn_closed_accounts(tx[f], tx[f]->ix[i].program_id, NULL, 0);
+      if (f == 0) *n_closes += n;
+    }
+  }
+  for (int f = 0; f < 3; f++) txn_free(tx[f]);
+}
+
+START_TEST(real_balances_agree_across_encodings) {
+  static const char *block[3] = {"get_block_json_encoding.json", "get_block_base64_encoding.json",
+                                 "get_block_json_parsed_encoding.json"};
+  static const char *one[3] = {"get_transaction_json_encoding.json",
+                               "get_transaction_base64_encoding.json",
+                               "get_transaction_json_parsed_encoding.json"};
+  json_t *b[3], *t[3];
+  for (int f = 0; f < 3; f++) {
+    b[f] = load_sample(block[f]);
+    t[f] = load_sample(one[f]);
+  }
+  txn_block_t blk;
+  ck_assert_int_eq(txn_block_from_json(b[0], 147078735, &blk), TXN_OK);
+  size_t n = json_array_size(json_object_get(b[0], "transactions")), closes = 0;
+  ck_assert_uint_eq(n, 25);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *item[3];
+    for (int f = 0; f < 3; f++) {
+      ck_assert_uint_eq(json_array_size(json_object_get(b[f], "transactions")), n);
+      item[f] = json_array_get(json_object_get(b[f], "transactions"), i);
+    }
+    check_real_balances(item, &blk, &closes);
+  }
+  const json_t *item[3] = {t[0], t[1], t[2]};
+  check_real_balances(item, NULL, &closes);
+  /* these samples close no account (counted independently from the raw
+   * arrays: no writable key goes from > 0 to 0 lamports) */
+  ck_assert_uint_eq(closes, 0);
+  for (int f = 0; f < 3; f++) {
+    json_decref(b[f]);
+    json_decref(t[f]);
+  }
+}
+END_TEST
+
 static void setup(void) {
   char err[256];
   ck_assert_msg(idl_load_default(&g_idl, err, sizeof err) == 0, "idl: %s", err);
@@ -1354,6 +1856,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, emit_cpi_with_truncated_log);
   tcase_add_test(tc, claim_refund_from_log);
   tcase_add_test(tc, failed_transaction);
+  tcase_add_test(tc, failed_transaction_ignores_events);
   tcase_add_test(tc, long_error_truncated_on_utf8_boundary);
   tcase_add_test(tc, spoofed_program_data_ignored);
   tcase_add_test(tc, v0_loaded_market);
@@ -1362,6 +1865,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, precompile_before_instruction);
   tcase_add_test(tc, foreign_and_invoke_map);
   tcase_add_test(tc, chain_fixture_rows);
+  tcase_add_test(tc, closed_accounts_every_encoding);
+  tcase_add_test(tc, closed_accounts_failed_transaction);
+  tcase_add_test(tc, closed_accounts_v0_loaded);
+  tcase_add_test(tc, balances_above_int64_exact);
+  tcase_add_test(tc, balances_malformed);
+  tcase_add_test(tc, real_balances_agree_across_encodings);
   suite_add_tcase(s, tc);
   return s;
 }

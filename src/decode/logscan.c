@@ -42,6 +42,36 @@ static size_t parse_id(const char *s) {
   return (n >= 32 && n <= 44 && s[n] == ' ') ? n : 0;
 }
 
+log_events_line_kind_t log_events_parse_line(const char *line, log_events_line_t *out) {
+  memset(out, 0, sizeof *out);
+  if (!line || !starts(line, "Program ")) return out->kind;
+  const char *id = line + 8;
+  size_t idlen = parse_id(id);
+  if (idlen == 0) return out->kind; /* "Program log: ...", "Program return: ..." */
+  const char *rest = id + idlen;
+  if (starts(rest, " invoke [")) {
+    const char *q = rest + 9;
+    uint32_t n = 0;
+    size_t nd = 0;
+    while (*q >= '0' && *q <= '9' && nd < 6) {
+      n = n * 10u + (uint32_t)(*q++ - '0');
+      nd++;
+    }
+    out->kind = LOG_EVENTS_LINE_INVOKE;
+    out->has_depth = nd > 0 && *q == ']';
+    out->depth = out->has_depth ? n : 0;
+  } else if (strcmp(rest, " success") == 0) {
+    out->kind = LOG_EVENTS_LINE_SUCCESS;
+  } else if (starts(rest, " failed")) {
+    out->kind = LOG_EVENTS_LINE_FAILED;
+  } else {
+    return out->kind;
+  }
+  out->id = id;
+  out->id_len = idlen;
+  return out->kind;
+}
+
 /* Decodes the space-separated base64 slices of a "Program data: " line
  * into one new buffer. 0, -1 (bad base64 / empty) or -2 (out of memory). */
 static int decode_slices(const char *s, uint8_t **out, size_t *outlen) {
@@ -126,27 +156,23 @@ int log_events_scan(const char *const *lines, size_t n_lines, const char *progra
       out->truncated = true;
       break; /* nothing is logged after the cut */
     }
-    if (!starts(l, "Program ")) continue;
-    const char *id = l + 8;
-    size_t idlen = parse_id(id);
-    if (idlen == 0) continue; /* "Program log: ...", "Program return: ..." */
-    const char *rest = id + idlen;
-    if (starts(rest, " invoke [")) {
-      uint32_t n = 0;
-      const char *q = rest + 9;
-      int ok = *q >= '0' && *q <= '9';
-      while (ok && *q >= '0' && *q <= '9' && n < 1000000) n = n * 10 + (uint32_t)(*q++ - '0');
-      if (!ok || *q != ']') n = (uint32_t)(depth + 1);
+    log_events_line_t pl;
+    switch (log_events_parse_line(l, &pl)) {
+    case LOG_EVENTS_LINE_INVOKE:
       if (depth < LOGSCAN_MAX_STACK) {
-        stack[depth].id = id;
-        stack[depth].idlen = idlen;
+        stack[depth].id = pl.id;
+        stack[depth].idlen = pl.id_len;
         stack[depth].invocation = invokes;
-        stack[depth].depth = n;
+        stack[depth].depth = pl.has_depth ? pl.depth : (uint32_t)(depth + 1);
       }
       depth++;
       invokes++;
-    } else if (strcmp(rest, " success") == 0 || starts(rest, " failed")) {
+      break;
+    case LOG_EVENTS_LINE_SUCCESS:
+    case LOG_EVENTS_LINE_FAILED:
       if (depth > 0) depth--;
+      break;
+    case LOG_EVENTS_LINE_OTHER: break;
     }
   }
   return 0;

@@ -61,6 +61,21 @@ static void check_tx(const txn_t *tx) {
   for (size_t i = 0; i < tx->n_logs; i++) (void)strlen(tx->logs[i]);
   (void)txn_touches_program(tx, PROGRAM);
 
+  /* balances: both or neither, one per key; closes are writable keys that
+   * went from > 0 to 0, in key order, none for a failed transaction */
+  if (tx->has_balances != (tx->pre_balances != NULL) ||
+      tx->has_balances != (tx->post_balances != NULL))
+    abort();
+  const char *closed[8];
+  size_t n_closed = txn_closed_accounts(tx, PROGRAM, closed, 8);
+  if (n_closed && (tx->failed || !tx->has_balances)) abort();
+  for (size_t c = 0, k = 0; c < n_closed && c < 8; c++, k++) {
+    while (k < tx->n_keys && tx->keys[k] != closed[c]) k++;
+    if (k == tx->n_keys || !tx->key_writable[k] || tx->pre_balances[k] == 0 ||
+        tx->post_balances[k] != 0)
+      abort();
+  }
+
   uint32_t *map = NULL, *depth = NULL;
   size_t n = 0;
   if (txn_invoke_map(tx, &map, &depth, &n) != TXN_OK) abort();
