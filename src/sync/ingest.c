@@ -304,9 +304,24 @@ static const char *json_first_signature(const json_t *tx_result) {
 /* Marks the accounts the transaction closed (a program account emptied
  * to 0 lamports) closed at its slot, in the same batch as its rows. */
 static int put_closes(ingest_t *ing, const txn_t *tx) {
-  (void)ing;
-  (void)tx;
-  return INGEST_OK;
+  const char *keys[32];
+  size_t n = txn_closed_accounts(tx, ing->program_id, keys, 32);
+  const char **v = keys;
+  const char **big = NULL;
+  if (n > 32) { /* rare: many accounts closed by one transaction */
+    big = malloc(n * sizeof *big);
+    if (!big) return INGEST_ERR_NOMEM;
+    n = txn_closed_accounts(tx, ing->program_id, big, n);
+    v = big;
+  }
+  int rc = INGEST_OK;
+  for (size_t i = 0; i < n && rc == INGEST_OK; i++) {
+    log_debug("ingest", "account closed by transaction pubkey=%s signature=%s slot=%" PRIu64,
+              v[i], tx->signature, tx->slot);
+    rc = put_close(ing, v[i], tx->slot);
+  }
+  free(big);
+  return rc;
 }
 
 /* The decode issues of one transaction: dead letters (or warnings). */
