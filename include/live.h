@@ -91,6 +91,7 @@ typedef struct live_summary {
   uint64_t fetch_retries;      /* getTransaction repeated after a null result */
   uint64_t reconnects;         /* websocket connections after the first */
   uint64_t gap_fills;          /* backfills run (start-up included) */
+  uint64_t down_fills;         /* of those, run while the websocket was down */
   uint64_t reconciles;
   uint64_t checkpoint;         /* last checkpoint committed */
   uint64_t tip;                /* highest slot seen */

@@ -844,7 +844,10 @@ START_TEST(e2e_garbage_to_dead_letters) {
   char want[32];
   snprintf(want, sizeof want, "%lld", sent);
   tu_assert_query(c, "SELECT coalesce(sum(attempts), 0) FROM dead_letters", want);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'ws-message'", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind NOT IN ('ws-message', "
+                  "'ws-oversized')", "0");
+  tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE kind = 'ws-oversized' AND "
+                  "reason LIKE 'oversized message%'", "t");
   tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE raw IS NULL OR length(raw) = 0", "0");
   tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE reason LIKE 'malformed JSON%'",
                   "t");
