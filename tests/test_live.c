@@ -14,6 +14,7 @@
  * (tests/expect.h) after a clean stream, a socket drop, a stall,
  * duplicates and reordering, garbage (which must be in dead_letters), a
  * PostgreSQL restart, and SIGTERM followed by a restart. */
+#include <errno.h>
 #include <inttypes.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -951,6 +952,118 @@ START_TEST(e2e_sigterm_then_restart) {
 }
 END_TEST
 
+/* ---- hostile slots ------------------------------------------------------------------ */
+
+/* line with its first `"slot":N` (after `after` when given) set to slot. */
+static char *with_slot(const char *line, const char *after, const char *slot) {
+  const char *from = after ? strstr(line, after) : line;
+  ck_assert_ptr_nonnull(from);
+  const char *p = strstr(from, "\"slot\":");
+  ck_assert_ptr_nonnull(p);
+  p += 7;
+  const char *q = p;
+  while (*q >= '0' && *q <= '9') q++;
+  size_t n = strlen(line) + strlen(slot) + 1;
+  char *out = malloc(n);
+  ck_assert_ptr_nonnull(out);
+  snprintf(out, n, "%.*s%s%s", (int)(p - line), line, slot, q);
+  return out;
+}
+
+/* A scenario directory: fixtures/chain with, in the middle of its
+ * websocket stream, messages whose slots are out of range: 2^64 - 1 and
+ * 2^63 + 5 (not storable), and one a billion slots beyond the chain's tip
+ * (storable, absurd), on each notification kind. */
+static char *hostile_dir(void) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/hostile", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"rpc.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  char absurd[32];
+  snprintf(absurd, sizeof absurd, "%" PRIu64,
+           (uint64_t)(ex_meta_u64(g_exp, "tip_slot") + 1000000000u));
+  /* a logsNotification and a slotNotification of the stream, hostile */
+  char *ws2 = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  char *logs = strstr(ws2, "\"logsNotification\"");
+  char *slotn = strstr(ws2, "\"slotNotification\"");
+  ck_assert(logs && slotn);
+  while (logs > ws2 && logs[-1] != '\n') logs--;
+  while (slotn > ws2 && slotn[-1] != '\n') slotn--;
+  *strchr(logs, '\n') = '\0';
+  *strchr(slotn, '\n') = '\0';
+  char *c = with_slot(logs, "\"context\"", "9223372036854775813");
+  char *d = with_slot(slotn, "\"result\"", absurd);
+  ck_assert(strncmp(c, "{\"at_ms\":", 9) == 0 && strncmp(d, "{\"at_ms\":", 9) == 0);
+  char *ws = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  size_t cap = strlen(ws) + 100000, len = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  int n = 0, done = 0;
+  for (char *line = strtok(ws, "\n"); line; line = strtok(NULL, "\n"), n++) {
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+    if (done || n < 300) continue;
+    if (!strstr(line, "\"programNotification\"")) continue;
+    /* after a programNotification in mid-stream: the hostile messages, at its time */
+    char *a = with_slot(line, "\"context\"", "18446744073709551615");
+    char *b = with_slot(line, "\"context\"", absurd);
+    int at = (int)(strchr(line, ',') - line);
+    len += (size_t)snprintf(out + len, cap - len, "%s\n%s\n%.*s%s\n%.*s%s\n", a, b, at, line,
+                            strchr(c, ','), at, line, strchr(d, ','));
+    free(a);
+    free(b);
+    done = 1;
+  }
+  ck_assert(done);
+  free(c);
+  free(d);
+  free(ws2);
+  rc_write_file(dir, "ws.jsonl", out);
+  free(out);
+  free(ws);
+  return dir;
+}
+
+/* Slots out of range on the websocket are dead letters (slot-range) and
+ * nothing else: the daemon carries on (no failed write, no exit), the tip
+ * and the checkpoint never pass the tip the RPC node confirms, and the
+ * tables end equal to expected.json. */
+START_TEST(e2e_hostile_slots) {
+  char *dir = hostile_dir();
+  rc_child_t rs;
+  PGconn *c;
+  /* no heartbeat: this replay server would continue it from the highest
+   * slotNotification, the absurd one */
+  static const char *const rx[] = {"--speed", "40", NULL};
+  char *uri = rc_start_with_db(&rs, dir, rx, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
+  char *log = run_live_ok(uri, rs.port, "hostile", extra);
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'slot-range'", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "4");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE raw IS NULL OR length(raw) = 0", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%above the highest "
+                  "storable slot%'", "2");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%beyond the tip the "
+                  "RPC node confirms%'", "2");
+  uint64_t cp = checkpoint_of(c, "live");
+  ck_assert_uint_le(cp, ex_meta_u64(g_exp, "tip_slot"));
+  ck_assert_uint_ge(cp, ex_meta_u64(g_exp, "tip_slot") - LIVE_CHECKPOINT_MARGIN);
+  ck_assert_ptr_nonnull(strstr(log, "reason=idle"));
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
 START_TEST(cli_usage) {
   static const char *const cases[][6] = {{"live", "--ping-interval", "31", NULL},
                                          {"live", "--ping-interval", "0", NULL},
@@ -1005,6 +1118,7 @@ int main(void) {
     tcase_add_test(e2e, e2e_garbage_to_dead_letters);
     tcase_add_test(e2e, e2e_postgres_restart);
     tcase_add_test(e2e, e2e_sigterm_then_restart);
+    tcase_add_test(e2e, e2e_hostile_slots);
   }
   tcase_add_test(e2e, cli_usage);
   suite_add_tcase(s, e2e);
