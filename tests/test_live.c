@@ -1064,6 +1064,114 @@ START_TEST(e2e_hostile_slots) {
 }
 END_TEST
 
+/* ---- a flapping websocket ------------------------------------------------------------ */
+
+/* The chain's timeline: the slot of each notification of ws.jsonl by its
+ * at_ms (file order, non-decreasing). */
+typedef struct timeline {
+  long *at;
+  uint64_t *slot;
+  size_t n;
+} timeline_t;
+
+static void timeline_load(timeline_t *tl) {
+  char *ws = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  size_t cap = 4096;
+  tl->at = malloc(cap * sizeof *tl->at);
+  tl->slot = malloc(cap * sizeof *tl->slot);
+  tl->n = 0;
+  for (char *line = strtok(ws, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *d = jsonx_loads(line, strlen(line), NULL, 0);
+    ck_assert_ptr_nonnull(d);
+    json_t *r = json_object_get(json_object_get(d, "params"), "result");
+    uint64_t slot = 0;
+    if (jsonx_get_u64(r, "slot", &slot) != 0)
+      ck_assert_int_eq(jsonx_get_u64(json_object_get(r, "context"), "slot", &slot), 0);
+    ck_assert(tl->n < cap);
+    tl->at[tl->n] = (long)json_integer_value(json_object_get(d, "at_ms"));
+    tl->slot[tl->n++] = slot;
+    json_decref(d);
+  }
+  free(ws);
+}
+
+/* The highest slot the chain had reached at ms since the stream began. */
+static uint64_t timeline_slot(const timeline_t *tl, long ms) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < tl->n && tl->at[i] <= ms; i++)
+    if (tl->slot[i] > s) s = tl->slot[i];
+  return s;
+}
+
+/* transactions rows of expected.json at slots <= slot */
+static long expected_rows_upto(uint64_t slot) {
+  long n = 0;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(g_exp, "transactions"), i, row) {
+    uint64_t s = 0;
+    ck_assert_int_eq(jsonx_get_u64(row, "slot", &s), 0);
+    if (s <= slot) n++;
+  }
+  return n;
+}
+
+/* The node drops the socket every 40 notifications (about 2 s at real
+ * speed) for the whole stream (48 s), so the reconnect backoff climbs to
+ * its 30 s cap while the RPC node answers fine. Sampled every half second,
+ * the tables never lag the chain by more than FLAP_LAG_MS: every
+ * transaction of a slot the chain reached FLAP_LAG_MS earlier is there.
+ * They end equal to expected.json. */
+#define FLAP_LAG_MS 6000
+START_TEST(e2e_flapping_socket_keeps_tables_fresh) {
+  timeline_t tl;
+  timeline_load(&tl);
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "1", "--ws-drop-after", "40", "--ws-slot-heartbeat-ms", "400",
+                      NULL};
+  PGconn *c;
+  char *uri = start_e2e(&rs, rx, true, &c);
+  char *lp = log_path("flapping");
+  long t0 = tu_now_ms();
+  pid_t pid = spawn_live(uri, rs.port, lp, NULL);
+  long stream_ms = tl.at[tl.n - 1], worst = 0, samples = 0;
+  uint64_t worst_slot = 0;
+  while (tu_now_ms() - t0 < stream_ms + 3000) {
+    usleep(500 * 1000);
+    ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "live exited during the stream");
+    long t = tu_now_ms() - t0 - FLAP_LAG_MS;
+    if (t < 0) continue;
+    uint64_t slot = timeline_slot(&tl, t);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM transactions WHERE slot <= %" PRIu64, slot);
+    char *v = tu_query1(c, sql);
+    long have = strtol(v, NULL, 10), want = expected_rows_upto(slot);
+    free(v);
+    samples++;
+    if (want - have > worst) {
+      worst = want - have;
+      worst_slot = slot;
+    }
+  }
+  long long drops = rc_stat(&rs, "ws_drops");
+  kill(pid, SIGTERM);
+  int code = tu_wait_exit(pid, 10000, lp);
+  char *log = tu_read_file(lp, NULL);
+  ck_assert_msg(code == 0, "exit %d", code);
+  ck_assert_int_ge(drops, 5);
+  ck_assert_int_gt(samples, 60);
+  ck_assert_msg(worst == 0, "the tables lagged the chain by more than %d ms: %ld rows of slots "
+                "<= %" PRIu64 " missing", FLAP_LAG_MS, worst, worst_slot);
+  ck_assert_ptr_nonnull(strstr(log, "filling from the checkpoint over RPC"));
+  assert_tables_clean(c);
+  free(log);
+  free(lp);
+  free(tl.at);
+  free(tl.slot);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
 START_TEST(cli_usage) {
   static const char *const cases[][6] = {{"live", "--ping-interval", "31", NULL},
                                          {"live", "--ping-interval", "0", NULL},
@@ -1119,6 +1227,7 @@ int main(void) {
     tcase_add_test(e2e, e2e_postgres_restart);
     tcase_add_test(e2e, e2e_sigterm_then_restart);
     tcase_add_test(e2e, e2e_hostile_slots);
+    tcase_add_test(e2e, e2e_flapping_socket_keeps_tables_fresh);
   }
   tcase_add_test(e2e, cli_usage);
   suite_add_tcase(s, e2e);

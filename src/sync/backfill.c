@@ -17,6 +17,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "progress.h"
+#include "sigwalk.h"
 #include "txfetch.h"
 
 #define BF_DEFAULT_CONCURRENCY BACKFILL_DEFAULT_CONCURRENCY
@@ -39,12 +40,6 @@ void backfill_options_init(backfill_options_t *o) {
   o->progress = PROGRESS_OFF;
   o->window = BACKFILL_DEFAULT_WINDOW;
 }
-
-/* One signature of the range. */
-typedef struct sig_ent {
-  uint64_t slot;
-  char sig[CB_SIGNATURE_B58_MAX];
-} sig_ent_t;
 
 typedef struct bf {
   rpc_client_t *rpc;
@@ -175,189 +170,10 @@ static json_t *bf_call(bf_t *b, const char *method, json_t *params) {
   return res;
 }
 
-/* ---- signatures strategy: the walk ---------------------------------- */
-
-typedef struct sig_list {
-  sig_ent_t *v;
-  size_t n, cap;
-} sig_list_t;
-
-static int sig_list_add(sig_list_t *l, uint64_t slot, const char *sig) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 1024;
-    void *p = realloc(l->v, cap * sizeof *l->v);
-    if (!p) return -1;
-    l->v = p;
-    l->cap = cap;
-  }
-  l->v[l->n].slot = slot;
-  memcpy(l->v[l->n].sig, sig, strlen(sig) + 1);
-  l->n++;
-  return 0;
-}
-
-static void sig_list_free(sig_list_t *l) {
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-static int cmp_sig(const void *a, const void *b) {
-  return strcmp(((const sig_ent_t *)a)->sig, ((const sig_ent_t *)b)->sig);
-}
-
-static int cmp_slot_sig(const void *a, const void *b) {
-  const sig_ent_t *x = a, *y = b;
-  if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
-  return strcmp(x->sig, y->sig);
-}
-
-/* One page of the address's history as the first walk saw it: enough to
- * walk any slot window again from its own end. */
-typedef struct page_meta {
-  char before[CB_SIGNATURE_B58_MAX]; /* the cursor that fetched it ("" = newest) */
-  uint64_t first_slot, last_slot;    /* newest and oldest slot on the page */
-  uint32_t count;                    /* entries */
-} page_meta_t;
-
-typedef struct page_list {
-  page_meta_t *v;
-  size_t n, cap;
-} page_list_t;
-
-/* One walk: pages getSignaturesForAddress from cursor `start` ("" = the
- * newest entry) down until a page's oldest slot is below lo, or a page is
- * short (fewer than `limit` entries: the end of the history) or empty.
- * Entries with lo <= slot <= hi go to out while out holds at most keep_max
- * of them (then out is emptied and *overflow set: the caller walks again by
- * windows); pages (may be NULL) records every page. The cursor ("before")
- * is the last signature of the previous page; the walk stops with an error
- * when the node makes no progress (same last signature again) or slots go
- * up (an unknown cursor answered with the newest page). */
-typedef struct walk {
-  const char *start;
-  uint64_t lo, hi;
-  size_t keep_max;
-  sig_list_t *out;
-  page_list_t *pages;
-  bool overflow;
-} walk_t;
-
-static int walk_page(bf_t *b, walk_t *w, json_t *page, const char *cursor, unsigned limit,
-                     uint64_t *prev_slot, uint64_t pageno, char *next_cursor, uint64_t *last_slot,
-                     size_t *m_out) {
-  if (!json_is_array(page)) {
-    bf_fail(b, 1, "getSignaturesForAddress: result is not an array");
-    return -1;
-  }
-  size_t m = json_array_size(page);
-  *m_out = m;
-  if (m == 0) return 1;
-  const char *last_sig = NULL;
-  uint64_t first = 0;
-  for (size_t i = 0; i < m; i++) {
-    const json_t *e = json_array_get(page, i);
-    const char *sig = jsonx_get_str(e, "signature");
-    uint64_t slot;
-    if (!sig || strlen(sig) >= CB_SIGNATURE_B58_MAX || strlen(sig) < 32 ||
-        jsonx_get_u64(e, "slot", &slot) != 0) {
-      bf_fail(b, 1, "getSignaturesForAddress: entry %zu of page %" PRIu64
-              " has no valid signature/slot", i, pageno);
-      return -1;
-    }
-    if (slot > *prev_slot) {
-      bf_fail(b, 1, "getSignaturesForAddress: slots go up (%" PRIu64 " after %" PRIu64
-              ") on page %" PRIu64 " with before=%s: the node is not paging backwards",
-              slot, *prev_slot, pageno, cursor[0] ? cursor : "(none)");
-      return -1;
-    }
-    if (i == 0) first = slot;
-    *prev_slot = slot;
-    if (slot >= w->lo && slot <= w->hi && w->out && !w->overflow) {
-      if (w->out->n >= w->keep_max) {
-        sig_list_free(w->out);
-        w->overflow = true;
-      } else if (sig_list_add(w->out, slot, sig) != 0) {
-        bf_fail(b, 1, "out of memory collecting signatures");
-        return -1;
-      }
-    }
-    last_sig = sig;
-    *last_slot = slot;
-  }
-  if (strcmp(last_sig, cursor) == 0) {
-    bf_fail(b, 1, "getSignaturesForAddress: no progress (page %" PRIu64
-            " ends with the cursor %s again)", pageno, cursor);
-    return -1;
-  }
-  if (w->pages) {
-    page_list_t *pl = w->pages;
-    if (pl->n == pl->cap) {
-      size_t cap = pl->cap ? pl->cap * 2 : 64;
-      void *p = realloc(pl->v, cap * sizeof *pl->v);
-      if (!p) {
-        bf_fail(b, 1, "out of memory collecting signature pages");
-        return -1;
-      }
-      pl->v = p;
-      pl->cap = cap;
-    }
-    page_meta_t *pm = &pl->v[pl->n++];
-    memcpy(pm->before, cursor, strlen(cursor) + 1);
-    pm->first_slot = first;
-    pm->last_slot = *last_slot;
-    pm->count = (uint32_t)m;
-  }
-  memcpy(next_cursor, last_sig, strlen(last_sig) + 1);
-  /* Below the range, or a short page: the end of the address's history. */
-  return (*last_slot < w->lo || m < limit) ? 1 : 0;
-}
-
-static int walk_signatures(bf_t *b, walk_t *w) {
-  char cursor[CB_SIGNATURE_B58_MAX], next[CB_SIGNATURE_B58_MAX];
-  snprintf(cursor, sizeof cursor, "%s", w->start ? w->start : "");
-  uint64_t prev_slot = UINT64_MAX, pages = 0;
-  unsigned limit = b->o->sig_page_limit ? b->o->sig_page_limit : BF_DEFAULT_SIG_LIMIT;
-  if (limit > BF_MAX_SIG_LIMIT) limit = BF_MAX_SIG_LIMIT;
-  for (;;) {
-    if (bf_check_stop(b)) return -1;
-    json_t *opts = json_pack("{s:I, s:s}", "limit", (json_int_t)limit, "commitment", b->commitment);
-    if (opts && cursor[0]) json_object_set_new(opts, "before", json_string(cursor));
-    json_t *params = opts ? json_pack("[s, o]", b->program_id, opts) : NULL;
-    json_t *page = bf_call(b, "getSignaturesForAddress", params);
-    if (!page) return -1;
-    pages++;
-    uint64_t last_slot = 0;
-    size_t m = 0;
-    int ret = walk_page(b, w, page, cursor, limit, &prev_slot, pages, next, &last_slot, &m);
-    json_decref(page);
-    if (ret < 0) return -1;
-    log_debug("backfill", "signatures page=%" PRIu64 " entries=%zu oldest_slot=%" PRIu64, pages,
-              m, last_slot);
-    if (ret > 0) {
-      log_debug("backfill", "signature walk done pages=%" PRIu64 " kept=%zu%s", pages,
-                w->out ? w->out->n : 0, w->overflow ? " (over one window)" : "");
-      return 0;
-    }
-    memcpy(cursor, next, strlen(next) + 1);
-  }
-}
-
-/* Sorts ascending by (slot, signature) and drops duplicate signatures. */
-static void sig_list_normalize(sig_list_t *l) {
-  if (l->n == 0) return;
-  qsort(l->v, l->n, sizeof *l->v, cmp_sig);
-  size_t w = 1;
-  for (size_t i = 1; i < l->n; i++)
-    if (strcmp(l->v[i].sig, l->v[w - 1].sig) != 0) l->v[w++] = l->v[i];
-  if (w != l->n) log_info("backfill", "dropped %zu duplicate signatures", l->n - w);
-  l->n = w;
-  qsort(l->v, l->n, sizeof *l->v, cmp_slot_sig);
-}
-
 /* ---- signatures strategy: fetching and applying ------------------------ */
 
 /* Applies one fetched transaction (or its failure) in order. */
-static void apply_sig(bf_t *b, const sig_ent_t *e, txfetch_result_t *r) {
+static void apply_sig(bf_t *b, const sigwalk_ent_t *e, txfetch_result_t *r) {
   switch (r->status) {
     case TXFETCH_OK: {
       int rc = ingest_transaction_json(b->ing, r->tx, r->has_block ? &r->block : NULL,
@@ -397,7 +213,7 @@ static void bf_wait(bf_t *b, const txfetch_t *tf) {
 }
 
 /* Fetches and applies the signatures of one window (ascending order). */
-static void apply_window(bf_t *b, const sig_list_t *l) {
+static void apply_window(bf_t *b, const sigwalk_list_t *l) {
   size_t n = l->n, cap = (size_t)b->conc * 4 + 8;
   txfetch_options_t to;
   txfetch_options_init(&to);
@@ -429,7 +245,7 @@ static void apply_window(bf_t *b, const sig_list_t *l) {
     }
     bool progressed = false;
     while (proc < n && !b->failed && have[proc % cap]) {
-      const sig_ent_t *e = &l->v[proc];
+      const sigwalk_ent_t *e = &l->v[proc];
       apply_sig(b, e, &ring[proc % cap]);
       txfetch_result_clear(&ring[proc % cap]);
       have[proc % cap] = 0;
@@ -472,17 +288,46 @@ static void end_window(bf_t *b, uint64_t hi) {
 }
 
 /* Applies the signatures of l (already in [lo, hi]) as one window. */
-static void run_window(bf_t *b, sig_list_t *l, uint64_t hi) {
-  sig_list_normalize(l);
+static void run_window(bf_t *b, sigwalk_list_t *l, uint64_t hi) {
+  size_t dup = sigwalk_normalize(l);
+  if (dup) log_info("backfill", "dropped %zu duplicate signatures", dup);
   b->sum->signatures += l->n;
   if (l->n > b->peak_window) b->peak_window = l->n;
   apply_window(b, l);
   end_window(b, hi);
 }
 
+static sigwalk_t walk_init(const bf_t *b, const char *start, uint64_t lo, uint64_t hi,
+                           size_t keep_max, sigwalk_list_t *out, sigwalk_pages_t *pages) {
+  sigwalk_t w;
+  memset(&w, 0, sizeof w);
+  w.rpc = b->rpc;
+  w.address = b->program_id;
+  w.commitment = b->commitment;
+  w.limit = b->o->sig_page_limit ? b->o->sig_page_limit : BF_DEFAULT_SIG_LIMIT;
+  if (w.limit > BF_MAX_SIG_LIMIT) w.limit = BF_MAX_SIG_LIMIT;
+  w.stop_flag = b->o->stop_flag;
+  w.start = start;
+  w.lo = lo;
+  w.hi = hi;
+  w.keep_max = keep_max;
+  w.out = out;
+  w.pages = pages;
+  return w;
+}
+
+/* Runs a walk; records its failure. Returns 0 or -1. */
+static int bf_walk(bf_t *b, sigwalk_t *w) {
+  char err[400];
+  int rc = sigwalk_run(w, err, sizeof err);
+  if (rc == SIGWALK_OK) return 0;
+  bf_fail(b, rc == SIGWALK_STOPPED ? 2 : 1, "%s", err);
+  return -1;
+}
+
 /* Slot windows over the recorded pages, ascending: each about `window`
  * signatures, bounded by the newest slot of a page. */
-static size_t plan_windows(const bf_t *b, const page_list_t *pl, uint64_t *his, size_t max) {
+static size_t plan_windows(const bf_t *b, const sigwalk_pages_t *pl, uint64_t *his, size_t max) {
   size_t nw = 0;
   uint64_t lo = b->start, acc = 0;
   for (size_t k = pl->n; k-- > 0 && nw + 1 < max;) {
@@ -500,18 +345,18 @@ static size_t plan_windows(const bf_t *b, const page_list_t *pl, uint64_t *his, 
 
 /* The cursor to start a walk of slots <= hi: that of the first (newest)
  * page holding a slot <= hi. */
-static const char *window_start(const page_list_t *pl, uint64_t hi) {
+static const char *window_start(const sigwalk_pages_t *pl, uint64_t hi) {
   for (size_t k = 0; k < pl->n; k++)
     if (pl->v[k].last_slot <= hi) return pl->v[k].before;
   return "";
 }
 
 static void run_signatures(bf_t *b) {
-  sig_list_t l = {0};
-  page_list_t pl = {0};
+  sigwalk_list_t l = {0};
+  sigwalk_pages_t pl = {0};
   uint64_t *his = NULL;
-  walk_t w = {"", b->start, b->to, b->window, &l, &pl, false};
-  if (walk_signatures(b, &w) != 0) goto out;
+  sigwalk_t w = walk_init(b, "", b->start, b->to, b->window, &l, &pl);
+  if (bf_walk(b, &w) != 0) goto out;
   if (!w.overflow) { /* the range is one window: walked once */
     b->windows = 1;
     run_window(b, &l, b->to);
@@ -529,17 +374,17 @@ static void run_signatures(bf_t *b) {
            "%u signatures", b->start, b->to, pl.n, nw, b->window);
   uint64_t lo = b->start;
   for (size_t i = 0; i < nw && !b->failed; i++) {
-    walk_t ww = {window_start(&pl, his[i]), lo, his[i], SIZE_MAX, &l, NULL, false};
+    sigwalk_t ww = walk_init(b, window_start(&pl, his[i]), lo, his[i], SIZE_MAX, &l, NULL);
     log_debug("backfill", "window %zu/%zu slots %" PRIu64 "..%" PRIu64, i + 1, nw, lo, his[i]);
-    if (walk_signatures(b, &ww) != 0) break;
+    if (bf_walk(b, &ww) != 0) break;
     run_window(b, &l, his[i]);
-    sig_list_free(&l);
+    sigwalk_list_free(&l);
     lo = his[i] + 1;
   }
 out:
   free(his);
   free(pl.v);
-  sig_list_free(&l);
+  sigwalk_list_free(&l);
 }
 
 /* ---- blocks strategy ----------------------------------------------------- */
