@@ -1064,6 +1064,106 @@ START_TEST(e2e_hostile_slots) {
 }
 END_TEST
 
+/* ---- closed accounts -------------------------------------------------------------------- */
+
+/* fixtures/chain with the first claim_winnings transaction (getTransaction,
+ * json encoding) showing its Position emptied: postBalances 0 (what a
+ * claim that closes the Position returns). The closed pubkey and the
+ * transaction's slot go to *closed / *slot. */
+static char *closing_claim_dir(char *closed, size_t closedsz, uint64_t *slot) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/closing", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"ws.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  const char *sig = json_string_value(json_array_get(
+      json_object_get(json_object_get(ex_meta(g_exp), "special_signatures"), "claim_winnings"),
+      0));
+  ck_assert_ptr_nonnull(sig);
+  char *rpc = tu_read_file(CHAIN "/rpc.jsonl", NULL);
+  size_t cap = strlen(rpc) + 4096, len = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  int edited = 0;
+  for (char *line = strtok(rpc, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, "\"getTransaction\"") || !strstr(line, sig) ||
+        !strstr(line, "\"encoding\":\"json\"")) {
+      len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+      continue;
+    }
+    json_error_t je;
+    json_t *rec = json_loads(line, 0, &je);
+    ck_assert_msg(rec != NULL, "%s", je.text);
+    json_t *res = json_object_get(json_object_get(rec, "response"), "result");
+    json_t *keys = json_object_get(
+        json_object_get(json_object_get(res, "transaction"), "message"), "accountKeys");
+    json_t *post = json_object_get(json_object_get(res, "meta"), "postBalances");
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+      size_t j;
+      const json_t *row;
+      int pos = 0;
+      json_array_foreach(json_object_get(g_exp, "positions_cache"), j, row)
+        if (strcmp(jsonx_get_str(row, "position_pubkey"), json_string_value(k)) == 0) pos = 1;
+      if (!pos) continue;
+      snprintf(closed, closedsz, "%s", json_string_value(k));
+      json_array_set_new(post, i, json_integer(0));
+      break;
+    }
+    ck_assert_int_eq(jsonx_get_u64(res, "slot", slot), 0);
+    char *text = json_dumps(rec, JSON_COMPACT);
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", text);
+    free(text);
+    json_decref(rec);
+    edited++;
+  }
+  ck_assert_int_eq(edited, 1);
+  ck_assert(closed[0]);
+  rc_write_file(dir, "rpc.jsonl", out);
+  free(out);
+  free(rpc);
+  return dir;
+}
+
+/* programSubscribe says nothing when an account is closed; the closing
+ * transaction does (postBalances 0). Live marks the Position closed at
+ * that transaction's slot, in the commit of its rows, long before any
+ * reconciliation (off here). */
+START_TEST(e2e_closed_by_transaction) {
+  char closed[64] = "";
+  uint64_t slot = 0;
+  char *dir = closing_claim_dir(closed, sizeof closed, &slot);
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, dir, REPLAY_FAST, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", "--reconcile-interval", "0", NULL};
+  char *log = run_live_ok(uri, rs.port, "closing", extra);
+  char want[32], sql[300];
+  snprintf(want, sizeof want, "%" PRIu64, slot);
+  snprintf(sql, sizeof sql, "SELECT coalesce(closed_slot::text, 'open') FROM positions_cache "
+           "WHERE position_pubkey = '%s'", closed);
+  tu_assert_query(c, sql, want);
+  snprintf(sql, sizeof sql, "SELECT (closed_at IS NOT NULL)::text FROM positions_cache WHERE "
+           "position_pubkey = '%s'", closed);
+  tu_assert_query(c, sql, "true");
+  tu_assert_query(c, "SELECT count(*) FROM positions_cache WHERE closed_slot IS NOT NULL", "1");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  ck_assert_ptr_null(strstr(log, "reconcile closed"));
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
 /* ---- a flapping websocket ------------------------------------------------------------ */
 
 /* The chain's timeline: the slot of each notification of ws.jsonl by its
@@ -1227,6 +1327,7 @@ int main(void) {
     tcase_add_test(e2e, e2e_postgres_restart);
     tcase_add_test(e2e, e2e_sigterm_then_restart);
     tcase_add_test(e2e, e2e_hostile_slots);
+    tcase_add_test(e2e, e2e_closed_by_transaction);
     tcase_add_test(e2e, e2e_flapping_socket_keeps_tables_fresh);
   }
   tcase_add_test(e2e, cli_usage);
