@@ -162,14 +162,6 @@ int ingest_transaction_json(ingest_t *ing, const json_t *tx_result, const txn_bl
  * queued (>= 0) or a negative INGEST_ERR_*. */
 int ingest_transaction(ingest_t *ing, const txn_t *tx, ingest_touched_t *touched);
 
-/* Collects into touched the accounts ingest_transaction_json would add,
- * writing nothing (no rows, no dead letters, no stats): used to rebuild the
- * refresh set of a range that was already ingested (resumed backfill).
- * Returns the number of keys added (>= 0), or -1 when the transaction does
- * not parse or memory ran out. */
-int ingest_transaction_touched(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
-                               ingest_touched_t *touched);
-
 void ingest_get_stats(const ingest_t *ing, ingest_stats_t *out);
 
 /* The program id the ingest decodes for (borrowed). */

@@ -423,22 +423,3 @@ int ingest_transaction_json(ingest_t *ing, const json_t *tx_result, const txn_bl
   txn_free(tx);
   return ret;
 }
-
-int ingest_transaction_touched(ingest_t *ing, const json_t *tx_result, const txn_block_t *block,
-                               ingest_touched_t *touched) {
-  txn_t *tx = NULL;
-  char err[256];
-  if (txn_parse(tx_result, block, &tx, err, sizeof err) != TXN_OK) return -1;
-  txn_rows_t rows;
-  memset(&rows, 0, sizeof rows);
-  int ret = -1;
-  if (txn_extract(ing->idl, tx, ing->program_id, &rows, NULL) != TXN_OK) goto out;
-  size_t before = touched->count;
-  for (size_t i = 0; i < rows.n_accounts; i++)
-    if (ingest_touched_add(touched, rows.accounts[i]) != 0) goto out;
-  ret = (int)(touched->count - before);
-out:
-  txn_rows_free(&rows);
-  txn_free(tx);
-  return ret;
-}
