@@ -1164,6 +1164,66 @@ START_TEST(e2e_closed_by_transaction) {
 }
 END_TEST
 
+/* A transaction the node never returns (getTransaction answers an error):
+ * one dead letter of kind transaction-missing, as backfill records it
+ * (test_backfill.c, unanswerable_transaction_dead_letter); the rest lands. */
+START_TEST(e2e_missing_transaction_dead_letter) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/missing", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"ws.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  const char *victim = json_string_value(json_array_get(
+      json_object_get(json_object_get(ex_meta(g_exp), "special_signatures"), "failed_place_bet"),
+      0));
+  ck_assert_ptr_nonnull(victim);
+  char *rpc = tu_read_file(CHAIN "/rpc.jsonl", NULL);
+  size_t cap = strlen(rpc) + 16, len = 0;
+  char *out = malloc(cap);
+  int dropped = 0;
+  for (char *line = strtok(rpc, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strstr(line, "\"getTransaction\"") && strstr(line, victim)) {
+      dropped++;
+      continue;
+    }
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+  }
+  ck_assert_int_gt(dropped, 0);
+  rc_write_file(dir, "rpc.jsonl", out);
+  free(out);
+  free(rpc);
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, dir, REPLAY_FAST, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
+  char *log = run_live_ok(uri, rs.port, "missing", extra);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "1");
+  char sql[300];
+  snprintf(sql, sizeof sql, "SELECT kind FROM dead_letters WHERE key = '%s' AND reason LIKE "
+           "'%%-32099%%'", victim);
+  tu_assert_query(c, sql, "transaction-missing");
+  long rows = 0;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(g_exp, "transactions"), i, row)
+    if (strcmp(jsonx_get_str(row, "signature"), victim) != 0) rows++;
+  char want[32];
+  snprintf(want, sizeof want, "%ld", rows);
+  tu_assert_query(c, "SELECT count(*) FROM transactions", want);
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
 /* ---- a flapping websocket ------------------------------------------------------------ */
 
 /* The chain's timeline: the slot of each notification of ws.jsonl by its
@@ -1328,6 +1388,7 @@ int main(void) {
     tcase_add_test(e2e, e2e_sigterm_then_restart);
     tcase_add_test(e2e, e2e_hostile_slots);
     tcase_add_test(e2e, e2e_closed_by_transaction);
+    tcase_add_test(e2e, e2e_missing_transaction_dead_letter);
     tcase_add_test(e2e, e2e_flapping_socket_keeps_tables_fresh);
   }
   tcase_add_test(e2e, cli_usage);
