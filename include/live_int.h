@@ -43,6 +43,8 @@
 #define LIVE_TIP_CHASE_MS 1000        /* ... and this often while the websocket runs ahead */
 #define LIVE_SLOT_AHEAD_MAX 10000     /* a message this far beyond the confirmed tip
                                          (about an hour of slots) is a slot-range dead letter */
+#define LIVE_SLOTS_PER_S_MAX 5        /* ... plus this per second of the getSlot answer's age
+                                         (the chain makes about 2.5 slots a second) */
 #define LIVE_DOWN_FILL_AFTER_MS 2000  /* websocket down this long: fill over RPC ... */
 #define LIVE_DOWN_FILL_EVERY_MS 3000  /* ... and again this long after each fill */
 
@@ -116,6 +118,7 @@ typedef struct live {
   /* slots */
   uint64_t tip;          /* highest valid slot seen on the websocket */
   uint64_t rpc_tip;      /* highest getSlot answer (0 = none yet) */
+  uint64_t rpc_tip_ns;   /* when getSlot last answered */
   int tip_req_inflight;
   uint64_t tip_req_ns, next_tip_ns;
   uint64_t cp;           /* current checkpoint value */

@@ -21,6 +21,7 @@ static void on_tip(void *user, json_t *result, const rpc_error_t *err) {
   uint64_t s = 0;
   if (!err && jsonx_u64(result, &s) == 0 && ingest_slot_ok(s)) {
     if (s > lv->rpc_tip) lv->rpc_tip = s;
+    lv->rpc_tip_ns = live_now_ns();
   } else if (!err || err->kind != RPC_ERR_CANCELLED) {
     log_warn("live", "getSlot: %s", err ? err->message : "result is not a slot in range");
   }
@@ -56,14 +57,17 @@ static int confirm_tip(live_t *lv, uint64_t *out, char *err, size_t errsz) {
     return -1;
   }
   if (s > lv->rpc_tip) lv->rpc_tip = s;
+  lv->rpc_tip_ns = live_now_ns();
   *out = lv->rpc_tip;
   lv->next_tip_ns = live_now_ns() + LIVE_TIP_REFRESH_MS * NS_PER_MS;
   return 0;
 }
 
 int live_slot_absurd(const live_t *lv, uint64_t slot, char *why, size_t whysz) {
-  if (lv->rpc_tip == 0 || slot <= lv->rpc_tip || slot - lv->rpc_tip <= LIVE_SLOT_AHEAD_MAX)
-    return 0;
+  if (lv->rpc_tip == 0 || slot <= lv->rpc_tip) return 0;
+  /* the chain makes about 2.5 slots a second: an old answer allows more */
+  uint64_t age_s = (live_now_ns() - lv->rpc_tip_ns) / (1000 * NS_PER_MS);
+  if (slot - lv->rpc_tip <= LIVE_SLOT_AHEAD_MAX + LIVE_SLOTS_PER_S_MAX * age_s) return 0;
   snprintf(why, whysz, "slot %" PRIu64 " is %" PRIu64 " slots beyond the tip the RPC node "
            "confirms (%" PRIu64 ")", slot, slot - lv->rpc_tip, lv->rpc_tip);
   return 1;
