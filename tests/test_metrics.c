@@ -9,6 +9,7 @@
 
 #include "metrics.h"
 #include "metrics_cbi.h"
+#include "rpc.h"
 #include "promtool.h"
 #include "testutil.h"
 
@@ -296,7 +297,7 @@ START_TEST(cbi_families_pass_promtool) {
   metrics_counter_add(m.rows_written[METRICS_CBI_TBL_MARKETS_CACHE], 3);
   metrics_counter_inc(m.dead_letters[METRICS_CBI_DL_ACCOUNT_DECODE]);
   metrics_cbi_rpc_done(&m, "getTransaction", 0, 0.042);
-  metrics_cbi_rpc_done(&m, "getTransaction", 3, 0.3);
+  metrics_cbi_rpc_done(&m, "getTransaction", RPC_ERR_RPC, 0.3);
   metrics_cbi_rpc_done(&m, "someNewMethod", 99, 1.5);
   metrics_histogram_observe(m.sink_commit_duration, 0.004);
   metrics_histogram_observe(m.sink_batch_records, 37);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "snapshot.h"
 #include "cmd_common.h"
 #include "cmd_jobs.h"
 #include "commands.h"
@@ -137,9 +138,10 @@ static void log_summary(const backfill_summary_t *s) {
   log_info("backfill", "summary slots=%" PRIu64 " signatures=%" PRIu64 " transactions=%" PRIu64
            " instructions=%" PRIu64 " accounts=%" PRIu64 " dead_letters=%" PRIu64
            " retries=%" PRIu64 " skipped_slots=%" PRIu64 " elapsed=%s rate=%" PRIu64
-           " tx/s last_slot=%" PRIu64 " complete=%s", s->slots, s->signatures, s->transactions,
-           s->instructions, s->accounts, s->dead_letters, s->retries, s->skipped_slots, el, tps,
-           s->last_slot, s->complete ? "yes" : "no");
+           " tx/s last_slot=%" PRIu64 " windows=%" PRIu64 " peak_window=%" PRIu64 " complete=%s",
+           s->slots, s->signatures, s->transactions, s->instructions, s->accounts,
+           s->dead_letters, s->retries, s->skipped_slots, el, tps, s->last_slot, s->windows,
+           s->peak_window, s->complete ? "yes" : "no");
 }
 
 int cmd_backfill(int argc, char **argv) {

@@ -1,5 +1,5 @@
 /* crypto-bet-indexer live / reconcile: command-line front ends of live.h
- * and reconcile_run (backfill.h). Signals: the first SIGTERM/SIGINT asks
+ * and reconcile_run (reconcile.h). Signals: the first SIGTERM/SIGINT asks
  * for a clean stop (flush, checkpoint, exit 0); from then on, retries give
  * up after 4 s; a second signal exits at once. */
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "reconcile.h"
 #include "cmd_common.h"
 #include "commands.h"
 #include "config.h"

@@ -56,7 +56,7 @@ _Static_assert((int)RPC_ERR_KIND_COUNT == (int)METRICS_CBI_OUT_COUNT &&
                    RPC_ERR_INDEX(RPC_ERR_PARSE) == (int)METRICS_CBI_OUT_PARSE &&
                    RPC_ERR_INDEX(RPC_ERR_TOO_LARGE) == (int)METRICS_CBI_OUT_TOO_LARGE &&
                    RPC_ERR_INDEX(RPC_ERR_CANCELLED) == (int)METRICS_CBI_OUT_CANCELLED,
-               "outcome index == rpc error kind");
+               "outcome index == RPC_ERR_INDEX(rpc error kind)");
 
 static const double rpc_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 static const double commit_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -241,7 +241,10 @@ metrics_cbi_account_t metrics_cbi_account_type(const char *type_name) {
 void metrics_cbi_rpc_done(metrics_cbi_t *m, const char *method, int err_kind, double seconds) {
   if (!m) return;
   metrics_cbi_rpc_method_t mi = metrics_cbi_rpc_method(method);
-  if (err_kind < 0 || err_kind >= METRICS_CBI_OUT_COUNT) err_kind = METRICS_CBI_OUT_TRANSPORT;
-  metrics_counter_inc(m->rpc_requests[mi][err_kind]);
+  /* err_kind: 0 (RPC_OK) or a negative RPC_ERR_* kind; the outcome index is
+   * RPC_ERR_INDEX(kind). Anything else counts as transport. */
+  int oi = err_kind <= 0 ? RPC_ERR_INDEX(err_kind) : -1;
+  if (oi < 0 || oi >= METRICS_CBI_OUT_COUNT) oi = METRICS_CBI_OUT_TRANSPORT;
+  metrics_counter_inc(m->rpc_requests[mi][oi]);
   metrics_histogram_observe(m->rpc_duration[mi], seconds);
 }
