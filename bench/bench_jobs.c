@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -105,6 +106,106 @@ static long long replay_calls(int port) {
   return v;
 }
 
+/* ---- failover ------------------------------------------------------------------ */
+
+#define FAILOVER_RUNS 3
+
+static pid_t spawn_live(const char *uri, int port, const char *logpath) {
+  char bin[600], rpc[64], ws[64];
+  snprintf(bin, sizeof bin, "%s/crypto-bet-indexer", bu_build_dir());
+  snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
+  snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(logpath, "w", stderr)) _exit(126);
+    execl(bin, bin, "live", "--database-url", uri, "--rpc-url", rpc, "--ws-url", ws,
+          "--exit-when-idle", "2500", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Wall-clock ms of the first line of path containing needle, or -1. */
+static int64_t log_time_of(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[4096];
+  int64_t t = -1;
+  while (t < 0 && fgets(line, sizeof line, f)) {
+    if (!strstr(line, needle)) continue;
+    const char *ts = strchr(line, ' ');
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int ms = 0;
+    if (ts && sscanf(ts + 1, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      t = (int64_t)timegm(&tm) * 1000 + ms;
+    }
+  }
+  fclose(f);
+  return t;
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long count_q(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+               ? strtol(PQgetvalue(r, 0, 0), NULL, 10)
+               : -1;
+  PQclear(r);
+  return n;
+}
+
+/* Two live replicas (default --leader-lease) on fixtures/chain-days at
+ * normal speed; the leader is SIGKILLed once it has written rows. Returns
+ * ms from the kill to the standby's first commit (its gap fill), or -1. */
+static int64_t failover_once(const char *base, int round) {
+  static const char *const rx[] = {"--speed", "1", "--ws-slot-heartbeat-ms", "100", NULL};
+  int port;
+  pid_t rp = bu_replay_start("fixtures/chain-days", rx, 10000, &port);
+  if (rp < 0) return -1;
+  char uri[600], name[64], err[512], la[700], lb[700];
+  snprintf(name, sizeof name, "bench_failover_%d_%d", (int)getpid(), round);
+  int64_t out = -1;
+  PGconn *c = NULL;
+  pid_t a = -1, b = -1;
+  if (bu_create_db("bench_jobs", base, name, uri, sizeof uri) != 0) goto done;
+  c = PQconnectdb(uri);
+  if (PQstatus(c) != CONNECTION_OK || migrate_run(uri, NULL, err, sizeof err) != 0) goto done;
+  PQclear(PQexec(c, "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', 309999999)"));
+  snprintf(la, sizeof la, "%s/bench-data/failover-a-%d.log", bu_build_dir(), round);
+  snprintf(lb, sizeof lb, "%s/bench-data/failover-b-%d.log", bu_build_dir(), round);
+  a = spawn_live(uri, port, la);
+  for (int i = 0; i < 500 && log_time_of(la, "leading: starting live") < 0; i++) usleep(10000);
+  b = spawn_live(uri, port, lb);
+  for (int i = 0; i < 500 && count_q(c, "SELECT count(*) FROM transactions") < 8; i++)
+    usleep(10000);
+  kill(a, SIGKILL);
+  int64_t killed = wall_ms();
+  waitpid(a, NULL, 0);
+  a = -1;
+  int st = 0;
+  for (int i = 0; i < 3000 && waitpid(b, &st, WNOHANG) == 0; i++) usleep(10000);
+  if (waitpid(b, &st, WNOHANG) == 0) kill(b, SIGKILL), waitpid(b, NULL, 0);
+  b = -1;
+  int64_t commit = log_time_of(lb, "gap filled");
+  if (commit > 0) out = commit - killed;
+done:
+  if (a > 0) kill(a, SIGKILL), waitpid(a, NULL, 0);
+  if (b > 0) kill(b, SIGKILL), waitpid(b, NULL, 0);
+  if (c) PQfinish(c);
+  kill(rp, SIGTERM);
+  waitpid(rp, NULL, 0);
+  return out;
+}
+
 typedef struct result {
   double seconds;
   long long calls;
@@ -119,7 +220,7 @@ static int run_job(const char *base, int port, const meta_t *m, const cb_decoder
   snprintf(name, sizeof name, "bench_jobs_%d_%d", (int)getpid(), round);
   if (bu_create_db("bench_jobs", base, name, uri, sizeof uri) != 0) return -1;
   PGconn *c = PQconnectdb(uri);
-  if (PQstatus(c) != CONNECTION_OK || migrate_run(c, NULL, err, sizeof err) != 0) {
+  if (PQstatus(c) != CONNECTION_OK || migrate_run(uri, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "bench_jobs: migrate: %s\n", err);
     PQfinish(c);
     return -1;
@@ -253,6 +354,26 @@ int main(void) {
   }
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
+  /* Failover: leader SIGKILL to the standby's first commit. */
+  int64_t worst = 0, sumf = 0;
+  int okruns = 0;
+  for (int i = 0; i < FAILOVER_RUNS; i++) {
+    int64_t ms = failover_once(base, i);
+    if (ms < 0) {
+      rc = 1;
+      continue;
+    }
+    printf("failover run %d: %" PRId64 " ms\n", i + 1, ms);
+    sumf += ms;
+    okruns++;
+    if (ms > worst) worst = ms;
+  }
+  if (okruns > 0) {
+    printf("bench failover_mean: %" PRId64 " ms (leader SIGKILL to the standby's first commit, "
+           "%d runs, --leader-lease 5)\n",
+           sumf / okruns, okruns);
+    printf("bench failover_max: %" PRId64 " ms\n", worst);
+  }
   cb_decoder_free(dec);
   idl_free(idl);
   return rc;
