@@ -183,7 +183,8 @@ static int64_t failover_once(const char *base, int round) {
   snprintf(la, sizeof la, "%s/bench-data/failover-a-%d.log", bu_build_dir(), round);
   snprintf(lb, sizeof lb, "%s/bench-data/failover-b-%d.log", bu_build_dir(), round);
   a = spawn_live(uri, port, la);
-  for (int i = 0; i < 500 && log_time_of(la, "leading: starting live") < 0; i++) usleep(10000);
+  for (int i = 0; i < 500 && log_time_of(la, "leading: starting live") < 0; i++)
+    usleep(10000);
   b = spawn_live(uri, port, lb);
   for (int i = 0; i < 500 && count_q(c, "SELECT count(*) FROM transactions") < 8; i++)
     usleep(10000);
@@ -192,7 +193,8 @@ static int64_t failover_once(const char *base, int round) {
   waitpid(a, NULL, 0);
   a = -1;
   int st = 0;
-  for (int i = 0; i < 3000 && waitpid(b, &st, WNOHANG) == 0; i++) usleep(10000);
+  for (int i = 0; i < 3000 && waitpid(b, &st, WNOHANG) == 0; i++)
+    usleep(10000);
   if (waitpid(b, &st, WNOHANG) == 0) kill(b, SIGKILL), waitpid(b, NULL, 0);
   b = -1;
   int64_t commit = log_time_of(lb, "gap filled");
@@ -263,10 +265,12 @@ static int run_job(const char *base, int port, const meta_t *m, const cb_decoder
   }
   int ok = started == nworkers;
   for (int i = 0; i < started; i++) {
-    while (!worker_idle_done(w[i])) usleep(10000);
+    while (!worker_idle_done(w[i]))
+      usleep(10000);
   }
   res->seconds = bu_now_s() - t0;
-  for (int i = 0; i < started; i++) worker_stop(w[i], NULL);
+  for (int i = 0; i < started; i++)
+    worker_stop(w[i], NULL);
   res->calls = replay_calls(port) - calls0;
   sink_job_info_t info;
   if (sink_jobs_get(j, job, &info) != 0 || info.state != SINK_JOB_DONE) {
@@ -341,8 +345,8 @@ int main(void) {
     have |= 1 << i;
     printf("bench jobs_chunk_%" PRIu64 "_seconds: %.2f s (%d chunks, 2 workers)\n", sizes[i],
            r.seconds, r.chunks);
-    printf("bench jobs_chunk_%" PRIu64 "_rpc_calls: %lld calls (%.2f per signature)\n",
-           sizes[i], r.calls, (double)r.calls / (double)m.signatures);
+    printf("bench jobs_chunk_%" PRIu64 "_rpc_calls: %lld calls (%.2f per signature)\n", sizes[i],
+           r.calls, (double)r.calls / (double)m.signatures);
   }
   /* Fixed cost of a chunk: the worker time (2 workers) the smallest chunks
    * add over the 400-slot ones, per extra chunk. */

@@ -27,21 +27,21 @@
 #define REPLICA_LEASE_NAME "live"
 
 typedef struct replica_options {
-  const live_options_t *live;      /* required; its stop_flag is replaced while leading */
-  const volatile int *stop_flag;   /* required: process stop (SIGTERM) */
-  const char *holder;              /* leader name in logs and leader_leases;
-                                      NULL = "<hostname>:<pid>" */
-  int lease_ms;                    /* 0 = REPLICA_DEFAULT_LEASE_MS; < 0 = no leadership:
-                                      this replica always leads (single instance) */
-  unsigned job_concurrency;        /* chunks in the background; 0 = none */
-  const worker_options_t *worker;  /* template when job_concurrency > 0 (its
-                                      concurrency is replaced) */
+  const live_options_t *live;     /* required; its stop_flag is replaced while leading */
+  const volatile int *stop_flag;  /* required: process stop (SIGTERM) */
+  const char *holder;             /* leader name in logs and leader_leases;
+                                     NULL = "<hostname>:<pid>" */
+  int lease_ms;                   /* 0 = REPLICA_DEFAULT_LEASE_MS; < 0 = no leadership:
+                                     this replica always leads (single instance) */
+  unsigned job_concurrency;       /* chunks in the background; 0 = none */
+  const worker_options_t *worker; /* template when job_concurrency > 0 (its
+                                     concurrency is replaced) */
 } replica_options_t;
 
 typedef struct replica_summary {
-  live_summary_t live;     /* of the last live_run */
-  unsigned terms_led;      /* times this replica became leader */
-  worker_stats_t jobs;     /* background chunks */
+  live_summary_t live; /* of the last live_run */
+  unsigned terms_led;  /* times this replica became leader */
+  worker_stats_t jobs; /* background chunks */
 } replica_summary_t;
 
 /* Runs until *stop_flag, or until live_run ends by itself while leading

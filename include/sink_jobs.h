@@ -31,7 +31,7 @@
 /* Error codes (negative); sink_jobs_strerror() gives static text. */
 enum {
   SINK_JOBS_OK = 0,
-  SINK_JOBS_ERR_INVALID = -1,   /* bad argument or range */
+  SINK_JOBS_ERR_INVALID = -1, /* bad argument or range */
   SINK_JOBS_ERR_NOMEM = -2,
   SINK_JOBS_ERR_CONNECT = -3,   /* no connection (retried on the next call) */
   SINK_JOBS_ERR_DB = -4,        /* a statement failed (detail: sink_jobs_last_error) */
@@ -154,7 +154,7 @@ typedef struct sink_job_info {
   int64_t requested_ms, started_ms, finished_ms, now_ms;
   int chunks_total, chunks_done, chunks_running, chunks_failed;
   uint64_t slots_done, transactions;
-  int attempts;       /* attempts over all chunks */
+  int attempts; /* attempts over all chunks */
   char last_error[1024];
 } sink_job_info_t;
 

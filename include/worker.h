@@ -26,20 +26,20 @@
 typedef struct worker worker_t;
 
 typedef struct worker_options {
-  const char *conninfo;          /* required; copied */
-  const rpc_options_t *rpc;      /* required template (endpoints, batching, retries);
-                                    its stop_flag is replaced per chunk */
-  const cb_decoder_t *decoder;   /* required; shared, must outlive the worker */
-  const char *program_id;        /* required; copied */
-  const char *commitment;        /* NULL = "confirmed"; copied */
-  unsigned concurrency;          /* chunks at once; 0 = 1 */
-  unsigned rpc_concurrency;      /* backfill_options.concurrency per chunk; 0 = default */
-  int lease_ms;                  /* 0 = SINK_JOBS_DEFAULT_LEASE_MS */
-  int poll_ms;                   /* idle poll when no NOTIFY arrives; 0 = 2000 */
-  int retry_backoff_ms;          /* first retry delay of a failed chunk; 0 = 1000 */
-  const char *owner;             /* lease owner prefix; NULL = "<hostname>:<pid>" */
-  bool exit_when_idle;           /* threads end when no job is pending or running */
-  bool refresh_accounts;         /* getMultipleAccounts of touched accounts per chunk */
+  const char *conninfo;        /* required; copied */
+  const rpc_options_t *rpc;    /* required template (endpoints, batching, retries);
+                                  its stop_flag is replaced per chunk */
+  const cb_decoder_t *decoder; /* required; shared, must outlive the worker */
+  const char *program_id;      /* required; copied */
+  const char *commitment;      /* NULL = "confirmed"; copied */
+  unsigned concurrency;        /* chunks at once; 0 = 1 */
+  unsigned rpc_concurrency;    /* backfill_options.concurrency per chunk; 0 = default */
+  int lease_ms;                /* 0 = SINK_JOBS_DEFAULT_LEASE_MS */
+  int poll_ms;                 /* idle poll when no NOTIFY arrives; 0 = 2000 */
+  int retry_backoff_ms;        /* first retry delay of a failed chunk; 0 = 1000 */
+  const char *owner;           /* lease owner prefix; NULL = "<hostname>:<pid>" */
+  bool exit_when_idle;         /* threads end when no job is pending or running */
+  bool refresh_accounts;       /* getMultipleAccounts of touched accounts per chunk */
 } worker_options_t;
 
 /* Fills o with defaults (refresh_accounts on, everything else 0/NULL). */

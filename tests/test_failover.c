@@ -209,8 +209,8 @@ static pid_t spawn_replica(const char *uri, int port, const char *name, const ch
   snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
   snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
   snprintf(lp, sizeof lp, "%s/%s.log", g_tmpdir, name);
-  const char *const args[] = {"live", "--database-url", uri, "--rpc-url", rpc, "--ws-url", ws,
-                              "--status-interval", "1", NULL};
+  const char *const args[] = {"live", "--database-url",    uri, "--rpc-url", rpc, "--ws-url",
+                              ws,     "--status-interval", "1", NULL};
   return tu_spawn("crypto-bet-indexer", args, extra, NULL, lp);
 }
 
@@ -237,11 +237,12 @@ START_TEST(leader_sigkill_standby_takes_over) {
   PGconn *c;
   char *uri = rc_start_with_db(&rs, g_days, rx, "fo", &c);
   char sql[200];
-  snprintf(sql, sizeof sql, "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', %" PRIu64
-           ")", ex_meta_u64(g_exp, "start_slot") - 1);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', %" PRIu64 ")",
+           ex_meta_u64(g_exp, "start_slot") - 1);
   PQclear(PQexec(c, sql));
-  static const char *const extra[] = {"--exit-when-idle", "2500", "--job-concurrency", "1",
-                                      "--lease", "3", NULL};
+  static const char *const extra[] = {
+      "--exit-when-idle", "2500", "--job-concurrency", "1", "--lease", "3", NULL};
   pid_t a = spawn_replica(uri, rs.port, "replica-a", extra);
   wait_log("replica-a", "leading: starting live", 10000);
   pid_t b = spawn_replica(uri, rs.port, "replica-b", extra);

@@ -31,7 +31,9 @@ static json_t *expected(void) {
   return g_expected;
 }
 
-static uint64_t meta_u64(const char *key) { return ex_meta_u64(expected(), key); }
+static uint64_t meta_u64(const char *key) {
+  return ex_meta_u64(expected(), key);
+}
 
 static sink_jobs_t *jobs_open(const char *uri, const char *owner) {
   sink_jobs_t *j = NULL;
@@ -69,10 +71,14 @@ START_TEST(sql_function_and_duplicate) {
   int64_t job = strtoll(id, NULL, 10);
   ck_assert_int_gt(job, 0);
   free(id);
-  assert_q(c, "SELECT string_agg(from_slot || '-' || to_slot, ',' ORDER BY seq) FROM "
-              "backfill_chunks WHERE job_id = %" PRId64, job, "100-1099,1100-2099,2100-2599");
-  assert_q(c, "SELECT state || ' ' || chunks_total || ' ' || (requested_by = current_user) FROM "
-              "backfill_jobs WHERE id = %" PRId64, job, "pending 3 true");
+  assert_q(c,
+           "SELECT string_agg(from_slot || '-' || to_slot, ',' ORDER BY seq) FROM "
+           "backfill_chunks WHERE job_id = %" PRId64,
+           job, "100-1099,1100-2099,2100-2599");
+  assert_q(c,
+           "SELECT state || ' ' || chunks_total || ' ' || (requested_by = current_user) FROM "
+           "backfill_jobs WHERE id = %" PRId64,
+           job, "pending 3 true");
   /* the seed's two-argument form */
   char *id2 = tu_query1(c, "SELECT backfill_market_data(5000, 5001)");
   ck_assert_int_gt(strtoll(id2, NULL, 10), job);
@@ -93,9 +99,9 @@ START_TEST(sql_function_and_duplicate) {
   ck_assert_int_eq(dup, job);
   ck_assert_int_eq(sink_jobs_enqueue(j, 10, 5, 0, NULL, 0, &dup), SINK_JOBS_ERR_INVALID);
   ck_assert_int_eq(sink_jobs_enqueue(j, 1, 2, 0, "sideways", 0, &dup), SINK_JOBS_ERR_INVALID);
-  ck_assert_int_eq(sink_jobs_enqueue(j, (uint64_t)INT64_MAX + 1, (uint64_t)INT64_MAX + 2, 0,
-                                     NULL, 0, &dup),
-                   SINK_JOBS_ERR_INVALID);
+  ck_assert_int_eq(
+      sink_jobs_enqueue(j, (uint64_t)INT64_MAX + 1, (uint64_t)INT64_MAX + 2, 0, NULL, 0, &dup),
+      SINK_JOBS_ERR_INVALID);
   ck_assert_int_eq(sink_jobs_cancel(j, job), 0);
   int64_t again = 0;
   ck_assert_int_eq(sink_jobs_enqueue(j, 100, 2599, 1000, "blocks", 2, &again), 0);
@@ -136,10 +142,14 @@ START_TEST(cancel_job) {
   ck_assert_int_eq(sink_jobs_complete(a, &ch, 5, NULL), SINK_JOBS_ERR_LOST);
   sink_chunk_t none;
   ck_assert_int_eq(sink_jobs_claim(a, 10000, &none), 0);
-  assert_q(c, "SELECT state || ' ' || (finished_at IS NOT NULL) || ' ' || chunks_done FROM "
-              "backfill_jobs WHERE id = %" PRId64, job, "cancelled true 0");
-  assert_q(c, "SELECT string_agg(state::text, ',' ORDER BY seq) FROM backfill_chunks WHERE "
-              "job_id = %" PRId64, job, "cancelled,cancelled");
+  assert_q(c,
+           "SELECT state || ' ' || (finished_at IS NOT NULL) || ' ' || chunks_done FROM "
+           "backfill_jobs WHERE id = %" PRId64,
+           job, "cancelled true 0");
+  assert_q(c,
+           "SELECT string_agg(state::text, ',' ORDER BY seq) FROM backfill_chunks WHERE "
+           "job_id = %" PRId64,
+           job, "cancelled,cancelled");
   ck_assert_int_eq(sink_jobs_cancel(a, job), SINK_JOBS_ERR_FINISHED);
   ck_assert_int_eq(sink_jobs_cancel(a, job + 100), SINK_JOBS_ERR_NOT_FOUND);
   sink_jobs_close(a);
@@ -170,10 +180,14 @@ START_TEST(expired_lease_is_claimed_again) {
   /* the heartbeat connection may renew on the claim's behalf */
   ck_assert_int_eq(sink_jobs_heartbeat(a, &cb, 10000), 0);
   ck_assert_int_eq(sink_jobs_complete(b, &cb, 7, NULL), 0);
-  assert_q(c, "SELECT state || ' ' || chunks_done || ' ' || slots_done || ' ' || transactions "
-              "FROM backfill_jobs WHERE id = %" PRId64, job, "done 1 10 7");
-  assert_q(c, "SELECT lease_owner IS NULL AND state = 'done' AND attempts = 2 FROM "
-              "backfill_chunks WHERE job_id = %" PRId64, job, "t");
+  assert_q(c,
+           "SELECT state || ' ' || chunks_done || ' ' || slots_done || ' ' || transactions "
+           "FROM backfill_jobs WHERE id = %" PRId64,
+           job, "done 1 10 7");
+  assert_q(c,
+           "SELECT lease_owner IS NULL AND state = 'done' AND attempts = 2 FROM "
+           "backfill_chunks WHERE job_id = %" PRId64,
+           job, "t");
   sink_jobs_close(a);
   sink_jobs_close(b);
   PQfinish(c);
@@ -329,8 +343,10 @@ static pid_t fork_worker(const char *uri, int port, const char *owner, int lease
 static void assert_job_matches_expected(PGconn *c, int64_t job, int chunks, bool exact_tx) {
   char want[64];
   snprintf(want, sizeof want, "done %d %d", chunks, chunks);
-  assert_q(c, "SELECT state || ' ' || chunks_total || ' ' || chunks_done FROM backfill_jobs "
-              "WHERE id = %" PRId64, job, want);
+  assert_q(c,
+           "SELECT state || ' ' || chunks_total || ' ' || chunks_done FROM backfill_jobs "
+           "WHERE id = %" PRId64,
+           job, want);
   char ss[32];
   snprintf(ss, sizeof ss, "%" PRIu64, meta_u64("account_read_slot"));
   ex_assert_expected(c, expected(), true, 0, UINT64_MAX, ss, NULL);
@@ -374,10 +390,12 @@ START_TEST(two_workers_match_expected) {
   ck_assert_uint_gt(sb.chunks_done, 0);
   ck_assert_uint_eq(sa.chunks_failed + sb.chunks_failed, 0);
   assert_job_matches_expected(c, job, chunks, true);
-  assert_q(c, "SELECT count(*) FROM backfill_chunks WHERE attempts <> 1 AND job_id = %" PRId64,
-           job, "0");
-  assert_q(c, "SELECT count(DISTINCT split_part(lease_owner, ':', 1)) FROM backfill_chunks "
-              "WHERE job_id = %" PRId64, job, "0"); /* leases cleared */
+  assert_q(c, "SELECT count(*) FROM backfill_chunks WHERE attempts <> 1 AND job_id = %" PRId64, job,
+           "0");
+  assert_q(c,
+           "SELECT count(DISTINCT split_part(lease_owner, ':', 1)) FROM backfill_chunks "
+           "WHERE job_id = %" PRId64,
+           job, "0"); /* leases cleared */
   wenv_free(&ea);
   wenv_free(&eb);
   rc_end_with_db(&rs, c, uri);
@@ -457,11 +475,12 @@ START_TEST(worker_failure_is_visible) {
   ck_assert_int_eq(sink_jobs_get(j, job, &info), 0);
   ck_assert_msg(info.state == SINK_JOB_FAILED, "state %s", sink_job_state_name(info.state));
   ck_assert_uint_eq(st.chunks_failed, 2);
-  ck_assert_msg(strstr(info.last_error, "failed after 2 attempts") != NULL, "%s",
-                info.last_error);
+  ck_assert_msg(strstr(info.last_error, "failed after 2 attempts") != NULL, "%s", info.last_error);
   ck_assert_int_eq(info.attempts, 2);
-  assert_q(c, "SELECT last_error IS NOT NULL AND state = 'failed' FROM backfill_chunks WHERE "
-              "job_id = %" PRId64, job, "t");
+  assert_q(c,
+           "SELECT last_error IS NOT NULL AND state = 'failed' FROM backfill_chunks WHERE "
+           "job_id = %" PRId64,
+           job, "t");
   wenv_free(&e);
   sink_jobs_close(j);
   PQfinish(c);
@@ -548,8 +567,8 @@ START_TEST(cli_enqueue_worker_status_wait_cancel) {
   snprintf(to, sizeof to, "%" PRIu64, meta_u64("tip_slot"));
   snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
   char *out;
-  const char *const enq[] = {"backfill", "--enqueue", "--from-slot", from, "--to-slot", to,
-                             "--chunk-slots", "40", NULL};
+  const char *const enq[] = {"backfill", "--enqueue",     "--from-slot", from, "--to-slot",
+                             to,         "--chunk-slots", "40",          NULL};
   ck_assert_int_eq(run_cli(uri, enq, &out), 0);
   ck_assert_msg(strstr(out, "job 1 enqueued") && strstr(out, "in 4 chunks"), "%s", out);
   free(out);
@@ -559,12 +578,12 @@ START_TEST(cli_enqueue_worker_status_wait_cancel) {
   char e[200];
   json_t *arr = jsonx_loads(out, strlen(out), e, sizeof e);
   ck_assert_msg(json_is_array(arr) && json_array_size(arr) == 1, "%s", out);
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")),
-                   "pending");
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")), "pending");
   json_decref(arr);
   free(out);
-  const char *const work[] = {"worker", "--exit-when-done", "--rpc-url", url, "--job-concurrency",
-                              "2", "--concurrency", "8", "--lease", "5", NULL};
+  const char *const work[] = {
+      "worker", "--exit-when-done", "--rpc-url", url, "--job-concurrency", "2", "--concurrency",
+      "8",      "--lease",          "5",         NULL};
   ck_assert_int_eq(run_cli(uri, work, NULL), 0);
   const char *const wait1[] = {"backfill", "--wait", "1", NULL};
   ck_assert_int_eq(run_cli(uri, wait1, &out), 0);
@@ -572,13 +591,12 @@ START_TEST(cli_enqueue_worker_status_wait_cancel) {
   free(out);
   const char *const st1[] = {"backfill", "--status", "1", NULL};
   ck_assert_int_eq(run_cli(uri, st1, &out), 0);
-  ck_assert_msg(strstr(out, "chunks 4/4") && strstr(out, "[########################]"), "%s",
-                out);
+  ck_assert_msg(strstr(out, "chunks 4/4") && strstr(out, "[########################]"), "%s", out);
   free(out);
   assert_job_matches_expected(c, 1, 4, true);
 
-  const char *const enq2[] = {"backfill", "--enqueue", "--from-slot", "1", "--to-slot", "5",
-                              "--json", NULL};
+  const char *const enq2[] = {"backfill",  "--enqueue", "--from-slot", "1",
+                              "--to-slot", "5",         "--json",      NULL};
   ck_assert_int_eq(run_cli(uri, enq2, &out), 0);
   /* the refused duplicate consumed a sequence value */
   int64_t id2 = 0;

@@ -3,9 +3,9 @@
 #include "cmd_jobs.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +78,8 @@ static void compute_rates(const sink_job_info_t *j, rates_t *r) {
   r->slots_per_s = r->elapsed_s > 0 ? (double)j->slots_done / r->elapsed_s : 0;
   r->tx_per_s = r->elapsed_s > 0 ? (double)j->transactions / r->elapsed_s : 0;
   r->eta_s = -1;
-  if (j->state == SINK_JOB_DONE) r->eta_s = 0;
+  if (j->state == SINK_JOB_DONE)
+    r->eta_s = 0;
   else if (j->state == SINK_JOB_RUNNING && r->slots_per_s > 0)
     r->eta_s = (double)(total - j->slots_done) / r->slots_per_s;
 }
@@ -88,7 +89,8 @@ void cmd_jobs_format_text(const sink_job_info_t *j, char *buf, size_t bufsz) {
   compute_rates(j, &r);
   char bar[BAR_WIDTH + 1];
   int filled = (int)(r.fraction * BAR_WIDTH + 0.5);
-  for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '#' : '.';
+  for (int i = 0; i < BAR_WIDTH; i++)
+    bar[i] = i < filled ? '#' : '.';
   bar[BAR_WIDTH] = '\0';
   char eta[32], req[32], el[32];
   duration(r.eta_s, eta, sizeof eta);
@@ -121,9 +123,9 @@ void cmd_jobs_format_json(const sink_job_info_t *j, char *buf, size_t bufsz) {
       "requested_at", req, "started_at", j->started_ms ? json_string(st) : json_null(),
       "finished_at", j->finished_ms ? json_string(fin) : json_null(), "chunks_total",
       j->chunks_total, "chunks_done", j->chunks_done, "chunks_running", j->chunks_running,
-      "chunks_failed", j->chunks_failed, "slots_done", (json_int_t)j->slots_done,
-      "transactions", (json_int_t)j->transactions, "attempts", j->attempts, "progress",
-      r.fraction, "slots_per_s", r.slots_per_s, "tx_per_s", r.tx_per_s, "eta_s",
+      "chunks_failed", j->chunks_failed, "slots_done", (json_int_t)j->slots_done, "transactions",
+      (json_int_t)j->transactions, "attempts", j->attempts, "progress", r.fraction, "slots_per_s",
+      r.slots_per_s, "tx_per_s", r.tx_per_s, "eta_s",
       r.eta_s >= 0 ? json_real(r.eta_s) : json_null(), "last_error",
       j->last_error[0] ? json_string(j->last_error) : json_null());
   char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -142,7 +144,8 @@ int cmd_jobs_enqueue(const char *cmd, const char *database_url, uint64_t from, u
   if (job_id) *job_id = id;
   int code = EXIT_OK;
   if (rc == SINK_JOBS_ERR_DUPLICATE) {
-    log_error(cmd, "job %" PRId64 " is already active for slots %" PRIu64 "..%" PRIu64
+    log_error(cmd,
+              "job %" PRId64 " is already active for slots %" PRIu64 "..%" PRIu64
               " (see backfill --status %" PRId64 ")",
               id, from, to, id);
     code = EXIT_FAILURE_RUN;
@@ -151,12 +154,15 @@ int cmd_jobs_enqueue(const char *cmd, const char *database_url, uint64_t from, u
     code = rc == SINK_JOBS_ERR_INVALID ? EXIT_USAGE : EXIT_FAILURE_RUN;
   } else {
     sink_job_info_t info;
-    if (json) fprintf(out, "{\"id\":%" PRId64 "}\n", id);
+    if (json)
+      fprintf(out, "{\"id\":%" PRId64 "}\n", id);
     else if (sink_jobs_get(j, id, &info) == 0)
-      fprintf(out, "job %" PRId64 " enqueued: slots %" PRIu64 "..%" PRIu64 " in %d chunks of %" PRIu64
+      fprintf(out,
+              "job %" PRId64 " enqueued: slots %" PRIu64 "..%" PRIu64 " in %d chunks of %" PRIu64
               " slots\n",
               id, from, to, info.chunks_total, info.chunk_slots);
-    else fprintf(out, "job %" PRId64 " enqueued\n", id);
+    else
+      fprintf(out, "job %" PRId64 " enqueued\n", id);
     log_info(cmd, "job enqueued job=%" PRId64 " from=%" PRIu64 " to=%" PRIu64, id, from, to);
   }
   sink_jobs_close(j);
@@ -176,8 +182,10 @@ int cmd_jobs_status(const char *cmd, const char *database_url, int64_t id, bool 
                 rc == SINK_JOBS_ERR_NOT_FOUND ? "no such job" : sink_jobs_last_error(j));
       code = EXIT_FAILURE_RUN;
     } else {
-      if (json) cmd_jobs_format_json(&info, line, sizeof line);
-      else cmd_jobs_format_text(&info, line, sizeof line);
+      if (json)
+        cmd_jobs_format_json(&info, line, sizeof line);
+      else
+        cmd_jobs_format_text(&info, line, sizeof line);
       fprintf(out, "%s\n", line);
     }
   } else {
@@ -197,8 +205,10 @@ int cmd_jobs_status(const char *cmd, const char *database_url, int64_t id, bool 
           fprintf(out, "%s\n", line);
         }
       }
-      if (json) fputs("]\n", out);
-      else if (n == 0) fputs("no backfill jobs\n", out);
+      if (json)
+        fputs("]\n", out);
+      else if (n == 0)
+        fputs("no backfill jobs\n", out);
     }
     free(list);
   }
@@ -216,7 +226,7 @@ int cmd_jobs_cancel(const char *cmd, const char *database_url, int64_t id, FILE 
   } else {
     log_error(cmd, "cancel job %" PRId64 ": %s", id,
               rc == SINK_JOBS_ERR_DB || rc == SINK_JOBS_ERR_CONNECT ? sink_jobs_last_error(j)
-                                                                   : sink_jobs_strerror(rc));
+                                                                    : sink_jobs_strerror(rc));
     code = EXIT_FAILURE_RUN;
   }
   sink_jobs_close(j);
@@ -322,8 +332,8 @@ int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *han
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   if (status)
-    return cmd_jobs_status("backfill", cfg.database_url, (int64_t)config_u64(&cfg, CONFIG_JOB_STATUS),
-                           json, stdout);
+    return cmd_jobs_status("backfill", cfg.database_url,
+                           (int64_t)config_u64(&cfg, CONFIG_JOB_STATUS), json, stdout);
   if (cancel)
     return cmd_jobs_cancel("backfill", cfg.database_url,
                            (int64_t)config_u64(&cfg, CONFIG_JOB_CANCEL), stdout);
@@ -336,8 +346,9 @@ int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *han
   }
   uint64_t from = config_u64(&cfg, CONFIG_FROM_SLOT), to = config_u64(&cfg, CONFIG_TO_SLOT);
   if (from > to || to > INT64_MAX) {
-    fprintf(stderr, "crypto-bet-indexer backfill: --from-slot must not be after --to-slot "
-                    "(both at most %lld)\n",
+    fprintf(stderr,
+            "crypto-bet-indexer backfill: --from-slot must not be after --to-slot "
+            "(both at most %lld)\n",
             (long long)INT64_MAX);
     return EXIT_USAGE;
   }

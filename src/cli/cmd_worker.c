@@ -82,9 +82,9 @@ int cmd_worker(int argc, char **argv) {
     log_error("worker", "%s", err);
     code = EXIT_FAILURE_RUN;
   }
-  log_info("worker", "summary chunks_done=%" PRIu64 " chunks_failed=%" PRIu64
-           " chunks_lost=%" PRIu64 " chunks_given_back=%" PRIu64 " slots=%" PRIu64
-           " transactions=%" PRIu64,
+  log_info("worker",
+           "summary chunks_done=%" PRIu64 " chunks_failed=%" PRIu64 " chunks_lost=%" PRIu64
+           " chunks_given_back=%" PRIu64 " slots=%" PRIu64 " transactions=%" PRIu64,
            st.chunks_done, st.chunks_failed, st.chunks_lost, st.chunks_released, st.slots,
            st.transactions);
   cmd_common_close_decoder(&dec);

@@ -24,7 +24,7 @@ struct sink_jobs {
   char *conninfo;
   char owner[OWNER_MAX];
   int connect_timeout_ms;
-  int listening; /* LISTEN wanted: re-issued after a reconnect */
+  int listening;  /* LISTEN wanted: re-issued after a reconnect */
   int64_t dup_id; /* the active job named by the last unique violation */
   char err[512];
 };
@@ -44,9 +44,11 @@ PGconn *sink_jobs_connect(const char *conninfo, int connect_timeout_ms, int io_t
   snprintf(ct, sizeof ct, "%d", secs < 2 ? 2 : secs);
   snprintf(tut, sizeof tut, "%d", io_timeout_ms > 0 ? io_timeout_ms : 0);
   snprintf(opts, sizeof opts, "-c statement_timeout=%d", io_timeout_ms > 0 ? io_timeout_ms : 0);
-  const char *kw[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                      "keepalives_count", "tcp_user_timeout", "options", "application_name",
-                      "dbname", NULL};
+  const char *kw[] = {"connect_timeout",  "keepalives",
+                      "keepalives_idle",  "keepalives_interval",
+                      "keepalives_count", "tcp_user_timeout",
+                      "options",          "application_name",
+                      "dbname",           NULL};
   const char *val[] = {ct, "1", "5", "2", "3", tut, opts, appname, conninfo, NULL};
   PGconn *c = PQconnectdbParams(kw, val, 1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -85,7 +87,9 @@ const char *sink_jobs_strerror(int code) {
   }
 }
 
-const char *sink_jobs_last_error(const sink_jobs_t *j) { return j ? j->err : ""; }
+const char *sink_jobs_last_error(const sink_jobs_t *j) {
+  return j ? j->err : "";
+}
 
 const char *sink_job_state_name(sink_job_state_t s) {
   static const char *const names[] = {"pending", "running", "done", "failed", "cancelled"};
@@ -275,8 +279,8 @@ int sink_jobs_claim(sink_jobs_t *j, int lease_ms, sink_chunk_t *out) {
   int code;
   PGresult *r = run(j, "rescue expired chunks", rescue_sql, 0, NULL, &code);
   if (!r) return code;
-  if (atoi(PQcmdTuples(r)) > 0) log_warn("jobs", "failed jobs whose chunk leases ran out=%s",
-                                         PQcmdTuples(r));
+  if (atoi(PQcmdTuples(r)) > 0)
+    log_warn("jobs", "failed jobs whose chunk leases ran out=%s", PQcmdTuples(r));
   PQclear(r);
   char lease[16];
   snprintf(lease, sizeof lease, "%d", lease_ms > 0 ? lease_ms : SINK_JOBS_DEFAULT_LEASE_MS);
@@ -437,19 +441,19 @@ int sink_jobs_cancel(sink_jobs_t *j, int64_t job_id) {
   snprintf(id, sizeof id, "%" PRId64, job_id);
   const char *p[1] = {id};
   int code;
-  PGresult *r = run(
-      j, "cancel",
-      "WITH jc AS ("
-      " UPDATE backfill_jobs SET state = 'cancelled', finished_at = now()"
-      " WHERE id = $1::bigint AND state IN ('pending', 'running') RETURNING id),"
-      " cc AS ("
-      " UPDATE backfill_chunks SET state = 'cancelled', lease_owner = NULL,"
-      "  lease_expires_at = NULL, finished_at = now()"
-      " WHERE job_id IN (SELECT id FROM jc) AND state IN ('pending', 'running') RETURNING 1),"
-      " n AS (SELECT pg_notify('" SINK_JOBS_CHANNEL "', 'cancel:' || id) FROM jc)"
-      " SELECT (SELECT count(*) FROM jc), (SELECT count(*) FROM cc), (SELECT count(*) FROM n),"
-      "  (SELECT state::text FROM backfill_jobs WHERE id = $1::bigint)",
-      1, p, &code);
+  PGresult *r =
+      run(j, "cancel",
+          "WITH jc AS ("
+          " UPDATE backfill_jobs SET state = 'cancelled', finished_at = now()"
+          " WHERE id = $1::bigint AND state IN ('pending', 'running') RETURNING id),"
+          " cc AS ("
+          " UPDATE backfill_chunks SET state = 'cancelled', lease_owner = NULL,"
+          "  lease_expires_at = NULL, finished_at = now()"
+          " WHERE job_id IN (SELECT id FROM jc) AND state IN ('pending', 'running') RETURNING 1),"
+          " n AS (SELECT pg_notify('" SINK_JOBS_CHANNEL "', 'cancel:' || id) FROM jc)"
+          " SELECT (SELECT count(*) FROM jc), (SELECT count(*) FROM cc), (SELECT count(*) FROM n),"
+          "  (SELECT state::text FROM backfill_jobs WHERE id = $1::bigint)",
+          1, p, &code);
   if (!r) return code;
   int n = atoi(PQgetvalue(r, 0, 0));
   int exists = !PQgetisnull(r, 0, 3);
@@ -463,16 +467,16 @@ int sink_jobs_cancel(sink_jobs_t *j, int64_t job_id) {
 
 /* --------------------------------------------------------------- progress */
 
-#define INFO_COLS                                                                             \
-  "SELECT j.id, j.from_slot, j.to_slot, j.chunk_slots, j.strategy, j.state::text,"            \
-  " j.requested_by, (extract(epoch FROM j.requested_at) * 1000)::bigint,"                     \
-  " coalesce((extract(epoch FROM j.started_at) * 1000)::bigint, 0),"                          \
-  " coalesce((extract(epoch FROM j.finished_at) * 1000)::bigint, 0),"                         \
-  " (extract(epoch FROM clock_timestamp()) * 1000)::bigint, j.chunks_total, j.chunks_done,"   \
-  " k.running, k.failed, j.slots_done, j.transactions, k.attempts,"                           \
-  " coalesce(j.last_error, '')"                                                               \
-  " FROM backfill_jobs j, LATERAL (SELECT count(*) FILTER (WHERE state = 'running') AS running," \
-  "  count(*) FILTER (WHERE state = 'failed') AS failed,"                                     \
+#define INFO_COLS                                                                                  \
+  "SELECT j.id, j.from_slot, j.to_slot, j.chunk_slots, j.strategy, j.state::text,"                 \
+  " j.requested_by, (extract(epoch FROM j.requested_at) * 1000)::bigint,"                          \
+  " coalesce((extract(epoch FROM j.started_at) * 1000)::bigint, 0),"                               \
+  " coalesce((extract(epoch FROM j.finished_at) * 1000)::bigint, 0),"                              \
+  " (extract(epoch FROM clock_timestamp()) * 1000)::bigint, j.chunks_total, j.chunks_done,"        \
+  " k.running, k.failed, j.slots_done, j.transactions, k.attempts,"                                \
+  " coalesce(j.last_error, '')"                                                                    \
+  " FROM backfill_jobs j, LATERAL (SELECT count(*) FILTER (WHERE state = 'running') AS running,"   \
+  "  count(*) FILTER (WHERE state = 'failed') AS failed,"                                          \
   "  coalesce(sum(attempts), 0) AS attempts FROM backfill_chunks WHERE job_id = j.id) k"
 
 static void info_from(const PGresult *r, int row, sink_job_info_t *o) {
@@ -517,11 +521,11 @@ int sink_jobs_list(sink_jobs_t *j, sink_job_info_t *out, int max) {
   snprintf(lim, sizeof lim, "%d", max);
   const char *p[1] = {lim};
   int code;
-  PGresult *r =
-      run(j, "job list", INFO_COLS " ORDER BY j.id DESC LIMIT $1::integer", 1, p, &code);
+  PGresult *r = run(j, "job list", INFO_COLS " ORDER BY j.id DESC LIMIT $1::integer", 1, p, &code);
   if (!r) return code;
   int n = PQntuples(r);
-  for (int i = 0; i < n; i++) info_from(r, i, &out[i]);
+  for (int i = 0; i < n; i++)
+    info_from(r, i, &out[i]);
   PQclear(r);
   return n;
 }

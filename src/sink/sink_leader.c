@@ -25,10 +25,10 @@ struct sink_leader {
   char holder[NAME_MAX_LEN];
   int ttl_ms;
   PGconn *conn;
-  int leading;              /* tick thread's view */
-  int64_t term_local;       /* term while leading */
-  int64_t next_renew_ms;    /* mono */
-  int64_t holdoff_until_ms; /* mono: no contending before */
+  int leading;                      /* tick thread's view */
+  int64_t term_local;               /* term while leading */
+  int64_t next_renew_ms;            /* mono */
+  int64_t holdoff_until_ms;         /* mono: no contending before */
   _Atomic int64_t trusted_until_ms; /* mono; 0 = not leading */
   _Atomic int64_t term;             /* 0 = not leading */
   int warned_conn;
@@ -75,7 +75,8 @@ static int ensure(sink_leader_t *l) {
   l->conn = sink_jobs_connect(l->conninfo, l->ttl_ms / 4, l->ttl_ms / 4,
                               "crypto-bet-indexer leader", err, sizeof err);
   if (!l->conn) {
-    if (!l->warned_conn++) log_warn("leader", "database unavailable name=%s error=%s", l->name, err);
+    if (!l->warned_conn++)
+      log_warn("leader", "database unavailable name=%s error=%s", l->name, err);
     return SINK_JOBS_ERR_CONNECT;
   }
   l->warned_conn = 0;
@@ -103,8 +104,7 @@ static int64_t lease_stmt(sink_leader_t *l, const char *sql, int with_term) {
   PGresult *r = PQexecParams(l->conn, sql, with_term ? 4 : 3, NULL, p, NULL, NULL, 0);
   int64_t out;
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    log_warn("leader", "lease statement failed name=%s error=%s", l->name,
-             PQresultErrorMessage(r));
+    log_warn("leader", "lease statement failed name=%s error=%s", l->name, PQresultErrorMessage(r));
     out = PQstatus(l->conn) == CONNECTION_OK ? SINK_JOBS_ERR_DB : SINK_JOBS_ERR_CONNECT;
     if (out == SINK_JOBS_ERR_CONNECT) drop_conn(l);
   } else {
@@ -144,15 +144,14 @@ int sink_leader_tick(sink_leader_t *l) {
   if (now < l->holdoff_until_ms) return 0;
   if (ensure(l) != 0) return SINK_JOBS_ERR_CONNECT;
   int64_t t0 = sink_jobs_mono_ms();
-  int64_t t = lease_stmt(
-      l,
-      "INSERT INTO leader_leases (name, holder, term, expires_at)"
-      " VALUES ($1, $2, 1, now() + $3::integer * interval '1 millisecond')"
-      " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,"
-      "  term = leader_leases.term + 1, acquired_at = now(), renewed_at = now(),"
-      "  expires_at = EXCLUDED.expires_at"
-      " WHERE leader_leases.expires_at <= now() RETURNING term",
-      0);
+  int64_t t = lease_stmt(l,
+                         "INSERT INTO leader_leases (name, holder, term, expires_at)"
+                         " VALUES ($1, $2, 1, now() + $3::integer * interval '1 millisecond')"
+                         " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,"
+                         "  term = leader_leases.term + 1, acquired_at = now(), renewed_at = now(),"
+                         "  expires_at = EXCLUDED.expires_at"
+                         " WHERE leader_leases.expires_at <= now() RETURNING term",
+                         0);
   if (t < 0) return (int)t;
   if (t == 0) return 0;
   l->leading = 1;

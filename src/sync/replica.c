@@ -22,10 +22,10 @@
 typedef struct replica {
   const replica_options_t *o;
   sink_leader_t *leader;
-  atomic_int done;          /* threads end */
-  atomic_int in_live;       /* live_run is running */
-  volatile int live_stop;   /* live_run's stop flag */
-  volatile int live_abort;  /* live_run's abort flag */
+  atomic_int done;         /* threads end */
+  atomic_int in_live;      /* live_run is running */
+  volatile int live_stop;  /* live_run's stop flag */
+  volatile int live_abort; /* live_run's abort flag */
   char holder[128];
 } replica_t;
 
@@ -35,7 +35,9 @@ static void sleep_ms(int ms) {
   }
 }
 
-static int stopping(const replica_t *r) { return *r->o->stop_flag != 0; }
+static int stopping(const replica_t *r) {
+  return *r->o->stop_flag != 0;
+}
 
 /* Renews or contends; logs who leads when that changes. */
 static void *tick_main(void *arg) {
@@ -63,7 +65,8 @@ static void *tick_main(void *arg) {
       }
     }
     int wait = sink_leader_next_tick_ms(r->leader);
-    for (int t = 0; t < wait && !atomic_load(&r->done); t += WATCH_MS) sleep_ms(WATCH_MS);
+    for (int t = 0; t < wait && !atomic_load(&r->done); t += WATCH_MS)
+      sleep_ms(WATCH_MS);
   }
   return NULL;
 }

@@ -28,13 +28,13 @@ typedef struct slot {
   pthread_t thread;
   int started;
   char owner[128];
-  pthread_mutex_t mu;     /* guards active, chunk, last_ok_ms */
+  pthread_mutex_t mu; /* guards active, chunk, last_ok_ms */
   int active;
   sink_chunk_t chunk;
-  int64_t last_ok_ms;     /* last successful claim/heartbeat (mono) */
-  volatile int stop;      /* this chunk must stop (lost, global stop) */
-  atomic_int lost;        /* set with stop when the lease was lost */
-  atomic_int ended;       /* the runner thread has returned */
+  int64_t last_ok_ms; /* last successful claim/heartbeat (mono) */
+  volatile int stop;  /* this chunk must stop (lost, global stop) */
+  atomic_int lost;    /* set with stop when the lease was lost */
+  atomic_int ended;   /* the runner thread has returned */
 } slot_t;
 
 struct worker {
@@ -140,7 +140,8 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
   char stream[64], err[1024] = "";
   snprintf(stream, sizeof stream, "job:%" PRId64 ":%d", c->job_id, c->seq);
   set_active(s, c);
-  log_info("worker", "chunk claimed job=%" PRId64 " chunk=%d slots=%" PRIu64 "..%" PRIu64
+  log_info("worker",
+           "chunk claimed job=%" PRId64 " chunk=%d slots=%" PRIu64 "..%" PRIu64
            " attempt=%d owner=%s",
            c->job_id, c->seq, c->from_slot, c->to_slot, c->attempt, s->owner);
   int64_t t0 = mono_ms();
@@ -156,8 +157,8 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
       w->st.transactions += tx;
       w->st.slots += c->to_slot - c->from_slot + 1;
       pthread_mutex_unlock(&w->st_mu);
-      log_info("worker", "chunk done job=%" PRId64 " chunk=%d transactions=%" PRIu64
-               " elapsed_ms=%" PRId64,
+      log_info("worker",
+               "chunk done job=%" PRId64 " chunk=%d transactions=%" PRIu64 " elapsed_ms=%" PRId64,
                c->job_id, c->seq, tx, mono_ms() - t0);
     } else {
       count(w, &w->st.chunks_lost, 1);
@@ -169,8 +170,8 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
   }
   if (atomic_load(&s->lost)) {
     count(w, &w->st.chunks_lost, 1);
-    log_warn("worker", "chunk abandoned job=%" PRId64 " chunk=%d reason=lease lost",
-             c->job_id, c->seq);
+    log_warn("worker", "chunk abandoned job=%" PRId64 " chunk=%d reason=lease lost", c->job_id,
+             c->seq);
     return;
   }
   if (atomic_load(&w->stopping)) {
@@ -186,8 +187,8 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
     log_error("worker", "job failed job=%" PRId64 " chunk=%d attempt=%d error=%s", c->job_id,
               c->seq, c->attempt, err);
   else
-    log_warn("worker", "chunk failed job=%" PRId64 " chunk=%d attempt=%d error=%s%s",
-             c->job_id, c->seq, c->attempt, err, rc == 0 ? " (will retry)" : "");
+    log_warn("worker", "chunk failed job=%" PRId64 " chunk=%d attempt=%d error=%s%s", c->job_id,
+             c->seq, c->attempt, err, rc == 0 ? " (will retry)" : "");
 }
 
 /* ------------------------------------------------------------ threads */
@@ -307,7 +308,8 @@ static void *heartbeat_main(void *arg) {
 static void free_worker(worker_t *w) {
   if (!w) return;
   if (w->slots)
-    for (unsigned i = 0; i < w->n; i++) pthread_mutex_destroy(&w->slots[i].mu);
+    for (unsigned i = 0; i < w->n; i++)
+      pthread_mutex_destroy(&w->slots[i].mu);
   pthread_mutex_destroy(&w->st_mu);
   free(w->slots);
   free(w->conninfo);
@@ -363,7 +365,8 @@ int worker_start(const worker_options_t *o, worker_t **out, char *err, size_t er
   for (unsigned i = 0; i < n; i++) {
     if (pthread_create(&w->slots[i].thread, NULL, runner_main, &w->slots[i]) != 0) {
       atomic_store(&w->stopping, 1);
-      for (unsigned k = i; k < n; k++) atomic_store(&w->slots[k].ended, 1);
+      for (unsigned k = i; k < n; k++)
+        atomic_store(&w->slots[k].ended, 1);
       break;
     }
     w->slots[i].started = 1;
@@ -399,7 +402,8 @@ void worker_get_stats(const worker_t *w, worker_stats_t *out) {
 void worker_stop(worker_t *w, worker_stats_t *st) {
   if (!w) return;
   atomic_store(&w->stopping, 1);
-  for (unsigned i = 0; i < w->n; i++) w->slots[i].stop = 1;
+  for (unsigned i = 0; i < w->n; i++)
+    w->slots[i].stop = 1;
   for (unsigned i = 0; i < w->n; i++)
     if (w->slots[i].started) pthread_join(w->slots[i].thread, NULL);
   if (w->hb_started) pthread_join(w->hb_thread, NULL);
