@@ -72,8 +72,10 @@ static int ensure(sink_leader_t *l) {
   if (l->conn && PQstatus(l->conn) == CONNECTION_OK) return 0;
   drop_conn(l);
   char err[512];
-  l->conn = sink_jobs_connect(l->conninfo, l->ttl_ms / 4, l->ttl_ms / 4,
-                              "crypto-bet-indexer leader", err, sizeof err);
+  /* application_name names the holder (pg_stat_activity shows who leads) */
+  char app[64];
+  snprintf(app, sizeof app, "cbi leader %.52s", l->holder);
+  l->conn = sink_jobs_connect(l->conninfo, l->ttl_ms / 4, l->ttl_ms / 4, app, err, sizeof err);
   if (!l->conn) {
     if (!l->warned_conn++)
       log_warn("leader", "database unavailable name=%s error=%s", l->name, err);
