@@ -320,6 +320,9 @@ START_TEST(leader_sigkill_standby_takes_over) {
                 led - killed);
   ck_assert_int_eq(tu_wait_exit(b, 90000, lb), 0);
   ck_assert_msg(log_has(lb, "gap fill"), "no gap fill after the takeover");
+  /* the status lines say who leads */
+  ck_assert_msg(log_has(lb, "status role=standby") && log_has(lb, "status role=leader"),
+                "no status lines with the role");
   char ss[32];
   snprintf(ss, sizeof ss, "%" PRIu64, ex_meta_u64(g_exp, "account_read_slot"));
   assert_tables_exact(c, ss);

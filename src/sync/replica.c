@@ -27,6 +27,7 @@ typedef struct replica {
   volatile int live_stop;  /* live_run's stop flag */
   volatile int live_abort; /* live_run's abort flag */
   char holder[128];
+  worker_t *worker; /* background chunks, or NULL */
 } replica_t;
 
 static void sleep_ms(int ms) {
@@ -71,10 +72,36 @@ static void *tick_main(void *arg) {
   return NULL;
 }
 
-/* Stops live_run as soon as the lease is not trusted or the process stops. */
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One status line: the role, the term, and the background chunks. */
+static void log_status(const replica_t *r) {
+  worker_stats_t ws;
+  memset(&ws, 0, sizeof ws);
+  if (r->worker) worker_get_stats(r->worker, &ws);
+  int64_t term = sink_leader_term(r->leader);
+  log_info("replica",
+           "status role=%s holder=%s term=%" PRId64 " jobs_chunks_done=%" PRIu64
+           " jobs_chunks_failed=%" PRIu64 " jobs_transactions=%" PRIu64,
+           term > 0 ? "leader" : "standby", r->holder, term, ws.chunks_done, ws.chunks_failed,
+           ws.transactions);
+}
+
+/* Stops live_run as soon as the lease is not trusted or the process stops;
+ * logs the status line every status_interval_s. */
 static void *watch_main(void *arg) {
   replica_t *r = arg;
+  int every_ms = r->o->live->status_interval_s > 0 ? r->o->live->status_interval_s * 1000 : 0;
+  int64_t next_status = mono_ms() + every_ms;
   while (!atomic_load(&r->done)) {
+    if (every_ms > 0 && mono_ms() >= next_status) {
+      log_status(r);
+      next_status = mono_ms() + every_ms;
+    }
     if (atomic_load(&r->in_live)) {
       if (stopping(r)) r->live_stop = 1;
       if (r->o->live->abort_flag && *r->o->live->abort_flag) r->live_abort = 1;
@@ -137,6 +164,7 @@ int replica_run(const replica_options_t *o, replica_summary_t *sum, char *err, s
     wo.exit_when_idle = false;
     if (worker_start(&wo, &w, err, errsz) != 0) return -1;
   }
+  r.worker = w;
   int ret = 0;
   if (o->lease_ms < 0) { /* single instance: always leads */
     sum->terms_led = 1;
