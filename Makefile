@@ -85,7 +85,7 @@ $(BIN): $(BUILD)/obj/cli/main.o $(BUILD)/libcbi.a
 $(BUILD)/cbi-replay: tools/replay/cbi-replay.c $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h)
 	$(CC) $(CFLAGS) -Itools/replay $(LDSAN) -o $@ $< $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -Itools/replay $(LDSAN) -o $@ $< $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/bench

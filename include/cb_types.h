@@ -220,6 +220,10 @@ typedef struct cb_account {
   uint64_t slot;
   uint64_t lamports;
   bool closed;
+  /* closed only: the block time of the transaction that closed it, when
+   * known (has_closed_time); otherwise the close is stamped when written. */
+  bool has_closed_time;
+  int64_t closed_time;
   /* Set by the decoder: the account holds non-zero bytes after its layout
    * (an account allocated larger than the layout, or grown by a program
    * upgrade); they were ignored. spare_bytes counts every byte after the

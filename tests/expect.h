@@ -92,6 +92,21 @@ static inline size_t ex_count_hostile(const json_t *exp, const char *cls) {
   return n;
 }
 
+/* Set by a test whose stream loses notifications on purpose (socket drops,
+ * stalls, a restart): an account closed later cannot be re-read from the
+ * chain (it no longer exists), so the state it showed in a lost
+ * notification is gone for good (and an account created and closed while
+ * the stream was down was never seen at all). For such closed rows only the
+ * key and the close (closed_slot, closed_at) are compared (sync_slot is the
+ * slot of whichever state was seen last), and the row may be absent. */
+static bool ex_closed_state_lossy;
+
+static inline bool ex_lossy_column_skipped(bool closed, const char *col, const char *key1) {
+  if (!closed || !ex_closed_state_lossy) return false;
+  return strcmp(col, key1) != 0 && strcmp(col, "closed_slot") != 0 &&
+         strcmp(col, "closed_at_unix") != 0;
+}
+
 /* expected.json value as PostgreSQL ::text ("<NULL>" for null). */
 static inline void ex_expected_text(const json_t *v, char *buf, size_t bufsz) {
   if (!v || json_is_null(v)) snprintf(buf, bufsz, "<NULL>");
@@ -154,6 +169,7 @@ static inline long ex_compare_rows(PGconn *c, const json_t *exp, const char *tab
     const char *names[64];
     json_object_foreach((json_t *)row, col, val) {
       if (skip && strcmp(col, skip) == 0) continue;
+      if (ex_lossy_column_skipped(closed, col, key1)) continue;
       char e[160];
       ex_column_expr(table, col, e, sizeof e);
       off += (size_t)snprintf(sql + off, sizeof sql - off, "%s%s", ncols ? ", " : "", e);
@@ -169,7 +185,7 @@ static inline long ex_compare_rows(PGconn *c, const json_t *exp, const char *tab
     const char *params[2] = {k1, k2};
     PGresult *r = PQexecParams(c, sql, key2 ? 2 : 1, NULL, params, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-    if ((subset || (closed && sync_slot)) && PQntuples(r) == 0) {
+    if ((subset || (closed && (sync_slot || ex_closed_state_lossy))) && PQntuples(r) == 0) {
       if (!subset) absent_closed++;
       PQclear(r);
       continue;

@@ -474,6 +474,14 @@ failed:
   }
 }
 
+static void stage_closure_row(sink_t *s, const crec_t *c) {
+  sink_col_str(&s->cs, 0, c->pubkey);
+  sink_col_u64(&s->cs, 1, c->slot);
+  if (c->has_time) sink_col_i64(&s->cs, 2, c->time);
+  else sink_col_null(&s->cs, 2);
+  sink_cols_end_row(&s->cs);
+}
+
 static int stage_closures(sink_t *s, int slow) {
   long long out[2], w;
   int rej;
@@ -481,17 +489,13 @@ static int stage_closures(sink_t *s, int slow) {
   if (!slow) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSURES], true);
     for (size_t i = 0; i < s->ncls; i++) {
-      sink_col_str(&s->cs, 0, s->cls[i].pubkey);
-      sink_col_u64(&s->cs, 1, s->cls[i].slot);
-      sink_cols_end_row(&s->cs);
+      stage_closure_row(s, &s->cls[i]);
     }
     return exec_cs(s, SQ_CLOSURES, out);
   }
   for (size_t i = 0; i < s->ncls; i++) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSURES], false);
-    sink_col_str(&s->cs, 0, s->cls[i].pubkey);
-    sink_col_u64(&s->cs, 1, s->cls[i].slot);
-    sink_cols_end_row(&s->cs);
+    stage_closure_row(s, &s->cls[i]);
     int rc = exec_guarded(s, SQ_CLOSURES, NULL, "account_close", s->cls[i].pubkey,
                           s->cls[i].slot, &w, &rej);
     if (rc != R_OK) return rc;

@@ -214,12 +214,25 @@ static int own_account(sink_t *s, cb_account_t *a) {
   }
 }
 
-static int put_close(sink_t *s, const char *pubkey, uint64_t slot) {
+/* Block times the database can stamp (years 1970-9999); others are not
+ * trusted and the close is stamped when written. */
+#define CLOSE_TIME_MAX 253402300799LL
+
+static int put_close(sink_t *s, const char *pubkey, uint64_t slot, bool has_time, int64_t time) {
+  if (has_time && (time < 0 || time > CLOSE_TIME_MAX)) has_time = false;
   uint32_t h;
   long i = sink_kmap_get(&s->cmap, pubkey, &h);
   if (i >= 0) {
     s->st.accounts_stale_ignored++;
-    if (slot > s->cls[i].slot) s->cls[i].slot = slot;
+    crec_t *c = &s->cls[i];
+    /* The close from a transaction (with its time) wins over one from an
+     * account read; among closes of one kind, the later slot
+     * (schema/005_closures.sql). */
+    if ((has_time && !c->has_time) || (has_time == c->has_time && slot > c->slot)) {
+      c->slot = slot;
+      c->has_time = has_time;
+      c->time = time;
+    }
     note_put(s);
     return sink_maybe_flush(s);
   }
@@ -229,6 +242,8 @@ static int put_close(sink_t *s, const char *pubkey, uint64_t slot) {
   crec_t *c = &s->cls[s->ncls++];
   snprintf(c->pubkey, sizeof c->pubkey, "%s", pubkey);
   c->slot = slot;
+  c->has_time = has_time;
+  c->time = time;
   note_put(s);
   return sink_maybe_flush(s);
 }
@@ -239,7 +254,7 @@ int sink_put_account(sink_t *s, const cb_account_t *acc) {
     sink_set_err(s, "account record with an empty or unterminated pubkey or a slot above 2^63-1");
     return SINK_ERR_INVALID;
   }
-  if (acc->closed) return put_close(s, acc->pubkey, acc->slot);
+  if (acc->closed) return put_close(s, acc->pubkey, acc->slot, acc->has_closed_time, acc->closed_time);
   uint32_t h;
   long i = sink_kmap_get(&s->amap, acc->pubkey, &h);
   if (i >= 0 && acc->slot < s->acc[i].slot) {
@@ -272,7 +287,7 @@ int sink_mark_closed(sink_t *s, const char *pubkey, uint64_t slot) {
   if (!s || !pubkey || !*pubkey || strlen(pubkey) >= CB_PUBKEY_B58_MAX ||
       slot > (uint64_t)INT64_MAX)
     return SINK_ERR_INVALID;
-  return put_close(s, pubkey, slot);
+  return put_close(s, pubkey, slot, false, 0);
 }
 
 int sink_put_tx(sink_t *s, const cb_tx_row_t *row) {

@@ -140,6 +140,8 @@ typedef struct kmap {
 typedef struct crec {
   char pubkey[CB_PUBKEY_B58_MAX];
   uint64_t slot;
+  bool has_time; /* time: block time of the closing transaction (unix s) */
+  int64_t time;
 } crec_t;
 
 typedef struct dlrec {

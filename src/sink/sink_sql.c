@@ -390,12 +390,20 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
  * the record's fields (cb_types.h), slot. */
 #define COL_NAME_(ctx, m, kind, aux) #m,
 
-static const char *const cols_closures[] = {"pubkey", "slot"};
+/* A close from a transaction ($3, its block time, not NULL: closed_by_tx)
+ * gives the slot and time the account was emptied; a close from an account
+ * read only says it was gone by that slot (stamped now()). A transaction's
+ * close replaces a read's, whichever arrived first; among closes of the
+ * same kind the later slot wins (schema/005_closures.sql). */
+static const char *const cols_closures[] = {"pubkey", "slot", "block_time"};
 static const char sql_closures[] =
-    "INSERT INTO account_closures AS c (pubkey, closed_slot) "
-    "SELECT * FROM unnest($1::text[], $2::bigint[]) "
-    "ON CONFLICT (pubkey) DO UPDATE SET closed_slot = EXCLUDED.closed_slot, closed_at = now() "
-    "WHERE c.closed_slot < EXCLUDED.closed_slot";
+    "INSERT INTO account_closures AS c (pubkey, closed_slot, closed_at, closed_by_tx) "
+    "SELECT v.pk, v.slot, COALESCE(to_timestamp(v.t), now()), v.t IS NOT NULL "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(pk, slot, t) "
+    "ON CONFLICT (pubkey) DO UPDATE SET closed_slot = EXCLUDED.closed_slot, "
+    " closed_at = EXCLUDED.closed_at, closed_by_tx = EXCLUDED.closed_by_tx "
+    "WHERE (EXCLUDED.closed_by_tx AND NOT c.closed_by_tx) "
+    " OR (EXCLUDED.closed_by_tx = c.closed_by_tx AND c.closed_slot < EXCLUDED.closed_slot)";
 
 static const char *const cols_users[] = {"wallet_address"};
 static const char sql_users[] =
@@ -580,8 +588,9 @@ static const char sql_oracles[] =
   alias " AS (UPDATE " table " t SET closed_at = c.closed_at, closed_slot = c.closed_slot, " \
         "sync_slot = c.closed_slot, last_sync_at = now() FROM account_closures c "          \
         "WHERE c.pubkey = ANY($1::text[]) AND t." col " = c.pubkey "                        \
-        "AND t.sync_slot <= c.closed_slot "                                                  \
-        "AND t.closed_slot IS DISTINCT FROM c.closed_slot RETURNING 1)"
+        "AND ((t.closed_slot IS NULL AND t.sync_slot <= c.closed_slot) "                     \
+        " OR (t.closed_slot IS NOT NULL AND t.sync_slot <= t.closed_slot "                   \
+        "     AND t.closed_slot IS DISTINCT FROM c.closed_slot AND c.closed_by_tx)) RETURNING 1)"
 static const char *const cols_closes[] = {"pubkey"};
 static const char sql_closes[] =
     "WITH " CLOSE_ONE("a", "platform_config", "config_pubkey") ", "
@@ -680,7 +689,7 @@ static const char sql_get_checkpoint[] =
 #define TY_OPT_PUBKEY T
 #define TY_BYTES64 BY
 #define TY_(ctx, m, kind, aux) TY_##kind,
-static const uint32_t ty_closures[] = {T, I8};
+static const uint32_t ty_closures[] = {T, I8, I8};
 static const uint32_t ty_text1[] = {T};
 static const uint32_t ty_configs[] = {T, CB_GLOBAL_CONFIG_FIELDS(TY_, _) I8};
 static const uint32_t ty_markets[] = {T, CB_MARKET_FIELDS(TY_, _) I8};
@@ -693,7 +702,7 @@ static const uint32_t ty_checkpoints[] = {T, I8, T};
 #define NTYPES(a) (sizeof(a) / sizeof((a)[0]))
 /* Account statements: pubkey + the record's fields + slot. */
 #define ACCOUNT_NPARAMS(FIELDS) (2 + CB_FIELD_COUNT(FIELDS))
-_Static_assert(NTYPES(ty_closures) == 2 && NTYPES(ty_configs) == 14 && NTYPES(ty_markets) == 24 &&
+_Static_assert(NTYPES(ty_closures) == 3 && NTYPES(ty_configs) == 14 && NTYPES(ty_markets) == 24 &&
                    NTYPES(ty_positions) == 15 && NTYPES(ty_treasuries) == 10 &&
                    NTYPES(ty_oracles) == 10 && NTYPES(ty_txs) == 17 && NTYPES(ty_dead) == 7 &&
                    NTYPES(ty_checkpoints) == 3,
@@ -713,7 +722,7 @@ _Static_assert(NTYPES(cols_configs) == ACCOUNT_NPARAMS(CB_GLOBAL_CONFIG_FIELDS) 
 #undef BY
 
 const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
-    [SQ_CLOSURES] = {"cbi_closures", sql_closures, 2, cols_closures, ty_closures},
+    [SQ_CLOSURES] = {"cbi_closures", sql_closures, 3, cols_closures, ty_closures},
     [SQ_USERS] = {"cbi_users", sql_users, 1, cols_users, ty_text1},
     [SQ_CONFIGS] = {"cbi_configs", sql_configs, ACCOUNT_NPARAMS(CB_GLOBAL_CONFIG_FIELDS),
                     cols_configs, ty_configs},

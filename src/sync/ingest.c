@@ -164,7 +164,10 @@ static int refused(ingest_t *ing, const char *what, const char *key, uint64_t sl
   return ingest_dead_letter(ing, INGEST_DL_RECORD, key, slot, reason, NULL, 0);
 }
 
-static int put_close(ingest_t *ing, const char *pubkey, uint64_t slot) {
+/* A close at slot; has_time/time: the block time of the closing
+ * transaction, when the close comes from one. */
+static int put_close_at(ingest_t *ing, const char *pubkey, uint64_t slot, bool has_time,
+                        int64_t time) {
   if (!ingest_slot_ok(slot)) return bad_slot(ing, "account close", pubkey, slot, NULL, 0);
   cb_account_t acc;
   memset(&acc, 0, sizeof acc);
@@ -172,10 +175,16 @@ static int put_close(ingest_t *ing, const char *pubkey, uint64_t slot) {
   snprintf(acc.pubkey, sizeof acc.pubkey, "%s", pubkey);
   acc.slot = slot;
   acc.closed = true;
+  acc.has_closed_time = has_time;
+  acc.closed_time = time;
   int rc = sink_put_account(ing->sink, &acc);
   if (rc == SINK_ERR_INVALID) return refused(ing, "account close", pubkey, slot);
   if (rc == 0) ing->st.accounts_closed++;
   return from_sink(rc);
+}
+
+static int put_close(ingest_t *ing, const char *pubkey, uint64_t slot) {
+  return put_close_at(ing, pubkey, slot, false, 0);
 }
 
 static int pubkey_ok(const char *pubkey) {
@@ -325,7 +334,7 @@ static int put_closes(ingest_t *ing, const txn_t *tx) {
   for (size_t i = 0; i < n && rc == INGEST_OK; i++) {
     log_debug("ingest", "account closed by transaction pubkey=%s signature=%s slot=%" PRIu64,
               v[i], tx->signature, tx->slot);
-    rc = put_close(ing, v[i], tx->slot);
+    rc = put_close_at(ing, v[i], tx->slot, tx->has_block_time, tx->block_time);
   }
   free(big);
   return rc;
