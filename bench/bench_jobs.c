@@ -119,7 +119,7 @@ static pid_t spawn_live(const char *uri, int port, const char *logpath) {
   if (pid == 0) {
     if (!freopen(logpath, "w", stderr)) _exit(126);
     execl(bin, bin, "live", "--database-url", uri, "--rpc-url", rpc, "--ws-url", ws,
-          "--exit-when-idle", "2500", (char *)NULL);
+          "--exit-when-idle", "2500", "--leader-lease", "5", (char *)NULL);
     _exit(127);
   }
   return pid;
@@ -163,7 +163,7 @@ static long count_q(PGconn *c, const char *sql) {
   return n;
 }
 
-/* Two live replicas (default --leader-lease) on fixtures/chain-days at
+/* Two live replicas (--leader-lease 5) on fixtures/chain-days at
  * normal speed; the leader is SIGKILLed once it has written rows. Returns
  * ms from the kill to the standby's first commit (its gap fill), or -1. */
 static int64_t failover_once(const char *base, int round) {

@@ -209,8 +209,8 @@ static pid_t spawn_replica(const char *uri, int port, const char *name, const ch
   snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d/", port);
   snprintf(ws, sizeof ws, "ws://127.0.0.1:%d/", port);
   snprintf(lp, sizeof lp, "%s/%s.log", g_tmpdir, name);
-  const char *const args[] = {"live", "--database-url",    uri, "--rpc-url", rpc, "--ws-url",
-                              ws,     "--status-interval", "1", NULL};
+  const char *const args[] = {"live", "--database-url",    uri, "--rpc-url",      rpc, "--ws-url",
+                              ws,     "--status-interval", "1", "--leader-lease", "5", NULL};
   return tu_spawn("crypto-bet-indexer", args, extra, NULL, lp);
 }
 

@@ -156,10 +156,10 @@ static const config_opt_t table[CONFIG__COUNT] = {
                           "backfill job chunks run in the background, on separate connections "
                           "(0 = none)",
                           LIVE},
-    [CONFIG_LEADER_LEASE] = {"leader-lease", NULL, CONFIG_T_U64, "S", 0, 600, NULL, "5", NULL,
-                             "replicas on one database: one leads (holds this lease, renewed "
-                             "every S/4), the others stand by and take over within about 1.25 "
-                             "S; 0 = no leadership (a single instance)",
+    [CONFIG_LEADER_LEASE] = {"leader-lease", NULL, CONFIG_T_U64, "S", 0, 600, NULL, "0", NULL,
+                             "replicas on one database (set it on each, e.g. 5): one leads "
+                             "(holds this lease, renewed every S/4), the others stand by and "
+                             "take over within about 1.25 S; 0 = no leadership (one instance)",
                              LIVE},
 };
 
