@@ -149,6 +149,9 @@ COMMENT ON COLUMN daily_platform_metrics.total_transactions IS
 -- ------------------------------------------------------------------ users
 ALTER TABLE users ADD COLUMN first_seen_unix BIGINT;
 CREATE INDEX idx_users_first_seen ON users(first_seen_unix);
+-- A wallet's claims, for total_winnings.
+CREATE INDEX idx_transactions_claims ON transactions(user_id)
+    WHERE transaction_type = 'claim_winnings';
 COMMENT ON COLUMN users.first_seen_unix IS
     'Derived: earliest block time of a Crypto Bet transaction the wallet signed or creation time of '
     'a position it owns (unix seconds).';
@@ -212,7 +215,6 @@ DECLARE
     n_bets BIGINT;
     from_day DATE;
     u_from DATE;
-    touched_users TEXT[];
     a_markets TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k) WHERE x.k = 'market');
     a_positions TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k)
                                  WHERE x.k = 'position');
@@ -340,16 +342,12 @@ BEGIN
                count(*) AS n, count(DISTINCT b.user_pubkey) AS np,
                min(b.yes_price) AS ylo, max(b.yes_price) AS yhi,
                min(b.no_price) AS nlo, max(b.no_price) AS nhi,
-               (array_agg(b.yes_price ORDER BY b.slot, b.yes_pool + b.no_pool, b.signature,
-                          b.instruction_index) FILTER (WHERE b.yes_price IS NOT NULL))[1] AS yo,
-               (array_agg(b.yes_price ORDER BY b.slot DESC, b.yes_pool + b.no_pool DESC,
-                          b.signature DESC, b.instruction_index DESC)
-                   FILTER (WHERE b.yes_price IS NOT NULL))[1] AS yc,
-               (array_agg(b.no_price ORDER BY b.slot, b.yes_pool + b.no_pool, b.signature,
-                          b.instruction_index) FILTER (WHERE b.no_price IS NOT NULL))[1] AS no_o,
-               (array_agg(b.no_price ORDER BY b.slot DESC, b.yes_pool + b.no_pool DESC,
-                          b.signature DESC, b.instruction_index DESC)
-                   FILTER (WHERE b.no_price IS NOT NULL))[1] AS no_c
+               -- first and last bet in chain order (slot, then the pools, which only
+               -- grow), with their prices: one pass, no sort
+               min(ARRAY[CAST(b.slot AS NUMERIC), b.yes_pool + b.no_pool, b.instruction_index,
+                         b.yes_price, b.no_price]) FILTER (WHERE b.yes_price IS NOT NULL) AS fst,
+               max(ARRAY[CAST(b.slot AS NUMERIC), b.yes_pool + b.no_pool, b.instruction_index,
+                         b.yes_price, b.no_price]) FILTER (WHERE b.yes_price IS NOT NULL) AS lst
           FROM bet_history b JOIN cbi_refresh r ON b.market_pubkey = r.market
          WHERE r.f <= r.e AND b.bet_date BETWEEN r.f AND r.e
          GROUP BY b.market_pubkey, b.bet_date),
@@ -359,8 +357,8 @@ BEGIN
           LEFT JOIN market_analytics a ON a.market_pubkey = r.market AND a.date = r.f - 1),
     j AS (
         SELECT d.market, d.day, agg.vol, agg.n, agg.np, agg.ylo, agg.yhi, agg.nlo, agg.nhi,
-               agg.yo, agg.yc, agg.no_o, agg.no_c,
-               count(agg.yc) OVER (PARTITION BY d.market ORDER BY d.day) AS grp
+               agg.fst[4] AS yo, agg.lst[4] AS yc, agg.fst[5] AS no_o, agg.lst[5] AS no_c,
+               count(agg.lst) OVER (PARTITION BY d.market ORDER BY d.day) AS grp
           FROM days d LEFT JOIN agg ON agg.market = d.market AND agg.day = d.day),
     k AS (
         SELECT j.*,
@@ -396,46 +394,57 @@ BEGIN
     -- A later day whose carried prices changed is recomputed above because
     -- the refresh runs from the earliest touched day through the last day.
 
-    -- users: first_seen_unix, total_winnings, win_rate recomputed from
-    -- stored rows for every wallet the batch touched.
-    SELECT array_agg(DISTINCT w) INTO touched_users FROM (
-        SELECT unnest(t_user) AS w
-        UNION ALL SELECT unnest(b_user)
-        UNION ALL SELECT p.user_pubkey FROM position_accounts p
-                   WHERE p.position_pubkey = ANY(a_positions)
-        UNION ALL SELECT p.user_pubkey FROM position_accounts p
-                   JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
-                  WHERE m.market_pubkey = ANY(a_markets) AND m.state = 'resolved') x
-     WHERE w IS NOT NULL;
+    -- first_seen_unix: the minimum over the rows as they arrive (a replay
+    -- changes nothing; a late earlier row lowers it).
+    WITH seen AS (
+        SELECT x.usr AS w, min(t.block_time_unix) AS fs
+          FROM unnest(t_sig, t_ix, t_user) AS x(sig, ix, usr)
+          JOIN transactions t ON t.signature = x.sig AND t.instruction_index = x.ix
+         WHERE x.usr IS NOT NULL AND t.block_time_unix IS NOT NULL
+         GROUP BY x.usr
+        UNION ALL
+        SELECT p.user_pubkey, min(p.created_at_unix) FROM position_accounts p
+         WHERE p.position_pubkey = ANY(a_positions) GROUP BY p.user_pubkey),
+    upd AS (
+        UPDATE users u SET first_seen_unix = f.fs
+          FROM (SELECT seen.w, min(seen.fs) AS fs FROM seen GROUP BY seen.w) f
+         WHERE u.wallet_address = f.w AND (u.first_seen_unix IS NULL OR f.fs < u.first_seen_unix)
+        RETURNING f.fs)
+    SELECT min(cbi_utc_day(upd.fs)) INTO u_from FROM upd;
 
-    WITH calc AS (
-        SELECT u.id, u.first_seen_unix AS old_fs,
-               LEAST((SELECT x.block_time_unix FROM transactions x
-                       WHERE x.user_id = u.id AND x.block_time IS NOT NULL
-                       ORDER BY x.block_time LIMIT 1),
-                     (SELECT min(p.created_at_unix) FROM position_accounts p
-                       WHERE p.user_id = u.id)) AS fs,
-               (SELECT COALESCE(sum(x.amount), 0) FROM transactions x
-                 WHERE x.user_id = u.id AND x.transaction_type = 'claim_winnings'
-                   AND x.status = 'confirmed') AS win,
-               (SELECT CASE WHEN count(*) = 0 THEN 0
-                       ELSE round(CAST(count(*) FILTER (WHERE (m.resolution_result AND p.yes_shares > 0)
+    -- total_winnings of the wallets with a claim in the batch, from stored rows.
+    UPDATE users u SET total_winnings = w.win
+      FROM (SELECT u2.id, (SELECT COALESCE(sum(x.amount), 0) FROM transactions x
+                            WHERE x.user_id = u2.id AND x.transaction_type = 'claim_winnings'
+                              AND x.status = 'confirmed') AS win
+              FROM users u2
+             WHERE u2.wallet_address = ANY(ARRAY(
+                 SELECT x.usr FROM unnest(t_type, t_user) AS x(ty, usr)
+                  WHERE x.ty = 'claim_winnings'))) w
+     WHERE u.id = w.id AND u.total_winnings IS DISTINCT FROM w.win;
+
+    -- win_rate of the owners of the batch's positions and of every holder of
+    -- a market the batch shows resolved, from stored rows.
+    UPDATE users u SET win_rate = w.rate
+      FROM (SELECT u2.id,
+                   (SELECT CASE WHEN count(*) = 0 THEN 0
+                           ELSE round(CAST(count(*) FILTER (WHERE
+                                     (m.resolution_result AND p.yes_shares > 0)
                                   OR (NOT m.resolution_result AND p.no_shares > 0)) AS NUMERIC)
                                   / count(*), 4) END
-                  FROM position_accounts p JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
-                 WHERE p.user_id = u.id AND m.state = 'resolved'
-                   AND m.resolution_result IS NOT NULL) AS rate
-          FROM users u WHERE u.wallet_address = ANY(touched_users)),
-    upd AS (
-        UPDATE users u SET first_seen_unix = calc.fs, total_winnings = calc.win,
-                           win_rate = calc.rate
-          FROM calc
-         WHERE u.id = calc.id
-           AND (u.first_seen_unix, u.total_winnings, u.win_rate)
-               IS DISTINCT FROM (calc.fs, calc.win, calc.rate)
-        RETURNING calc.old_fs, calc.fs)
-    SELECT min(LEAST(cbi_utc_day(upd.old_fs), cbi_utc_day(upd.fs))) INTO u_from FROM upd
-     WHERE upd.old_fs IS DISTINCT FROM upd.fs;
+                      FROM position_accounts p
+                      JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
+                     WHERE p.user_id = u2.id AND m.state = 'resolved'
+                       AND m.resolution_result IS NOT NULL) AS rate
+              FROM users u2
+             WHERE u2.wallet_address = ANY(ARRAY(
+                 SELECT p.user_pubkey FROM position_accounts p
+                  WHERE p.position_pubkey = ANY(a_positions)
+                 UNION
+                 SELECT p.user_pubkey FROM position_accounts p
+                   JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
+                  WHERE m.market_pubkey = ANY(a_markets) AND m.state = 'resolved'))) w
+     WHERE u.id = w.id AND u.win_rate IS DISTINCT FROM w.rate;
 
     -- daily_platform_metrics: recomputed from the earliest touched day
     -- through the latest indexed day (totals carry from the day before).
