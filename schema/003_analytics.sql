@@ -55,7 +55,7 @@ CREATE TABLE bet_history (
     bet_date DATE,
     PRIMARY KEY (signature, instruction_index)
 );
-CREATE INDEX idx_bet_history_market_day ON bet_history(market_pubkey, bet_date, slot);
+CREATE INDEX idx_bet_history_market_day ON bet_history(market_pubkey, bet_date, user_pubkey);
 CREATE INDEX idx_bet_history_day ON bet_history(bet_date);
 COMMENT ON TABLE bet_history IS
     'One row per successful place_bet instruction (transactions row with status confirmed), keyed '
@@ -89,6 +89,10 @@ COMMENT ON COLUMN market_analytics.avg_spread IS
 COMMENT ON COLUMN market_analytics.liquidity_score IS
     'Always NULL: there is no order book depth to score; yes_pool + no_pool is the liquidity.';
 CREATE INDEX idx_market_analytics_date ON market_analytics(date);
+ALTER TABLE market_analytics ADD COLUMN first_bet NUMERIC[], ADD COLUMN last_bet NUMERIC[];
+COMMENT ON COLUMN market_analytics.first_bet IS
+    'Indexer bookkeeping: (slot, yes_pool + no_pool, instruction_index) of the day''s first priced '
+    'bet; NULL on a day without one. last_bet: of its last. Not for the API.';
 
 -- ------------------------------------------------ daily_platform_metrics
 CREATE TABLE daily_platform_metrics (
@@ -238,6 +242,13 @@ BEGIN
     END IF;
     SELECT cbi_utc_day(s.chain_time_unix) INTO new_day FROM analytics_state s;
 
+    IF to_regclass('pg_temp.cbi_refresh') IS NULL THEN
+        CREATE TEMP TABLE cbi_refresh (market TEXT PRIMARY KEY, f DATE, e DATE, lo DATE)
+            ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_bets (market TEXT, day DATE, usr TEXT, sig TEXT, ix INTEGER,
+                                    amount NUMERIC, k NUMERIC[]) ON COMMIT DELETE ROWS;
+    END IF;
+
     -- Bets: successful place_bet rows as stored in transactions. A row
     -- already there is completed (event values, block time) but never
     -- changed otherwise; one whose transaction is now failed is removed.
@@ -252,7 +263,8 @@ BEGIN
     del AS (
         DELETE FROM bet_history b USING s
          WHERE s.status <> 'confirmed' AND b.signature = s.sig AND b.instruction_index = s.ix
-        RETURNING b.market_pubkey, b.bet_date, b.user_pubkey, -1 AS d_bets, -b.amount AS d_vol),
+        RETURNING b.market_pubkey, b.bet_date, b.user_pubkey, -1 AS d_bets, -b.amount AS d_vol,
+                  b.signature, b.instruction_index, b.amount, NULL::numeric[] AS k),
     up AS (
         INSERT INTO bet_history AS b (signature, instruction_index, market_pubkey, user_pubkey,
             side, amount, platform_fee, price, yes_pool, no_pool, yes_price, no_price, slot,
@@ -281,7 +293,12 @@ BEGIN
            OR (b.block_time_unix IS NULL AND EXCLUDED.block_time_unix IS NOT NULL)
         RETURNING b.market_pubkey, b.bet_date, b.user_pubkey,
                   CASE WHEN b.xmax = 0 THEN 1 ELSE 0 END AS d_bets,
-                  CASE WHEN b.xmax = 0 THEN b.amount ELSE 0 END AS d_vol),
+                  CASE WHEN b.xmax = 0 THEN b.amount ELSE 0 END AS d_vol,
+                  b.signature, b.instruction_index, b.amount,
+                  -- an inserted priced bet: its chain-order key and prices
+                  CASE WHEN b.xmax = 0 AND b.yes_price IS NOT NULL THEN
+                      ARRAY[CAST(b.slot AS NUMERIC), b.yes_pool + b.no_pool,
+                            b.instruction_index, b.yes_price, b.no_price] END AS k),
     ch AS (SELECT * FROM del UNION ALL SELECT * FROM up),
     -- users.total_bets / total_volume: increments for rows inserted or
     -- deleted by this statement only (a replay inserts nothing).
@@ -291,16 +308,53 @@ BEGIN
                  GROUP BY ch.user_pubkey HAVING sum(ch.d_bets) <> 0 OR sum(ch.d_vol) <> 0) d
          WHERE u.wallet_address = d.user_pubkey
         RETURNING 1)
-    SELECT array_agg(ch.market_pubkey), array_agg(ch.bet_date), array_agg(DISTINCT ch.user_pubkey),
-           count(*)
-      INTO b_market, b_day, b_user, n_bets
-      FROM ch;
+    INSERT INTO cbi_bets SELECT ch.market_pubkey, ch.bet_date, ch.user_pubkey, ch.signature,
+                                ch.instruction_index, ch.amount, ch.k FROM ch;
+    SELECT array_agg(c.market), array_agg(c.day), count(*) INTO b_market, b_day, n_bets
+      FROM cbi_bets c;
 
-    -- market_analytics: which markets, from which day.
-    IF to_regclass('pg_temp.cbi_refresh') IS NULL THEN
-        CREATE TEMP TABLE cbi_refresh (market TEXT PRIMARY KEY, f DATE, e DATE, lo DATE)
-            ON COMMIT DELETE ROWS;
-    END IF;
+    -- market_analytics, fast path: bets this call inserted, all priced,
+    -- later in chain order than the last bet of their (market, day) row,
+    -- which is the market's latest row (the live case): the row is advanced
+    -- from the new bets alone (participants: bettors with no other bet that
+    -- day). Everything else is recomputed below.
+    WITH g AS (
+        SELECT c.market, c.day, count(*) AS n, sum(c.amount) AS vol,
+               bool_and(c.k IS NOT NULL) AS priced, min(c.k) AS k0, max(c.k) AS k1,
+               min(c.k[4]) AS ylo, max(c.k[4]) AS yhi, min(c.k[5]) AS nlo, max(c.k[5]) AS nhi,
+               count(DISTINCT c.usr) FILTER (WHERE
+                   (SELECT count(*) FROM bet_history b
+                     WHERE b.market_pubkey = c.market AND b.bet_date = c.day
+                       AND b.user_pubkey = c.usr)
+                   = (SELECT count(*) FROM cbi_bets c2
+                       WHERE c2.market = c.market AND c2.day = c.day AND c2.usr = c.usr)) AS np
+          FROM cbi_bets c WHERE c.day IS NOT NULL
+         GROUP BY c.market, c.day),
+    fast AS (
+        UPDATE market_analytics a SET
+            daily_volume = a.daily_volume + g.vol, daily_bets = a.daily_bets + g.n,
+            daily_participants = a.daily_participants + g.np,
+            yes_price_open = CASE WHEN a.last_bet IS NULL THEN g.k0[4] ELSE a.yes_price_open END,
+            no_price_open = CASE WHEN a.last_bet IS NULL THEN g.k0[5] ELSE a.no_price_open END,
+            yes_price_high = CASE WHEN a.last_bet IS NULL THEN g.yhi
+                                  ELSE GREATEST(a.yes_price_high, g.yhi) END,
+            yes_price_low = CASE WHEN a.last_bet IS NULL THEN g.ylo
+                                 ELSE LEAST(a.yes_price_low, g.ylo) END,
+            no_price_high = CASE WHEN a.last_bet IS NULL THEN g.nhi
+                                 ELSE GREATEST(a.no_price_high, g.nhi) END,
+            no_price_low = CASE WHEN a.last_bet IS NULL THEN g.nlo
+                                ELSE LEAST(a.no_price_low, g.nlo) END,
+            yes_price_close = g.k1[4], no_price_close = g.k1[5],
+            first_bet = COALESCE(a.first_bet, g.k0[1:3]), last_bet = g.k1[1:3]
+          FROM g
+         WHERE a.market_pubkey = g.market AND a.date = g.day AND g.priced
+           AND ((a.last_bet IS NULL AND a.daily_bets = 0) OR g.k0[1:3] > a.last_bet)
+           AND NOT EXISTS (SELECT 1 FROM market_analytics z
+                            WHERE z.market_pubkey = g.market AND z.date > g.day)
+        RETURNING a.market_pubkey, a.date)
+    DELETE FROM cbi_bets c USING fast
+     WHERE c.market = fast.market_pubkey AND c.day = fast.date;
+    SELECT array_agg(c.market), array_agg(c.day) INTO b_market, b_day FROM cbi_bets c;
     WITH cand AS (
         SELECT x.market, x.d FROM unnest(b_market, b_day) AS x(market, d) WHERE x.d IS NOT NULL
         UNION ALL
@@ -358,6 +412,7 @@ BEGIN
     j AS (
         SELECT d.market, d.day, agg.vol, agg.n, agg.np, agg.ylo, agg.yhi, agg.nlo, agg.nhi,
                agg.fst[4] AS yo, agg.lst[4] AS yc, agg.fst[5] AS no_o, agg.lst[5] AS no_c,
+               agg.fst, agg.lst,
                count(agg.lst) OVER (PARTITION BY d.market ORDER BY d.day) AS grp
           FROM days d LEFT JOIN agg ON agg.market = d.market AND agg.day = d.day),
     k AS (
@@ -369,11 +424,12 @@ BEGIN
           FROM j JOIN init ON init.market = j.market)
     INSERT INTO market_analytics AS t (market_pubkey, date, daily_volume, daily_participants,
         daily_bets, yes_price_open, yes_price_close, yes_price_high, yes_price_low,
-        no_price_open, no_price_close, no_price_high, no_price_low, avg_spread, liquidity_score)
+        no_price_open, no_price_close, no_price_high, no_price_low, avg_spread, liquidity_score,
+        first_bet, last_bet)
     SELECT k.market, k.day, COALESCE(k.vol, 0), COALESCE(k.np, 0), COALESCE(k.n, 0),
            COALESCE(k.yo, k.ycar), COALESCE(k.yc, k.ycar), COALESCE(k.yhi, k.ycar),
            COALESCE(k.ylo, k.ycar), COALESCE(k.no_o, k.ncar), COALESCE(k.no_c, k.ncar),
-           COALESCE(k.nhi, k.ncar), COALESCE(k.nlo, k.ncar), NULL, NULL
+           COALESCE(k.nhi, k.ncar), COALESCE(k.nlo, k.ncar), NULL, NULL, k.fst[1:3], k.lst[1:3]
       FROM k ORDER BY k.market, k.day
     ON CONFLICT (market_pubkey, date) DO UPDATE SET daily_volume = EXCLUDED.daily_volume,
         daily_participants = EXCLUDED.daily_participants, daily_bets = EXCLUDED.daily_bets,
@@ -381,15 +437,17 @@ BEGIN
         yes_price_high = EXCLUDED.yes_price_high, yes_price_low = EXCLUDED.yes_price_low,
         no_price_open = EXCLUDED.no_price_open, no_price_close = EXCLUDED.no_price_close,
         no_price_high = EXCLUDED.no_price_high, no_price_low = EXCLUDED.no_price_low,
-        avg_spread = NULL, liquidity_score = NULL
+        avg_spread = NULL, liquidity_score = NULL, first_bet = EXCLUDED.first_bet,
+        last_bet = EXCLUDED.last_bet
     WHERE (t.daily_volume, t.daily_participants, t.daily_bets, t.yes_price_open,
            t.yes_price_close, t.yes_price_high, t.yes_price_low, t.no_price_open,
-           t.no_price_close, t.no_price_high, t.no_price_low)
+           t.no_price_close, t.no_price_high, t.no_price_low, t.first_bet, t.last_bet)
           IS DISTINCT FROM
           (EXCLUDED.daily_volume, EXCLUDED.daily_participants, EXCLUDED.daily_bets,
            EXCLUDED.yes_price_open, EXCLUDED.yes_price_close, EXCLUDED.yes_price_high,
            EXCLUDED.yes_price_low, EXCLUDED.no_price_open, EXCLUDED.no_price_close,
-           EXCLUDED.no_price_high, EXCLUDED.no_price_low);
+           EXCLUDED.no_price_high, EXCLUDED.no_price_low, EXCLUDED.first_bet,
+           EXCLUDED.last_bet);
 
     -- A later day whose carried prices changed is recomputed above because
     -- the refresh runs from the earliest touched day through the last day.

@@ -622,8 +622,33 @@ START_TEST(t_seed_queries_midnight) {
   put_market_pools(s, 131, 1950000000, 487500000);
   flush(s);
   ASSERT_LISTING(c, "2025-03-02", "0.800000000 1000000000");
+  /* Two more bets of the day, in chain order (the incremental path), then
+   * the same row recomputed from bet_history: identical. */
+  cb_tx_row_t b6 = bet(6, M, U2, CB_SIDE_NO, 100000000, 1950000000, 585000000, 132,
+                       DAY0 + DAY + 700, false);
+  put_tx(s, &b6);
+  flush(s);
+  cb_tx_row_t b7 = bet(7, M, U1, CB_SIDE_YES, 50000000, 2000000000, 585000000, 133,
+                       DAY0 + DAY + 800, false);
+  put_tx(s, &b7);
+  flush(s);
+  ASSERTF(c,
+          "1150000000 3 2 0.800000000 0.773694391 0.800000000 0.769230769 0.200000000 "
+          "0.226305609 0.230769231 0.200000000 null null",
+          ROW_SQL, M, "2025-03-02");
+  char *inc = dump_derived(c);
+  PGresult *dr = PQexec(c, "DELETE FROM market_analytics");
+  ck_assert_int_eq(PQresultStatus(dr), PGRES_COMMAND_OK);
+  PQclear(dr);
+  put_market_pools(s, 134, 2000000000, 585000000); /* the market's rows are rebuilt */
+  flush(s);
+  char *full = dump_derived(c);
+  ck_assert_str_eq(inc, full);
+  free(inc);
+  free(full);
+  ASSERT_LISTING(c, "2025-03-02", "0.773694391 1150000000");
   pf = portfolio(c);
-  snprintf(want, sizeof want, "%s 1560000000.000000000 -440000000.000000000", P1);
+  snprintf(want, sizeof want, "%s 1508704061.895551257 -491295938.104448743", P1); /* 1950e6 * 2000/2585 */
   ck_assert_str_eq(pf, want);
   free(pf);
 
