@@ -656,7 +656,7 @@ START_TEST(t_seed_queries_midnight) {
    * the chain time reaches now, today's row carries the last close. */
   chain_time(s, 10000, (int64_t)time(NULL));
   tu_assert_query(c, "SHOW TimeZone", "UTC");
-  ASSERT_LISTING(c, NULL, "0.800000000 0");
+  ASSERT_LISTING(c, NULL, "0.773694391 0");
   char *today = tu_query1(c, "SELECT CURRENT_DATE::text");
   ASSERTF(c, "0", "SELECT daily_bets FROM market_analytics WHERE market_pubkey = '%s' "
                   "AND date = '%s'", M, today);
