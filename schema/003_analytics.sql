@@ -318,17 +318,22 @@ BEGIN
     -- which is the market's latest row (the live case): the row is advanced
     -- from the new bets alone (participants: bettors with no other bet that
     -- day). Everything else is recomputed below.
-    WITH g AS (
+    WITH bettor AS (
+        SELECT c.market, c.day, c.usr, count(*) AS n FROM cbi_bets c
+         WHERE c.day IS NOT NULL GROUP BY c.market, c.day, c.usr),
+    newp AS (
+        -- bettors whose only bets of the day are this call's
+        SELECT x.market, x.day, count(*) FILTER (WHERE
+                   (SELECT count(*) FROM bet_history b
+                     WHERE b.market_pubkey = x.market AND b.bet_date = x.day
+                       AND b.user_pubkey = x.usr) = x.n) AS np
+          FROM bettor x GROUP BY x.market, x.day),
+    g AS (
         SELECT c.market, c.day, count(*) AS n, sum(c.amount) AS vol,
                bool_and(c.k IS NOT NULL) AS priced, min(c.k) AS k0, max(c.k) AS k1,
                min(c.k[4]) AS ylo, max(c.k[4]) AS yhi, min(c.k[5]) AS nlo, max(c.k[5]) AS nhi,
-               count(DISTINCT c.usr) FILTER (WHERE
-                   (SELECT count(*) FROM bet_history b
-                     WHERE b.market_pubkey = c.market AND b.bet_date = c.day
-                       AND b.user_pubkey = c.usr)
-                   = (SELECT count(*) FROM cbi_bets c2
-                       WHERE c2.market = c.market AND c2.day = c.day AND c2.usr = c.usr)) AS np
-          FROM cbi_bets c WHERE c.day IS NOT NULL
+               min(newp.np) AS np
+          FROM cbi_bets c JOIN newp ON newp.market = c.market AND newp.day = c.day
          GROUP BY c.market, c.day),
     fast AS (
         UPDATE market_analytics a SET
