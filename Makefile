@@ -1,7 +1,8 @@
 # crypto-bet-indexer build.
 #
 #   make            build build/crypto-bet-indexer and the tools
-#   make check      unit + integration tests, then again under ASan+UBSan
+#   make check      dependency rules, unit + integration tests, then again under ASan+UBSan
+#   make checkdeps  the dependency rules only (tools/checkdeps.rules)
 #   make bench      benchmarks (prints figures next to in-run ceilings)
 #   make demo       live sync against a throwaway PostgreSQL + replay server
 #   make deps       install the Debian packages the build and tests need
@@ -52,17 +53,17 @@ BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 SCHEMA    := $(sort $(wildcard schema/*.sql))
 BIN       := $(BUILD)/crypto-bet-indexer
 
-.PHONY: all check test-bins bench bench-bins demo deps clean format fuzz
+.PHONY: all check checkdeps test-bins bench bench-bins demo deps clean format fuzz
 
 all: $(BIN) $(TOOLS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/tools/%.o: tools/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # Schema migrations and the default IDL are compiled into the binary so a
 # deployed daemon needs no data files.
@@ -95,14 +96,20 @@ $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/bench:
 
 test-bins: $(BIN) $(TOOLS) $(TESTS)
 
-# make check: plain build first, then the sanitizer build, each against a
-# PostgreSQL cluster the runner starts and stops itself.
+# make check: plain build first, the dependency rules, then the sanitizer
+# build, each against a PostgreSQL cluster the runner starts and stops itself.
 check:
 	@sh tools/install-deps.sh
 	$(MAKE) test-bins
+	sh tools/checkdeps.sh build
 	sh tests/run.sh build
 	$(MAKE) SAN=1 test-bins
 	sh tests/run.sh build/san
+
+# The layering and library rules of tools/checkdeps.rules (make check runs
+# it before the tests).
+checkdeps: $(BIN) $(LIB_OBJ)
+	sh tools/checkdeps.sh $(BUILD)
 
 # demo, bench and check install the packages first and then build in a
 # second make, so they work on a machine that has none of them yet.

@@ -4,10 +4,17 @@
  * settings and at concurrency 1 (on the newest slots of the range, bounded
  * in time). Needs CBI_TEST_DATABASE_URL and CBI_BUILD (bench/run.sh).
  *
- * The scenario is generated once into BUILD/bench-data/ (about a minute) and
- * reused; CBI_BENCH_BACKFILL_DIR points at another one. Figures count whole
- * runs: signature walk, getTransaction/getBlock, database writes and the
- * account refresh. */
+ * Peak memory: the binary's peak RSS (VmHWM, sampled) over the whole range
+ * of that scenario (about 25,000 transactions) and of one about eight times
+ * larger (--markets 400 --wallets 4000 --bets 170000, about 200,000
+ * transactions; no added latency): backfill works in slot windows, so the
+ * two figures should be about equal. CBI_BENCH_RSS_LARGE=0 skips the large
+ * one (its scenario takes several minutes and about 3 GB to generate).
+ *
+ * The scenarios are generated once into BUILD/bench-data/ and reused;
+ * CBI_BENCH_BACKFILL_DIR points at another one for the first. Figures count
+ * whole runs: signature walk, getTransaction/getBlock, database writes and
+ * the account refresh. */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -33,31 +40,35 @@ static int file_exists(const char *p) {
 }
 
 #define SCENARIO_ARGS "--markets 50 --wallets 500 --bets 20000"
+#define LARGE_ARGS "--markets 400 --wallets 4000 --bets 170000"
 
-/* 1 when the generated directory's expected.json was made with SCENARIO_ARGS
+/* 1 when the generated directory's expected.json was made with args
  * (its meta.command near the top of the file), else 0. A directory cached by an
  * earlier run with other arguments is generated again. */
-static int scenario_matches(const char *exp) {
+static int scenario_matches(const char *exp, const char *args) {
   FILE *f = fopen(exp, "rb");
   if (!f) return 0;
   char head[4096];
   size_t n = fread(head, 1, sizeof head - 1, f);
   fclose(f);
   head[n] = '\0';
-  return strstr(head, " " SCENARIO_ARGS " ") != NULL;
+  char want[200];
+  snprintf(want, sizeof want, " %s ", args);
+  return strstr(head, want) != NULL;
 }
 
-/* Generates the scenario unless present. Returns 0 or -1. */
-static int ensure_scenario(char *dir, size_t dirsz) {
-  const char *env = getenv("CBI_BENCH_BACKFILL_DIR");
+/* Generates the scenario (args, in BUILD/bench-data/name, or env's
+ * directory when set) unless present. Returns 0 or -1. */
+static int ensure_scenario(char *dir, size_t dirsz, const char *env, const char *name,
+                           const char *args) {
   char exp[700];
   if (env && *env) {
     snprintf(dir, dirsz, "%s", env);
   } else {
-    snprintf(dir, dirsz, "%s/bench-data/backfill-m50-b20000", bu_build_dir());
+    snprintf(dir, dirsz, "%s/bench-data/%s", bu_build_dir(), name);
   }
   snprintf(exp, sizeof exp, "%s/expected.json", dir);
-  if (file_exists(exp) && ((env && *env) || scenario_matches(exp))) return 0;
+  if (file_exists(exp) && ((env && *env) || scenario_matches(exp, args))) return 0;
   char cmd[1400];
   snprintf(cmd, sizeof cmd, "mkdir -p %s/bench-data", bu_build_dir());
   if (system(cmd) != 0) return -1;
@@ -65,9 +76,8 @@ static int ensure_scenario(char *dir, size_t dirsz) {
   fflush(stdout);
   double t0 = bu_now_s();
   snprintf(cmd, sizeof cmd,
-           "python3 tools/gen-fixtures.py --out %s " SCENARIO_ARGS " --encoding json --no-verify "
-           "> /dev/null",
-           dir);
+           "python3 tools/gen-fixtures.py --out %s %s --encoding json --no-verify > /dev/null", dir,
+           args);
   if (system(cmd) != 0) return -1;
   printf("generated in %.0f s\n", bu_now_s() - t0);
   return file_exists(exp) ? 0 : -1;
@@ -118,12 +128,31 @@ typedef struct result {
   int exit_code;
   double seconds;
   uint64_t transactions, accounts;
+  long peak_rss_kb; /* the backfill program's peak resident set (VmHWM) */
 } result_t;
 
 static uint64_t field(const char *line, const char *key) {
   const char *p = strstr(line, key);
   if (!p) return 0;
   return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* VmHWM of pid in kB (the peak resident set of its current program: reset
+ * by exec, so the bench's own memory, shared by the child between fork and
+ * exec, does not count, as it would in wait4's ru_maxrss), or 0. */
+static long vm_hwm_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long kb = 0;
+  int execd = 0;
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "Name:", 5) == 0) execd = strstr(line, "crypto-bet") != NULL;
+    if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  }
+  fclose(f);
+  return execd ? kb : 0; /* before exec the child is a copy of the bench */
 }
 
 /* Runs `crypto-bet-indexer backfill` with extra args; SIGTERM after
@@ -151,7 +180,10 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
     _exit(127);
   }
   int st = 0, termed = 0;
+  long hwm = 0;
   for (;;) {
+    long h = vm_hwm_kb(pid); /* sampled every 20 ms; the peak holds until exit */
+    if (h > hwm) hwm = h;
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
     if (limit_s > 0 && !termed && bu_now_s() - t0 > limit_s) {
@@ -163,6 +195,7 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
   }
   res->seconds = bu_now_s() - t0;
   res->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  res->peak_rss_kb = hwm;
   /* summary line */
   FILE *lf = fdopen(lfd, "r");
   char line[4096];
@@ -185,6 +218,49 @@ static int run_backfill(const char *uri, int port, uint64_t from, uint64_t to,
   return 0;
 }
 
+/* The peak RSS over the large scenario's whole range. Returns 0 or 1. */
+static int bench_large_rss(void) {
+  const char *skip = getenv("CBI_BENCH_RSS_LARGE");
+  if (skip && strcmp(skip, "0") == 0) {
+    printf("large scenario skipped (CBI_BENCH_RSS_LARGE=0)\n");
+    return 0;
+  }
+  char dir[600], uri[600];
+  if (ensure_scenario(dir, sizeof dir, NULL, "backfill-m400-b170000", LARGE_ARGS) != 0) {
+    fprintf(stderr, "bench_backfill: cannot generate the large scenario\n");
+    return 1;
+  }
+  meta_t m;
+  if (read_meta(dir, &m) != 0) return 1;
+  double t0 = bu_now_s();
+  int port = 0;
+  pid_t rp = bu_replay_start(dir, NULL, 900000, &port);
+  if (rp < 0) {
+    fprintf(stderr, "bench_backfill: cannot start cbi-replay on the large scenario\n");
+    return 1;
+  }
+  printf("large scenario: %s, %" PRIu64 " signatures (replay server loaded in %.1f s)\n", dir,
+         m.signatures, bu_now_s() - t0);
+  int rc = 0;
+  result_t r;
+  if (fresh_db("bench_backfill_large", uri, sizeof uri) != 0 ||
+      run_backfill(uri, port, m.start_slot, m.tip_slot, NULL, 0, &r) != 0) {
+    rc = 1;
+  } else if (r.exit_code != 0 || r.transactions != m.signatures) {
+    fprintf(stderr, "bench_backfill: large run exit=%d transactions=%" PRIu64 " (want %" PRIu64
+            ")\n", r.exit_code, r.transactions, m.signatures);
+    rc = 1;
+  } else {
+    printf("large run: %" PRIu64 " transactions + %" PRIu64 " accounts in %.2f s\n",
+           r.transactions, r.accounts, r.seconds);
+    printf("bench backfill_peak_rss_200k: %.1f MiB (whole range, %" PRIu64 " transactions)\n",
+           (double)r.peak_rss_kb / 1024.0, r.transactions);
+  }
+  kill(rp, SIGTERM);
+  waitpid(rp, NULL, 0);
+  return rc;
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (!getenv("CBI_TEST_DATABASE_URL")) {
@@ -192,7 +268,8 @@ int main(void) {
     return 1;
   }
   char dir[600];
-  if (ensure_scenario(dir, sizeof dir) != 0) {
+  if (ensure_scenario(dir, sizeof dir, getenv("CBI_BENCH_BACKFILL_DIR"), "backfill-m50-b20000",
+                      SCENARIO_ARGS) != 0) {
     fprintf(stderr, "bench_backfill: cannot generate the scenario (tools/gen-fixtures.py)\n");
     return 1;
   }
@@ -242,8 +319,11 @@ int main(void) {
          one.exit_code == 0 ? "" : " (stopped at the time limit)");
   printf("bench backfill: %.0f tx/s at concurrency 128, batch 4 (concurrency 1: %.1f tx/s); "
          "goal >= 1000 tx/s\n", rd, r1);
+  printf("bench backfill_peak_rss_25k: %.1f MiB (whole range, %" PRIu64 " transactions)\n",
+         (double)d.peak_rss_kb / 1024.0, d.transactions);
 out:
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
+  if (rc == 0) rc = bench_large_rss();
   return rc;
 }

@@ -133,7 +133,7 @@ static int fresh_db(const char *base, const char *name, char *uri, size_t urisz)
   if (bu_create_db("bench_live", base, name, uri, urisz) != 0) return -1;
   PGconn *c = PQconnectdb(uri);
   char err[512];
-  if (PQstatus(c) != CONNECTION_OK || migrate_run(c, NULL, err, sizeof err) != 0) {
+  if (PQstatus(c) != CONNECTION_OK || migrate_run(uri, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "bench_live: migrate: %s\n", err);
     PQfinish(c);
     return -1;

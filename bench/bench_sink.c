@@ -1024,7 +1024,7 @@ int main(int argc, char **argv) {
   must_exec(admin, sql);
   char *uri = scratch_uri(base, dbname);
   PGconn *c = must_connect(uri);
-  if (migrate_run(c, NULL, err, sizeof err) != MIGRATE_OK) {
+  if (migrate_run(uri, NULL, err, sizeof err) != MIGRATE_OK) {
     fprintf(stderr, "bench_sink: migrate: %s\n", err);
     return EXIT_FAILURE_RUN;
   }

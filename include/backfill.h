@@ -1,7 +1,7 @@
-/* Backfill, snapshot, account refresh and reconciliation: the JSON-RPC
- * sources. Each pages through the chain with an rpc_client_t and hands
- * what it reads to ingest (one code path with live). Used from the sink's
- * (writer) thread; blocking calls that drive the RPC client internally. */
+/* Backfill: a slot range over JSON-RPC. Pages through the chain with an
+ * rpc_client_t, fetches transactions through txfetch (the pipeline live
+ * uses too) and hands everything to ingest. Used from the sink's (writer)
+ * thread; blocking calls that drive the RPC client internally. */
 #ifndef CBI_BACKFILL_H
 #define CBI_BACKFILL_H
 
@@ -21,6 +21,11 @@ typedef enum { BACKFILL_SIGNATURES = 0, BACKFILL_BLOCKS = 1 } backfill_strategy_
 #define BACKFILL_DEFAULT_CONCURRENCY 128
 #define BACKFILL_DEFAULT_BATCH 4
 
+/* Signatures (signatures strategy) or blocks (blocks strategy) per window:
+ * the range is applied window by window in ascending slot order, so memory
+ * depends on the window, not on the range. */
+#define BACKFILL_DEFAULT_WINDOW 8192
+
 typedef struct backfill_options {
   const char *program_id;   /* base58, required */
   const char *commitment;   /* "confirmed" (default) or "finalized" */
@@ -38,6 +43,7 @@ typedef struct backfill_options {
   int progress;             /* progress_mode_t: 0 none, 1 log line every 5 s, 2 bar */
   const volatile int *stop_flag;
   bool restart;             /* ignore the checkpoint: redo the whole range */
+  unsigned window;          /* 0 = BACKFILL_DEFAULT_WINDOW */
 } backfill_options_t;
 
 /* Fills o with the defaults: commitment "confirmed", from_slot 0, to_slot
@@ -58,48 +64,32 @@ typedef struct backfill_summary {
   uint64_t last_slot;      /* highest slot fully applied (checkpointed) */
   uint64_t skipped_slots;  /* blocks strategy: slots the node reports skipped/missing */
   uint64_t resumed_from;   /* first slot fetched when resuming (0 = not resumed) */
+  uint64_t windows;        /* windows the range was applied in */
+  uint64_t peak_window;    /* signatures strategy: most signatures held at once */
   bool complete;           /* the whole range is applied (also when it already was) */
 } backfill_summary_t;
 
-/* Runs a backfill of [from_slot, to_slot], resuming from the stream's
+/* Runs a backfill of [from_slot, to_slot], resuming after the stream's
  * checkpoint when it lies inside the range. Idempotent. Returns 0, or -1
  * with a message in err (RPC failure after retries, sink failure, stop).
  *
- * Transactions are applied in ascending (slot, signature) order and the
- * stream is checkpointed after each complete slot, in the sink batch that
- * holds that slot's rows. With refresh_accounts the checkpoint stays below
- * to_slot until the touched accounts are written; a resumed run re-reads
- * the transactions of the applied part (writing nothing) to rebuild the
- * refresh set, so a killed-and-resumed run ends with the same tables as an
- * uninterrupted one. A range whose checkpoint is already at to_slot is
- * complete: nothing is fetched. */
+ * Windows: the range is cut into slot windows of about `window` signatures
+ * (signatures strategy: a first walk of getSignaturesForAddress keeps only
+ * each page's cursor and slot bounds; each window is then walked again
+ * from its own end) or `window` produced blocks (blocks strategy), applied
+ * in ascending order. A range that fits one window is walked once. Peak
+ * memory depends on the window and the concurrency, not on the range.
+ *
+ * Within a window, transactions are applied in ascending (slot, signature)
+ * order (fetched through txfetch). Without refresh_accounts the stream is
+ * checkpointed after each complete slot; with it, the accounts the
+ * window's transactions touched are read (getMultipleAccounts) at the end
+ * of the window and the checkpoint moves to the window's last slot in the
+ * batch that holds them, so a killed-and-resumed run ends with the same
+ * tables as an uninterrupted one. A transaction the node never returns is
+ * a dead letter (transaction-missing). A range whose checkpoint is already
+ * at to_slot is complete: nothing is fetched. */
 int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_options_t *opt,
                  backfill_summary_t *sum, char *err, size_t errsz);
-
-/* getMultipleAccounts (100 keys per call, several calls in flight) of keys,
- * each written with the response's context slot. The keys are sorted and
- * deduplicated first, so the requests depend on the key set only. Records
- * are queued on the sink (the caller flushes). Returns the number of
- * accounts ingested (closes included) or -1 with err. */
-long backfill_refresh_accounts(rpc_client_t *rpc, ingest_t *ing, sink_t *sink,
-                               const char *commitment, const char (*keys)[CB_PUBKEY_B58_MAX],
-                               size_t n, const volatile int *stop_flag, char *err, size_t errsz);
-
-/* getProgramAccounts per account type of the IDL, in IDL order (memcmp
- * filter at offset 0 on the base58 discriminator, withContext), written
- * through the sink with each response's context slot, then flushed.
- * Returns accounts written or -1 with err. */
-long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *idl,
-                  const char *program_id, const char *commitment,
-                  const volatile int *stop_flag, char *err, size_t errsz);
-
-/* Compares every cached open account with the chain (getMultipleAccounts,
- * 100 per call, keys sorted) and marks the ones that are gone (null / 0
- * lamports / no longer owned by the program) closed at the response's
- * context slot; the others are written with their current state
- * (slot-guarded). Flushes at the end. Returns accounts closed or -1. */
-long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *program_id,
-                   const char *commitment, const volatile int *stop_flag, char *err,
-                   size_t errsz);
 
 #endif

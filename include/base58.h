@@ -24,6 +24,13 @@ size_t base58_encode_64(const uint8_t in[64], char out[BASE58_ENCODED_64_SZ]);
 int base58_decode_32(const char *in, uint8_t out[32]);
 int base58_decode_64(const char *in, uint8_t out[64]);
 
+/* The one base58 text rule for keys on the wire: 1 when s (NUL-terminated,
+ * may be NULL) is the base58 text of exactly nbytes bytes (32: a pubkey,
+ * 64: a signature), that is base58_decode_32/64 accepts it; else 0 (also
+ * for any other nbytes). Every check of a pubkey or signature string uses
+ * this, so a string that passes here also decodes later. */
+int base58_text_ok(const char *s, size_t nbytes);
+
 /* Plain reference implementations (bignum long division), any length, for
  * tests. encode returns the length written (out must hold 2*n+1 bytes);
  * decode returns the byte count or -1, writing at most outsz bytes. */

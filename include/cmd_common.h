@@ -32,6 +32,18 @@ int cmd_common_no_operands(const char *cmd, int argc, char **argv, cmd_common_us
  * EXIT_USAGE. */
 int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size_t errsz);
 
+/* cmd_common_parse(): the command goes on. */
+#define CMD_COMMON_CONTINUE (-1)
+
+/* The whole command line of cmd through the configuration table
+ * (config.h): config_init, config_parse for the options of mask
+ * (CONFIG_CMD_*; the common options included), config_finish. Returns
+ * CMD_COMMON_CONTINUE with cfg filled, or the exit code to return at once:
+ * EXIT_OK after --help (usage on stdout), EXIT_USAGE after a message naming
+ * the bad option or value (and the usage) on stderr. */
+int cmd_common_parse(const char *cmd, unsigned mask, cbi_config_t *cfg, int argc, char **argv,
+                     cmd_common_usage_fn usage);
+
 /* Loads the IDL cfg names (--idl file, read here: the IDL engine does no
  * I/O), or the embedded one. Returns 0 with *idl owned by the caller
  * (idl_free), or non-zero with the reason in err (without the path). */

@@ -19,9 +19,17 @@
  * (2048 levels); documents over 256 MiB are refused. */
 json_t *jsonx_loads(const char *text, size_t len, char *err, size_t errsz);
 
-/* Reads an unsigned 64-bit value from a JSON integer >= 0 or a string of
- * 1..20 decimal digits <= UINT64_MAX. Returns 0, or -1 (NULL, wrong type,
- * negative, overflow, not digits). */
+/* The one u64 rule for text: p[0..n) is a JSON integer literal >= 0, that
+ * is 1..20 decimal digits without a sign, without leading zeros ("0" is
+ * fine, "007" is not: JSON forbids them) and <= UINT64_MAX. Returns 0 with
+ * *out set, or -1 (*out untouched). Used for raw JSON text and for the
+ * digit strings jsonx_loads() makes of big integers alike. */
+int jsonx_u64_text(const char *p, size_t n, uint64_t *out);
+
+/* Reads an unsigned 64-bit value from a JSON integer >= 0 or a string that
+ * jsonx_u64_text() accepts. Returns 0, or -1 (NULL, wrong type, negative,
+ * overflow, not digits, leading zeros). jsonx_i64 reads an optional '-'
+ * then the same digits. */
 int jsonx_u64(const json_t *v, uint64_t *out);
 int jsonx_i64(const json_t *v, int64_t *out);
 

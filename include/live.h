@@ -5,24 +5,37 @@
  *
  *  - Start-up and every reconnect: no live data is trusted until the gap
  *    between the checkpoint "live" and the first slot seen on the new
- *    subscription has been backfilled (backfill_run, signatures strategy,
- *    with the touched accounts refreshed). A first run on an empty database
- *    seeds the caches with snapshot_run and backfills from --start-slot, or
- *    from the program's first transaction.
- *  - programNotification -> ingest_account_json at the context slot.
- *  - logsNotification -> getTransaction (many in flight; a null result is
- *    retried with backoff, then dead-lettered as "transaction-missing"),
- *    block height from getBlock (transactionDetails none, cached per slot),
- *    -> ingest_transaction_json: the same code path as backfill.
+ *    subscription (capped at the tip the RPC node confirms with getSlot)
+ *    has been backfilled (backfill_run, signatures strategy, with the
+ *    touched accounts refreshed). A first run on an empty database seeds
+ *    the caches with snapshot_run and backfills from --start-slot, or from
+ *    the program's first transaction.
+ *  - While the websocket is down (a dead node, or one that drops the socket
+ *    so often that the reconnect backoff climbs), the same gap fill runs
+ *    from the checkpoint to the confirmed tip every few seconds, so the
+ *    tables stay fresh over RPC until the socket is back.
+ *  - programNotification -> ingest_account_json / ingest_account_bytes at
+ *    the context slot.
+ *  - logsNotification -> the transaction fetch pipeline (txfetch.h: the
+ *    one backfill uses; null results retried with backoff, then
+ *    dead-lettered as transaction-missing) -> ingest_transaction_json, which
+ *    also marks the accounts the transaction emptied closed.
  *  - slotNotification -> chain tip (status line, checkpoint).
+ *  - Slots: a message whose slot is above 2^63 - 1, or far beyond the tip
+ *    the RPC node confirms, is a slot-range dead letter and changes
+ *    nothing. The checkpoint follows min(websocket tip, last getSlot
+ *    answer); getSlot is asked every few seconds, and every second while
+ *    the websocket runs ahead of it.
  *  - Anything else (malformed JSON, invalid UTF-8, NUL bytes, binary frames,
- *    unknown methods, wrong shapes, oversized messages) -> dead_letters with
- *    kind "ws-message" and the raw bytes; nothing stops.
+ *    unknown methods, wrong shapes) -> dead_letters with kind ws-message
+ *    (ws-oversized for messages over the cap) and the raw bytes; nothing
+ *    stops. All of it goes through ingest (ingest.h): bad input is never
+ *    fatal; only a sink failure past its retries is.
  *  - The checkpoint "live" is written in the same database transaction as
  *    the data it covers: the highest slot at or below which everything
  *    received has been applied, kept LIVE_CHECKPOINT_MARGIN slots behind
- *    the tip (late or reordered notifications) and below every transaction
- *    fetch still in flight.
+ *    the confirmed tip (late or reordered notifications) and below every
+ *    transaction fetch still in flight.
  *  - Writing: two sinks (connections); while a flusher thread commits one
  *    batch the writer decodes into the other, and batches commit strictly
  *    in hand-over order. A batch is handed over when it is due, when the
@@ -30,7 +43,8 @@
  *    at 2000 records (large batches under load).
  *  - PostgreSQL down: the sink retries; the queue fills up and the
  *    websocket thread stops reading (backpressure); memory stays bounded.
- *  - Every reconcile_interval_s: reconcile_run (closed accounts).
+ *  - Every reconcile_interval_s: reconcile_run (closed accounts, the safety
+ *    net behind the closing transactions).
  *  - *stop_flag set: stop reading, finish in-flight fetches briefly, flush,
  *    write the checkpoint, close. *abort_flag set: give up retries at once.
  */
@@ -93,6 +107,7 @@ typedef struct live_summary {
   uint64_t fetch_retries;      /* getTransaction repeated after a null result */
   uint64_t reconnects;         /* websocket connections after the first */
   uint64_t gap_fills;          /* backfills run (start-up included) */
+  uint64_t down_fills;         /* of those, run while the websocket was down */
   uint64_t reconciles;
   uint64_t checkpoint;         /* last checkpoint committed */
   uint64_t tip;                /* highest slot seen */
@@ -111,62 +126,6 @@ typedef struct live_summary {
  * loss, websocket setup failure). Returns 0 after a clean stop (summary
  * filled), or -1 with a message in err. sum may be NULL. */
 int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t errsz);
-
-/* ---- message classification (pure; exposed for tests) ------------------- */
-
-typedef enum {
-  LIVE_MSG_BAD = 0,   /* goes to dead_letters; reason says why */
-  LIVE_MSG_ACCOUNT,   /* programNotification */
-  LIVE_MSG_LOGS,      /* logsNotification */
-  LIVE_MSG_SLOT       /* slotNotification */
-} live_msg_kind_t;
-
-typedef struct live_msg {
-  live_msg_kind_t kind;
-  uint64_t slot;          /* context slot, or the slot of a slotNotification */
-  bool has_root;
-  uint64_t root;          /* slotNotification root */
-  const char *pubkey;     /* ACCOUNT; borrowed from doc */
-  const json_t *account;  /* ACCOUNT: the account object or JSON null; borrowed */
-  const char *signature;  /* LOGS; borrowed from doc */
-  bool tx_failed;         /* LOGS: value.err is not null */
-  json_t *doc;            /* the parsed message (owned; live_msg_clear) */
-  char reason[200];       /* BAD: why */
-} live_msg_t;
-
-/* Classifies one websocket message (binary: it came in a binary frame).
- * Checks, in order: binary frame, NUL bytes, UTF-8 validity, JSON syntax,
- * notification shape per method. Returns the kind (also in out->kind). */
-live_msg_kind_t live_parse_message(const uint8_t *data, size_t len, int binary, live_msg_t *out);
-
-/* Releases out->doc. */
-void live_msg_clear(live_msg_t *m);
-
-/* The fields of a programNotification that ingest needs, found without
- * building a JSON tree (the hot path of live sync). */
-typedef struct live_fast_account {
-  uint64_t slot;
-  uint64_t lamports;
-  char pubkey[45];
-  char owner[45];
-  const char *b64; /* account data, base64, borrowed from the message */
-  size_t b64_len;
-} live_fast_account_t;
-
-/* Recognises the exact shape {"jsonrpc":..,"method":"programNotification",
- * "params":{"result":{"context":{"slot":N,..},"value":{"pubkey":"..",
- * "account":{"data":["..","base64"],"lamports":N,"owner":"..",..}}},..}}
- * (any member order, whitespace allowed), with every object on the path
- * well-formed, plain digits for the numbers and escape-free strings.
- * Returns 1 and fills out, or 0 when the message must take the full parser
- * (live_parse_message), which also handles every malformed case. The
- * caller has checked NUL bytes and UTF-8. */
-int live_fast_account(const uint8_t *data, size_t len, live_fast_account_t *out);
-
-/* 1 when p[0..n) is valid UTF-8 (no overlong forms, surrogates or code
- * points above U+10FFFF), else 0 with the offset of the first bad byte in
- * *bad_off (may be NULL). */
-int live_utf8_valid(const uint8_t *p, size_t n, size_t *bad_off);
 
 /* The checkpoint after one step: never below cp; at most tip - margin; and
  * below min_outstanding (the lowest slot with a transaction fetch in

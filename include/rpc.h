@@ -58,19 +58,29 @@
 
 typedef struct rpc_client rpc_client_t;
 
+/* Error codes: 0 or negative (rpc_strerror). The kind of a failed call is
+ * one of TRANSPORT..CANCELLED; INVALID and INTERNAL are returned by the
+ * functions below only. */
 typedef enum {
-  RPC_ERR_NONE = 0,
-  RPC_ERR_TRANSPORT = 1, /* connect/timeout/reset/TLS: no HTTP response */
-  RPC_ERR_HTTP = 2,      /* HTTP status other than 200 (http_status set) */
-  RPC_ERR_RPC = 3,       /* JSON-RPC error object (rpc_code set) */
-  RPC_ERR_PARSE = 4,     /* body not JSON / not a JSON-RPC response */
-  RPC_ERR_TOO_LARGE = 5, /* body over max_response_bytes */
-  RPC_ERR_CANCELLED = 6, /* stop flag set, or client destroyed with the call pending */
-  RPC_ERR_KIND_COUNT = 7
+  RPC_OK = 0,
+  RPC_ERR_NONE = RPC_OK,  /* kept for rpc_error_t.kind of a success */
+  RPC_ERR_TRANSPORT = -1, /* connect/timeout/reset/TLS: no HTTP response */
+  RPC_ERR_HTTP = -2,      /* HTTP status other than 200 (http_status set) */
+  RPC_ERR_RPC = -3,       /* JSON-RPC error object (rpc_code set) */
+  RPC_ERR_PARSE = -4,     /* body not JSON / not a JSON-RPC response */
+  RPC_ERR_TOO_LARGE = -5, /* body over max_response_bytes */
+  RPC_ERR_CANCELLED = -6, /* stop flag set, or client destroyed with the call pending */
+  RPC_ERR_INVALID = -7,   /* rpc_submit: empty method, or out of memory */
+  RPC_ERR_INTERNAL = -8   /* rpc_run: libcurl multi interface failed */
 } rpc_error_kind_t;
 
+/* Per-kind counters in rpc_stats_t are indexed by RPC_ERR_INDEX(kind),
+ * kind one of RPC_ERR_TRANSPORT..RPC_ERR_CANCELLED. */
+#define RPC_ERR_KIND_COUNT 7
+#define RPC_ERR_INDEX(kind) (-(kind))
+
 typedef struct rpc_error {
-  int kind;          /* rpc_error_kind_t */
+  int kind;          /* rpc_error_kind_t: negative for a failure */
   long http_status;  /* last HTTP status seen, 0 if none */
   long rpc_code;     /* JSON-RPC error code for RPC_ERR_RPC, else 0 */
   char message[256]; /* human-readable; never contains an unredacted URL */
@@ -103,10 +113,11 @@ typedef struct rpc_stats {
   uint64_t calls_submitted;
   uint64_t calls_ok;                      /* callbacks with a result */
   uint64_t calls_failed;                  /* callbacks with an error */
-  uint64_t errors[RPC_ERR_KIND_COUNT];    /* final errors by kind */
+  uint64_t errors[RPC_ERR_KIND_COUNT];    /* final errors by RPC_ERR_INDEX(kind) */
   uint64_t http_requests;                 /* POSTs started (a batch counts once) */
   uint64_t retries;                       /* calls re-queued after a failed attempt */
-  uint64_t attempt_failures[RPC_ERR_KIND_COUNT]; /* failed attempts by kind (incl. retried) */
+  uint64_t attempt_failures[RPC_ERR_KIND_COUNT]; /* failed attempts by RPC_ERR_INDEX(kind)
+                                                    (incl. retried) */
   uint64_t http_429;                      /* 429 responses seen */
   uint64_t http_5xx;                      /* 5xx responses seen */
   uint64_t rotations;                     /* endpoint switches */
@@ -142,14 +153,15 @@ rpc_client_t *rpc_client_new(const rpc_options_t *o, char *err, size_t errsz);
 void rpc_client_free(rpc_client_t *c);
 
 /* Queues a call. method is copied; params is STOLEN (a JSON array or
- * object, or NULL for no params), also on failure. Returns 0, or -1 if
- * method is empty or memory ran out (cb is then NOT called). */
+ * object, or NULL for no params), also on failure. Returns 0, or
+ * RPC_ERR_INVALID if method is empty or memory ran out (cb is then NOT
+ * called). */
 int rpc_submit(rpc_client_t *c, const char *method, json_t *params, rpc_done_fn cb, void *user);
 
 /* Drives transfers for at most timeout_ms (0 = one non-blocking pass),
  * returning early as soon as at least one callback has run or nothing is
- * pending. Returns the number of callbacks run (>= 0), or -1 on an internal
- * libcurl failure. When the stop flag is set, every pending call is
+ * pending. Returns the number of callbacks run (>= 0), or RPC_ERR_INTERNAL
+ * on a libcurl failure. When the stop flag is set, every pending call is
  * cancelled and its callback runs before rpc_run() returns. */
 int rpc_run(rpc_client_t *c, int timeout_ms);
 
@@ -162,17 +174,22 @@ size_t rpc_in_flight(const rpc_client_t *c);
 /* Blocking convenience: submits one call and drives the client (other
  * pending calls progress and their callbacks run too) until it completes.
  * params is STOLEN. Returns 0 with *result_out a NEW reference (caller
- * json_decref()s; may be json_null()), or -1 with *result_out = NULL and
- * *err filled (err may be NULL). Must not be called from a callback. */
+ * json_decref()s; may be json_null()), or the call's negative error code
+ * (err->kind) with *result_out = NULL and *err filled (err may be NULL). Must not be called from a callback. */
 int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **result_out,
              rpc_error_t *err);
 
 /* Copies the counters. */
 void rpc_get_stats(const rpc_client_t *c, rpc_stats_t *out);
 
-/* "transport", "http", "rpc", "parse", "too_large", "cancelled", "none",
- * or "unknown". */
+/* Short name for logs and dead-letter reasons: "transport", "http", "rpc",
+ * "parse", "too_large", "cancelled", "invalid", "internal", "none" (0), or
+ * "unknown". */
 const char *rpc_error_kind_name(int kind);
+
+/* Static description of a code: "ok", "transport error (no HTTP
+ * response)", ..., or "unknown error". */
+const char *rpc_strerror(int code);
 
 /* 1 if a JSON-RPC error code is retried by the policy above, else 0. */
 int rpc_code_is_retryable(long rpc_code);

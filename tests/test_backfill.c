@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "reconcile.h"
 #include "expect.h"
 #include "fetchq.h"
 #include "idl.h"
@@ -27,6 +28,7 @@
 #include "rpc.h"
 #include "sink.h"
 #include "testutil.h"
+#include "txfetch.h"
 
 static char g_tmpdir[256];
 static char g_chain[512]; /* scenario directory ("chain") */
@@ -131,6 +133,7 @@ typedef struct run_cfg {
   unsigned page_limit;
   bool no_refresh;
   bool restart;
+  unsigned window;
 } run_cfg_t;
 
 static run_cfg_t full_range(backfill_strategy_t s) {
@@ -201,6 +204,7 @@ static int run_inproc(const char *uri, int port, const run_cfg_t *rc, backfill_s
   bo.refresh_accounts = !rc->no_refresh;
   bo.restart = rc->restart;
   bo.stop_flag = stop;
+  if (rc->window) bo.window = rc->window;
   int ret = backfill_run(st.rpc, st.ing, st.sink, &bo, sum, err, errsz);
   stack_close(&st);
   return ret;
@@ -422,6 +426,49 @@ START_TEST(rerun_is_idempotent) {
   free(d2);
   free(d3);
   free(d4);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
+/* Small windows (a few pages of signatures each): the range is walked
+ * once for its page bounds and then window by window from each window's
+ * end; at most about one window of signatures is held at once, windows are
+ * checkpointed as they complete, and the tables are those of a single
+ * pass. A run stopped at a window's end resumes after it. */
+START_TEST(windows_bound_memory_same_tables) {
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, g_chain, NULL, "bf", &c);
+  unsigned limit = smallest_page_limit();
+  run_cfg_t rc = full_range(BACKFILL_SIGNATURES);
+  rc.page_limit = limit;
+  rc.window = limit;
+  /* first part of the range, then the whole range on the same stream */
+  uint64_t first = meta_u64("first_tx_slot"), last = meta_u64("last_tx_slot");
+  rc.to = first + (last - first) / 2;
+  backfill_summary_t sum;
+  run_ok(uri, rs.port, &rc, &sum);
+  ck_assert_uint_gt(sum.windows, 1);
+  ck_assert_uint_le(sum.peak_window, rc.window + 2 * limit);
+  ck_assert_uint_eq(sum.last_slot, rc.to);
+  uint64_t first_part = sum.transactions;
+  rc.to = meta_u64("tip_slot");
+  run_ok(uri, rs.port, &rc, &sum);
+  ck_assert_uint_eq(sum.resumed_from, first + (last - first) / 2 + 1);
+  ck_assert_uint_gt(sum.windows, 1);
+  ck_assert_uint_le(sum.peak_window, rc.window + 2 * limit);
+  ck_assert_uint_eq(first_part + sum.transactions, meta_u64("signature_count"));
+  assert_expected(c, true, 0, UINT64_MAX);
+  /* the blocks strategy in windows of 7 blocks: the same tables */
+  PGconn *c2;
+  char *uri2 = tu_fresh_migrated_db("bf", &c2);
+  run_cfg_t rb = full_range(BACKFILL_BLOCKS);
+  rb.window = 7;
+  run_ok(uri2, rs.port, &rb, &sum);
+  ck_assert_uint_gt(sum.windows, 5);
+  assert_expected(c2, true, 0, UINT64_MAX);
+  PQfinish(c2);
+  free(uri2);
   rc_end_with_db(&rs, c, uri);
 }
 END_TEST
@@ -679,7 +726,7 @@ START_TEST(unanswerable_transaction_dead_letter) {
   PGresult *r = PQexecParams(c, "SELECT kind, reason FROM dead_letters WHERE key = $1", 1, NULL,
                              params, NULL, NULL, 0);
   ck_assert_int_eq(PQntuples(r), 1);
-  ck_assert_str_eq(PQgetvalue(r, 0, 0), "transaction");
+  ck_assert_str_eq(PQgetvalue(r, 0, 0), "transaction-missing");
   ck_assert_msg(strstr(PQgetvalue(r, 0, 1), "-32099") != NULL, "reason: %s", PQgetvalue(r, 0, 1));
   PQclear(r);
   r = PQexecParams(c, "SELECT count(*) FROM transactions WHERE signature = $1", 1, NULL, params,
@@ -690,6 +737,103 @@ START_TEST(unanswerable_transaction_dead_letter) {
   snprintf(want, sizeof want, "%" PRIu64, meta_u64("instruction_rows") - 1);
   tu_assert_query(c, "SELECT count(*) FROM transactions", want);
   rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
+/* txfetch, the pipeline live and backfill share: a null result is asked
+ * again after a backoff and then returned; a signature the node keeps
+ * answering null for is MISSING after null_retries + 1 tries; an RPC error
+ * is MISSING at once; two transactions of one slot share one getBlock. */
+#define TX_REQ(sig) \
+  "{\"request\":{\"method\":\"getTransaction\",\"params\":[\"" sig "\",{\"encoding\":\"json\"," \
+  "\"maxSupportedTransactionVersion\":0,\"commitment\":\"confirmed\"}]},"
+#define SIG_B "4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi1V4dNHF7FNfQcYpDTZ8v2uPv1zMYm5VGjbuL5rZKBfYgK"
+#define SIG_C "2nBhEBYYvfaAe16UMNqRHre4YNSskvuYgx3M6E4JP1oDYvZEJHvoPzyUt9m1D6Mk4f3a9Nf6rM3HyZ8YVV7tX1Pb"
+START_TEST(txfetch_retries_missing_and_shared_blocks) {
+  static const char *const lines[] = {
+      TX_REQ(SIG_A) "\"response\":{\"result\":null}}",
+      TX_REQ(SIG_A) "\"response\":{\"result\":null}}",
+      TX_REQ(SIG_A) "\"response\":{\"result\":{\"slot\":5,\"x\":1}}}",
+      TX_REQ(SIG_B) "\"response\":{\"result\":{\"slot\":5,\"x\":2}}}",
+      TX_REQ(SIG_C) "\"response\":{\"result\":null}}",
+      "{\"request\":{\"method\":\"getBlock\",\"params\":[5,{\"transactionDetails\":\"none\","
+      "\"rewards\":false,\"commitment\":\"confirmed\"}]},\"response\":{\"result\":{"
+      "\"blockHeight\":77,\"blockTime\":1700000000}}}",
+      NULL};
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/txfetch", g_tmpdir);
+  write_scenario(dir, lines);
+  rc_child_t rs;
+  rc_start(&rs, dir, NULL);
+  char url[64], e[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", rs.port);
+  rpc_options_t ro;
+  rpc_options_init(&ro);
+  ro.endpoints = url;
+  rpc_client_t *rpc = rpc_client_new(&ro, e, sizeof e);
+  ck_assert_ptr_nonnull(rpc);
+  txfetch_options_t to;
+  txfetch_options_init(&to);
+  to.null_retries = 3;
+  to.retry_base_ms = 20;
+  txfetch_t *tf = txfetch_new(rpc, &to);
+  ck_assert_ptr_nonnull(tf);
+  ck_assert_int_eq(txfetch_submit(tf, 1, SIG_A, 4), 0);
+  ck_assert_int_eq(txfetch_submit(tf, 2, SIG_B, 4), 0);
+  ck_assert_int_eq(txfetch_submit(tf, 3, SIG_C, 9), 0);
+  ck_assert_int_eq(txfetch_submit(tf, 4, "not-a-signature", 9), -1);
+  uint64_t min = 0;
+  ck_assert_int_eq(txfetch_min_slot(tf, &min), 1);
+  ck_assert_uint_eq(min, 4);
+  txfetch_result_t got[3];
+  size_t n = 0;
+  long deadline = tu_now_ms() + 10000;
+  while (n < 3 && tu_now_ms() < deadline) {
+    if (txfetch_poll(tf, &got[n])) {
+      ck_assert(got[n].tag >= 1 && got[n].tag <= 3);
+      n++;
+      continue;
+    }
+    if (rpc_in_flight(rpc) > 0) ck_assert_int_ge(rpc_run(rpc, 20), 0);
+    else tu_sleep_ms(5);
+  }
+  ck_assert_uint_eq(n, 3);
+  ck_assert_uint_eq(txfetch_pending(tf), 0);
+  for (size_t i = 0; i < n; i++) {
+    txfetch_result_t *r = &got[i];
+    if (r->tag == 1 || r->tag == 2) {
+      ck_assert_int_eq(r->status, TXFETCH_OK);
+      ck_assert_uint_eq(r->slot, 5);
+      ck_assert(r->has_block);
+      ck_assert_uint_eq(r->block.block_height, 77);
+      ck_assert_int_eq(r->tries, r->tag == 1 ? 3 : 1);
+      ck_assert_int_eq(json_integer_value(json_object_get(r->tx, "x")), (json_int_t)r->tag);
+    } else {
+      ck_assert_int_eq(r->status, TXFETCH_MISSING);
+      ck_assert_int_eq(r->tries, 4);
+      ck_assert_str_eq(r->signature, SIG_C);
+      ck_assert_msg(strstr(r->reason, "null 4 times") != NULL, "reason: %s", r->reason);
+    }
+    txfetch_result_clear(r);
+  }
+  txfetch_stats_t st;
+  txfetch_get_stats(tf, &st);
+  ck_assert_uint_eq(st.ok, 2);
+  ck_assert_uint_eq(st.missing, 1);
+  ck_assert_uint_eq(st.null_retries, 2 + 3);
+  ck_assert_uint_eq(st.block_requests, 1);
+  /* an error answer (no recording): MISSING at once; freed while pending */
+  ck_assert_int_eq(txfetch_submit(tf, 5, SIG_X, 1), 0);
+  txfetch_result_t r;
+  deadline = tu_now_ms() + 10000;
+  while (!txfetch_poll(tf, &r) && tu_now_ms() < deadline) ck_assert_int_ge(rpc_run(rpc, 20), 0);
+  ck_assert_int_eq(r.status, TXFETCH_MISSING);
+  ck_assert_int_eq(r.tries, 1);
+  ck_assert_msg(strstr(r.reason, "-32099") != NULL, "reason: %s", r.reason);
+  ck_assert_int_eq(txfetch_submit(tf, 6, SIG_A, 1), 0);
+  txfetch_free(tf); /* the call is pending: its callback releases it */
+  rpc_client_free(rpc);
+  rc_stop(&rs);
 }
 END_TEST
 
@@ -756,12 +900,14 @@ int main(void) {
     tcase_add_test(tc, partial_range_both_strategies);
     tcase_add_test(tc, rerun_is_idempotent);
     tcase_add_test(tc, stop_flag_then_resume);
+    tcase_add_test(tc, windows_bound_memory_same_tables);
     tcase_add_test(tc, sigkill_and_resume_binary);
     tcase_add_test(tc, snapshot_and_reconcile);
     tcase_add_test(tc, walk_detects_no_progress);
     tcase_add_test(tc, walk_detects_newest_page_again);
     tcase_add_test(tc, unanswerable_transaction_dead_letter);
     tcase_add_test(tc, fetchq_detach_with_pending_calls);
+    tcase_add_test(tc, txfetch_retries_missing_and_shared_blocks);
     suite_add_tcase(s, tc);
   }
   int rc = tu_run_suite(s);

@@ -298,6 +298,49 @@ START_TEST(test_ref_any_length) {
 }
 END_TEST
 
+/* One base58 rule for key text (base58_text_ok): the text decodes to
+ * exactly 32 (pubkey) or 64 (signature) bytes. Alphabet-and-length checks
+ * accepted text that overflows 32 bytes. */
+START_TEST(test_text_ok_one_rule) {
+  ck_assert_int_eq(base58_text_ok("11111111111111111111111111111111", 32), 1);
+  ck_assert_int_eq(base58_text_ok("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", 32), 1);
+  ck_assert_int_eq(base58_text_ok("1111111111111111111111111111112", 32), 0); /* 31 chars */
+  char z44[45], z88[89], z43[44];
+  memset(z44, 'z', 44);
+  z44[44] = '\0';
+  memset(z88, 'z', 88);
+  z88[88] = '\0';
+  memset(z43, 'z', 43);
+  z43[43] = '\0';
+  /* alphabet and length fine, value too large: not a key */
+  ck_assert_int_eq(base58_text_ok(z44, 32), 0);
+  ck_assert_int_eq(base58_text_ok(z88, 64), 0);
+  ck_assert_int_eq(base58_text_ok(z43, 32), 1); /* 58^43 - 1 < 2^256 */
+  /* a real signature; and keys of the other size are refused */
+  uint8_t sig[64];
+  char s64[BASE58_ENCODED_64_SZ], s32[BASE58_ENCODED_32_SZ];
+  for (size_t i = 0; i < 64; i++) sig[i] = (uint8_t)(i * 37 + 11);
+  base58_encode_64(sig, s64);
+  base58_encode_32(sig, s32);
+  ck_assert_int_eq(base58_text_ok(s64, 64), 1);
+  ck_assert_int_eq(base58_text_ok(s64, 32), 0);
+  ck_assert_int_eq(base58_text_ok(s32, 32), 1);
+  ck_assert_int_eq(base58_text_ok(s32, 64), 0);
+  ck_assert_int_eq(base58_text_ok(s32, 33), 0);
+  /* characters outside the alphabet, empty, NULL */
+  char bad[BASE58_ENCODED_32_SZ];
+  static const char outside[] = "0OIl+/ \n";
+  for (size_t k = 0; k < sizeof outside - 1; k++) {
+    memcpy(bad, s32, sizeof bad);
+    bad[5] = outside[k];
+    ck_assert_msg(base58_text_ok(bad, 32) == 0, "char 0x%02x", (unsigned)outside[k]);
+  }
+  ck_assert_int_eq(base58_text_ok("", 32), 0);
+  ck_assert_int_eq(base58_text_ok(NULL, 32), 0);
+  (void)B58_ALPHA;
+}
+END_TEST
+
 static Suite *base58_suite(void) {
   Suite *s = suite_create("base58");
   TCase *tc = tcase_create("core");
@@ -311,6 +354,7 @@ static Suite *base58_suite(void) {
   tcase_add_test(tc, test_diff_roundtrip_64);
   tcase_add_test(tc, test_diff_decode_32);
   tcase_add_test(tc, test_diff_decode_64);
+  tcase_add_test(tc, test_text_ok_one_rule);
   suite_add_tcase(s, tc);
   return s;
 }

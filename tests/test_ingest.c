@@ -384,18 +384,116 @@ START_TEST(transaction_rows_and_touched) {
              "AND instruction_index = %s", idx);
     assert_q1p(f.conn, q, sig, jsonx_get_str(row, "transaction_type"));
   }
-  /* Collecting only: same keys, nothing written. */
-  ingest_touched_t t2 = {0};
-  ck_assert_int_eq(ingest_transaction_touched(f.ing, tx, NULL, &t2), (int)touched.count);
-  ck_assert_uint_eq(t2.count, touched.count);
-  for (size_t k = 0; k < t2.count; k++) ck_assert_str_eq(t2.keys[k], touched.keys[k]);
   ingest_stats_t st;
   ingest_get_stats(f.ing, &st);
   ck_assert_uint_eq(st.transactions, 1);
   ck_assert_uint_eq(st.rows, (uint64_t)want);
-  ingest_touched_free(&t2);
   ingest_touched_free(&touched);
   json_decref(tx);
+  fx_close(&f);
+}
+END_TEST
+
+/* A claim whose meta.postBalances shows its Position emptied (0 lamports
+ * after, > 0 before): the Position is marked closed at the transaction's
+ * slot in the same sink batch as the transaction's rows. */
+START_TEST(transaction_closes_emptied_accounts) {
+  fx_t f;
+  fx_open(&f);
+  const char *sig = special_sig(f.expected, "claim_winnings");
+  json_t *tx = recorded_tx(sig);
+  uint64_t slot = 0;
+  ck_assert_int_eq(jsonx_get_u64(tx, "slot", &slot), 0);
+  json_t *keys = json_object_get(json_object_get(json_object_get(tx, "transaction"), "message"),
+                                 "accountKeys");
+  json_t *pre = json_object_get(json_object_get(tx, "meta"), "preBalances");
+  json_t *post = json_object_get(json_object_get(tx, "meta"), "postBalances");
+  const char *closed = NULL;
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) {
+    const char *key = json_string_value(k);
+    size_t j;
+    const json_t *row;
+    json_array_foreach(json_object_get(f.expected, "positions_cache"), j, row)
+      if (strcmp(jsonx_get_str(row, "position_pubkey"), key) == 0) closed = key;
+    if (closed) {
+      ck_assert_int_gt(json_integer_value(json_array_get(pre, i)), 0);
+      json_array_set_new(post, i, json_integer(0));
+      break;
+    }
+  }
+  ck_assert_msg(closed != NULL, "the claim passes no Position");
+  /* the position as cached before the claim */
+  json_t *acc = rpc_account(f.accounts, closed);
+  ck_assert_int_eq(ingest_account_json(f.ing, closed, acc, slot - 1), INGEST_OK);
+  fx_flush(&f);
+  int n = ingest_transaction_json(f.ing, tx, NULL, NULL);
+  ck_assert_int_ge(n, 1);
+  /* nothing visible before the one flush, both after it */
+  assert_q1p(f.conn, "SELECT count(*)::text FROM transactions WHERE signature = $1", sig, "0");
+  assert_q1p(f.conn, "SELECT coalesce(closed_slot::text, 'open') FROM positions_cache WHERE "
+             "position_pubkey = $1", closed, "open");
+  fx_flush(&f);
+  char want[32];
+  snprintf(want, sizeof want, "%" PRIu64, slot);
+  assert_q1p(f.conn, "SELECT coalesce(closed_slot::text, 'open') FROM positions_cache WHERE "
+             "position_pubkey = $1", closed, want);
+  assert_q1p(f.conn, "SELECT (closed_at IS NOT NULL)::text FROM positions_cache WHERE "
+             "position_pubkey = $1", closed, "true");
+  snprintf(want, sizeof want, "%d", n);
+  assert_q1p(f.conn, "SELECT count(*)::text FROM transactions WHERE signature = $1", sig, want);
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts_closed, 1);
+  /* the unmodified transaction closes nothing */
+  json_t *plain = recorded_tx(sig);
+  ck_assert_int_ge(ingest_transaction_json(f.ing, plain, NULL, NULL), 1);
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.accounts_closed, 1);
+  json_decref(plain);
+  json_decref(acc);
+  json_decref(tx);
+  fx_close(&f);
+}
+END_TEST
+
+/* The vocabulary, the error codes, and input that never becomes an error:
+ * slots above 2^63 - 1 are slot-range dead letters, not sink failures. */
+START_TEST(vocabulary_and_hostile_slots) {
+  static const char *const names[INGEST_DL_COUNT] = {
+      "account", "instruction", "event", "transaction-parse", "transaction-missing",
+      "transaction-fetch", "ws-message", "ws-oversized", "slot-range", "record"};
+  for (int k = 0; k < INGEST_DL_COUNT; k++)
+    ck_assert_str_eq(ingest_dl_kind_name((ingest_dl_kind_t)k), names[k]);
+  ck_assert_str_eq(ingest_dl_kind_name(INGEST_DL_COUNT), "?");
+  ck_assert_str_ne(ingest_strerror(INGEST_ERR_SINK), ingest_strerror(INGEST_ERR_STOPPED));
+  ck_assert(ingest_slot_ok(INGEST_SLOT_MAX));
+  ck_assert(!ingest_slot_ok(INGEST_SLOT_MAX + 1));
+  fx_t f;
+  fx_open(&f);
+  const char *pk = account_of_table(f.expected, "markets_cache", "market_pubkey");
+  json_t *acc = rpc_account(f.accounts, pk);
+  const uint64_t huge = 9223372036854775808ull; /* 2^63 */
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, acc, huge), INGEST_OK);
+  ck_assert_int_eq(ingest_account_json(f.ing, pk, NULL, UINT64_MAX), INGEST_OK);
+  ck_assert_int_eq(ingest_account_closed(f.ing, pk, huge), INGEST_OK);
+  json_t *tx = recorded_tx(special_sig(f.expected, "multi_instruction"));
+  json_object_set_new(tx, "slot", json_string("18446744073709551615"));
+  ck_assert_int_eq(ingest_transaction_json(f.ing, tx, NULL, NULL), 0);
+  ck_assert_int_eq(ingest_dead_letter(f.ing, INGEST_DL_WS_MESSAGE, NULL, UINT64_MAX, "test",
+                                      (const uint8_t *)"x", 1), INGEST_OK);
+  fx_flush(&f);
+  tu_assert_query(f.conn, "SELECT count(*) FROM markets_cache", "0");
+  tu_assert_query(f.conn, "SELECT count(*) FROM transactions", "0");
+  tu_assert_query(f.conn, "SELECT count(*) FROM dead_letters WHERE kind = 'slot-range'", "4");
+  tu_assert_query(f.conn, "SELECT max(slot)::text FROM dead_letters", "9223372036854775807");
+  ingest_stats_t st;
+  ingest_get_stats(f.ing, &st);
+  ck_assert_uint_eq(st.dead_by_kind[INGEST_DL_SLOT_RANGE], 4);
+  ck_assert_uint_eq(st.dead_by_kind[INGEST_DL_WS_MESSAGE], 1);
+  json_decref(tx);
+  json_decref(acc);
   fx_close(&f);
 }
 END_TEST
@@ -422,7 +520,7 @@ START_TEST(transaction_unparseable_dead_letter) {
                            "signatures", "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
   ck_assert_int_eq(ingest_transaction_json(f.ing, junk, NULL, NULL), 0);
   fx_flush(&f);
-  tu_assert_query(f.conn, "SELECT kind || ' ' || slot FROM dead_letters", "transaction 4242");
+  tu_assert_query(f.conn, "SELECT kind || ' ' || slot FROM dead_letters", "transaction-parse 4242");
   tu_assert_query(f.conn, "SELECT key FROM dead_letters",
                   "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW");
   /* raw = the JSON text */
@@ -558,6 +656,8 @@ int main(void) {
     tcase_add_test(tc, account_spare_bytes_written_and_logged_once);
     tcase_add_test(tc, transaction_rows_and_touched);
     tcase_add_test(tc, transaction_failed_status);
+    tcase_add_test(tc, transaction_closes_emptied_accounts);
+    tcase_add_test(tc, vocabulary_and_hostile_slots);
     tcase_add_test(tc, transaction_unparseable_dead_letter);
     tcase_add_test(tc, transaction_bad_instruction_dead_letter);
     suite_add_tcase(s, tc);

@@ -383,6 +383,53 @@ START_TEST(test_int128_strings) {
 }
 END_TEST
 
+/* One u64 rule for JSON text (jsonx_u64_text), shared by the websocket
+ * client, the message classifier and jsonx_u64 on digit strings: JSON
+ * integers have no leading zeros, no sign, no fraction, no exponent. */
+START_TEST(test_u64_text_one_rule) {
+  static const struct {
+    const char *t;
+    uint64_t v;
+  } good[] = {{"0", 0}, {"1", 1}, {"10", 10}, {"9223372036854775808", 9223372036854775808ull},
+              {"18446744073709551615", UINT64_MAX}};
+  for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+    uint64_t u = 12345;
+    ck_assert_msg(jsonx_u64_text(good[k].t, strlen(good[k].t), &u) == 0, "%s", good[k].t);
+    ck_assert_msg(u == good[k].v, "%s", good[k].t);
+  }
+  static const char *const bad[] = {"",      "00",   "007",  "01",  "018446744073709551615",
+                                    "-0",    "-1",   "+1",   " 1",  "1 ",
+                                    "1.0",   "1e3",  "0x10", "1_0", "18446744073709551616",
+                                    "99999999999999999999", "100000000000000000000"};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    uint64_t u = 12345;
+    ck_assert_msg(jsonx_u64_text(bad[k], strlen(bad[k]), &u) == -1, "accepted '%s'", bad[k]);
+    ck_assert_msg(u == 12345, "clobbered on '%s'", bad[k]);
+  }
+  uint64_t u = 0;
+  ck_assert_int_eq(jsonx_u64_text(NULL, 1, &u), -1);
+  /* length counts, not NUL: "12" out of "123" */
+  ck_assert_int_eq(jsonx_u64_text("123", 2, &u), 0);
+  ck_assert(u == 12);
+
+  /* jsonx_u64 / jsonx_i64 on digit strings follow the same rule */
+  json_t *root = load("{\"z\":\"007\",\"nz\":\"-007\",\"ok\":\"700\",\"n\":\"-700\"}");
+  int64_t i = 0;
+  ck_assert_int_eq(jsonx_get_u64(root, "z", &u), -1);
+  ck_assert_int_eq(jsonx_get_i64(root, "z", &i), -1);
+  ck_assert_int_eq(jsonx_get_i64(root, "nz", &i), -1);
+  ck_assert_int_eq(jsonx_get_u64(root, "ok", &u), 0);
+  ck_assert(u == 700);
+  ck_assert_int_eq(jsonx_get_i64(root, "n", &i), 0);
+  ck_assert(i == -700);
+  json_decref(root);
+  /* and the parser agrees: a number literal with a leading zero is no JSON */
+  char err[160];
+  ck_assert_ptr_null(jsonx_loads("{\"slot\":007}", 13, err, sizeof err));
+  ck_assert_ptr_null(jsonx_loads("{\"slot\":018446744073709551615}", 30, err, sizeof err));
+}
+END_TEST
+
 static Suite *jsonx_suite(void) {
   Suite *s = suite_create("jsonx");
   TCase *tc = tcase_create("core");
@@ -400,6 +447,7 @@ static Suite *jsonx_suite(void) {
   tcase_add_test(tc, test_truncated_every_offset);
   tcase_add_test(tc, test_u64_i64_types);
   tcase_add_test(tc, test_int128_strings);
+  tcase_add_test(tc, test_u64_text_one_rule);
   suite_add_tcase(s, tc);
   return s;
 }

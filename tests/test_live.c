@@ -14,6 +14,7 @@
  * (tests/expect.h) after a clean stream, a socket drop, a stall,
  * duplicates and reordering, garbage (which must be in dead_letters), a
  * PostgreSQL restart, and SIGTERM followed by a restart. */
+#include <errno.h>
 #include <inttypes.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -25,7 +26,10 @@
 #include "expect.h"
 #include "live.h"
 #include "msgqueue.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "utf8.h"
+#include "wsmsg.h"
+#include "replay_store.h"
 #include "replay_child.h"
 #include "ws_client.h"
 
@@ -78,7 +82,7 @@ START_TEST(utf8_vectors) {
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     size_t bad = 999;
-    int ok = live_utf8_valid((const uint8_t *)v[i].bytes, v[i].len, &bad);
+    int ok = utf8_valid((const uint8_t *)v[i].bytes, v[i].len, &bad);
     ck_assert_msg(ok == v[i].ok, "vector %zu: got %d", i, ok);
     if (!ok) ck_assert_msg(bad == v[i].bad, "vector %zu: bad offset %zu", i, bad);
   }
@@ -87,20 +91,20 @@ END_TEST
 
 /* ---- unit: message classification ------------------------------------------------ */
 
-static live_msg_kind_t classify(const char *text, live_msg_t *m) {
-  return live_parse_message((const uint8_t *)text, strlen(text), 0, m);
+static wsmsg_kind_t classify(const char *text, wsmsg_t *m) {
+  return wsmsg_parse((const uint8_t *)text, strlen(text), 0, m);
 }
 
 START_TEST(parse_good_notifications) {
-  live_msg_t m;
+  wsmsg_t m;
   ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"slotNotification\",\"params\":{"
                             "\"result\":{\"parent\":75,\"root\":44,\"slot\":76},\"subscription\":0}}",
                             &m),
-                   LIVE_MSG_SLOT);
+                   WSMSG_SLOT);
   ck_assert_uint_eq(m.slot, 76);
   ck_assert(m.has_root);
   ck_assert_uint_eq(m.root, 44);
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   /* rentEpoch u64::MAX must not break the parse */
   ck_assert_int_eq(
@@ -110,31 +114,31 @@ START_TEST(parse_good_notifications) {
                "\"lamports\":1,\"owner\":\"" PROGRAM "\",\"rentEpoch\":18446744073709551615,"
                "\"space\":3}}},\"subscription\":1}}",
                &m),
-      LIVE_MSG_ACCOUNT);
+      WSMSG_ACCOUNT);
   ck_assert_uint_eq(m.slot, UINT64_MAX);
   ck_assert_str_eq(m.pubkey, PROGRAM);
   ck_assert(json_is_object(m.account));
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   ck_assert_int_eq(classify("{\"jsonrpc\":\"2.0\",\"method\":\"logsNotification\",\"params\":{"
                             "\"result\":{\"context\":{\"slot\":5},\"value\":{\"signature\":\"" SIG88
                             "\",\"err\":{\"InstructionError\":[0,{\"Custom\":6001}]},\"logs\":[]}},"
                             "\"subscription\":2}}",
                             &m),
-                   LIVE_MSG_LOGS);
+                   WSMSG_LOGS);
   ck_assert_uint_eq(m.slot, 5);
   ck_assert_str_eq(m.signature, SIG88);
   ck_assert(m.tx_failed);
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 
   /* a closed account arrives as account: null */
   ck_assert_int_eq(
       classify("{\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":"
                "9},\"value\":{\"pubkey\":\"" PROGRAM "\",\"account\":null}}}}",
                &m),
-      LIVE_MSG_ACCOUNT);
+      WSMSG_ACCOUNT);
   ck_assert(json_is_null(m.account));
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 }
 END_TEST
 
@@ -167,24 +171,24 @@ START_TEST(parse_garbage) {
        "bad root"},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-    live_msg_t m;
-    ck_assert_int_eq(classify(v[i].text, &m), LIVE_MSG_BAD);
+    wsmsg_t m;
+    ck_assert_int_eq(classify(v[i].text, &m), WSMSG_BAD);
     ck_assert_msg(strstr(m.reason, v[i].reason) != NULL, "vector %zu: reason '%s'", i, m.reason);
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
   }
-  live_msg_t m;
+  wsmsg_t m;
   const uint8_t nul[] = "{\"method\":\"slotNotification\"\0}";
-  ck_assert_int_eq(live_parse_message(nul, sizeof nul - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse(nul, sizeof nul - 1, 0, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "NUL byte at offset: 28");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
   const uint8_t bad[] = "{\"method\":\"\xC3\x28\"}";
-  ck_assert_int_eq(live_parse_message(bad, sizeof bad - 1, 0, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse(bad, sizeof bad - 1, 0, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "invalid UTF-8 at offset: 11");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
   const char *ok = "{\"method\":\"slotNotification\",\"params\":{\"result\":{\"slot\":1}}}";
-  ck_assert_int_eq(live_parse_message((const uint8_t *)ok, strlen(ok), 1, &m), LIVE_MSG_BAD);
+  ck_assert_int_eq(wsmsg_parse((const uint8_t *)ok, strlen(ok), 1, &m), WSMSG_BAD);
   ck_assert_str_eq(m.reason, "binary frame");
-  live_msg_clear(&m);
+  wsmsg_clear(&m);
 }
 END_TEST
 
@@ -207,10 +211,10 @@ START_TEST(fast_path_matches_full_parser) {
                      "\"subscription\":%zu}}",
                      (int)note->params_inner_len, note->params_inner, i);
     ck_assert(k > 0 && (size_t)k < cap);
-    live_fast_account_t fa;
-    ck_assert_msg(live_fast_account((const uint8_t *)msg, (size_t)k, &fa) == 1, "note %zu", i);
-    live_msg_t m;
-    ck_assert_int_eq(live_parse_message((const uint8_t *)msg, (size_t)k, 0, &m), LIVE_MSG_ACCOUNT);
+    wsmsg_fast_account_t fa;
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)msg, (size_t)k, &fa) == 1, "note %zu", i);
+    wsmsg_t m;
+    ck_assert_int_eq(wsmsg_parse((const uint8_t *)msg, (size_t)k, 0, &m), WSMSG_ACCOUNT);
     ck_assert_uint_eq(fa.slot, m.slot);
     ck_assert_str_eq(fa.pubkey, m.pubkey);
     ck_assert_str_eq(fa.owner, jsonx_get_str(m.account, "owner"));
@@ -221,7 +225,7 @@ START_TEST(fast_path_matches_full_parser) {
     ck_assert_ptr_nonnull(b64);
     ck_assert_uint_eq(fa.b64_len, strlen(b64));
     ck_assert(memcmp(fa.b64, b64, fa.b64_len) == 0);
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
     free(msg);
     checked++;
   }
@@ -243,13 +247,13 @@ END_TEST
   "\"base64\"],\"lamports\":7,\"owner\":\"" PROGRAM "\"}}},\"subscription\":1}}"
 
 START_TEST(fast_path_requires_valid_json) {
-  live_fast_account_t fa;
+  wsmsg_fast_account_t fa;
   static const char *const good[] = {
       FAST_WITH("\"x\":[1,-2.5e+3,0.25,true,false,null,{},[],\"\\u00e9\\n\"]"),
       FAST_WITH("\"y\" : { \"z\" : [ ] }"),
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)good[i], strlen(good[i]), &fa) == 1,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)good[i], strlen(good[i]), &fa) == 1,
                   "valid %zu refused", i);
   static const char *const bad[] = {
       FAST_WITH("\"x\":[1,]"),        FAST_WITH("\"x\":{,}"),      FAST_WITH("\"x\":01"),
@@ -259,14 +263,14 @@ START_TEST(fast_path_requires_valid_json) {
       FAST_WITH("\"x\":1 2"),         FAST_WITH("\"x\":.5"),       FAST_WITH("\"x\":NaN"),
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)bad[i], strlen(bad[i]), &fa) == 0,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)bad[i], strlen(bad[i]), &fa) == 0,
                   "invalid %zu accepted: %s", i, bad[i]);
 }
 END_TEST
 
 START_TEST(fast_path_declines_odd_shapes) {
-  live_fast_account_t fa;
-  ck_assert_int_eq(live_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
+  wsmsg_fast_account_t fa;
+  ck_assert_int_eq(wsmsg_fast_account((const uint8_t *)FAST_OK, strlen(FAST_OK), &fa), 1);
   ck_assert_uint_eq(fa.slot, 5);
   ck_assert_uint_eq(fa.lamports, 7);
   ck_assert_uint_eq(fa.b64_len, 4);
@@ -305,7 +309,7 @@ START_TEST(fast_path_declines_odd_shapes) {
       "",
   };
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
-    ck_assert_msg(live_fast_account((const uint8_t *)odd[i], strlen(odd[i]), &fa) == 0,
+    ck_assert_msg(wsmsg_fast_account((const uint8_t *)odd[i], strlen(odd[i]), &fa) == 0,
                   "odd shape %zu accepted", i);
 }
 END_TEST
@@ -437,11 +441,11 @@ START_TEST(ws_backpressure_keeps_everything) {
   uint64_t last_slot = 0;
   while (got < want && (it = msgqueue_pop(q, 5000)) != NULL) {
     ck_assert_int_eq(it->kind, WS_ITEM_MESSAGE);
-    live_msg_t m;
-    ck_assert_int_ne(live_parse_message(it->data, it->len, 0, &m), LIVE_MSG_BAD);
+    wsmsg_t m;
+    ck_assert_int_ne(wsmsg_parse(it->data, it->len, 0, &m), WSMSG_BAD);
     ck_assert_uint_ge(m.slot, last_slot); /* the fixture is in slot order */
     last_slot = m.slot;
-    live_msg_clear(&m);
+    wsmsg_clear(&m);
     msgqueue_item_free(it);
     got++;
   }
@@ -517,9 +521,9 @@ static int tls_srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
   tls_srv_t *t = lws_context_user(lws_get_context(wsi));
   if (!t) return 0;
   if (reason == LWS_CALLBACK_RECEIVE) {
-    replay_span_t id;
+    jsonraw_span_t id;
     long v = 0;
-    if (replay_raw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
+    if (jsonraw_member(in, len, "id", &id) == 1) v = strtol(id.ptr, NULL, 10);
     if (t->pending < 8) t->ids[t->pending++] = v;
     lws_callback_on_writable(wsi);
   } else if (reason == LWS_CALLBACK_SERVER_WRITEABLE && t->pending > 0) {
@@ -844,7 +848,10 @@ START_TEST(e2e_garbage_to_dead_letters) {
   char want[32];
   snprintf(want, sizeof want, "%lld", sent);
   tu_assert_query(c, "SELECT coalesce(sum(attempts), 0) FROM dead_letters", want);
-  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'ws-message'", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind NOT IN ('ws-message', "
+                  "'ws-oversized')", "0");
+  tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE kind = 'ws-oversized' AND "
+                  "reason LIKE 'oversized message%'", "t");
   tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE raw IS NULL OR length(raw) = 0", "0");
   tu_assert_query(c, "SELECT count(*) > 0 FROM dead_letters WHERE reason LIKE 'malformed JSON%'",
                   "t");
@@ -948,6 +955,386 @@ START_TEST(e2e_sigterm_then_restart) {
 }
 END_TEST
 
+/* ---- hostile slots ------------------------------------------------------------------ */
+
+/* line with its first `"slot":N` (after `after` when given) set to slot. */
+static char *with_slot(const char *line, const char *after, const char *slot) {
+  const char *from = after ? strstr(line, after) : line;
+  ck_assert_ptr_nonnull(from);
+  const char *p = strstr(from, "\"slot\":");
+  ck_assert_ptr_nonnull(p);
+  p += 7;
+  const char *q = p;
+  while (*q >= '0' && *q <= '9') q++;
+  size_t n = strlen(line) + strlen(slot) + 1;
+  char *out = malloc(n);
+  ck_assert_ptr_nonnull(out);
+  snprintf(out, n, "%.*s%s%s", (int)(p - line), line, slot, q);
+  return out;
+}
+
+/* A scenario directory: fixtures/chain with, in the middle of its
+ * websocket stream, messages whose slots are out of range: 2^64 - 1 and
+ * 2^63 + 5 (not storable), and one a billion slots beyond the chain's tip
+ * (storable, absurd), on each notification kind. */
+static char *hostile_dir(void) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/hostile", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"rpc.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  char absurd[32];
+  snprintf(absurd, sizeof absurd, "%" PRIu64,
+           (uint64_t)(ex_meta_u64(g_exp, "tip_slot") + 1000000000u));
+  /* a logsNotification and a slotNotification of the stream, hostile */
+  char *ws2 = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  char *logs = strstr(ws2, "\"logsNotification\"");
+  char *slotn = strstr(ws2, "\"slotNotification\"");
+  ck_assert(logs && slotn);
+  while (logs > ws2 && logs[-1] != '\n') logs--;
+  while (slotn > ws2 && slotn[-1] != '\n') slotn--;
+  *strchr(logs, '\n') = '\0';
+  *strchr(slotn, '\n') = '\0';
+  char *c = with_slot(logs, "\"context\"", "9223372036854775813");
+  char *d = with_slot(slotn, "\"result\"", absurd);
+  ck_assert(strncmp(c, "{\"at_ms\":", 9) == 0 && strncmp(d, "{\"at_ms\":", 9) == 0);
+  char *ws = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  size_t cap = strlen(ws) + 100000, len = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  int n = 0, done = 0;
+  for (char *line = strtok(ws, "\n"); line; line = strtok(NULL, "\n"), n++) {
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+    if (done || n < 300) continue;
+    if (!strstr(line, "\"programNotification\"")) continue;
+    /* after a programNotification in mid-stream: the hostile messages, at its time */
+    char *a = with_slot(line, "\"context\"", "18446744073709551615");
+    char *b = with_slot(line, "\"context\"", absurd);
+    int at = (int)(strchr(line, ',') - line);
+    len += (size_t)snprintf(out + len, cap - len, "%s\n%s\n%.*s%s\n%.*s%s\n", a, b, at, line,
+                            strchr(c, ','), at, line, strchr(d, ','));
+    free(a);
+    free(b);
+    done = 1;
+  }
+  ck_assert(done);
+  free(c);
+  free(d);
+  free(ws2);
+  rc_write_file(dir, "ws.jsonl", out);
+  free(out);
+  free(ws);
+  return dir;
+}
+
+/* Slots out of range on the websocket are dead letters (slot-range) and
+ * nothing else: the daemon carries on (no failed write, no exit), the tip
+ * and the checkpoint never pass the tip the RPC node confirms, and the
+ * tables end equal to expected.json. */
+START_TEST(e2e_hostile_slots) {
+  char *dir = hostile_dir();
+  rc_child_t rs;
+  PGconn *c;
+  /* no heartbeat: this replay server would continue it from the highest
+   * slotNotification, the absurd one */
+  static const char *const rx[] = {"--speed", "40", NULL};
+  char *uri = rc_start_with_db(&rs, dir, rx, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
+  char *log = run_live_ok(uri, rs.port, "hostile", extra);
+  assert_tables(c, NULL);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'slot-range'", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "4");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE raw IS NULL OR length(raw) = 0", "0");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%above the highest "
+                  "storable slot%'", "2");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%beyond the tip the "
+                  "RPC node confirms%'", "2");
+  uint64_t cp = checkpoint_of(c, "live");
+  ck_assert_uint_le(cp, ex_meta_u64(g_exp, "tip_slot"));
+  ck_assert_uint_ge(cp, ex_meta_u64(g_exp, "tip_slot") - LIVE_CHECKPOINT_MARGIN);
+  ck_assert_ptr_nonnull(strstr(log, "reason=idle"));
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
+/* ---- closed accounts -------------------------------------------------------------------- */
+
+/* fixtures/chain with the first claim_winnings transaction (getTransaction,
+ * json encoding) showing its Position emptied: postBalances 0 (what a
+ * claim that closes the Position returns). The closed pubkey and the
+ * transaction's slot go to *closed / *slot. */
+static char *closing_claim_dir(char *closed, size_t closedsz, uint64_t *slot) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/closing", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"ws.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  const char *sig = json_string_value(json_array_get(
+      json_object_get(json_object_get(ex_meta(g_exp), "special_signatures"), "claim_winnings"),
+      0));
+  ck_assert_ptr_nonnull(sig);
+  char *rpc = tu_read_file(CHAIN "/rpc.jsonl", NULL);
+  size_t cap = strlen(rpc) + 4096, len = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  int edited = 0;
+  for (char *line = strtok(rpc, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, "\"getTransaction\"") || !strstr(line, sig) ||
+        !strstr(line, "\"encoding\":\"json\"")) {
+      len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+      continue;
+    }
+    json_error_t je;
+    json_t *rec = json_loads(line, 0, &je);
+    ck_assert_msg(rec != NULL, "%s", je.text);
+    json_t *res = json_object_get(json_object_get(rec, "response"), "result");
+    json_t *keys = json_object_get(
+        json_object_get(json_object_get(res, "transaction"), "message"), "accountKeys");
+    json_t *post = json_object_get(json_object_get(res, "meta"), "postBalances");
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+      size_t j;
+      const json_t *row;
+      int pos = 0;
+      json_array_foreach(json_object_get(g_exp, "positions_cache"), j, row)
+        if (strcmp(jsonx_get_str(row, "position_pubkey"), json_string_value(k)) == 0) pos = 1;
+      if (!pos) continue;
+      snprintf(closed, closedsz, "%s", json_string_value(k));
+      json_array_set_new(post, i, json_integer(0));
+      break;
+    }
+    ck_assert_int_eq(jsonx_get_u64(res, "slot", slot), 0);
+    char *text = json_dumps(rec, JSON_COMPACT);
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", text);
+    free(text);
+    json_decref(rec);
+    edited++;
+  }
+  ck_assert_int_eq(edited, 1);
+  ck_assert(closed[0]);
+  rc_write_file(dir, "rpc.jsonl", out);
+  free(out);
+  free(rpc);
+  return dir;
+}
+
+/* programSubscribe says nothing when an account is closed; the closing
+ * transaction does (postBalances 0). Live marks the Position closed at
+ * that transaction's slot, in the commit of its rows, long before any
+ * reconciliation (off here). */
+START_TEST(e2e_closed_by_transaction) {
+  char closed[64] = "";
+  uint64_t slot = 0;
+  char *dir = closing_claim_dir(closed, sizeof closed, &slot);
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, dir, REPLAY_FAST, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", "--reconcile-interval", "0", NULL};
+  char *log = run_live_ok(uri, rs.port, "closing", extra);
+  char want[32], sql[300];
+  snprintf(want, sizeof want, "%" PRIu64, slot);
+  snprintf(sql, sizeof sql, "SELECT coalesce(closed_slot::text, 'open') FROM positions_cache "
+           "WHERE position_pubkey = '%s'", closed);
+  tu_assert_query(c, sql, want);
+  snprintf(sql, sizeof sql, "SELECT (closed_at IS NOT NULL)::text FROM positions_cache WHERE "
+           "position_pubkey = '%s'", closed);
+  tu_assert_query(c, sql, "true");
+  tu_assert_query(c, "SELECT count(*) FROM positions_cache WHERE closed_slot IS NOT NULL", "1");
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "0");
+  ck_assert_ptr_null(strstr(log, "reconcile closed"));
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
+/* A transaction the node never returns (getTransaction answers an error):
+ * one dead letter of kind transaction-missing, as backfill records it
+ * (test_backfill.c, unanswerable_transaction_dead_letter); the rest lands. */
+START_TEST(e2e_missing_transaction_dead_letter) {
+  char *dir = malloc(300);
+  ck_assert_ptr_nonnull(dir);
+  snprintf(dir, 300, "%s/missing", g_tmp);
+  ck_assert_int_eq(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+  static const char *const copy[] = {"ws.jsonl", "accounts.json", "expected.json"};
+  for (int i = 0; i < 3; i++) {
+    char path[300];
+    snprintf(path, sizeof path, CHAIN "/%s", copy[i]);
+    char *t = tu_read_file(path, NULL);
+    rc_write_file(dir, copy[i], t);
+    free(t);
+  }
+  const char *victim = json_string_value(json_array_get(
+      json_object_get(json_object_get(ex_meta(g_exp), "special_signatures"), "failed_place_bet"),
+      0));
+  ck_assert_ptr_nonnull(victim);
+  char *rpc = tu_read_file(CHAIN "/rpc.jsonl", NULL);
+  size_t cap = strlen(rpc) + 16, len = 0;
+  char *out = malloc(cap);
+  int dropped = 0;
+  for (char *line = strtok(rpc, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strstr(line, "\"getTransaction\"") && strstr(line, victim)) {
+      dropped++;
+      continue;
+    }
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+  }
+  ck_assert_int_gt(dropped, 0);
+  rc_write_file(dir, "rpc.jsonl", out);
+  free(out);
+  free(rpc);
+  rc_child_t rs;
+  PGconn *c;
+  char *uri = rc_start_with_db(&rs, dir, REPLAY_FAST, "live", &c);
+  seed_checkpoint(c);
+  const char *extra[] = {"--exit-when-idle", "1500", NULL};
+  char *log = run_live_ok(uri, rs.port, "missing", extra);
+  tu_assert_query(c, "SELECT count(*) FROM dead_letters", "1");
+  char sql[300];
+  snprintf(sql, sizeof sql, "SELECT kind FROM dead_letters WHERE key = '%s' AND reason LIKE "
+           "'%%-32099%%'", victim);
+  tu_assert_query(c, sql, "transaction-missing");
+  long rows = 0;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(g_exp, "transactions"), i, row)
+    if (strcmp(jsonx_get_str(row, "signature"), victim) != 0) rows++;
+  char want[32];
+  snprintf(want, sizeof want, "%ld", rows);
+  tu_assert_query(c, "SELECT count(*) FROM transactions", want);
+  free(log);
+  rc_end_with_db(&rs, c, uri);
+  free(dir);
+}
+END_TEST
+
+/* ---- a flapping websocket ------------------------------------------------------------ */
+
+/* The chain's timeline: the slot of each notification of ws.jsonl by its
+ * at_ms (file order, non-decreasing). */
+typedef struct timeline {
+  long *at;
+  uint64_t *slot;
+  size_t n;
+} timeline_t;
+
+static void timeline_load(timeline_t *tl) {
+  char *ws = tu_read_file(CHAIN "/ws.jsonl", NULL);
+  size_t cap = 4096;
+  tl->at = malloc(cap * sizeof *tl->at);
+  tl->slot = malloc(cap * sizeof *tl->slot);
+  tl->n = 0;
+  for (char *line = strtok(ws, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *d = jsonx_loads(line, strlen(line), NULL, 0);
+    ck_assert_ptr_nonnull(d);
+    json_t *r = json_object_get(json_object_get(d, "params"), "result");
+    uint64_t slot = 0;
+    if (jsonx_get_u64(r, "slot", &slot) != 0)
+      ck_assert_int_eq(jsonx_get_u64(json_object_get(r, "context"), "slot", &slot), 0);
+    ck_assert(tl->n < cap);
+    tl->at[tl->n] = (long)json_integer_value(json_object_get(d, "at_ms"));
+    tl->slot[tl->n++] = slot;
+    json_decref(d);
+  }
+  free(ws);
+}
+
+/* The highest slot the chain had reached at ms since the stream began. */
+static uint64_t timeline_slot(const timeline_t *tl, long ms) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < tl->n && tl->at[i] <= ms; i++)
+    if (tl->slot[i] > s) s = tl->slot[i];
+  return s;
+}
+
+/* transactions rows of expected.json at slots <= slot */
+static long expected_rows_upto(uint64_t slot) {
+  long n = 0;
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(g_exp, "transactions"), i, row) {
+    uint64_t s = 0;
+    ck_assert_int_eq(jsonx_get_u64(row, "slot", &s), 0);
+    if (s <= slot) n++;
+  }
+  return n;
+}
+
+/* The node drops the socket every 40 notifications (about 2 s at real
+ * speed) for the whole stream (48 s), so the reconnect backoff climbs to
+ * its 30 s cap while the RPC node answers fine. Sampled every half second,
+ * the tables never lag the chain by more than FLAP_LAG_MS: every
+ * transaction of a slot the chain reached FLAP_LAG_MS earlier is there.
+ * They end equal to expected.json. */
+#define FLAP_LAG_MS 6000
+START_TEST(e2e_flapping_socket_keeps_tables_fresh) {
+  timeline_t tl;
+  timeline_load(&tl);
+  rc_child_t rs;
+  const char *rx[] = {"--speed", "1", "--ws-drop-after", "40", "--ws-slot-heartbeat-ms", "400",
+                      NULL};
+  PGconn *c;
+  char *uri = start_e2e(&rs, rx, true, &c);
+  char *lp = log_path("flapping");
+  long t0 = tu_now_ms();
+  pid_t pid = spawn_live(uri, rs.port, lp, NULL);
+  long stream_ms = tl.at[tl.n - 1], worst = 0, samples = 0;
+  uint64_t worst_slot = 0;
+  while (tu_now_ms() - t0 < stream_ms + 3000) {
+    usleep(500 * 1000);
+    ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "live exited during the stream");
+    long t = tu_now_ms() - t0 - FLAP_LAG_MS;
+    if (t < 0) continue;
+    uint64_t slot = timeline_slot(&tl, t);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM transactions WHERE slot <= %" PRIu64, slot);
+    char *v = tu_query1(c, sql);
+    long have = strtol(v, NULL, 10), want = expected_rows_upto(slot);
+    free(v);
+    samples++;
+    if (want - have > worst) {
+      worst = want - have;
+      worst_slot = slot;
+    }
+  }
+  long long drops = rc_stat(&rs, "ws_drops");
+  kill(pid, SIGTERM);
+  int code = tu_wait_exit(pid, 10000, lp);
+  char *log = tu_read_file(lp, NULL);
+  ck_assert_msg(code == 0, "exit %d", code);
+  ck_assert_int_ge(drops, 5);
+  ck_assert_int_gt(samples, 60);
+  ck_assert_msg(worst == 0, "the tables lagged the chain by more than %d ms: %ld rows of slots "
+                "<= %" PRIu64 " missing", FLAP_LAG_MS, worst, worst_slot);
+  ck_assert_ptr_nonnull(strstr(log, "filling from the checkpoint over RPC"));
+  assert_tables_clean(c);
+  free(log);
+  free(lp);
+  free(tl.at);
+  free(tl.slot);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
 START_TEST(cli_usage) {
   static const char *const cases[][6] = {{"live", "--ping-interval", "31", NULL},
                                          {"live", "--ping-interval", "0", NULL},
@@ -1002,6 +1389,10 @@ int main(void) {
     tcase_add_test(e2e, e2e_garbage_to_dead_letters);
     tcase_add_test(e2e, e2e_postgres_restart);
     tcase_add_test(e2e, e2e_sigterm_then_restart);
+    tcase_add_test(e2e, e2e_hostile_slots);
+    tcase_add_test(e2e, e2e_closed_by_transaction);
+    tcase_add_test(e2e, e2e_missing_transaction_dead_letter);
+    tcase_add_test(e2e, e2e_flapping_socket_keeps_tables_fresh);
   }
   tcase_add_test(e2e, cli_usage);
   suite_add_tcase(s, e2e);

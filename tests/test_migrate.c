@@ -29,10 +29,10 @@ START_TEST(t_from_empty_and_rerun) {
   int applied = -1;
   size_t nfiles = count_schema_files();
   ck_assert_uint_ge(nfiles, 2);
-  ck_assert_int_eq(migrate_check(c, err, sizeof err), MIGRATE_ERR_PENDING);
-  ck_assert_int_eq(migrate_run(c, &applied, err, sizeof err), MIGRATE_OK);
+  ck_assert_int_eq(migrate_check(uri, err, sizeof err), MIGRATE_ERR_PENDING);
+  ck_assert_int_eq(migrate_run(uri, &applied, err, sizeof err), MIGRATE_OK);
   ck_assert_int_eq(applied, (int)nfiles);
-  ck_assert_int_eq(migrate_check(c, err, sizeof err), MIGRATE_OK);
+  ck_assert_int_eq(migrate_check(uri, err, sizeof err), MIGRATE_OK);
 
   /* Every core table exists. */
   const char *tables[] = {"users",           "markets_cache",    "market_analytics",
@@ -64,7 +64,7 @@ START_TEST(t_from_empty_and_rerun) {
 
   /* Re-running is a no-op. */
   applied = -1;
-  ck_assert_int_eq(migrate_run(c, &applied, err, sizeof err), MIGRATE_OK);
+  ck_assert_int_eq(migrate_run(uri, &applied, err, sizeof err), MIGRATE_OK);
   ck_assert_int_eq(applied, 0);
   char want[32];
   snprintf(want, sizeof want, "%zu", nfiles);
@@ -78,18 +78,18 @@ START_TEST(t_checksum_mismatch) {
   char *uri = tu_fresh_db("mig");
   PGconn *c = connect_uri(uri);
   char err[1024] = "";
-  ck_assert_int_eq(migrate_run(c, NULL, err, sizeof err), MIGRATE_OK);
+  ck_assert_int_eq(migrate_run(uri, NULL, err, sizeof err), MIGRATE_OK);
   PQclear(PQexec(c, "UPDATE schema_migrations SET checksum = repeat('0', 64) "
                     "WHERE version = '001'"));
   err[0] = '\0';
-  ck_assert_int_eq(migrate_run(c, NULL, err, sizeof err), MIGRATE_ERR_CHECKSUM);
+  ck_assert_int_eq(migrate_run(uri, NULL, err, sizeof err), MIGRATE_ERR_CHECKSUM);
   ck_assert_msg(strstr(err, "schema/001_core.sql") != NULL, "error names the file: %s", err);
-  ck_assert_int_eq(migrate_check(c, err, sizeof err), MIGRATE_ERR_CHECKSUM);
+  ck_assert_int_eq(migrate_check(uri, err, sizeof err), MIGRATE_ERR_CHECKSUM);
   /* status reports it too */
   char *buf = NULL;
   size_t blen = 0;
   FILE *mem = open_memstream(&buf, &blen);
-  ck_assert_int_eq(migrate_status(c, mem, err, sizeof err), MIGRATE_ERR_CHECKSUM);
+  ck_assert_int_eq(migrate_status(uri, mem, err, sizeof err), MIGRATE_ERR_CHECKSUM);
   fclose(mem);
   ck_assert_msg(strstr(buf, "CHECKSUM MISMATCH") != NULL, "%s", buf);
   free(buf);
@@ -115,12 +115,12 @@ START_TEST(t_unknown_version_and_pending) {
   sink_t *s = NULL;
   ck_assert_int_eq(sink_open(&o, &s, err, sizeof err), SINK_ERR_SCHEMA);
   ck_assert_msg(strstr(err, "migrate") != NULL, "hint to run migrate: %s", err);
-  ck_assert_int_eq(migrate_run(c, NULL, err, sizeof err), MIGRATE_OK);
+  ck_assert_int_eq(migrate_run(uri, NULL, err, sizeof err), MIGRATE_OK);
   ck_assert_int_eq(sink_open(&o, &s, err, sizeof err), SINK_OK);
   sink_close(s);
   PQclear(PQexec(c, "INSERT INTO schema_migrations (version, description, checksum) "
                     "VALUES ('999', 'future', repeat('a', 64))"));
-  ck_assert_int_eq(migrate_run(c, NULL, err, sizeof err), MIGRATE_ERR_UNKNOWN);
+  ck_assert_int_eq(migrate_run(uri, NULL, err, sizeof err), MIGRATE_ERR_UNKNOWN);
   ck_assert_msg(strstr(err, "999") != NULL, "%s", err);
   PQfinish(c);
   free(uri);
@@ -134,12 +134,27 @@ START_TEST(t_failed_migration_rolls_back) {
   PGconn *c = connect_uri(uri);
   PQclear(PQexec(c, "CREATE TABLE dead_letters (x int)"));
   char err[1024] = "";
-  ck_assert_int_eq(migrate_run(c, NULL, err, sizeof err), MIGRATE_ERR_DB);
+  ck_assert_int_eq(migrate_run(uri, NULL, err, sizeof err), MIGRATE_ERR_DB);
   ck_assert_msg(strstr(err, "001") != NULL, "%s", err);
   tu_assert_query(c, "SELECT count(*) FROM schema_migrations", "0");
   tu_assert_query(c, "SELECT to_regclass('markets_cache') IS NULL", "t");
   PQfinish(c);
   free(uri);
+}
+END_TEST
+
+START_TEST(t_connect_failure_is_a_code) {
+  /* No server on port 1: a negative code, the password redacted. */
+  char err[1024] = "";
+  int applied = 7;
+  const char *bad = "postgresql://indexer:hunter2@127.0.0.1:1/crypto_bet?connect_timeout=2";
+  ck_assert_int_eq(migrate_run(bad, &applied, err, sizeof err), MIGRATE_ERR_CONNECT);
+  ck_assert_int_eq(applied, 0);
+  ck_assert_msg(strstr(err, "cannot connect") != NULL, "%s", err);
+  ck_assert_msg(strstr(err, "hunter2") == NULL, "password leaked: %s", err);
+  ck_assert_int_eq(migrate_check(bad, err, sizeof err), MIGRATE_ERR_CONNECT);
+  ck_assert_int_eq(migrate_status(bad, stdout, err, sizeof err), MIGRATE_ERR_CONNECT);
+  ck_assert_str_eq(migrate_strerror(MIGRATE_ERR_CONNECT), "cannot connect to the database");
 }
 END_TEST
 
@@ -186,6 +201,7 @@ int main(void) {
     tcase_add_test(tc, t_unknown_version_and_pending);
     tcase_add_test(tc, t_failed_migration_rolls_back);
     tcase_add_test(tc, t_cli);
+    tcase_add_test(tc, t_connect_failure_is_a_code);
   }
   suite_add_tcase(s, tc);
   return tu_run_suite(s);

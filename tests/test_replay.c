@@ -9,7 +9,9 @@
 #include "base58.h"
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "recorder.h"
+#include "replay_store.h"
 #include "replay_child.h"
 #include "rpc.h"
 #include "testutil.h"
@@ -568,31 +570,31 @@ END_TEST
 
 START_TEST(test_raw_scanner) {
   const char *t = " { \"a\\\"}\" : [1, {\"x\":\"}]\"}], \"b\":-12 ,\"c\":\"s\\\\\",\"d\":{} } ";
-  replay_span_t v;
-  ck_assert_int_eq(replay_raw_member(t, strlen(t), "b", &v), 1);
+  jsonraw_span_t v;
+  ck_assert_int_eq(jsonraw_member(t, strlen(t), "b", &v), 1);
   ck_assert_uint_eq(v.len, 3);
   ck_assert(memcmp(v.ptr, "-12", 3) == 0);
-  ck_assert_int_eq(replay_raw_member(t, strlen(t), "a\\\"}", &v), 1);
+  ck_assert_int_eq(jsonraw_member(t, strlen(t), "a\\\"}", &v), 1);
   ck_assert_uint_eq(v.len, strlen("[1, {\"x\":\"}]\"}]"));
-  ck_assert_int_eq(replay_raw_member(t, strlen(t), "c", &v), 1);
+  ck_assert_int_eq(jsonraw_member(t, strlen(t), "c", &v), 1);
   ck_assert(v.len == 5 && memcmp(v.ptr, "\"s\\\\\"", 5) == 0);
-  ck_assert_int_eq(replay_raw_member(t, strlen(t), "d", &v), 1);
+  ck_assert_int_eq(jsonraw_member(t, strlen(t), "d", &v), 1);
   ck_assert(v.len == 2);
-  ck_assert_int_eq(replay_raw_member(t, strlen(t), "zz", &v), 0);
+  ck_assert_int_eq(jsonraw_member(t, strlen(t), "zz", &v), 0);
   char out[128];
-  size_t n = replay_raw_minify(t, strlen(t), out);
+  size_t n = jsonraw_minify(t, strlen(t), out);
   out[n] = '\0';
   ck_assert_str_eq(out, "{\"a\\\"}\":[1,{\"x\":\"}]\"}],\"b\":-12,\"c\":\"s\\\\\",\"d\":{}}");
   const char *bad[] = {"{\"a\":", "{\"a\" 1}", "{\"a\":\"unterminated}", "[1,,2]", "{\"a\":1,}x", "7"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    int r = replay_raw_member(bad[i], strlen(bad[i]), "zz", &v);
+    int r = jsonraw_member(bad[i], strlen(bad[i]), "zz", &v);
     ck_assert_msg(r == -1, "bad[%zu] gave %d", i, r);
   }
-  replay_raw_iter_t it;
+  jsonraw_iter_t it;
   const char *arr = "[ \"x\" , 18446744073709551615 ,{\"k\":[]} ]";
-  ck_assert_int_eq(replay_raw_iter_init(&it, arr, strlen(arr)), 0);
+  ck_assert_int_eq(jsonraw_iter_init(&it, arr, strlen(arr)), 0);
   int k = 0;
-  while (replay_raw_iter_next(&it, NULL, &v) == 1) k++;
+  while (jsonraw_iter_next(&it, NULL, &v) == 1) k++;
   ck_assert_int_eq(k, 3);
   ck_assert(v.len == 8 && memcmp(v.ptr, "{\"k\":[]}", 8) == 0);
 }
@@ -612,7 +614,7 @@ START_TEST(test_store) {
   ck_assert_msg(s != NULL, "%s", err);
   ck_assert_uint_eq(replay_store_rpc_count(s), 3);
   json_t *p = json_pack("[{s[bn]si}]", "b", 1, "a", 1);
-  replay_span_t in;
+  jsonraw_span_t in;
   ck_assert_int_eq(replay_store_lookup(s, "m", p, &in), 1);
   ck_assert(in.len == 10 && memcmp(in.ptr, "\"result\":1", 10) == 0);
   ck_assert_int_eq(replay_store_lookup(s, "m", p, &in), 1);
@@ -653,26 +655,26 @@ END_TEST
 START_TEST(test_recorder_ws_roundtrip) {
   char *dir = rc_tmpdir();
   char err[256];
-  replay_recorder_t *r = replay_recorder_open(dir, err, sizeof err);
+  recorder_t *r = recorder_open(dir, err, sizeof err);
   ck_assert_msg(r != NULL, "%s", err);
   const char *raw =
       "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":9},"
       "\"value\":{\"pubkey\":\"P\",\"account\":{\"data\":[\"AA==\",\"base64\"],\"executable\":false,\"lamports\":1,"
       "\"owner\":\"kneoK1rfAZy7e56axK367Vp6ddVpFLoE8oK24KNNeoe\",\"rentEpoch\":18446744073709551615,\"space\":1}}},"
       "\"subscription\":4242}}";
-  ck_assert_int_eq(replay_recorder_ws_raw(r, 0, raw, strlen(raw)), 0);
-  ck_assert_int_eq(replay_recorder_ws_raw(r, 5, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":1}", 35), 1);
+  ck_assert_int_eq(recorder_ws_raw(r, 0, raw, strlen(raw)), 0);
+  ck_assert_int_eq(recorder_ws_raw(r, 5, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":1}", 35), 1);
   json_t *params = json_pack("{s{sIsIsI}si}", "result", "parent", (json_int_t)9, "root", (json_int_t)1,
                              "slot", (json_int_t)10, "subscription", 3);
-  ck_assert_int_eq(replay_recorder_ws(r, 20, "slotNotification", params), 0);
-  replay_recorder_close(r);
-  ck_assert_int_eq(replay_record_ws(dir, 30, "slotNotification", params), 0);
+  ck_assert_int_eq(recorder_ws(r, 20, "slotNotification", params), 0);
+  recorder_close(r);
+  ck_assert_int_eq(recorder_record_ws(dir, 30, "slotNotification", params), 0);
   json_decref(params);
   /* negative at_ms: now relative to the first record */
-  r = replay_recorder_open(dir, err, sizeof err);
-  replay_recorder_ws_start(r);
-  ck_assert_int_eq(replay_recorder_ws_raw(r, -1, raw, strlen(raw)), 0);
-  replay_recorder_close(r);
+  r = recorder_open(dir, err, sizeof err);
+  recorder_ws_start(r);
+  ck_assert_int_eq(recorder_ws_raw(r, -1, raw, strlen(raw)), 0);
+  recorder_close(r);
 
   char path[600];
   snprintf(path, sizeof path, "%s/ws.jsonl", dir);
@@ -707,7 +709,7 @@ START_TEST(test_recorder_ws_roundtrip) {
   wsc_close(&w);
   ck_assert_int_eq(rc_stop(&srv), 0);
 
-  ck_assert_ptr_null(replay_recorder_open("/nonexistent-dir/x/y", err, sizeof err));
+  ck_assert_ptr_null(recorder_open("/nonexistent-dir/x/y", err, sizeof err));
   rc_rmdir(dir);
 }
 END_TEST
@@ -812,7 +814,7 @@ static void call_err(rpc_client_t *c, const char *method, json_t *params, long c
   json_t *res = NULL;
   rpc_error_t e;
   memset(&e, 0, sizeof e);
-  ck_assert_int_eq(rpc_call(c, method, params, &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, method, params, &res, &e), RPC_ERR_RPC);
   ck_assert_int_eq(e.kind, RPC_ERR_RPC);
   ck_assert_int_eq(e.rpc_code, code);
   ck_assert_msg(strstr(e.message, text) != NULL, "%s: message '%s'", method, e.message);
@@ -1207,10 +1209,10 @@ START_TEST(test_synth_equals_recordings) {
       json_decref(d);
       continue;
     }
-    replay_span_t resp;
-    ck_assert_int_eq(replay_raw_member(line, (size_t)n, "response", &resp), 1);
+    jsonraw_span_t resp;
+    ck_assert_int_eq(jsonraw_member(line, (size_t)n, "response", &resp), 1);
     char *min = malloc(resp.len + 1);
-    size_t ml = replay_raw_minify(resp.ptr, resp.len, min);
+    size_t ml = jsonraw_minify(resp.ptr, resp.len, min);
     char *text = NULL;
     size_t tl = 0;
     ck_assert_int_eq(replay_store_synth(s, m, json_object_get(req, "params"), &text, &tl), 1);

@@ -9,7 +9,6 @@
 
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
 #include "replay_child.h"
 #include "rpc.h"
 #include "testutil.h"
@@ -89,7 +88,7 @@ START_TEST(test_u64_exact) {
   rpc_stats_t st;
   rpc_get_stats(c, &st);
   ck_assert_uint_eq(st.retries, 1);
-  ck_assert_uint_eq(st.attempt_failures[RPC_ERR_RPC], 1);
+  ck_assert_uint_eq(st.attempt_failures[RPC_ERR_INDEX(RPC_ERR_RPC)], 1);
   rpc_client_free(c);
   ck_assert_int_eq(rc_stop(&srv), 0);
 }
@@ -261,7 +260,7 @@ START_TEST(test_500_retried) {
   const char *always[] = {"--fail-500-every", "1", NULL};
   rc_start(&srv, BASIC, always);
   c = client_for(srv.url, tweak_2_retries);
-  ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), RPC_ERR_HTTP);
   ck_assert_ptr_null(res);
   ck_assert_int_eq(e.kind, RPC_ERR_HTTP);
   ck_assert_int_eq(e.http_status, 500);
@@ -282,22 +281,22 @@ START_TEST(test_never_errors) {
                             json_pack("[s{sssi}]", "notasignature", "encoding", "json",
                                       "maxSupportedTransactionVersion", 0),
                             &res, &e),
-                   -1);
+                   RPC_ERR_RPC);
   ck_assert_int_eq(e.kind, RPC_ERR_RPC);
   ck_assert_int_eq(e.rpc_code, -32602);
   ck_assert_msg(strstr(e.message, "Invalid param") != NULL, "%s", e.message);
   json_t *cfg = json_pack("{sssisssb}", "encoding", "json", "maxSupportedTransactionVersion", 0,
                           "transactionDetails", "none", "rewards", 0);
-  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[IO]", (json_int_t)312345000, cfg), &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[IO]", (json_int_t)312345000, cfg), &res, &e), RPC_ERR_RPC);
   ck_assert_int_eq(e.kind, RPC_ERR_RPC);
   ck_assert_int_eq(e.rpc_code, -32009);
-  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[IO]", (json_int_t)312345001, cfg), &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[IO]", (json_int_t)312345001, cfg), &res, &e), RPC_ERR_RPC);
   ck_assert_int_eq(e.rpc_code, -32007);
   json_decref(cfg);
   rpc_stats_t st;
   rpc_get_stats(c, &st);
   ck_assert_uint_eq(st.retries, 0);
-  ck_assert_uint_eq(st.errors[RPC_ERR_RPC], 3);
+  ck_assert_uint_eq(st.errors[RPC_ERR_INDEX(RPC_ERR_RPC)], 3);
   rpc_client_free(c);
   ck_assert_int_eq(rc_stat(&srv, "rpc_posts"), 3);
   ck_assert_int_eq(rc_stop(&srv), 0);
@@ -334,7 +333,7 @@ START_TEST(test_too_large) {
   rpc_client_t *c = client_for(srv.url, tweak_small);
   json_t *res;
   rpc_error_t e;
-  ck_assert_int_eq(rpc_call(c, "getAccountInfo", account_params(), &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getAccountInfo", account_params(), &res, &e), RPC_ERR_TOO_LARGE);
   ck_assert_int_eq(e.kind, RPC_ERR_TOO_LARGE);
   ck_assert_msg(strstr(e.message, "max_response_bytes=100") != NULL, "%s", e.message);
   /* small responses still pass */
@@ -358,7 +357,7 @@ START_TEST(test_too_large) {
   json_decref(res);
   rpc_client_free(c);
   c = client_for(srv.url, tweak_64k);
-  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[i]", 147078735), &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getBlock", json_pack("[i]", 147078735), &res, &e), RPC_ERR_TOO_LARGE);
   ck_assert_int_eq(e.kind, RPC_ERR_TOO_LARGE);
   rpc_get_stats(c, &st);
   ck_assert_uint_le(st.bytes_received, 65536);
@@ -375,7 +374,7 @@ START_TEST(test_not_json) {
   rpc_client_t *c = client_for(srv.url, NULL);
   json_t *res;
   rpc_error_t e;
-  ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), -1);
+  ck_assert_int_eq(rpc_call(c, "getSlot", NULL, &res, &e), RPC_ERR_PARSE);
   ck_assert_int_eq(e.kind, RPC_ERR_PARSE);
   ck_assert_msg(strstr(e.message, "not JSON") && strstr(e.message, "line 1"), "%s", e.message);
   rpc_client_free(c);
@@ -447,7 +446,7 @@ START_TEST(test_rotation_and_redaction) {
   char *log = capture_stderr(rotation_run, &r);
   ck_assert_msg(r.rc == 0, "%s", r.err.message);
   ck_assert_uint_eq(r.st.rotations, 1);
-  ck_assert_uint_eq(r.st.attempt_failures[RPC_ERR_TRANSPORT], 3); /* rotate_after default */
+  ck_assert_uint_eq(r.st.attempt_failures[RPC_ERR_INDEX(RPC_ERR_TRANSPORT)], 3); /* rotate_after default */
   ck_assert_msg(strstr(log, "switching endpoint") != NULL, "log: %s", log);
   ck_assert_msg(strstr(log, "api-key=***") != NULL, "log: %s", log);
   ck_assert_msg(strstr(log, "abc123") == NULL, "API key leaked: %s", log);
@@ -460,7 +459,7 @@ START_TEST(test_rotation_and_redaction) {
   memset(&r, 0, sizeof r);
   r.endpoints = eps;
   log = capture_stderr(rotation_run, &r);
-  ck_assert_int_eq(r.rc, -1);
+  ck_assert_int_eq(r.rc, RPC_ERR_TRANSPORT);
   ck_assert_int_eq(r.err.kind, RPC_ERR_TRANSPORT);
   ck_assert(strstr(r.err.message, "abc123") == NULL);
   ck_assert(strstr(log, "abc123") == NULL);
@@ -683,6 +682,7 @@ START_TEST(test_stop_flag_cancels) {
     ck_assert_int_eq(s[i].err.kind, RPC_ERR_CANCELLED);
   }
   ck_assert_uint_eq(rpc_in_flight(c), 0);
+  ck_assert_int_eq(rpc_submit(c, "", NULL, on_done, NULL), RPC_ERR_INVALID);
   /* calls still queued when the client is freed are cancelled too */
   g_stop = 0;
   slot_t late;
@@ -693,6 +693,15 @@ START_TEST(test_stop_flag_cancels) {
   ck_assert_int_eq(late.err.kind, RPC_ERR_CANCELLED);
   ck_assert_int_eq(rc_stop(&srv), 0);
   ck_assert_str_eq(rpc_error_kind_name(RPC_ERR_TOO_LARGE), "too_large");
+  /* codes are negative, each with a description */
+  for (int k = RPC_ERR_TRANSPORT; k >= RPC_ERR_INTERNAL; k--) {
+    ck_assert_int_lt(k, 0);
+    ck_assert_str_ne(rpc_strerror(k), "unknown error");
+    ck_assert_str_ne(rpc_error_kind_name(k), "unknown");
+  }
+  ck_assert_str_eq(rpc_strerror(RPC_OK), "ok");
+  ck_assert_str_eq(rpc_strerror(1), "unknown error");
+  ck_assert_str_eq(rpc_error_kind_name(1), "unknown");
 }
 END_TEST
 

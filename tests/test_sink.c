@@ -25,7 +25,7 @@ static char *fresh(PGconn **out) {
   char *uri = tu_fresh_db("sink");
   PGconn *c = connect_uri(uri);
   char err[512];
-  ck_assert_msg(migrate_run(c, NULL, err, sizeof err) == MIGRATE_OK, "%s", err);
+  ck_assert_msg(migrate_run(uri, NULL, err, sizeof err) == MIGRATE_OK, "%s", err);
   *out = c;
   return uri;
 }

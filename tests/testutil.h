@@ -70,7 +70,7 @@ static inline char *tu_fresh_migrated_db(const char *prefix, PGconn **conn_out) 
   ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
   PQclear(PQexec(c, "SET client_min_messages = warning"));
   char err[512];
-  ck_assert_msg(migrate_run(c, NULL, err, sizeof err) == 0, "migrate: %s", err);
+  ck_assert_msg(migrate_run(uri, NULL, err, sizeof err) == 0, "migrate: %s", err);
   *conn_out = c;
   return uri;
 }

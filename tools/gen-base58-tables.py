@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the radix tables for src/base58.c (pasted there verbatim).
+"""Generates the radix tables for src/codec/base58.c (pasted there verbatim).
 
 Encoding: a 32 (64) byte value is read as 8 (16) big-endian 32-bit limbs b[i]
 with weight 2^(32*(B-1-i)). enc_N[i][k] holds 2^(32*(B-1-i)) written in radix

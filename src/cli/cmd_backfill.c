@@ -2,7 +2,6 @@
  * commands. Both open the IDL, the sink and the RPC client the same way,
  * stop cleanly on SIGINT/SIGTERM (a second signal exits at once), and end
  * with a summary line. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "snapshot.h"
 #include "cmd_common.h"
 #include "commands.h"
 #include "config.h"
@@ -106,26 +106,9 @@ static void backfill_usage(FILE *out) {
         "chain's current state. Progress is checkpointed (stream backfill:<A>): a run that\n"
         "was stopped or killed resumes where it left off; re-running a complete range does\n"
         "nothing.\n"
-        "\n"
-        "  --from-slot A           first slot (required)\n"
-        "  --to-slot B             last slot (default: the chain tip, getSlot)\n"
-        "  --strategy S            signatures (default): getSignaturesForAddress + getTransaction;\n"
-        "                          blocks: getBlocks + getBlock of every slot\n"
-        "  --concurrency N         RPC calls in flight (default 128)\n"
-        "  --batch B               calls per HTTP request (JSON-RPC batch, default 4; 1 = none):\n"
-        "                          at most ceil(N/B) requests in flight\n"
-        "  --sig-page-limit N      getSignaturesForAddress page size, 1..1000 (default 1000)\n"
-        "  --no-refresh            do not read the touched accounts at the end\n"
-        "  --restart               ignore the checkpoint and redo the whole range\n"
-        "  --checkpoint-stream S   checkpoint stream name (default backfill:<A>)\n"
-        "  --record DIR            append every RPC request/response to DIR/rpc.jsonl\n"
-        "                          (fixture format, fixtures/README.md)\n"
-        "  --progress MODE         auto (default: bar on a terminal, else a log line every 5 s),\n"
-        "                          bar, log or none\n"
-        "  -h, --help              show this help\n"
         "\n",
         out);
-  config_print_help(out);
+  config_print_help(out, CONFIG_CMD_BACKFILL);
   fputs("\nExit codes: 0 range complete, 1 run failed or stopped before the end (progress is\n"
         "kept), 2 usage or configuration error.\n",
         out);
@@ -149,90 +132,31 @@ static void log_summary(const backfill_summary_t *s) {
   log_info("backfill", "summary slots=%" PRIu64 " signatures=%" PRIu64 " transactions=%" PRIu64
            " instructions=%" PRIu64 " accounts=%" PRIu64 " dead_letters=%" PRIu64
            " retries=%" PRIu64 " skipped_slots=%" PRIu64 " elapsed=%s rate=%" PRIu64
-           " tx/s last_slot=%" PRIu64 " complete=%s", s->slots, s->signatures, s->transactions,
-           s->instructions, s->accounts, s->dead_letters, s->retries, s->skipped_slots, el, tps,
-           s->last_slot, s->complete ? "yes" : "no");
+           " tx/s last_slot=%" PRIu64 " windows=%" PRIu64 " peak_window=%" PRIu64 " complete=%s",
+           s->slots, s->signatures, s->transactions, s->instructions, s->accounts,
+           s->dead_letters, s->retries, s->skipped_slots, el, tps, s->last_slot, s->windows,
+           s->peak_window, s->complete ? "yes" : "no");
 }
 
 int cmd_backfill(int argc, char **argv) {
-  enum {
-    OPT_FROM = 1, OPT_TO, OPT_STRATEGY, OPT_CONC, OPT_NO_REFRESH, OPT_RECORD, OPT_PAGE,
-    OPT_RESTART, OPT_STREAM, OPT_PROGRESS, OPT_BATCH
-  };
-  static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
-                                           {"from-slot", required_argument, 0, OPT_FROM},
-                                           {"to-slot", required_argument, 0, OPT_TO},
-                                           {"strategy", required_argument, 0, OPT_STRATEGY},
-                                           {"concurrency", required_argument, 0, OPT_CONC},
-                                           {"no-refresh", no_argument, 0, OPT_NO_REFRESH},
-                                           {"record", required_argument, 0, OPT_RECORD},
-                                           {"sig-page-limit", required_argument, 0, OPT_PAGE},
-                                           {"restart", no_argument, 0, OPT_RESTART},
-                                           {"checkpoint-stream", required_argument, 0, OPT_STREAM},
-                                           {"progress", required_argument, 0, OPT_PROGRESS},
-                                           {"batch", required_argument, 0, OPT_BATCH},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
   cbi_config_t cfg;
-  config_init(&cfg);
+  int pr = cmd_common_parse("backfill", CONFIG_CMD_BACKFILL, &cfg, argc, argv, backfill_usage);
+  if (pr != CMD_COMMON_CONTINUE) return pr;
   backfill_options_t bo;
   backfill_options_init(&bo);
-  bo.progress = progress_auto_mode();
-  const char *record_dir = NULL;
-  unsigned batch = BACKFILL_DEFAULT_BATCH;
-  int have_from = 0, opt;
-  unsigned long long v;
-  optind = 1;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (opt) {
-    case 'h': backfill_usage(stdout); return EXIT_OK;
-    case OPT_FROM:
-      if (config_parse_u64(optarg, &v) != 0 || v == UINT64_MAX) goto bad_value;
-      bo.from_slot = v;
-      have_from = 1;
-      continue;
-    case OPT_TO:
-      if (config_parse_u64(optarg, &v) != 0 || v == UINT64_MAX) goto bad_value;
-      bo.to_slot = v;
-      continue;
-    case OPT_STRATEGY:
-      if (strcmp(optarg, "signatures") == 0) bo.strategy = BACKFILL_SIGNATURES;
-      else if (strcmp(optarg, "blocks") == 0) bo.strategy = BACKFILL_BLOCKS;
-      else goto bad_value;
-      continue;
-    case OPT_CONC:
-      if (config_parse_u64(optarg, &v) != 0 || v < 1 || v > 1024) goto bad_value;
-      bo.concurrency = (unsigned)v;
-      continue;
-    case OPT_PAGE:
-      if (config_parse_u64(optarg, &v) != 0 || v < 1 || v > 1000) goto bad_value;
-      bo.sig_page_limit = (unsigned)v;
-      continue;
-    case OPT_BATCH:
-      if (config_parse_u64(optarg, &v) != 0 || v < 1 || v > 100) goto bad_value;
-      batch = (unsigned)v;
-      continue;
-    case OPT_NO_REFRESH: bo.refresh_accounts = false; continue;
-    case OPT_RESTART: bo.restart = true; continue;
-    case OPT_RECORD: record_dir = optarg; continue;
-    case OPT_STREAM:
-      if (!*optarg || strlen(optarg) > 63) goto bad_value;
-      bo.checkpoint_stream = optarg;
-      continue;
-    case OPT_PROGRESS:
-      if (parse_progress(optarg, &bo.progress) != 0) goto bad_value;
-      continue;
-    default:
-      if (config_apply(&cfg, opt, optarg)) continue;
-      return cmd_common_bad_option("backfill", argv[optind - 1], backfill_usage);
-    }
-  bad_value:
-    fprintf(stderr, "crypto-bet-indexer backfill: invalid value '%s' for %s\n", optarg,
-            argv[optind - 1]);
-    return EXIT_USAGE;
-  }
-  if (cmd_common_no_operands("backfill", argc, argv, backfill_usage) != EXIT_OK) return EXIT_USAGE;
+  int have_from = config_is_set(&cfg, CONFIG_FROM_SLOT);
+  bo.from_slot = config_u64(&cfg, CONFIG_FROM_SLOT);
+  if (config_is_set(&cfg, CONFIG_TO_SLOT)) bo.to_slot = config_u64(&cfg, CONFIG_TO_SLOT);
+  bo.strategy = strcmp(config_str(&cfg, CONFIG_STRATEGY), "blocks") == 0 ? BACKFILL_BLOCKS
+                                                                          : BACKFILL_SIGNATURES;
+  bo.concurrency = (unsigned)config_u64(&cfg, CONFIG_BACKFILL_CONCURRENCY);
+  bo.sig_page_limit = (unsigned)config_u64(&cfg, CONFIG_SIG_PAGE_LIMIT);
+  unsigned batch = (unsigned)config_u64(&cfg, CONFIG_BATCH);
+  bo.refresh_accounts = !config_u64(&cfg, CONFIG_NO_REFRESH);
+  bo.restart = config_u64(&cfg, CONFIG_RESTART) != 0;
+  bo.checkpoint_stream = config_str(&cfg, CONFIG_CHECKPOINT_STREAM);
+  parse_progress(config_str(&cfg, CONFIG_PROGRESS), &bo.progress);
+  const char *record_dir = config_str(&cfg, CONFIG_RPC_RECORD);
   if (!have_from) {
     fprintf(stderr, "crypto-bet-indexer backfill: --from-slot is required\n\n");
     backfill_usage(stderr);
@@ -243,7 +167,6 @@ int cmd_backfill(int argc, char **argv) {
     return EXIT_USAGE;
   }
   char err[1024];
-  if (cmd_common_finish_config("backfill", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   install_signals();
   env_t e;
   /* concurrency counts calls; each HTTP request carries up to `batch` */
@@ -278,43 +201,19 @@ static void snapshot_usage(FILE *out) {
         "Seeds the account caches: getProgramAccounts for each account type of the IDL\n"
         "(memcmp filter on its discriminator), every account written through the sink with\n"
         "the response's context slot (older than the cached state: ignored).\n"
-        "\n"
-        "  --record DIR            append every RPC request/response to DIR/rpc.jsonl\n"
-        "  -h, --help              show this help\n"
         "\n",
         out);
-  config_print_help(out);
+  config_print_help(out, CONFIG_CMD_SNAPSHOT);
   fputs("\nExit codes: 0 success, 1 run failed or stopped, 2 usage or configuration error.\n",
         out);
 }
 
 int cmd_snapshot(int argc, char **argv) {
-  enum { OPT_RECORD = 1 };
-  static const struct option longopts[] = {CONFIG_COMMON_LONGOPTS,
-                                           {"record", required_argument, 0, OPT_RECORD},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
   cbi_config_t cfg;
-  config_init(&cfg);
-  const char *record_dir = NULL;
-  int opt;
-  optind = 1;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    if (opt == 'h') {
-      snapshot_usage(stdout);
-      return EXIT_OK;
-    }
-    if (opt == OPT_RECORD) {
-      record_dir = optarg;
-      continue;
-    }
-    if (config_apply(&cfg, opt, optarg)) continue;
-    return cmd_common_bad_option("snapshot", argv[optind - 1], snapshot_usage);
-  }
-  if (cmd_common_no_operands("snapshot", argc, argv, snapshot_usage) != EXIT_OK) return EXIT_USAGE;
+  int pr = cmd_common_parse("snapshot", CONFIG_CMD_SNAPSHOT, &cfg, argc, argv, snapshot_usage);
+  if (pr != CMD_COMMON_CONTINUE) return pr;
+  const char *record_dir = config_str(&cfg, CONFIG_RPC_RECORD);
   char err[1024];
-  if (cmd_common_finish_config("snapshot", &cfg, err, sizeof err) != EXIT_OK) return EXIT_USAGE;
   install_signals();
   env_t e;
   int rc = env_open(&e, "snapshot", &cfg, 4, 1, record_dir);

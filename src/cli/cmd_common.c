@@ -28,6 +28,27 @@ int cmd_common_finish_config(const char *cmd, cbi_config_t *cfg, char *err, size
   return EXIT_USAGE;
 }
 
+int cmd_common_parse(const char *cmd, unsigned mask, cbi_config_t *cfg, int argc, char **argv,
+                     cmd_common_usage_fn usage) {
+  char err[512];
+  config_init(cfg);
+  int rc = config_parse(cfg, mask, argc, argv, err, sizeof err);
+  if (rc == CONFIG_HELP) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (rc != CONFIG_OK) {
+    fprintf(stderr, "crypto-bet-indexer %s: %s\n\n", cmd, err);
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (config_finish(cfg, err, sizeof err) != CONFIG_OK) {
+    fprintf(stderr, "crypto-bet-indexer %s: %s\n", cmd, err);
+    return EXIT_USAGE;
+  }
+  return CMD_COMMON_CONTINUE;
+}
+
 /* Reads path whole (at most IDL_MAX_DOC_BYTES). 0 with *buf (caller
  * frees) and *len, or -1 + err. */
 static int read_idl_file(const char *path, char **buf, size_t *len, char *err, size_t errsz) {

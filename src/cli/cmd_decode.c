@@ -38,7 +38,7 @@ static void decode_usage(FILE *out) {
         "  -h, --help           show this help\n"
         "\n",
         out);
-  config_print_help(out);
+  config_print_help(out, CONFIG_CMD_DECODE);
   fputs("\nExit codes: 0 decoded, 1 the input does not decode, 2 usage error (or the IDL\n"
         "does not load).\n",
         out);

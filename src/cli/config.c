@@ -1,65 +1,140 @@
+/* Configuration table and its parser (config.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backfill.h"
+#include "base58.h"
 #include "log.h"
 
-static const char *env_or(const char *name, const char *dflt) {
-  const char *v = getenv(name);
-  return (v && *v) ? v : dflt;
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-void config_init(cbi_config_t *cfg) {
-  cfg->database_url = env_or("DATABASE_URL", "postgresql:///crypto_bet");
-  cfg->rpc_url = env_or("SOLANA_RPC_URL", "http://127.0.0.1:8899");
-  cfg->ws_url = env_or("SOLANA_WS_URL", "ws://127.0.0.1:8900");
-  cfg->program_id = env_or("PROGRAM_ID", NULL);
-  cfg->commitment = env_or("COMMITMENT", "confirmed");
-  cfg->idl_path = env_or("IDL_PATH", NULL);
-  cfg->log_level = env_or("LOG_LEVEL", "info");
-}
+#define ALL CONFIG_CMD_ALL
+#define LIVE CONFIG_CMD_LIVE
+#define RECONCILE CONFIG_CMD_RECONCILE
+#define BACKFILL CONFIG_CMD_BACKFILL
+#define SNAPSHOT CONFIG_CMD_SNAPSHOT
+#define MIGRATE CONFIG_CMD_MIGRATE
 
-int config_apply(cbi_config_t *cfg, int opt, const char *arg) {
-  switch (opt) {
-  case CONFIG_OPT_DATABASE_URL: cfg->database_url = arg; return 1;
-  case CONFIG_OPT_RPC_URL: cfg->rpc_url = arg; return 1;
-  case CONFIG_OPT_WS_URL: cfg->ws_url = arg; return 1;
-  case CONFIG_OPT_PROGRAM_ID: cfg->program_id = arg; return 1;
-  case CONFIG_OPT_COMMITMENT: cfg->commitment = arg; return 1;
-  case CONFIG_OPT_IDL: cfg->idl_path = arg; return 1;
-  case CONFIG_OPT_LOG_LEVEL: cfg->log_level = arg; return 1;
-  default: return 0;
+#define PATH_MAX_LEN 4095
+#define SECONDS_DAY 86400
+
+/* name, env, type, metavar, min, max, choices, default, default in words,
+ * help, commands */
+static const config_opt_t table[CONFIG__COUNT] = {
+    [CONFIG_DATABASE_URL] = {"database-url", "DATABASE_URL", CONFIG_T_STRING, "URL", 1, PATH_MAX_LEN,
+                             NULL, "postgresql:///crypto_bet", NULL, "libpq connection string", ALL},
+    [CONFIG_RPC_URL] = {"rpc-url", "SOLANA_RPC_URL", CONFIG_T_STRING, "URL[,URL]", 1, PATH_MAX_LEN,
+                        NULL, "http://127.0.0.1:8899", NULL,
+                        "JSON-RPC endpoint(s); comma-separated endpoints rotate on failure", ALL},
+    [CONFIG_WS_URL] = {"ws-url", "SOLANA_WS_URL", CONFIG_T_STRING, "URL", 1, PATH_MAX_LEN, NULL,
+                       "ws://127.0.0.1:8900", NULL, "websocket endpoint", ALL},
+    [CONFIG_PROGRAM_ID] = {"program-id", "PROGRAM_ID", CONFIG_T_PUBKEY, "KEY", 0, 0, NULL, NULL,
+                           "the IDL's address", "program address (base58)", ALL},
+    [CONFIG_COMMITMENT] = {"commitment", "COMMITMENT", CONFIG_T_ENUM, "LEVEL", 0, 0,
+                           "processed|confirmed|finalized", "confirmed", NULL, "commitment level",
+                           ALL},
+    [CONFIG_IDL] = {"idl", "IDL_PATH", CONFIG_T_STRING, "FILE", 1, PATH_MAX_LEN, NULL, NULL,
+                    "embedded idl/crypto_bet.json", "Anchor IDL file", ALL},
+    [CONFIG_LOG_LEVEL] = {"log-level", "LOG_LEVEL", CONFIG_T_ENUM, "LEVEL", 0, 0,
+                          "debug|info|warn|error", "info", NULL, "least severe level logged", ALL},
+
+    [CONFIG_START_SLOT] = {"start-slot", NULL, CONFIG_T_U64, "N", 0, INT64_MAX, NULL, NULL,
+                           "the program's first transaction",
+                           "first run on an empty database: index history from slot N", LIVE},
+    [CONFIG_MAX_MESSAGE_BYTES] = {"max-message-bytes", NULL, CONFIG_T_U64, "N", 1024, 1ull << 30,
+                                  NULL, "4194304", NULL,
+                                  "websocket message cap; longer messages are dead-lettered", LIVE},
+    [CONFIG_QUEUE_BYTES] = {"queue-bytes", NULL, CONFIG_T_U64, "N", 4096, 1ull << 34, NULL,
+                            "16777216", NULL,
+                            "backlog between the websocket and the writer, at least twice the "
+                            "message cap; when full, reading stops",
+                            LIVE},
+    [CONFIG_PING_INTERVAL] = {"ping-interval", NULL, CONFIG_T_U64, "S", 1, 30, NULL, "20", NULL,
+                              "websocket ping every S seconds", LIVE},
+    [CONFIG_STALL_TIMEOUT] = {"stall-timeout", NULL, CONFIG_T_U64, "S", 1, SECONDS_DAY, NULL, "60",
+                              NULL,
+                              "reconnect when no message came for S seconds (more than the ping "
+                              "interval)",
+                              LIVE},
+    [CONFIG_SLOT_TIMEOUT] = {"slot-timeout", NULL, CONFIG_T_U64, "S", 0, SECONDS_DAY, NULL, "30",
+                             NULL, "reconnect when no new slot came for S seconds; 0 = off", LIVE},
+    [CONFIG_RECONCILE_INTERVAL] = {"reconcile-interval", NULL, CONFIG_T_U64, "S", 0,
+                                   30 * SECONDS_DAY, NULL, "600", NULL,
+                                   "mark closed accounts every S seconds; 0 = off", LIVE},
+    [CONFIG_STATUS_INTERVAL] = {"status-interval", NULL, CONFIG_T_U64, "S", 0, SECONDS_DAY, NULL,
+                                "30", NULL, "status line every S seconds; 0 = off", LIVE},
+    [CONFIG_EXIT_WHEN_IDLE] = {"exit-when-idle", NULL, CONFIG_T_U64, "MS", 1, 86400000, NULL, NULL,
+                               "off",
+                               "exit 0 once no notification came for MS ms and everything is "
+                               "flushed (tests, demo)",
+                               LIVE},
+    [CONFIG_LIVE_CONCURRENCY] = {"concurrency", NULL, CONFIG_T_U64, "N", 1, 1024, NULL, "32", NULL,
+                                 "getTransaction calls in flight", LIVE},
+    [CONFIG_LIVE_RECORD] = {"record", NULL, CONFIG_T_STRING, "DIR", 1, PATH_MAX_LEN, NULL, NULL,
+                            "off",
+                            "append every RPC exchange and notification to DIR (fixture format: "
+                            "rpc.jsonl, ws.jsonl)",
+                            LIVE},
+    [CONFIG_INSECURE] = {"insecure", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                         "do not verify TLS certificates (wss:// and https://)", LIVE | RECONCILE},
+
+    [CONFIG_FROM_SLOT] = {"from-slot", NULL, CONFIG_T_U64, "A", 0, UINT64_MAX - 1, NULL, NULL,
+                          "none (required)", "first slot of the range", BACKFILL},
+    [CONFIG_TO_SLOT] = {"to-slot", NULL, CONFIG_T_U64, "B", 0, UINT64_MAX - 1, NULL, NULL,
+                        "the chain tip (getSlot)", "last slot of the range (inclusive)", BACKFILL},
+    [CONFIG_STRATEGY] = {"strategy", NULL, CONFIG_T_ENUM, "S", 0, 0, "signatures|blocks",
+                         "signatures", NULL,
+                         "signatures: getSignaturesForAddress + getTransaction; blocks: getBlocks "
+                         "+ getBlock of every slot",
+                         BACKFILL},
+    [CONFIG_BACKFILL_CONCURRENCY] = {"concurrency", NULL, CONFIG_T_U64, "N", 1, 1024, NULL,
+                                     STR(BACKFILL_DEFAULT_CONCURRENCY), NULL,
+                                     "RPC calls in flight", BACKFILL},
+    [CONFIG_BATCH] = {"batch", NULL, CONFIG_T_U64, "B", 1, 100, NULL, STR(BACKFILL_DEFAULT_BATCH),
+                      NULL,
+                      "calls per HTTP request (JSON-RPC batch; 1 = none): at most ceil(N/B) "
+                      "requests in flight",
+                      BACKFILL},
+    [CONFIG_SIG_PAGE_LIMIT] = {"sig-page-limit", NULL, CONFIG_T_U64, "N", 1, 1000, NULL, "1000",
+                               NULL, "getSignaturesForAddress page size", BACKFILL},
+    [CONFIG_NO_REFRESH] = {"no-refresh", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                           "do not read the touched accounts at the end", BACKFILL},
+    [CONFIG_RESTART] = {"restart", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                        "ignore the checkpoint and redo the whole range", BACKFILL},
+    [CONFIG_CHECKPOINT_STREAM] = {"checkpoint-stream", NULL, CONFIG_T_STRING, "S", 1, 63, NULL,
+                                  NULL, "backfill:<A>", "checkpoint stream name", BACKFILL},
+    [CONFIG_PROGRESS] = {"progress", NULL, CONFIG_T_ENUM, "MODE", 0, 0, "auto|bar|log|none", "auto",
+                         NULL,
+                         "auto: a bar on a terminal, else a log line every 5 s", BACKFILL},
+    [CONFIG_RPC_RECORD] = {"record", NULL, CONFIG_T_STRING, "DIR", 1, PATH_MAX_LEN, NULL, NULL,
+                           "off",
+                           "append every RPC request/response to DIR/rpc.jsonl (fixture format)",
+                           BACKFILL | SNAPSHOT},
+
+    [CONFIG_STATUS] = {"status", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                       "list each migration as applied, pending or mismatched and change "
+                       "nothing; exit 0 when all are applied, 1 otherwise",
+                       MIGRATE},
+};
+
+const config_opt_t *config_table(void) { return table; }
+
+const char *config_strerror(int code) {
+  switch (code) {
+  case CONFIG_OK: return "ok";
+  case CONFIG_HELP: return "help requested";
+  case CONFIG_ERR_OPTION: return "unknown option";
+  case CONFIG_ERR_ARGUMENT: return "option needs an argument";
+  case CONFIG_ERR_VALUE: return "invalid option value";
+  case CONFIG_ERR_ENV: return "invalid environment value";
+  case CONFIG_ERR_OPERAND: return "unexpected argument";
+  case CONFIG_ERR_LOG_LEVEL: return "invalid log level";
+  default: return "unknown error";
   }
-}
-
-int config_finish(cbi_config_t *cfg, char *err, size_t errsz) {
-  if (log_set_level(cfg->log_level) != 0) {
-    snprintf(err, errsz, "invalid log level '%s' (debug, info, warn, error)", cfg->log_level);
-    return -1;
-  }
-  if (strcmp(cfg->commitment, "processed") != 0 && strcmp(cfg->commitment, "confirmed") != 0 &&
-      strcmp(cfg->commitment, "finalized") != 0) {
-    snprintf(err, errsz, "invalid commitment '%s' (processed, confirmed, finalized)",
-             cfg->commitment);
-    return -1;
-  }
-  return 0;
-}
-
-void config_print_help(FILE *out) {
-  fputs("Common options (flag, then environment variable, then default):\n"
-        "  --database-url URL   DATABASE_URL    libpq connection string\n"
-        "                                       (default postgresql:///crypto_bet)\n"
-        "  --rpc-url URL[,URL]  SOLANA_RPC_URL  JSON-RPC endpoint(s), rotated on failure\n"
-        "                                       (default http://127.0.0.1:8899)\n"
-        "  --ws-url URL         SOLANA_WS_URL   websocket endpoint (default ws://127.0.0.1:8900)\n"
-        "  --program-id KEY     PROGRAM_ID      program address (default: the IDL's address)\n"
-        "  --commitment LEVEL   COMMITMENT      processed|confirmed|finalized (default confirmed)\n"
-        "  --idl FILE           IDL_PATH        Anchor IDL (default: embedded Crypto Bet IDL)\n"
-        "  --log-level LEVEL    LOG_LEVEL       debug|info|warn|error (default info)\n",
-        out);
 }
 
 int config_parse_u64(const char *s, unsigned long long *out) {
@@ -72,4 +147,304 @@ int config_parse_u64(const char *s, unsigned long long *out) {
   if (errno != 0 || *end != '\0') return -1;
   *out = v;
   return 0;
+}
+
+/* 1 when s is one of the '|'-separated choices. */
+static int enum_has(const char *choices, const char *s) {
+  size_t n = strlen(s);
+  for (const char *p = choices; p && *p;) {
+    const char *bar = strchr(p, '|');
+    size_t k = bar ? (size_t)(bar - p) : strlen(p);
+    if (k == n && n > 0 && strncmp(p, s, k) == 0) return 1;
+    p = bar ? bar + 1 : NULL;
+  }
+  return 0;
+}
+
+/* Checks text against row o; sets *v. 0, or -1 with the reason in why. */
+static int value_from_text(const config_opt_t *o, const char *text, config_value_t *v, char *why,
+                           size_t whysz) {
+  unsigned long long u = 0;
+  switch (o->type) {
+  case CONFIG_T_FLAG:
+    v->u64 = 1;
+    v->str = "1";
+    return 0;
+  case CONFIG_T_U64:
+    if (config_parse_u64(text, &u) != 0 || u < o->min || u > o->max) {
+      snprintf(why, whysz, "expected an integer in %llu..%llu, got '%.64s'",
+               (unsigned long long)o->min, (unsigned long long)o->max, text);
+      return -1;
+    }
+    v->u64 = u;
+    v->str = text;
+    return 0;
+  case CONFIG_T_ENUM:
+    if (!enum_has(o->choices, text)) {
+      snprintf(why, whysz, "expected one of %s, got '%.64s'", o->choices, text);
+      return -1;
+    }
+    v->str = text;
+    return 0;
+  case CONFIG_T_PUBKEY:
+    if (!base58_text_ok(text, 32)) {
+      snprintf(why, whysz, "expected a base58 pubkey (32 bytes), got '%.64s'", text);
+      return -1;
+    }
+    v->str = text;
+    return 0;
+  case CONFIG_T_STRING:
+    if (strlen(text) < o->min || strlen(text) > o->max) {
+      snprintf(why, whysz, "expected %llu..%llu bytes, got %zu", (unsigned long long)o->min,
+               (unsigned long long)o->max, strlen(text));
+      return -1;
+    }
+    v->str = text;
+    return 0;
+  }
+  return -1;
+}
+
+int config_set(cbi_config_t *cfg, config_id_t id, const char *text, char *err, size_t errsz) {
+  char why[160];
+  config_value_t v = cfg->v[id];
+  if (value_from_text(&table[id], text ? text : "", &v, why, sizeof why) != 0) {
+    snprintf(err, errsz, "--%s: %s", table[id].name, why);
+    return CONFIG_ERR_VALUE;
+  }
+  v.set = 1;
+  cfg->v[id] = v;
+  return CONFIG_OK;
+}
+
+/* Remembers the first bad value for config_finish. */
+static void note_bad(cbi_config_t *cfg, int code, const char *msg) {
+  if (cfg->bad_code) return;
+  cfg->bad_code = code;
+  snprintf(cfg->bad_msg, sizeof cfg->bad_msg, "%s", msg);
+}
+
+void config_init(cbi_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  for (int i = 0; i < CONFIG__COUNT; i++) {
+    const config_opt_t *o = &table[i];
+    if (o->dflt) {
+      char why[160];
+      /* defaults are checked by tests/test_config.c; a bad one stays unset */
+      if (value_from_text(o, o->dflt, &cfg->v[i], why, sizeof why) != 0) cfg->v[i].str = NULL;
+    }
+    const char *e = o->env ? getenv(o->env) : NULL;
+    if (e && *e) {
+      char why[160], msg[240];
+      config_value_t v = cfg->v[i];
+      if (value_from_text(o, e, &v, why, sizeof why) != 0) {
+        snprintf(msg, sizeof msg, "%s: %s", o->env, why);
+        note_bad(cfg, CONFIG_ERR_ENV, msg);
+      } else {
+        v.set = 1;
+        cfg->v[i] = v;
+      }
+    }
+  }
+}
+
+int config_apply(cbi_config_t *cfg, int opt, const char *arg) {
+  int id = opt - CONFIG_OPT_BASE;
+  if (id < 0 || id >= CONFIG__COUNT || table[id].commands != CONFIG_CMD_ALL) return 0;
+  char msg[240];
+  if (config_set(cfg, (config_id_t)id, arg, msg, sizeof msg) != 0)
+    note_bad(cfg, CONFIG_ERR_VALUE, msg);
+  return 1;
+}
+
+int config_parse(cbi_config_t *cfg, unsigned cmd, int argc, char **argv, char *err, size_t errsz) {
+  struct option longopts[CONFIG__COUNT + 2];
+  size_t n = 0;
+  for (int i = 0; i < CONFIG__COUNT; i++) {
+    if (!(table[i].commands & cmd)) continue;
+    longopts[n].name = table[i].name;
+    longopts[n].has_arg = table[i].type == CONFIG_T_FLAG ? no_argument : required_argument;
+    longopts[n].flag = NULL;
+    longopts[n].val = CONFIG_OPT_BASE + i;
+    n++;
+  }
+  longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+  longopts[n] = (struct option){NULL, 0, NULL, 0};
+  int opt;
+  optind = 1;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    const char *word = argv[optind - 1];
+    if (opt == 'h') return CONFIG_HELP;
+    if (opt == ':') {
+      snprintf(err, errsz, "option '%s' needs an argument", word);
+      return CONFIG_ERR_ARGUMENT;
+    }
+    if (opt == '?' || opt < CONFIG_OPT_BASE || opt >= CONFIG_OPT_BASE + CONFIG__COUNT) {
+      snprintf(err, errsz, "unknown option '%s'", word);
+      return CONFIG_ERR_OPTION;
+    }
+    int rc = config_set(cfg, (config_id_t)(opt - CONFIG_OPT_BASE), optarg, err, errsz);
+    if (rc != CONFIG_OK) return rc;
+  }
+  if (optind < argc) {
+    snprintf(err, errsz, "unexpected argument '%s'", argv[optind]);
+    return CONFIG_ERR_OPERAND;
+  }
+  return CONFIG_OK;
+}
+
+int config_finish(cbi_config_t *cfg, char *err, size_t errsz) {
+  if (cfg->bad_code) {
+    snprintf(err, errsz, "%s", cfg->bad_msg);
+    return cfg->bad_code;
+  }
+  cfg->database_url = cfg->v[CONFIG_DATABASE_URL].str;
+  cfg->rpc_url = cfg->v[CONFIG_RPC_URL].str;
+  cfg->ws_url = cfg->v[CONFIG_WS_URL].str;
+  cfg->program_id = cfg->v[CONFIG_PROGRAM_ID].str;
+  cfg->commitment = cfg->v[CONFIG_COMMITMENT].str;
+  cfg->idl_path = cfg->v[CONFIG_IDL].str;
+  cfg->log_level = cfg->v[CONFIG_LOG_LEVEL].str;
+  if (log_set_level(cfg->log_level) != 0) {
+    snprintf(err, errsz, "invalid log level '%s' (debug, info, warn, error)", cfg->log_level);
+    return CONFIG_ERR_LOG_LEVEL;
+  }
+  return CONFIG_OK;
+}
+
+const char *config_str(const cbi_config_t *cfg, config_id_t id) { return cfg->v[id].str; }
+uint64_t config_u64(const cbi_config_t *cfg, config_id_t id) { return cfg->v[id].u64; }
+int config_is_set(const cbi_config_t *cfg, config_id_t id) { return cfg->v[id].set; }
+
+/* ---- help and README ------------------------------------------------------ */
+
+#define HELP_COL 26
+#define HELP_WIDTH 79
+
+/* "(env X, 1..30, default 20)" for row o. */
+static void detail(const config_opt_t *o, int with_env, char *buf, size_t bufsz) {
+  size_t n = 0;
+  buf[0] = '\0';
+#define ADD(...)                                                              \
+  do {                                                                        \
+    int k_ = snprintf(buf + n, bufsz - n, __VA_ARGS__);                       \
+    if (k_ > 0) n = (size_t)k_ < bufsz - n ? n + (size_t)k_ : bufsz - 1;      \
+  } while (0)
+  ADD("(");
+  if (with_env && o->env) ADD("env %s, ", o->env);
+  if (o->type == CONFIG_T_U64) ADD("%llu..%llu, ", (unsigned long long)o->min, (unsigned long long)o->max);
+  if (o->type == CONFIG_T_ENUM) ADD("%s, ", o->choices);
+  if (o->dflt) ADD("default %s)", o->dflt);
+  else if (o->dflt_doc) ADD("default: %s)", o->dflt_doc);
+  else ADD("no default)");
+#undef ADD
+}
+
+/* Writes text word by word from column col, wrapping at HELP_WIDTH with
+ * continuation lines starting at HELP_COL. */
+static void wrap(FILE *out, size_t col, const char *text) {
+  int first = 1;
+  for (const char *p = text; *p;) {
+    while (*p == ' ') p++;
+    size_t w = strcspn(p, " ");
+    if (w == 0) break;
+    if (!first && col + 1 + w > HELP_WIDTH) {
+      fprintf(out, "\n%*s", HELP_COL, "");
+      col = HELP_COL;
+    } else if (!first) {
+      fputc(' ', out);
+      col++;
+    }
+    fwrite(p, 1, w, out);
+    col += w;
+    p += w;
+    first = 0;
+  }
+  fputc('\n', out);
+}
+
+static void help_row(FILE *out, const config_opt_t *o, int with_env) {
+  char det[200], text[600];
+  int k = fprintf(out, "  --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+  size_t col = k > 0 ? (size_t)k : 0;
+  if (col + 1 >= HELP_COL) fprintf(out, "\n%*s", HELP_COL, "");
+  else fprintf(out, "%*s", (int)(HELP_COL - col), "");
+  detail(o, with_env, det, sizeof det);
+  snprintf(text, sizeof text, "%s %s", o->help, o->type == CONFIG_T_FLAG ? "" : det);
+  wrap(out, HELP_COL, text);
+}
+
+void config_print_help(FILE *out, unsigned cmd) {
+  int own = 0;
+  for (int i = 0; i < CONFIG__COUNT; i++) {
+    if (table[i].commands == CONFIG_CMD_ALL || !(table[i].commands & cmd)) continue;
+    if (!own++) fputs("Options:\n", out);
+    help_row(out, &table[i], 0);
+  }
+  /* commands without table options (decode) list their own flags and -h */
+  if (own) fputs("  -h, --help              show this help\n\n", out);
+  fputs("Common options (flag, then environment variable, then default):\n", out);
+  for (int i = 0; i < CONFIG__COUNT; i++)
+    if (table[i].commands == CONFIG_CMD_ALL) help_row(out, &table[i], 1);
+}
+
+static const char *const cmd_names[] = {"live", "reconcile", "backfill", "snapshot", "migrate",
+                                        "decode"};
+
+void config_print_markdown(FILE *out) {
+  fputs("| flag | environment | commands | values | default | what |\n"
+        "|---|---|---|---|---|---|\n",
+        out);
+  for (int i = 0; i < CONFIG__COUNT; i++) {
+    const config_opt_t *o = &table[i];
+    char cmds[96] = "", vals[96], dflt[96];
+    if (o->commands == CONFIG_CMD_ALL) {
+      snprintf(cmds, sizeof cmds, "all");
+    } else {
+      size_t n = 0;
+      for (size_t c = 0; c < sizeof cmd_names / sizeof cmd_names[0]; c++)
+        if (o->commands & (1u << c)) {
+          int k = snprintf(cmds + n, sizeof cmds - n, "%s%s", n ? ", " : "", cmd_names[c]);
+          if (k > 0 && (size_t)k < sizeof cmds - n) n += (size_t)k;
+        }
+    }
+    switch (o->type) {
+    case CONFIG_T_U64:
+      snprintf(vals, sizeof vals, "%llu..%llu", (unsigned long long)o->min,
+               (unsigned long long)o->max);
+      break;
+    case CONFIG_T_ENUM: {
+      /* a|b -> `a`, `b` (a '|' would split the markdown cell) */
+      size_t n = 0;
+      vals[n++] = '`';
+      for (const char *p = o->choices; *p && n + 6 < sizeof vals; p++) {
+        if (*p == '|') {
+          memcpy(vals + n, "`, `", 4);
+          n += 4;
+        } else {
+          vals[n++] = *p;
+        }
+      }
+      vals[n++] = '`';
+      vals[n] = '\0';
+      break;
+    }
+    case CONFIG_T_FLAG: snprintf(vals, sizeof vals, "flag"); break;
+    case CONFIG_T_PUBKEY: snprintf(vals, sizeof vals, "base58 pubkey"); break;
+    case CONFIG_T_STRING:
+      if (o->max < PATH_MAX_LEN)
+        snprintf(vals, sizeof vals, "%s, %llu..%llu bytes", o->metavar, (unsigned long long)o->min,
+                 (unsigned long long)o->max);
+      else
+        snprintf(vals, sizeof vals, "%s", o->metavar);
+      break;
+    }
+    if (o->dflt) snprintf(dflt, sizeof dflt, "`%s`", o->dflt);
+    else if (o->dflt_doc && strpbrk(o->dflt_doc, "<>"))
+      snprintf(dflt, sizeof dflt, "`%s`", o->dflt_doc); /* literal text, not markup */
+    else snprintf(dflt, sizeof dflt, "%s", o->dflt_doc ? o->dflt_doc : "");
+    fprintf(out, "| `--%s` | %s | %s | %s | %s | %s |\n", o->name, o->env ? o->env : "",
+            cmds, vals, dflt, o->help);
+  }
 }

@@ -20,10 +20,40 @@ static const struct {
     {"decode", cmd_decode, "decode an account, instruction or event to JSON"},
 };
 
+/* crypto-bet-indexer options [--markdown]: every option of every command
+ * from the configuration table (README's table is this with --markdown). */
+static int cmd_options(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--markdown") == 0) {
+    config_print_markdown(stdout);
+    return EXIT_OK;
+  }
+  if (argc != 1) {
+    fprintf(stderr, "usage: crypto-bet-indexer options [--markdown]\n");
+    return EXIT_USAGE;
+  }
+  static const struct {
+    const char *name;
+    unsigned mask;
+  } cmds[] = {{"live", CONFIG_CMD_LIVE},         {"reconcile", CONFIG_CMD_RECONCILE},
+              {"backfill", CONFIG_CMD_BACKFILL}, {"snapshot", CONFIG_CMD_SNAPSHOT},
+              {"migrate", CONFIG_CMD_MIGRATE}};
+  const config_opt_t *t = config_table();
+  for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+    printf("%s options:\n", cmds[c].name);
+    for (int i = 0; i < CONFIG__COUNT; i++)
+      if (t[i].commands != CONFIG_CMD_ALL && (t[i].commands & cmds[c].mask))
+        printf("  --%s\n", t[i].name);
+  }
+  printf("\n");
+  config_print_help(stdout, 0);
+  return EXIT_OK;
+}
+
 static void usage(FILE *out) {
   fprintf(out, "usage: crypto-bet-indexer <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "  %-10s %s\n", "options", "list every option (--markdown: README's table)");
   fprintf(out, "  %-10s %s\n\n", "version", "print the version");
   fprintf(out, "'crypto-bet-indexer <command> --help' describes a command's options.\n"
                "Exit codes: 0 success, 1 run failed, 2 usage or configuration error,\n"
@@ -44,6 +74,7 @@ int main(int argc, char **argv) {
     printf("crypto-bet-indexer %s\n", CBI_VERSION);
     return EXIT_OK;
   }
+  if (strcmp(cmd, "options") == 0) return cmd_options(argc - 1, argv + 1);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "crypto-bet-indexer: unknown command '%s'\n\n", cmd);

@@ -298,3 +298,11 @@ int base58_decode_64(const char *in, uint8_t out[64]) {
   return b58_decode_fixed(in, out, 64, B58_BINARY_64, B58_INTER_64, &b58_dec_table_64[0][0],
                           BASE58_ENCODED_64_MAX);
 }
+
+int base58_text_ok(const char *s, size_t nbytes) {
+  uint8_t tmp[64];
+  if (!s) return 0;
+  if (nbytes == 32) return base58_decode_32(s, tmp) == 0;
+  if (nbytes == 64) return base58_decode_64(s, tmp) == 0;
+  return 0;
+}

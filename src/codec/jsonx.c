@@ -192,12 +192,11 @@ out:
   return root;
 }
 
-/* Parses 1..20 decimal digits (n bytes) into *out with overflow checks. */
-static int jsonx_parse_digits(const char *p, size_t n, uint64_t *out) {
+int jsonx_u64_text(const char *p, size_t n, uint64_t *out) {
   uint64_t v = 0;
-  size_t i;
-  if (n == 0 || n > 20) return -1;
-  for (i = 0; i < n; i++) {
+  if (!p || n == 0 || n > 20) return -1;
+  if (n > 1 && p[0] == '0') return -1; /* JSON numbers have no leading zeros */
+  for (size_t i = 0; i < n; i++) {
     unsigned d;
     if (p[i] < '0' || p[i] > '9') return -1;
     d = (unsigned)(p[i] - '0');
@@ -216,7 +215,7 @@ int jsonx_u64(const json_t *v, uint64_t *out) {
     *out = (uint64_t)x;
     return 0;
   }
-  if (json_is_string(v)) return jsonx_parse_digits(json_string_value(v), json_string_length(v), out);
+  if (json_is_string(v)) return jsonx_u64_text(json_string_value(v), json_string_length(v), out);
   return -1;
 }
 
@@ -231,7 +230,7 @@ int jsonx_i64(const json_t *v, int64_t *out) {
     size_t n = json_string_length(v);
     int neg = n > 0 && p[0] == '-';
     uint64_t m;
-    if (jsonx_parse_digits(p + neg, n - (size_t)neg, &m) != 0) return -1;
+    if (jsonx_u64_text(p + neg, n - (size_t)neg, &m) != 0) return -1;
     if (neg) {
       if (m > (uint64_t)INT64_MAX + 1) return -1;
       *out = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;

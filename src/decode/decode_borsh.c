@@ -11,6 +11,7 @@
 #include "b64.h"
 #include "base58.h"
 #include "jsonx.h"
+#include "utf8.h"
 
 /* ---- little-endian loads ------------------------------------------------ */
 
@@ -68,62 +69,8 @@ int decode_borsh_fail(const decode_ctx_t *c, int code, const decode_pframe_t *pf
 /* ---- strings -------------------------------------------------------------- */
 
 int decode_utf8_check(const uint8_t *s, size_t n, size_t *bad) {
-  size_t i = 0;
-  while (i < n) {
-    if (n - i >= 8) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      /* All ASCII and no zero byte: skip the word. */
-      if (((w | ((w - 0x0101010101010101ULL) & ~w)) & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    uint8_t b = s[i];
-    if (b < 0x80) {
-      if (b == 0) {
-        *bad = i;
-        return DECODE_ERR_NUL;
-      }
-      i++;
-      continue;
-    }
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      need = 1;
-    } else if (b == 0xE0) {
-      need = 2;
-      lo = 0xA0; /* overlong */
-    } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
-      need = 2;
-    } else if (b == 0xED) {
-      need = 2;
-      hi = 0x9F; /* surrogates */
-    } else if (b == 0xF0) {
-      need = 3;
-      lo = 0x90; /* overlong */
-    } else if (b >= 0xF1 && b <= 0xF3) {
-      need = 3;
-    } else if (b == 0xF4) {
-      need = 3;
-      hi = 0x8F; /* above U+10FFFF */
-    } else {
-      *bad = i; /* continuation byte, C0/C1 overlong, F5..FF */
-      return DECODE_ERR_UTF8;
-    }
-    if (need > n - i - 1 || s[i + 1] < lo || s[i + 1] > hi) {
-      *bad = i;
-      return DECODE_ERR_UTF8;
-    }
-    for (size_t k = 2; k <= need; k++)
-      if ((s[i + k] & 0xC0) != 0x80) {
-        *bad = i;
-        return DECODE_ERR_UTF8;
-      }
-    i += need + 1;
-  }
-  return 0;
+  int rc = utf8_check(s, n, 1, bad);
+  return rc == UTF8_OK ? 0 : rc == UTF8_ERR_NUL ? DECODE_ERR_NUL : DECODE_ERR_UTF8;
 }
 
 int decode_all_zero(const uint8_t *p, size_t n, size_t *first) {

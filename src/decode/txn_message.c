@@ -13,10 +13,7 @@
 #include "txmsg.h"
 #include "txn_internal.h"
 
-static bool is_valid_pubkey(const char *s) {
-  uint8_t tmp[32];
-  return s && base58_decode_32(s, tmp) == 0;
-}
+static bool is_valid_pubkey(const char *s) { return s && base58_text_ok(s, 32); }
 
 /* ---- keys and instructions ---------------------------------------------- */
 
@@ -425,8 +422,7 @@ static int json_signatures(txn_pstate_t *s, const json_t *sigs_j) {
   if (!sigs) return TXN_ERR_NOMEM;
   for (size_t i = 0; i < ns; i++) {
     const char *sg = json_string_value(json_array_get(sigs_j, i));
-    uint8_t tmp[64];
-    if (!sg || base58_decode_64(sg, tmp) != 0) {
+    if (!sg || !base58_text_ok(sg, 64)) {
       txn_seterr(s->err, s->errsz, "signatures[%zu] is not a base58 signature", i);
       return TXN_ERR_FORMAT;
     }

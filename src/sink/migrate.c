@@ -1,5 +1,7 @@
 #include "migrate.h"
 
+#include <libpq-fe.h>
+
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -9,6 +11,7 @@
 
 #include "embedded.h"
 #include "log.h"
+#include "migrate_priv.h"
 #include "progress.h"
 
 /* Session advisory lock key serialising concurrent migrate runs ("cbimigr"). */
@@ -45,6 +48,7 @@ const char *migrate_strerror(int code) {
   case MIGRATE_ERR_UNKNOWN: return "database has a migration unknown to this build";
   case MIGRATE_ERR_PENDING: return "migrations pending";
   case MIGRATE_ERR_EMBED: return "malformed embedded migration name";
+  case MIGRATE_ERR_CONNECT: return "cannot connect to the database";
   default: return "unknown error";
   }
 }
@@ -242,7 +246,7 @@ fail:
   return MIGRATE_ERR_DB;
 }
 
-int migrate_run(PGconn *conn, int *applied, char *err, size_t errsz) {
+int migrate_run_conn(PGconn *conn, int *applied, char *err, size_t errsz) {
   migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0, pending = 0;
@@ -279,7 +283,7 @@ out:
   return rc;
 }
 
-int migrate_check(PGconn *conn, char *err, size_t errsz) {
+int migrate_check_conn(PGconn *conn, char *err, size_t errsz) {
   migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0, pending = 0;
@@ -300,7 +304,7 @@ out:
   return rc;
 }
 
-int migrate_status(PGconn *conn, FILE *out, char *err, size_t errsz) {
+int migrate_status_conn(PGconn *conn, FILE *out, char *err, size_t errsz) {
   migration_t *m = NULL;
   applied_t *a = NULL;
   size_t nm = 0, na = 0;
@@ -341,5 +345,47 @@ int migrate_status(PGconn *conn, FILE *out, char *err, size_t errsz) {
 out:
   free(a);
   free(m);
+  return rc;
+}
+
+/* ---- entry points by connection string ------------------------------------ */
+
+/* Connects for one migrate_* call. Returns the connection or NULL with a
+ * message naming the redacted conninfo in err. */
+static PGconn *migrate_connect(const char *conninfo, char *err, size_t errsz) {
+  char redacted[512];
+  log_redact_conninfo(conninfo ? conninfo : "", redacted, sizeof redacted);
+  PGconn *c = PQconnectdb(conninfo ? conninfo : "");
+  if (PQstatus(c) != CONNECTION_OK) {
+    snprintf(err, errsz, "cannot connect database=%s: %s", redacted,
+             c ? PQerrorMessage(c) : "out of memory");
+    PQfinish(c);
+    return NULL;
+  }
+  return c;
+}
+
+int migrate_run(const char *conninfo, int *applied, char *err, size_t errsz) {
+  if (applied) *applied = 0;
+  PGconn *c = migrate_connect(conninfo, err, errsz);
+  if (!c) return MIGRATE_ERR_CONNECT;
+  int rc = migrate_run_conn(c, applied, err, errsz);
+  PQfinish(c);
+  return rc;
+}
+
+int migrate_check(const char *conninfo, char *err, size_t errsz) {
+  PGconn *c = migrate_connect(conninfo, err, errsz);
+  if (!c) return MIGRATE_ERR_CONNECT;
+  int rc = migrate_check_conn(c, err, errsz);
+  PQfinish(c);
+  return rc;
+}
+
+int migrate_status(const char *conninfo, FILE *out, char *err, size_t errsz) {
+  PGconn *c = migrate_connect(conninfo, err, errsz);
+  if (!c) return MIGRATE_ERR_CONNECT;
+  int rc = migrate_status_conn(c, out, err, errsz);
+  PQfinish(c);
   return rc;
 }

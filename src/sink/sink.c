@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "migrate.h"
+#include "migrate_priv.h"
 #include "sink_priv.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -162,7 +163,7 @@ static int try_connect(sink_t *s, int *code) {
   }
   PQclear(sr);
   char merr[512];
-  int mrc = migrate_check(c, merr, sizeof merr);
+  int mrc = migrate_check_conn(c, merr, sizeof merr);
   if (mrc != MIGRATE_OK) {
     int conn_lost = PQstatus(c) != CONNECTION_OK;
     sink_set_err(s, "schema check on %s: %s", s->redacted, merr);

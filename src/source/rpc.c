@@ -13,7 +13,9 @@
 
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "recorder.h"
+#include "rpc_priv.h"
 
 #define RPC_DEF_MAX_IN_FLIGHT 32u
 #define RPC_DEF_TIMEOUT_MS 30000L
@@ -25,58 +27,6 @@
 #define RPC_DEF_ROTATE_AFTER 3u
 #define RPC_RETRY_AFTER_CAP_MS 60000L
 #define RPC_POLL_SLICE_MS 100L /* stop flag is checked at least this often */
-
-typedef struct rpc_call_s {
-  struct rpc_call_s *next;
-  char *method;
-  json_t *params;
-  rpc_done_fn cb;
-  void *user;
-  int attempts;         /* attempts started */
-  int64_t not_before;   /* monotonic ms; 0 = now */
-  uint64_t id;          /* id of the current attempt */
-} rpc_call_t;
-
-typedef struct rpc_xfer {
-  struct rpc_xfer *next, *prev; /* active list, or free list (next only) */
-  CURL *easy;
-  struct curl_slist *headers;
-  rpc_call_t **calls;
-  size_t ncalls, capcalls;
-  int batch;
-  char *body;
-  size_t body_len;
-  size_t endpoint;
-  char *resp;
-  size_t resp_len, resp_cap;
-  size_t max_resp;
-  int too_large;
-  long retry_after_s; /* -1 = none */
-  char errbuf[CURL_ERROR_SIZE];
-} rpc_xfer_t;
-
-typedef struct {
-  rpc_call_t *head, *tail;
-} rpc_queue_t;
-
-struct rpc_client {
-  rpc_options_t o;
-  char *endpoints_buf;
-  char **endpoints;
-  size_t nendpoints, cur_endpoint;
-  unsigned consecutive_failures;
-  CURLM *multi;
-  rpc_queue_t ready;    /* due now, FIFO */
-  rpc_call_t *delayed;  /* waiting for a retry time (unsorted) */
-  rpc_xfer_t *active;   /* transfers in the multi handle */
-  rpc_xfer_t *free_xfers;
-  size_t nactive;
-  size_t pending;       /* calls submitted, callback not yet run */
-  uint64_t next_id;
-  uint64_t callbacks_run;
-  rpc_stats_t st;
-  replay_recorder_t *rec;
-};
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -109,10 +59,38 @@ void rpc_options_init(rpc_options_t *o) {
 }
 
 const char *rpc_error_kind_name(int kind) {
-  static const char *const names[] = {"none", "transport", "http",     "rpc",
-                                      "parse", "too_large", "cancelled"};
-  if (kind < 0 || kind >= RPC_ERR_KIND_COUNT) return "unknown";
-  return names[kind];
+  switch (kind) {
+  case RPC_OK: return "none";
+  case RPC_ERR_TRANSPORT: return "transport";
+  case RPC_ERR_HTTP: return "http";
+  case RPC_ERR_RPC: return "rpc";
+  case RPC_ERR_PARSE: return "parse";
+  case RPC_ERR_TOO_LARGE: return "too_large";
+  case RPC_ERR_CANCELLED: return "cancelled";
+  case RPC_ERR_INVALID: return "invalid";
+  case RPC_ERR_INTERNAL: return "internal";
+  default: return "unknown";
+  }
+}
+
+const char *rpc_strerror(int code) {
+  switch (code) {
+  case RPC_OK: return "ok";
+  case RPC_ERR_TRANSPORT: return "transport error (no HTTP response)";
+  case RPC_ERR_HTTP: return "HTTP error status";
+  case RPC_ERR_RPC: return "JSON-RPC error";
+  case RPC_ERR_PARSE: return "response is not a JSON-RPC response";
+  case RPC_ERR_TOO_LARGE: return "response too large";
+  case RPC_ERR_CANCELLED: return "call cancelled";
+  case RPC_ERR_INVALID: return "invalid call (empty method or out of memory)";
+  case RPC_ERR_INTERNAL: return "internal libcurl failure";
+  default: return "unknown error";
+  }
+}
+
+/* Counter slot of a failure kind, or -1 for codes that are no call kind. */
+static int kind_slot(int kind) {
+  return kind <= RPC_ERR_TRANSPORT && kind >= RPC_ERR_CANCELLED ? RPC_ERR_INDEX(kind) : -1;
 }
 
 int rpc_code_is_retryable(long code) {
@@ -209,7 +187,7 @@ rpc_client_t *rpc_client_new(const rpc_options_t *o, char *err, size_t errsz) {
   c->o.user_agent = NULL;
   if (split_endpoints(c, o->endpoints, err, errsz) != 0) goto fail;
   if (o->record_dir) {
-    c->rec = replay_recorder_open(o->record_dir, err, errsz);
+    c->rec = recorder_open(o->record_dir, err, errsz);
     if (!c->rec) goto fail;
   }
   c->o.user_agent = strdup(o->user_agent ? o->user_agent : "crypto-bet-indexer");
@@ -239,7 +217,7 @@ static void call_free(rpc_call_t *call) {
 static void call_finish(rpc_client_t *c, rpc_call_t *call, json_t *result, const rpc_error_t *e) {
   if (e) {
     c->st.calls_failed++;
-    if (e->kind >= 0 && e->kind < RPC_ERR_KIND_COUNT) c->st.errors[e->kind]++;
+    if (kind_slot(e->kind) > 0) c->st.errors[kind_slot(e->kind)]++;
   } else {
     c->st.calls_ok++;
   }
@@ -248,17 +226,6 @@ static void call_finish(rpc_client_t *c, rpc_call_t *call, json_t *result, const
   if (call->cb) call->cb(call->user, e ? NULL : result, e);
   call_free(call);
 }
-
-static void xfer_destroy(rpc_xfer_t *x) {
-  if (!x) return;
-  if (x->easy) curl_easy_cleanup(x->easy);
-  curl_slist_free_all(x->headers);
-  free(x->calls);
-  free(x->body);
-  free(x->resp);
-  free(x);
-}
-
 
 /* ---- queues ---------------------------------------------------------------- */
 
@@ -364,7 +331,7 @@ static long backoff_ms(const rpc_client_t *c, int attempt) {
 /* A failed attempt: re-queue with backoff, or deliver e when out of
  * retries. min_delay_ms: lower bound (Retry-After). */
 static void call_retry_or_fail(rpc_client_t *c, rpc_call_t *call, rpc_error_t *e, long min_delay_ms) {
-  if (e->kind >= 0 && e->kind < RPC_ERR_KIND_COUNT) c->st.attempt_failures[e->kind]++;
+  if (kind_slot(e->kind) > 0) c->st.attempt_failures[kind_slot(e->kind)]++;
   if (call->attempts > c->o.max_retries) {
     size_t l = strlen(e->message);
     if (call->attempts > 1 && l < sizeof e->message)
@@ -384,141 +351,11 @@ static void call_retry_or_fail(rpc_client_t *c, rpc_call_t *call, rpc_error_t *e
 
 /* ---- transfers ----------------------------------------------------------------- */
 
-static size_t on_write(char *data, size_t size, size_t nmemb, void *userp) {
-  rpc_xfer_t *x = userp;
-  size_t n = size * nmemb;
-  if (n > x->max_resp - x->resp_len) {
-    x->too_large = 1;
-    return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-  }
-  if (n > x->resp_cap - x->resp_len) {
-    size_t cap = x->resp_cap ? x->resp_cap : 16384;
-    while (n > cap - x->resp_len) cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-    if (cap > x->max_resp) cap = x->max_resp;
-    char *p = realloc(x->resp, cap + 1);
-    if (!p) return 0;
-    x->resp = p;
-    x->resp_cap = cap;
-  }
-  memcpy(x->resp + x->resp_len, data, n);
-  x->resp_len += n;
-  return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userp) {
-  rpc_xfer_t *x = userp;
-  size_t n = size * nmemb;
-  if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) x->retry_after_s = -1; /* new response */
-  if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-    size_t i = 12;
-    while (i < n && (data[i] == ' ' || data[i] == '\t')) i++;
-    long v = 0;
-    size_t d0 = i;
-    while (i < n && data[i] >= '0' && data[i] <= '9' && v < 100000) v = v * 10 + (data[i++] - '0');
-    if (i > d0) x->retry_after_s = v; /* HTTP-date form is ignored: plain backoff */
-  }
-  return n;
-}
-
-static rpc_xfer_t *xfer_get(rpc_client_t *c) {
-  rpc_xfer_t *x = c->free_xfers;
-  if (x) {
-    c->free_xfers = x->next;
-    x->next = NULL;
-    curl_easy_reset(x->easy);
-    return x;
-  }
-  x = calloc(1, sizeof *x);
-  if (!x) return NULL;
-  x->easy = curl_easy_init();
-  x->headers = curl_slist_append(NULL, "Content-Type: application/json");
-  if (x->headers) x->headers = curl_slist_append(x->headers, "Accept: application/json");
-  if (x->headers) x->headers = curl_slist_append(x->headers, "Expect:");
-  if (!x->easy || !x->headers) {
-    xfer_destroy(x);
-    return NULL;
-  }
-  return x;
-}
-
-static json_t *request_object(rpc_call_t *call) {
-  json_t *o = json_object();
-  if (!o) return NULL;
-  if (json_object_set_new(o, "jsonrpc", json_string("2.0")) != 0 ||
-      json_object_set_new(o, "id", json_integer((json_int_t)call->id)) != 0 ||
-      json_object_set_new(o, "method", json_string(call->method)) != 0 ||
-      (call->params && json_object_set(o, "params", call->params) != 0)) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-/* Builds x->body from x->calls. Returns 0 or -1. */
-static int xfer_build_body(rpc_client_t *c, rpc_xfer_t *x) {
-  json_t *doc = NULL;
-  for (size_t i = 0; i < x->ncalls; i++) x->calls[i]->id = c->next_id++;
-  if (!x->batch) {
-    doc = request_object(x->calls[0]);
-  } else {
-    doc = json_array();
-    for (size_t i = 0; doc && i < x->ncalls; i++) {
-      json_t *o = request_object(x->calls[i]);
-      if (!o || json_array_append_new(doc, o) != 0) {
-        json_decref(doc);
-        doc = NULL;
-      }
-    }
-  }
-  if (!doc) return -1;
-  x->body = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  if (!x->body) return -1;
-  x->body_len = strlen(x->body);
-  return 0;
-}
-
-static int xfer_setup(rpc_client_t *c, rpc_xfer_t *x) {
-  CURL *e = x->easy;
-  x->endpoint = c->cur_endpoint;
-  x->resp_len = 0;
-  x->too_large = 0;
-  x->retry_after_s = -1;
-  x->max_resp = c->o.max_response_bytes;
-  x->errbuf[0] = '\0';
-  int bad = 0;
-#define SETOPT(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
-  SETOPT(CURLOPT_URL, c->endpoints[x->endpoint]);
-  SETOPT(CURLOPT_POST, 1L);
-  SETOPT(CURLOPT_POSTFIELDS, x->body);
-  SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-  SETOPT(CURLOPT_HTTPHEADER, x->headers);
-  SETOPT(CURLOPT_WRITEFUNCTION, on_write);
-  SETOPT(CURLOPT_WRITEDATA, x);
-  SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-  SETOPT(CURLOPT_HEADERDATA, x);
-  SETOPT(CURLOPT_PRIVATE, x);
-  SETOPT(CURLOPT_ERRORBUFFER, x->errbuf);
-  SETOPT(CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
-  SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_timeout_ms);
-  SETOPT(CURLOPT_NOSIGNAL, 1L);
-  SETOPT(CURLOPT_SSL_VERIFYPEER, c->o.verify_tls ? 1L : 0L);
-  SETOPT(CURLOPT_SSL_VERIFYHOST, c->o.verify_tls ? 2L : 0L);
-  SETOPT(CURLOPT_USERAGENT, c->o.user_agent);
-  SETOPT(CURLOPT_ACCEPT_ENCODING, "");
-  SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_response_bytes);
-  SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-  SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-  SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-#undef SETOPT
-  return bad ? -1 : 0;
-}
-
 /* Fails every call of x with e (no retry). */
 static void xfer_fail_all(rpc_client_t *c, rpc_xfer_t *x, const rpc_error_t *e) {
   for (size_t i = 0; i < x->ncalls; i++) {
     rpc_error_t ec = *e;
-    if (ec.kind >= 0 && ec.kind < RPC_ERR_KIND_COUNT) c->st.attempt_failures[ec.kind]++;
+    if (kind_slot(ec.kind) > 0) c->st.attempt_failures[kind_slot(ec.kind)]++;
     call_finish(c, x->calls[i], NULL, &ec);
   }
   x->ncalls = 0;
@@ -535,7 +372,7 @@ static void xfer_retry_all(rpc_client_t *c, rpc_xfer_t *x, const rpc_error_t *e,
 /* Starts transfers for ready calls up to max_in_flight. */
 static void start_transfers(rpc_client_t *c) {
   while (c->ready.head && c->nactive < c->o.max_in_flight) {
-    rpc_xfer_t *x = xfer_get(c);
+    rpc_xfer_t *x = rpc_xfer_get(c);
     if (!x) return; /* out of memory: try again on the next pass */
     size_t want = c->o.batch_max;
     if (want > x->capcalls) {
@@ -556,7 +393,7 @@ static void start_transfers(rpc_client_t *c) {
     x->batch = x->ncalls > 1;
     rpc_error_t e;
     memset(&e, 0, sizeof e);
-    if (xfer_build_body(c, x) != 0 || xfer_setup(c, x) != 0) {
+    if (rpc_xfer_build_body(c, x) != 0 || rpc_xfer_setup(c, x) != 0) {
       set_err(&e, RPC_ERR_TRANSPORT, 0, 0, "cannot build request for %s", x->calls[0]->method);
       xfer_fail_all(c, x, &e);
       xfer_release(c, x);
@@ -576,12 +413,12 @@ static void start_transfers(rpc_client_t *c) {
 
 /* Records one JSON-RPC response member ("result"/"error") of raw object text. */
 static void record_one(rpc_client_t *c, const rpc_call_t *call, const char *raw, size_t len) {
-  replay_span_t v;
+  jsonraw_span_t v;
   if (!c->rec) return;
-  if (replay_raw_member(raw, len, "result", &v) == 1)
-    replay_recorder_rpc(c->rec, call->method, call->params, "result", v.ptr, v.len);
-  else if (replay_raw_member(raw, len, "error", &v) == 1)
-    replay_recorder_rpc(c->rec, call->method, call->params, "error", v.ptr, v.len);
+  if (jsonraw_member(raw, len, "result", &v) == 1)
+    recorder_rpc(c->rec, call->method, call->params, "result", v.ptr, v.len);
+  else if (jsonraw_member(raw, len, "error", &v) == 1)
+    recorder_rpc(c->rec, call->method, call->params, "error", v.ptr, v.len);
 }
 
 /* Handles one JSON-RPC response object for call. raw/raw_len: its text
@@ -593,7 +430,7 @@ static void handle_response(rpc_client_t *c, rpc_call_t *call, json_t *obj, cons
   e.http_status = 200;
   if (!json_is_object(obj)) {
     set_err(&e, RPC_ERR_PARSE, 200, 0, "%s: response is not a JSON-RPC object", call->method);
-    c->st.attempt_failures[e.kind]++;
+    c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
     call_finish(c, call, NULL, &e);
     return;
   }
@@ -608,14 +445,14 @@ static void handle_response(rpc_client_t *c, rpc_call_t *call, json_t *obj, cons
     if (rpc_code_is_retryable((long)code)) {
       call_retry_or_fail(c, call, &e, 0);
     } else {
-      c->st.attempt_failures[e.kind]++;
+      c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
       call_finish(c, call, NULL, &e);
     }
     return;
   }
   if (!result) {
     set_err(&e, RPC_ERR_PARSE, 200, 0, "%s: response has neither result nor error", call->method);
-    c->st.attempt_failures[e.kind]++;
+    c->st.attempt_failures[RPC_ERR_INDEX(e.kind)]++;
     call_finish(c, call, NULL, &e);
     return;
   }
@@ -627,19 +464,14 @@ static int id_of(const json_t *o, uint64_t *id) {
 }
 
 /* Finds the raw text of the batch element with this id (recording only). */
-static int raw_batch_elem(const char *body, size_t len, uint64_t id, replay_span_t *out) {
-  replay_raw_iter_t it;
-  replay_span_t v, idv;
-  if (replay_raw_iter_init(&it, body, len) != 0) return 0;
-  while (replay_raw_iter_next(&it, NULL, &v) == 1) {
-    if (replay_raw_member(v.ptr, v.len, "id", &idv) != 1 || idv.len == 0 || idv.len > 20) continue;
-    char buf[24];
-    memcpy(buf, idv.ptr, idv.len);
-    buf[idv.len] = '\0';
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(buf, &end, 10);
-    if (errno == 0 && *end == '\0' && n == id) {
+static int raw_batch_elem(const char *body, size_t len, uint64_t id, jsonraw_span_t *out) {
+  jsonraw_iter_t it;
+  jsonraw_span_t v, idv;
+  if (jsonraw_iter_init(&it, body, len) != 0) return 0;
+  while (jsonraw_iter_next(&it, NULL, &v) == 1) {
+    uint64_t n;
+    if (jsonraw_member(v.ptr, v.len, "id", &idv) != 1) continue;
+    if (jsonx_u64_text(idv.ptr, idv.len, &n) == 0 && n == id) {
       *out = v;
       return 1;
     }
@@ -681,7 +513,7 @@ static void handle_body(rpc_client_t *c, rpc_xfer_t *x) {
         call_retry_or_fail(c, call, &e, 0);
         continue;
       }
-      replay_span_t raw = {NULL, 0};
+      jsonraw_span_t raw = {NULL, 0};
       if (c->rec) raw_batch_elem(x->resp, x->resp_len, call->id, &raw);
       handle_response(c, call, found, raw.ptr, raw.len);
     }
@@ -799,26 +631,26 @@ void rpc_client_free(rpc_client_t *c) {
   while (c->free_xfers) {
     rpc_xfer_t *x = c->free_xfers;
     c->free_xfers = x->next;
-    xfer_destroy(x);
+    rpc_xfer_destroy(x);
   }
   if (c->multi) curl_multi_cleanup(c->multi);
   free(c->endpoints);
   free(c->endpoints_buf);
   free((char *)c->o.user_agent);
-  replay_recorder_close(c->rec);
+  recorder_close(c->rec);
   free(c);
 }
 
 int rpc_submit(rpc_client_t *c, const char *method, json_t *params, rpc_done_fn cb, void *user) {
   if (!method || !*method) {
     json_decref(params);
-    return -1;
+    return RPC_ERR_INVALID;
   }
   rpc_call_t *call = calloc(1, sizeof *call);
   if (!call || !(call->method = strdup(method))) {
     free(call);
     json_decref(params);
-    return -1;
+    return RPC_ERR_INVALID;
   }
   call->params = params;
   call->cb = cb;
@@ -844,7 +676,7 @@ int rpc_run(rpc_client_t *c, int timeout_ms) {
     int64_t next_due = promote_delayed(c, now_ms());
     start_transfers(c);
     int running = 0;
-    if (curl_multi_perform(c->multi, &running) != CURLM_OK) return -1;
+    if (curl_multi_perform(c->multi, &running) != CURLM_OK) return RPC_ERR_INTERNAL;
     process_done(c);
     if (c->callbacks_run != before || c->pending == 0) break;
     int64_t now = now_ms();
@@ -855,7 +687,7 @@ int rpc_run(rpc_client_t *c, int timeout_ms) {
     if (c->ready.head && c->nactive < c->o.max_in_flight) continue;
     if (next_due != INT64_MAX && next_due - now < wait) wait = next_due - now;
     if (wait < 0) wait = 0;
-    if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK) return -1;
+    if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK) return RPC_ERR_INTERNAL;
   }
   return (int)(c->callbacks_run - before);
 }
@@ -879,8 +711,8 @@ int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **resul
   memset(&s, 0, sizeof s);
   *result_out = NULL;
   if (rpc_submit(c, method, params, sync_done, &s) != 0) {
-    if (err) set_err(err, RPC_ERR_TRANSPORT, 0, 0, "cannot submit %s", method ? method : "(null)");
-    return -1;
+    if (err) set_err(err, RPC_ERR_INVALID, 0, 0, "cannot submit %s", method ? method : "(null)");
+    return RPC_ERR_INVALID;
   }
   while (!s.done)
     if (rpc_run(c, 1000) < 0) break;
@@ -889,8 +721,10 @@ int rpc_call(rpc_client_t *c, const char *method, json_t *params, json_t **resul
     cancel_all(c, "internal transfer failure");
   }
   if (!s.result) {
+    if (s.err.kind >= 0) set_err(&s.err, RPC_ERR_INTERNAL, 0, 0, "%s: internal transfer failure",
+                                 method);
     if (err) *err = s.err;
-    return -1;
+    return s.err.kind;
   }
   *result_out = s.result;
   return 0;

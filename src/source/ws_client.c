@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base58.h"
+#include "jsonraw.h"
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
 
 #define WS_TICK_US (200 * LWS_US_PER_MS)
 #define WS_SUBS 3
@@ -158,31 +159,7 @@ int ws_client_parse_url(const char *url, int *tls, char *host, size_t hostsz, in
   return 0;
 }
 
-static int valid_b58(const char *s) {
-  static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-  size_t n = strlen(s);
-  if (n < 32 || n > 44) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!strchr(alphabet, s[i])) return 0;
-  return 1;
-}
-
-/* Digits of a raw JSON integer span -> u64. 0 or -1. */
-static int span_u64(const replay_span_t *v, uint64_t *out) {
-  if (v->len == 0 || v->len > 20) return -1;
-  uint64_t x = 0;
-  for (size_t i = 0; i < v->len; i++) {
-    char ch = v->ptr[i];
-    if (ch < '0' || ch > '9') return -1;
-    uint64_t d = (uint64_t)(ch - '0');
-    if (x > (UINT64_MAX - d) / 10) return -1;
-    x = x * 10 + d;
-  }
-  *out = x;
-  return 0;
-}
-
-static int span_is(const replay_span_t *v, const char *lit) {
+static int span_is(const jsonraw_span_t *v, const char *lit) {
   size_t n = strlen(lit);
   return v->len == n && memcmp(v->ptr, lit, n) == 0;
 }
@@ -462,18 +439,18 @@ out:
 /* Looks at a complete message; returns 1 when it goes to the writer. */
 static int inspect_message(ws_client_t *c, const msgqueue_item_t *it) {
   const char *s = (const char *)it->data;
-  replay_span_t v;
-  int m = replay_raw_member(s, it->len, "method", &v);
+  jsonraw_span_t v;
+  int m = jsonraw_member(s, it->len, "method", &v);
   if (m == 1) {
     if (span_is(&v, "\"slotNotification\"")) {
-      replay_span_t params, result, slot, root;
+      jsonraw_span_t params, result, slot, root;
       uint64_t sl = 0, rt = 0;
-      if (replay_raw_member(s, it->len, "params", &params) == 1 &&
-          replay_raw_member(params.ptr, params.len, "result", &result) == 1 &&
-          replay_raw_member(result.ptr, result.len, "slot", &slot) == 1 &&
-          span_u64(&slot, &sl) == 0) {
-        if (replay_raw_member(result.ptr, result.len, "root", &root) != 1 ||
-            span_u64(&root, &rt) != 0)
+      if (jsonraw_member(s, it->len, "params", &params) == 1 &&
+          jsonraw_member(params.ptr, params.len, "result", &result) == 1 &&
+          jsonraw_member(result.ptr, result.len, "slot", &slot) == 1 &&
+          jsonx_u64_text(slot.ptr, slot.len, &sl) == 0) {
+        if (jsonraw_member(result.ptr, result.len, "root", &root) != 1 ||
+            jsonx_u64_text(root.ptr, root.len, &rt) != 0)
           rt = 0;
         if (sl > c->conn_max_slot) {
           c->conn_max_slot = sl;
@@ -487,7 +464,7 @@ static int inspect_message(ws_client_t *c, const msgqueue_item_t *it) {
     }
     return 1;
   }
-  if (m == 0 && replay_raw_member(s, it->len, "id", &v) == 1) {
+  if (m == 0 && jsonraw_member(s, it->len, "id", &v) == 1) {
     handle_reply(c, it);
     return 0;
   }
@@ -690,7 +667,7 @@ ws_client_t *ws_client_start(const ws_client_options_t *o, msgqueue_t *q, char *
     snprintf(err, errsz, "websocket: url, program id and commitment are required");
     return NULL;
   }
-  if (!valid_b58(o->program_id)) {
+  if (!base58_text_ok(o->program_id, 32)) {
     snprintf(err, errsz, "websocket: invalid program id");
     return NULL;
   }

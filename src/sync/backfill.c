@@ -1,7 +1,8 @@
 /* Slot-range backfill over JSON-RPC: the signatures and blocks strategies
  * (see backfill.h). One thread: calls are pipelined through the rpc
- * client (fetchq keeps `concurrency` in flight) and results are applied in
- * ascending slot order so that every checkpoint is exact. */
+ * client (txfetch / fetchq keep `concurrency` in flight) and results are
+ * applied window by window in ascending slot order so that every
+ * checkpoint is exact. */
 #include "backfill.h"
 
 #include <inttypes.h>
@@ -9,17 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "accounts.h"
 #include "fetchq.h"
 #include "jsonx.h"
 #include "log.h"
 #include "progress.h"
+#include "sigwalk.h"
+#include "txfetch.h"
 
 #define BF_DEFAULT_CONCURRENCY BACKFILL_DEFAULT_CONCURRENCY
 #define BF_DEFAULT_SIG_LIMIT 1000
 #define BF_MAX_SIG_LIMIT 1000
 #define BF_GETBLOCKS_MAX_RANGE 500000ULL
 #define BF_NULL_TX_RETRIES 3
+#define BF_NULL_TX_RETRY_MS 100
 #define BF_RUN_SLICE_MS 100
 
 void backfill_options_init(backfill_options_t *o) {
@@ -32,13 +38,8 @@ void backfill_options_init(backfill_options_t *o) {
   o->sig_page_limit = BF_DEFAULT_SIG_LIMIT;
   o->refresh_accounts = true;
   o->progress = PROGRESS_OFF;
+  o->window = BACKFILL_DEFAULT_WINDOW;
 }
-
-/* One signature of the range. */
-typedef struct sig_ent {
-  uint64_t slot;
-  char sig[CB_SIGNATURE_B58_MAX];
-} sig_ent_t;
 
 typedef struct bf {
   rpc_client_t *rpc;
@@ -48,10 +49,11 @@ typedef struct bf {
   const char *commitment;
   const char *program_id;
   char stream[64];
-  uint64_t from, to;
-  uint64_t full_from;  /* slots >= full_from are ingested; below: refresh set only */
-  bool cap_ok;         /* the transaction phase may checkpoint (cap valid) */
-  uint64_t cp_cap;     /* highest slot the transaction phase may checkpoint */
+  uint64_t from, to;   /* the range */
+  uint64_t start;      /* first slot to fetch (after the checkpoint when resuming) */
+  unsigned window;     /* signatures / blocks per window */
+  size_t windows;      /* windows planned */
+  size_t peak_window;  /* most signatures held at once */
   bool has_set;        /* a checkpoint >= from is committed or queued */
   uint64_t last_set;
   unsigned conc;
@@ -93,14 +95,19 @@ static void bf_sink_fail(bf_t *b, int rc, const char *what) {
   bf_fail(b, 1, "sink error while %s: %s: %s", what, sink_strerror(rc), sink_last_error(b->sink));
 }
 
-/* Queues the checkpoint "slots from..slot are applied" (capped, monotonic). */
-static void bf_checkpoint(bf_t *b, uint64_t slot, const char *sig, bool final) {
-  if (!final) {
-    if (!b->cap_ok) return;
-    if (slot > b->cp_cap) slot = b->cp_cap;
+static void bf_ingest_fail(bf_t *b, int rc, const char *what) {
+  if (rc == INGEST_ERR_STOPPED) {
+    bf_fail(b, 2, "stopped by request while %s", what);
+    return;
   }
+  bf_fail(b, 1, "ingest failed while %s: %s: %s", what, ingest_strerror(rc),
+          sink_last_error(b->sink));
+}
+
+/* Queues the checkpoint "slots from..slot are applied" (monotonic). */
+static void bf_checkpoint(bf_t *b, uint64_t slot) {
   if (slot < b->from || (b->has_set && slot <= b->last_set)) return;
-  int rc = sink_set_checkpoint(b->sink, b->stream, slot, sig && *sig ? sig : NULL);
+  int rc = sink_set_checkpoint(b->sink, b->stream, slot, NULL);
   if (rc != 0) {
     bf_sink_fail(b, rc, "setting the checkpoint");
     return;
@@ -163,335 +170,221 @@ static json_t *bf_call(bf_t *b, const char *method, json_t *params) {
   return res;
 }
 
-/* ---- signatures strategy: the walk ---------------------------------- */
-
-typedef struct sig_list {
-  sig_ent_t *v;
-  size_t n, cap;
-} sig_list_t;
-
-static int sig_list_add(sig_list_t *l, uint64_t slot, const char *sig) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 1024;
-    void *p = realloc(l->v, cap * sizeof *l->v);
-    if (!p) return -1;
-    l->v = p;
-    l->cap = cap;
-  }
-  l->v[l->n].slot = slot;
-  memcpy(l->v[l->n].sig, sig, strlen(sig) + 1);
-  l->n++;
-  return 0;
-}
-
-static int cmp_sig(const void *a, const void *b) {
-  return strcmp(((const sig_ent_t *)a)->sig, ((const sig_ent_t *)b)->sig);
-}
-
-static int cmp_slot_sig(const void *a, const void *b) {
-  const sig_ent_t *x = a, *y = b;
-  if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
-  return strcmp(x->sig, y->sig);
-}
-
-/* Pages getSignaturesForAddress from the newest entry down until a page's
- * oldest slot is below lo, or a page is short (fewer than `limit` entries:
- * the end of the history) or empty; keeps lo <= slot <= hi. The
- * cursor ("before") is the last signature of the previous page, but the
- * walk is bounded by slot and stops with an error when the node makes no
- * progress (same last signature again) or slots go up (an unknown cursor
- * answered with the newest page). */
-static int walk_signatures(bf_t *b, uint64_t lo, uint64_t hi, sig_list_t *out) {
-  char cursor[CB_SIGNATURE_B58_MAX] = "";
-  uint64_t prev_slot = UINT64_MAX;
-  unsigned limit = b->o->sig_page_limit ? b->o->sig_page_limit : BF_DEFAULT_SIG_LIMIT;
-  if (limit > BF_MAX_SIG_LIMIT) limit = BF_MAX_SIG_LIMIT;
-  uint64_t pages = 0, seen = 0;
-  for (;;) {
-    if (bf_check_stop(b)) return -1;
-    json_t *opts = json_pack("{s:I, s:s}", "limit", (json_int_t)limit, "commitment", b->commitment);
-    if (opts && cursor[0]) json_object_set_new(opts, "before", json_string(cursor));
-    json_t *params = opts ? json_pack("[s, o]", b->program_id, opts) : NULL;
-    json_t *page = bf_call(b, "getSignaturesForAddress", params);
-    if (!page) return -1;
-    int ret = 0;
-    if (!json_is_array(page)) {
-      bf_fail(b, 1, "getSignaturesForAddress: result is not an array");
-      ret = -1;
-      goto next;
-    }
-    size_t m = json_array_size(page);
-    if (m == 0) {
-      ret = 1;
-      goto next;
-    }
-    pages++;
-    const char *last_sig = NULL;
-    uint64_t last_slot = 0;
-    for (size_t i = 0; i < m; i++) {
-      const json_t *e = json_array_get(page, i);
-      const char *sig = jsonx_get_str(e, "signature");
-      uint64_t slot;
-      if (!sig || strlen(sig) >= CB_SIGNATURE_B58_MAX || strlen(sig) < 32 ||
-          jsonx_get_u64(e, "slot", &slot) != 0) {
-        bf_fail(b, 1, "getSignaturesForAddress: entry %zu of page %" PRIu64
-                " has no valid signature/slot", i, pages);
-        ret = -1;
-        goto next;
-      }
-      if (slot > prev_slot) {
-        bf_fail(b, 1, "getSignaturesForAddress: slots go up (%" PRIu64 " after %" PRIu64
-                ") on page %" PRIu64 " with before=%s: the node is not paging backwards",
-                slot, prev_slot, pages, cursor[0] ? cursor : "(none)");
-        ret = -1;
-        goto next;
-      }
-      prev_slot = slot;
-      seen++;
-      if (slot >= lo && slot <= hi && sig_list_add(out, slot, sig) != 0) {
-        bf_fail(b, 1, "out of memory collecting signatures");
-        ret = -1;
-        goto next;
-      }
-      last_sig = sig;
-      last_slot = slot;
-    }
-    if (strcmp(last_sig, cursor) == 0) {
-      bf_fail(b, 1, "getSignaturesForAddress: no progress (page %" PRIu64
-              " ends with the cursor %s again)", pages, cursor);
-      ret = -1;
-      goto next;
-    }
-    memcpy(cursor, last_sig, strlen(last_sig) + 1);
-    /* Below the range, or a short page: the end of the address's history. */
-    if (last_slot < lo || m < limit) ret = 1;
-    log_debug("backfill", "signatures page=%" PRIu64 " entries=%zu oldest_slot=%" PRIu64
-              " kept=%zu", pages, m, last_slot, out->n);
-  next:
-    json_decref(page);
-    if (ret != 0) {
-      if (ret > 0)
-        log_info("backfill", "signature walk done pages=%" PRIu64 " entries=%" PRIu64
-                 " in_range=%zu", pages, seen, out->n);
-      return ret > 0 ? 0 : -1;
-    }
-  }
-}
-
-/* Sorts ascending by (slot, signature) and drops duplicate signatures. */
-static void sig_list_normalize(sig_list_t *l) {
-  if (l->n == 0) return;
-  qsort(l->v, l->n, sizeof *l->v, cmp_sig);
-  size_t w = 1;
-  for (size_t i = 1; i < l->n; i++)
-    if (strcmp(l->v[i].sig, l->v[w - 1].sig) != 0) l->v[w++] = l->v[i];
-  if (w != l->n) log_info("backfill", "dropped %zu duplicate signatures", l->n - w);
-  l->n = w;
-  qsort(l->v, l->n, sizeof *l->v, cmp_slot_sig);
-}
-
 /* ---- signatures strategy: fetching and applying ------------------------ */
 
-static json_t *get_transaction_params(const bf_t *b, const char *sig) {
-  return json_pack("[s, {s:s, s:i, s:s}]", sig, "encoding", "json",
-                   "maxSupportedTransactionVersion", 0, "commitment", b->commitment);
-}
-
-static json_t *get_block_header_params(const bf_t *b, uint64_t slot) {
-  return json_pack("[o, {s:s, s:b, s:s}]", slot_json(slot), "transactionDetails", "none",
-                   "rewards", 0, "commitment", b->commitment);
-}
-
-static bool rpc_code_slot_missing(long code) { return code == -32007 || code == -32009; }
-
-typedef struct blockinfo {
-  int state; /* 0 unknown, 1 known */
-  txn_block_t blk;
-} blockinfo_t;
-
 /* Applies one fetched transaction (or its failure) in order. */
-static void apply_sig(bf_t *b, const sig_ent_t *e, bool full, json_t *res, const rpc_error_t *err,
-                      const txn_block_t *blk) {
-  if (!res) {
-    if (err->kind == RPC_ERR_CANCELLED) {
+static void apply_sig(bf_t *b, const sigwalk_ent_t *e, txfetch_result_t *r) {
+  switch (r->status) {
+    case TXFETCH_OK: {
+      int rc = ingest_transaction_json(b->ing, r->tx, r->has_block ? &r->block : NULL,
+                                       b->refresh ? &b->touched : NULL);
+      if (rc < 0) {
+        bf_ingest_fail(b, rc, "writing transactions");
+        return;
+      }
+      b->sum->transactions++;
+      return;
+    }
+    case TXFETCH_MISSING: {
+      /* The node answered "never" for this transaction: record it, go on. */
+      int rc = ingest_dead_letter(b->ing, INGEST_DL_TX_MISSING, e->sig, e->slot, r->reason, NULL, 0);
+      if (rc < 0) bf_ingest_fail(b, rc, "writing a dead letter");
+      return;
+    }
+    case TXFETCH_CANCELLED:
       bf_fail(b, 2, "stopped by request");
       return;
-    }
-    char d[320];
-    describe_rpc_err(err, d, sizeof d);
-    if (err->kind != RPC_ERR_RPC) {
-      bf_fail(b, 1, "getTransaction %s (slot %" PRIu64 ") failed: %s", e->sig, e->slot, d);
+    default:
+      bf_fail(b, 1, "getTransaction %s (slot %" PRIu64 ") failed: %s", e->sig, e->slot, r->reason);
       return;
-    }
-    if (!full) return;
-    /* The node answered "never" for this transaction: record it, go on. */
-    char reason[400];
-    if (snprintf(reason, sizeof reason, "getTransaction failed: %s", d) < 0) reason[0] = '\0';
-    log_warn("backfill", "getTransaction signature=%s slot=%" PRIu64 ": %s (sent to dead_letters)",
-             e->sig, e->slot, d);
-    int rc = sink_put_dead_letter(b->sink, "transaction", e->sig, e->slot, reason, NULL, 0);
-    if (rc != 0) bf_sink_fail(b, rc, "writing a dead letter");
-    else b->sum->dead_letters++;
-    return;
   }
-  if (json_is_null(res)) {
-    if (!full) return;
-    log_warn("backfill", "getTransaction signature=%s slot=%" PRIu64 " returned null after %d "
-             "tries (sent to dead_letters)", e->sig, e->slot, BF_NULL_TX_RETRIES + 1);
-    int rc = sink_put_dead_letter(b->sink, "transaction", e->sig, e->slot,
-                                  "getTransaction returned null (transaction not found)", NULL, 0);
-    if (rc != 0) bf_sink_fail(b, rc, "writing a dead letter");
-    else b->sum->dead_letters++;
-    return;
-  }
-  if (!full) {
-    if (b->refresh) ingest_transaction_touched(b->ing, res, NULL, &b->touched);
-    return;
-  }
-  int rc = ingest_transaction_json(b->ing, res, blk, b->refresh ? &b->touched : NULL);
-  if (rc < 0) {
-    bf_sink_fail(b, rc, "writing transactions");
-    return;
-  }
-  b->sum->transactions++;
 }
 
-static void run_signatures(bf_t *b) {
-  sig_list_t l = {0};
-  uint32_t *bix = NULL;
-  uint64_t *bslot = NULL;
-  blockinfo_t *binfo = NULL;
-  uint8_t *tries = NULL;
-  fetchq_t *txq = NULL, *bq = NULL;
-  uint64_t lo = b->refresh ? b->from : b->full_from;
+/* Waits for the rpc client (or a due retry) a little. */
+static void bf_wait(bf_t *b, const txfetch_t *tf) {
+  long w = txfetch_wait_ms(tf);
+  if (rpc_in_flight(b->rpc) > 0) {
+    if (rpc_run(b->rpc, w < 0 || w > BF_RUN_SLICE_MS ? BF_RUN_SLICE_MS : (int)w) < 0)
+      bf_fail(b, 1, "RPC client internal failure");
+  } else if (w > 0) {
+    struct timespec ts = {0, (w > BF_RUN_SLICE_MS ? BF_RUN_SLICE_MS : w) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
 
-  if (walk_signatures(b, lo, b->to, &l) != 0) goto out;
-  sig_list_normalize(&l);
-  size_t n = l.n;
-  b->sum->signatures = 0;
-  for (size_t i = 0; i < n; i++)
-    if (l.v[i].slot >= b->full_from) b->sum->signatures++;
-
-  /* Distinct slots of the entries to ingest: one getBlock each for the
-   * block height (getTransaction carries none). */
-  size_t nb = 0;
-  bix = calloc(n ? n : 1, sizeof *bix);
-  bslot = calloc(n ? n : 1, sizeof *bslot);
-  binfo = calloc(n ? n : 1, sizeof *binfo);
-  tries = calloc(n ? n : 1, 1);
-  if (!bix || !bslot || !binfo || !tries) {
+/* Fetches and applies the signatures of one window (ascending order). */
+static void apply_window(bf_t *b, const sigwalk_list_t *l) {
+  size_t n = l->n, cap = (size_t)b->conc * 4 + 8;
+  txfetch_options_t to;
+  txfetch_options_init(&to);
+  to.commitment = b->commitment;
+  to.null_retries = BF_NULL_TX_RETRIES;
+  to.retry_base_ms = BF_NULL_TX_RETRY_MS;
+  to.retry_max_ms = BF_NULL_TX_RETRY_MS * 8;
+  txfetch_t *tf = txfetch_new(b->rpc, &to);
+  txfetch_result_t *ring = calloc(cap, sizeof *ring);
+  uint8_t *have = calloc(cap, 1);
+  if (!tf || !ring || !have) {
     bf_fail(b, 1, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < n; i++) {
-    if (l.v[i].slot < b->full_from) continue;
-    if (nb == 0 || bslot[nb - 1] != l.v[i].slot) bslot[nb++] = l.v[i].slot;
-    bix[i] = (uint32_t)(nb - 1);
-  }
-
-  size_t window = (size_t)b->conc * 4 + 8;
-  txq = fetchq_new(b->rpc, window);
-  bq = fetchq_new(b->rpc, window + 1);
-  if (!txq || !bq) {
-    bf_fail(b, 1, "out of memory");
-    goto out;
-  }
-  size_t nrescan = 0;
-  while (nrescan < n && l.v[nrescan].slot < b->full_from) nrescan++;
-  if (nrescan)
-    log_info("backfill", "re-reading %zu applied transactions (slots < %" PRIu64
-             ") to rebuild the account refresh set", nrescan, b->full_from);
-
-  size_t proc = 0, sub = 0, next_block = 0;
+  size_t proc = 0, sub = 0;
   while (proc < n && !b->failed) {
     if (bf_check_stop(b)) break;
-    while (sub < n && sub - proc < window && rpc_in_flight(b->rpc) < b->conc) {
-      bool full = l.v[sub].slot >= b->full_from;
-      if (full && bix[sub] >= next_block) {
-        if (fetchq_submit(bq, bix[sub], "getBlock", get_block_header_params(b, l.v[sub].slot)) != 0) {
-          bf_fail(b, 1, "cannot submit getBlock");
-          break;
-        }
-        next_block = bix[sub] + 1;
-      }
-      if (fetchq_submit(txq, sub, "getTransaction", get_transaction_params(b, l.v[sub].sig)) != 0) {
-        bf_fail(b, 1, "cannot submit getTransaction");
+    while (sub < n && sub - proc < cap && rpc_in_flight(b->rpc) < b->conc) {
+      if (txfetch_submit(tf, sub, l->v[sub].sig, l->v[sub].slot) != 0) {
+        bf_fail(b, 1, "cannot submit getTransaction for %s", l->v[sub].sig);
         break;
       }
       sub++;
     }
+    txfetch_result_t r;
+    while (txfetch_poll(tf, &r)) {
+      ring[r.tag % cap] = r;
+      have[r.tag % cap] = 1;
+    }
     bool progressed = false;
-    while (proc < n && !b->failed && fetchq_done(txq, proc)) {
-      const sig_ent_t *e = &l.v[proc];
-      bool full = e->slot >= b->full_from;
-      txn_block_t blk;
-      memset(&blk, 0, sizeof blk);
-      blk.slot = e->slot;
-      if (full) {
-        blockinfo_t *bi = &binfo[bix[proc]];
-        if (!bi->state) {
-          if (!fetchq_done(bq, bix[proc])) break;
-          rpc_error_t be;
-          json_t *br = fetchq_take(bq, bix[proc], &be);
-          bi->state = 1;
-          bi->blk.slot = e->slot;
-          if (br && !json_is_null(br)) {
-            if (txn_block_from_json(br, e->slot, &bi->blk) != TXN_OK) {
-              log_warn("backfill", "getBlock slot=%" PRIu64 ": unusable block header; rows "
-                       "get no block height", e->slot);
-              memset(&bi->blk, 0, sizeof bi->blk);
-              bi->blk.slot = e->slot;
-            }
-          } else if (!br && be.kind == RPC_ERR_CANCELLED) {
-            json_decref(br);
-            bf_fail(b, 2, "stopped by request");
-            break;
-          } else if (!br && (be.kind != RPC_ERR_RPC)) {
-            char d[320];
-            describe_rpc_err(&be, d, sizeof d);
-            bf_fail(b, 1, "getBlock %" PRIu64 " failed: %s", e->slot, d);
-            break;
-          } else {
-            char d[320] = "null block";
-            if (!br) describe_rpc_err(&be, d, sizeof d);
-            log_warn("backfill", "getBlock slot=%" PRIu64 ": %s; rows get no block height",
-                     e->slot, d);
-          }
-          json_decref(br);
-        }
-        blk = bi->blk;
-      }
-      rpc_error_t te;
-      json_t *res = fetchq_take(txq, proc, &te);
-      if (res && json_is_null(res) && tries[proc] < BF_NULL_TX_RETRIES) {
-        /* Not visible on this node yet: ask again. */
-        tries[proc]++;
-        json_decref(res);
-        if (fetchq_submit(txq, proc, "getTransaction", get_transaction_params(b, e->sig)) != 0)
-          bf_fail(b, 1, "cannot submit getTransaction");
-        break;
-      }
-      apply_sig(b, e, full, res, &te, &blk);
-      json_decref(res);
+    while (proc < n && !b->failed && have[proc % cap]) {
+      const sigwalk_ent_t *e = &l->v[proc];
+      apply_sig(b, e, &ring[proc % cap]);
+      txfetch_result_clear(&ring[proc % cap]);
+      have[proc % cap] = 0;
       if (b->failed) break;
       proc++;
       progressed = true;
-      if (full && (proc == n || l.v[proc].slot != e->slot)) bf_checkpoint(b, e->slot, e->sig, false);
+      if (!b->refresh && (proc == n || l->v[proc].slot != e->slot)) bf_checkpoint(b, e->slot);
       bf_progress(b, e->slot);
     }
     if (b->failed) break;
     bf_maybe_flush(b);
-    if (!progressed && proc < n) bf_run_rpc(b);
+    if (!progressed && proc < n) bf_wait(b, tf);
   }
-  if (!b->failed) bf_checkpoint(b, b->to, n ? l.v[n - 1].sig : NULL, false);
 out:
-  fetchq_free(txq);
-  fetchq_free(bq);
-  free(tries);
-  free(binfo);
-  free(bslot);
-  free(bix);
-  free(l.v);
+  for (size_t i = 0; ring && i < cap; i++)
+    if (have[i]) txfetch_result_clear(&ring[i]);
+  free(ring);
+  free(have);
+  txfetch_free(tf);
+}
+
+/* Ends a window whose transactions are applied: reads the accounts they
+ * touched (with refresh) and moves the checkpoint to hi in the same batch. */
+static void end_window(bf_t *b, uint64_t hi) {
+  if (b->failed) return;
+  if (b->refresh && b->touched.count > 0) {
+    char rerr[512] = "";
+    long na = accounts_refresh(b->rpc, b->ing, b->sink, b->commitment,
+                               (const char (*)[CB_PUBKEY_B58_MAX])b->touched.keys,
+                               b->touched.count, b->o->stop_flag, rerr, sizeof rerr);
+    if (na < 0) {
+      bf_fail(b, bf_stopping(b) ? 2 : 1, "account refresh: %s", rerr);
+      return;
+    }
+    b->sum->accounts += (uint64_t)na;
+    ingest_touched_free(&b->touched);
+  }
+  bf_checkpoint(b, hi);
+  bf_maybe_flush(b);
+}
+
+/* Applies the signatures of l (already in [lo, hi]) as one window. */
+static void run_window(bf_t *b, sigwalk_list_t *l, uint64_t hi) {
+  size_t dup = sigwalk_normalize(l);
+  if (dup) log_info("backfill", "dropped %zu duplicate signatures", dup);
+  b->sum->signatures += l->n;
+  if (l->n > b->peak_window) b->peak_window = l->n;
+  apply_window(b, l);
+  end_window(b, hi);
+}
+
+static sigwalk_t walk_init(const bf_t *b, const char *start, uint64_t lo, uint64_t hi,
+                           size_t keep_max, sigwalk_list_t *out, sigwalk_pages_t *pages) {
+  sigwalk_t w;
+  memset(&w, 0, sizeof w);
+  w.rpc = b->rpc;
+  w.address = b->program_id;
+  w.commitment = b->commitment;
+  w.limit = b->o->sig_page_limit ? b->o->sig_page_limit : BF_DEFAULT_SIG_LIMIT;
+  if (w.limit > BF_MAX_SIG_LIMIT) w.limit = BF_MAX_SIG_LIMIT;
+  w.stop_flag = b->o->stop_flag;
+  w.start = start;
+  w.lo = lo;
+  w.hi = hi;
+  w.keep_max = keep_max;
+  w.out = out;
+  w.pages = pages;
+  return w;
+}
+
+/* Runs a walk; records its failure. Returns 0 or -1. */
+static int bf_walk(bf_t *b, sigwalk_t *w) {
+  char err[400];
+  int rc = sigwalk_run(w, err, sizeof err);
+  if (rc == SIGWALK_OK) return 0;
+  bf_fail(b, rc == SIGWALK_STOPPED ? 2 : 1, "%s", err);
+  return -1;
+}
+
+/* Slot windows over the recorded pages, ascending: each about `window`
+ * signatures, bounded by the newest slot of a page. */
+static size_t plan_windows(const bf_t *b, const sigwalk_pages_t *pl, uint64_t *his, size_t max) {
+  size_t nw = 0;
+  uint64_t lo = b->start, acc = 0;
+  for (size_t k = pl->n; k-- > 0 && nw + 1 < max;) {
+    acc += pl->v[k].count;
+    uint64_t hi = pl->v[k].first_slot;
+    if (acc >= b->window && hi >= lo && hi < b->to) {
+      his[nw++] = hi;
+      lo = hi + 1;
+      acc = 0;
+    }
+  }
+  his[nw++] = b->to;
+  return nw;
+}
+
+/* The cursor to start a walk of slots <= hi: that of the first (newest)
+ * page holding a slot <= hi. */
+static const char *window_start(const sigwalk_pages_t *pl, uint64_t hi) {
+  for (size_t k = 0; k < pl->n; k++)
+    if (pl->v[k].last_slot <= hi) return pl->v[k].before;
+  return "";
+}
+
+static void run_signatures(bf_t *b) {
+  sigwalk_list_t l = {0};
+  sigwalk_pages_t pl = {0};
+  uint64_t *his = NULL;
+  sigwalk_t w = walk_init(b, "", b->start, b->to, b->window, &l, &pl);
+  if (bf_walk(b, &w) != 0) goto out;
+  if (!w.overflow) { /* the range is one window: walked once */
+    b->windows = 1;
+    run_window(b, &l, b->to);
+    goto out;
+  }
+  size_t maxw = pl.n + 1;
+  his = malloc(maxw * sizeof *his);
+  if (!his) {
+    bf_fail(b, 1, "out of memory");
+    goto out;
+  }
+  size_t nw = plan_windows(b, &pl, his, maxw);
+  b->windows = nw;
+  log_info("backfill", "range %" PRIu64 "..%" PRIu64 ": %zu signature pages, %zu windows of about "
+           "%u signatures", b->start, b->to, pl.n, nw, b->window);
+  uint64_t lo = b->start;
+  for (size_t i = 0; i < nw && !b->failed; i++) {
+    sigwalk_t ww = walk_init(b, window_start(&pl, his[i]), lo, his[i], SIZE_MAX, &l, NULL);
+    log_debug("backfill", "window %zu/%zu slots %" PRIu64 "..%" PRIu64, i + 1, nw, lo, his[i]);
+    if (bf_walk(b, &ww) != 0) break;
+    run_window(b, &l, his[i]);
+    sigwalk_list_free(&l);
+    lo = his[i] + 1;
+  }
+out:
+  free(his);
+  free(pl.v);
+  sigwalk_list_free(&l);
 }
 
 /* ---- blocks strategy ----------------------------------------------------- */
@@ -501,6 +394,8 @@ static json_t *get_block_full_params(const bf_t *b, uint64_t slot) {
                    "maxSupportedTransactionVersion", 0, "transactionDetails", "full", "rewards", 0,
                    "commitment", b->commitment);
 }
+
+static bool rpc_code_slot_missing(long code) { return code == -32007 || code == -32009; }
 
 static bool str_array_has(const json_t *arr, const char *key) {
   size_t i;
@@ -526,13 +421,41 @@ static int tx_json_mentions(const json_t *tx, const char *program_id) {
          str_array_has(json_object_get(la, "readonly"), program_id);
 }
 
-static void apply_block(bf_t *b, uint64_t slot, bool full, json_t *res, const rpc_error_t *err) {
+static void apply_block_tx(bf_t *b, const json_t *tx, const txn_block_t *blk, uint64_t slot,
+                           size_t i) {
+  int m = tx_json_mentions(tx, b->program_id);
+  if (m == 0) return;
+  int rc;
+  if (m < 0) {
+    /* No key list in the JSON (base64 wire bytes): parse to decide. */
+    txn_t *t = NULL;
+    char perr[128];
+    if (txn_parse(tx, blk, &t, perr, sizeof perr) != TXN_OK) {
+      log_debug("backfill", "slot=%" PRIu64 " transaction %zu does not parse: %s", slot, i, perr);
+      return;
+    }
+    if (!txn_touches_program(t, b->program_id)) {
+      txn_free(t);
+      return;
+    }
+    rc = ingest_transaction(b->ing, t, b->refresh ? &b->touched : NULL);
+    txn_free(t);
+  } else {
+    rc = ingest_transaction_json(b->ing, tx, blk, b->refresh ? &b->touched : NULL);
+  }
+  if (rc < 0) {
+    bf_ingest_fail(b, rc, "writing transactions");
+    return;
+  }
+  b->sum->transactions++;
+  b->sum->signatures++;
+}
+
+static void apply_block(bf_t *b, uint64_t slot, json_t *res, const rpc_error_t *err) {
   if (!res || json_is_null(res)) {
     if (res || (err->kind == RPC_ERR_RPC && rpc_code_slot_missing(err->rpc_code))) {
-      if (full) {
-        b->sum->skipped_slots++;
-        log_debug("backfill", "slot=%" PRIu64 " skipped or missing on the node", slot);
-      }
+      b->sum->skipped_slots++;
+      log_debug("backfill", "slot=%" PRIu64 " skipped or missing on the node", slot);
       return;
     }
     if (err->kind == RPC_ERR_CANCELLED) {
@@ -554,45 +477,12 @@ static void apply_block(bf_t *b, uint64_t slot, bool full, json_t *res, const rp
   size_t i;
   const json_t *tx;
   json_array_foreach(txs, i, tx) {
-    int m = tx_json_mentions(tx, b->program_id);
-    if (m == 0) continue;
-    if (m < 0) {
-      /* No key list in the JSON (base64 wire bytes): parse to decide. */
-      txn_t *t = NULL;
-      char perr[128];
-      if (txn_parse(tx, &blk, &t, perr, sizeof perr) != TXN_OK) {
-        log_debug("backfill", "slot=%" PRIu64 " transaction %zu does not parse: %s", slot, i, perr);
-        continue;
-      }
-      if (txn_touches_program(t, b->program_id)) {
-        if (!full) {
-          if (b->refresh) ingest_transaction_touched(b->ing, tx, &blk, &b->touched);
-        } else {
-          int rc = ingest_transaction(b->ing, t, b->refresh ? &b->touched : NULL);
-          if (rc < 0) bf_sink_fail(b, rc, "writing transactions");
-          b->sum->transactions++;
-          b->sum->signatures++;
-        }
-      }
-      txn_free(t);
-      if (b->failed) return;
-      continue;
-    }
-    if (!full) {
-      if (b->refresh) ingest_transaction_touched(b->ing, tx, &blk, &b->touched);
-      continue;
-    }
-    int rc = ingest_transaction_json(b->ing, tx, &blk, b->refresh ? &b->touched : NULL);
-    if (rc < 0) {
-      bf_sink_fail(b, rc, "writing transactions");
-      return;
-    }
-    b->sum->transactions++;
-    b->sum->signatures++;
+    apply_block_tx(b, tx, &blk, slot, i);
+    if (b->failed) return;
   }
 }
 
-/* Fetches and applies the slots of one getBlocks page in order. */
+/* Fetches and applies the slots of one window in order. */
 static void run_block_list(bf_t *b, const uint64_t *slots, size_t ns) {
   size_t window = (size_t)b->conc + b->conc / 2 + 2;
   fetchq_t *q = fetchq_new(b->rpc, window);
@@ -614,11 +504,10 @@ static void run_block_list(bf_t *b, const uint64_t *slots, size_t ns) {
     while (proc < ns && !b->failed && fetchq_done(q, proc)) {
       rpc_error_t e;
       json_t *res = fetchq_take(q, proc, &e);
-      bool full = slots[proc] >= b->full_from;
-      apply_block(b, slots[proc], full, res, &e);
+      apply_block(b, slots[proc], res, &e);
       json_decref(res);
       if (b->failed) break;
-      if (full) bf_checkpoint(b, slots[proc], NULL, false);
+      if (!b->refresh) bf_checkpoint(b, slots[proc]);
       bf_progress(b, slots[proc]);
       proc++;
       progressed = true;
@@ -630,63 +519,68 @@ static void run_block_list(bf_t *b, const uint64_t *slots, size_t ns) {
   fetchq_free(q);
 }
 
+/* getBlocks [start, end]: the produced slots, checked ascending and in the
+ * range, into *slots. Returns the count, or -1 (failure recorded). */
+static long get_block_slots(bf_t *b, uint64_t start, uint64_t end, uint64_t **slots, size_t *cap) {
+  json_t *params = json_pack("[o, o, o]", slot_json(start), slot_json(end),
+                             commitment_obj(b->commitment));
+  json_t *res = bf_call(b, "getBlocks", params);
+  if (!res) return -1;
+  size_t ns = json_array_size(res);
+  long k = -1;
+  if (!json_is_array(res)) {
+    bf_fail(b, 1, "getBlocks %" PRIu64 "..%" PRIu64 ": result is not an array", start, end);
+    goto out;
+  }
+  if (ns > *cap) {
+    void *p = realloc(*slots, ns * sizeof **slots);
+    if (!p) {
+      bf_fail(b, 1, "out of memory");
+      goto out;
+    }
+    *slots = p;
+    *cap = ns;
+  }
+  uint64_t prev = 0;
+  for (size_t i = 0; i < ns; i++) {
+    uint64_t s;
+    if (jsonx_u64(json_array_get(res, i), &s) != 0 || s < start || s > end ||
+        (i > 0 && s <= prev)) {
+      bf_fail(b, 1, "getBlocks %" PRIu64 "..%" PRIu64 ": entry %zu is not an ascending slot "
+              "in the range", start, end, i);
+      goto out;
+    }
+    prev = s;
+    (*slots)[i] = s;
+  }
+  k = (long)ns;
+out:
+  json_decref(res);
+  return k;
+}
+
 static void run_blocks(bf_t *b) {
-  /* Pages always start at from_slot (the same getBlocks requests whether
-   * resuming or not); applied slots are fetched again only when the refresh
-   * set must be rebuilt. */
-  uint64_t start = b->from;
+  uint64_t start = b->start;
   uint64_t *slots = NULL;
   size_t cap = 0;
   while (start <= b->to && !b->failed) {
     if (bf_check_stop(b)) break;
     uint64_t end = b->to - start >= BF_GETBLOCKS_MAX_RANGE - 1 ? start + BF_GETBLOCKS_MAX_RANGE - 1
                                                               : b->to;
-    json_t *params = json_pack("[o, o, o]", slot_json(start), slot_json(end),
-                               commitment_obj(b->commitment));
-    json_t *res = bf_call(b, "getBlocks", params);
-    if (!res) break;
-    size_t ns = json_array_size(res);
-    if (!json_is_array(res)) {
-      bf_fail(b, 1, "getBlocks %" PRIu64 "..%" PRIu64 ": result is not an array", start, end);
-      json_decref(res);
-      break;
+    long k = get_block_slots(b, start, end, &slots, &cap);
+    if (k < 0) break;
+    b->sum->skipped_slots += (end - start + 1) - (uint64_t)k;
+    log_debug("backfill", "getBlocks %" PRIu64 "..%" PRIu64 ": %ld blocks", start, end, k);
+    /* windows of `window` blocks; the last one ends at the page's end */
+    for (size_t off = 0; off < (size_t)k || off == 0; off += b->window) {
+      size_t cnt = (size_t)k - off < b->window ? (size_t)k - off : b->window;
+      bool last = off + cnt >= (size_t)k;
+      b->windows++;
+      run_block_list(b, slots + off, cnt);
+      end_window(b, last ? end : slots[off + cnt - 1]);
+      if (b->failed || last) break;
     }
-    if (ns > cap) {
-      void *p = realloc(slots, ns * sizeof *slots);
-      if (!p) {
-        bf_fail(b, 1, "out of memory");
-        json_decref(res);
-        break;
-      }
-      slots = p;
-      cap = ns;
-    }
-    size_t k = 0;
-    uint64_t prev = 0;
-    for (size_t i = 0; i < ns; i++) {
-      uint64_t s;
-      if (jsonx_u64(json_array_get(res, i), &s) != 0 || s < start || s > end ||
-          (i > 0 && s <= prev)) {
-        bf_fail(b, 1, "getBlocks %" PRIu64 "..%" PRIu64 ": entry %zu is not an ascending slot "
-                "in the range", start, end, i);
-        break;
-      }
-      prev = s;
-      if (s >= b->full_from || b->refresh) slots[k++] = s;
-    }
-    json_decref(res);
     if (b->failed) break;
-    {
-      /* Slots of the applied part that have no block at all. */
-      uint64_t lo = start > b->full_from ? start : b->full_from, have = 0;
-      for (size_t i = 0; i < k; i++)
-        if (slots[i] >= lo) have++;
-      if (end >= lo) b->sum->skipped_slots += (end - lo + 1) - have;
-    }
-    log_debug("backfill", "getBlocks %" PRIu64 "..%" PRIu64 ": %zu blocks", start, end, k);
-    run_block_list(b, slots, k);
-    if (b->failed) break;
-    if (end >= b->full_from) bf_checkpoint(b, end, NULL, false);
     bf_progress(b, end);
     if (end == b->to) break;
     start = end + 1;
@@ -695,6 +589,65 @@ static void run_blocks(bf_t *b) {
 }
 
 /* ---- the run ------------------------------------------------------------- */
+
+/* to_slot UINT64_MAX: the chain tip (getSlot). Returns 0 or -1. */
+static int bf_resolve_range(bf_t *b) {
+  if (b->to == UINT64_MAX) {
+    json_t *r = bf_call(b, "getSlot", json_pack("[o]", commitment_obj(b->commitment)));
+    if (!r) return -1;
+    if (jsonx_u64(r, &b->to) != 0 || !ingest_slot_ok(b->to))
+      bf_fail(b, 1, "getSlot: result is not a slot in range");
+    json_decref(r);
+    if (b->failed) return -1;
+    log_info("backfill", "chain tip slot=%" PRIu64 " (commitment %s)", b->to, b->commitment);
+  }
+  if (b->from > b->to) {
+    bf_fail(b, 1, "empty range: from_slot %" PRIu64 " > to_slot %" PRIu64, b->from, b->to);
+    return -1;
+  }
+  if (!ingest_slot_ok(b->to)) {
+    bf_fail(b, 1, "to_slot %" PRIu64 " is above the highest storable slot", b->to);
+    return -1;
+  }
+  b->sum->slots = b->to - b->from + 1;
+  int n = b->o->checkpoint_stream
+              ? snprintf(b->stream, sizeof b->stream, "%s", b->o->checkpoint_stream)
+              : snprintf(b->stream, sizeof b->stream, "backfill:%" PRIu64, b->from);
+  if (n <= 0 || (size_t)n >= sizeof b->stream) {
+    bf_fail(b, 1, "checkpoint stream name must be 1..63 characters");
+    return -1;
+  }
+  return 0;
+}
+
+/* Resumes after the stream's checkpoint when it lies in the range.
+ * Returns 0 to run, 1 when the range is already complete, -1 on failure. */
+static int bf_resume(bf_t *b) {
+  b->start = b->from;
+  if (b->o->restart) return 0;
+  uint64_t cslot = 0;
+  char csig[CB_SIGNATURE_B58_MAX];
+  int rc = sink_get_checkpoint(b->sink, b->stream, &cslot, csig);
+  if (rc < 0) {
+    bf_sink_fail(b, rc, "reading the checkpoint");
+    return -1;
+  }
+  if (rc != 0 || cslot < b->from) return 0;
+  b->has_set = true;
+  b->last_set = cslot;
+  b->sum->last_slot = cslot;
+  if (cslot >= b->to) {
+    b->sum->complete = true;
+    log_info("backfill", "range %" PRIu64 "..%" PRIu64 " already complete (checkpoint "
+             "stream=%s slot=%" PRIu64 "): nothing to do", b->from, b->to, b->stream, cslot);
+    return 1;
+  }
+  b->start = cslot + 1;
+  b->sum->resumed_from = b->start;
+  log_info("backfill", "resuming at slot=%" PRIu64 " (checkpoint stream=%s slot=%" PRIu64 ")",
+           b->start, b->stream, cslot);
+  return 0;
+}
 
 int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_options_t *opt,
                  backfill_summary_t *sum, char *err, size_t errsz) {
@@ -719,6 +672,7 @@ int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_
   b.program_id = opt->program_id;
   b.conc = opt->concurrency ? opt->concurrency : BF_DEFAULT_CONCURRENCY;
   b.refresh = opt->refresh_accounts;
+  b.window = opt->window ? opt->window : BACKFILL_DEFAULT_WINDOW;
   b.from = opt->from_slot;
   b.to = opt->to_slot;
 
@@ -728,82 +682,23 @@ int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_
   ingest_stats_t is0, is1;
   ingest_get_stats(ing, &is0);
 
-  if (b.to == UINT64_MAX) {
-    json_t *r = bf_call(&b, "getSlot", json_pack("[o]", commitment_obj(b.commitment)));
-    if (!r) goto out;
-    if (jsonx_u64(r, &b.to) != 0) bf_fail(&b, 1, "getSlot: result is not a slot");
-    json_decref(r);
-    if (b.failed) goto out;
-    log_info("backfill", "chain tip slot=%" PRIu64 " (commitment %s)", b.to, b.commitment);
-  }
-  if (b.from > b.to) {
-    bf_fail(&b, 1, "empty range: from_slot %" PRIu64 " > to_slot %" PRIu64, b.from, b.to);
-    goto out;
-  }
-  sum->slots = b.to - b.from + (b.to - b.from < UINT64_MAX ? 1 : 0);
-  int n = opt->checkpoint_stream ? snprintf(b.stream, sizeof b.stream, "%s", opt->checkpoint_stream)
-                                 : snprintf(b.stream, sizeof b.stream, "backfill:%" PRIu64, b.from);
-  if (n <= 0 || (size_t)n >= sizeof b.stream) {
-    bf_fail(&b, 1, "checkpoint stream name must be 1..63 characters");
-    goto out;
-  }
-  b.full_from = b.from;
-  if (!opt->restart) {
-    uint64_t cslot = 0;
-    char csig[CB_SIGNATURE_B58_MAX];
-    int rc = sink_get_checkpoint(sink, b.stream, &cslot, csig);
-    if (rc < 0) {
-      bf_sink_fail(&b, rc, "reading the checkpoint");
-      goto out;
-    }
-    if (rc == 0 && cslot >= b.from) {
-      b.has_set = true;
-      b.last_set = cslot;
-      sum->last_slot = cslot;
-      if (cslot >= b.to) {
-        sum->complete = true;
-        log_info("backfill", "range %" PRIu64 "..%" PRIu64 " already complete (checkpoint "
-                 "stream=%s slot=%" PRIu64 "): nothing to do", b.from, b.to, b.stream, cslot);
-        goto out;
-      }
-      b.full_from = cslot + 1;
-      sum->resumed_from = b.full_from;
-      log_info("backfill", "resuming at slot=%" PRIu64 " (checkpoint stream=%s slot=%" PRIu64 ")",
-               b.full_from, b.stream, cslot);
-    }
-  }
-  if (b.refresh) {
-    /* The final slot is checkpointed only once the accounts are written. */
-    b.cap_ok = b.to > b.from;
-    b.cp_cap = b.to - 1;
-  } else {
-    b.cap_ok = true;
-    b.cp_cap = b.to;
-  }
+  if (bf_resolve_range(&b) != 0) goto out;
+  int r = bf_resume(&b);
+  if (r != 0) goto out;
   progress_init(&b.prog, opt->progress, "backfill", sum->slots);
   log_info("backfill", "start range=%" PRIu64 "..%" PRIu64 " strategy=%s concurrency=%u "
-           "commitment=%s stream=%s refresh=%s", b.from, b.to,
+           "commitment=%s stream=%s refresh=%s window=%u", b.start, b.to,
            opt->strategy == BACKFILL_BLOCKS ? "blocks" : "signatures", b.conc, b.commitment,
-           b.stream, b.refresh ? "yes" : "no");
+           b.stream, b.refresh ? "yes" : "no", b.window);
 
   if (opt->strategy == BACKFILL_BLOCKS) run_blocks(&b);
   else run_signatures(&b);
 
-  if (!b.failed && b.refresh) {
-    char rerr[512] = "";
-    progress_update(&b.prog, sum->slots, sum->transactions);
-    progress_clear(&b.prog);
-    log_info("backfill", "refreshing %zu touched accounts", b.touched.count);
-    long na = backfill_refresh_accounts(rpc, ing, sink, b.commitment,
-                                        (const char (*)[CB_PUBKEY_B58_MAX])b.touched.keys,
-                                        b.touched.count, opt->stop_flag, rerr, sizeof rerr);
-    if (na < 0) bf_fail(&b, bf_stopping(&b) ? 2 : 1, "account refresh: %s", rerr);
-    else sum->accounts = (uint64_t)na;
-  }
   if (!b.failed) {
-    bf_checkpoint(&b, b.to, NULL, true);
+    bf_checkpoint(&b, b.to);
     if (!b.failed) sum->complete = true;
   }
+  progress_update(&b.prog, sum->slots, sum->transactions);
   progress_finish(&b.prog);
 out:;
   /* Whatever was applied is kept, with its checkpoint. */
@@ -817,8 +712,10 @@ out:;
   rpc_get_stats(rpc, &rs1);
   ingest_get_stats(ing, &is1);
   sum->instructions = is1.rows - is0.rows;
-  sum->dead_letters += is1.dead_letters - is0.dead_letters;
+  sum->dead_letters = is1.dead_letters - is0.dead_letters;
   sum->retries = rs1.retries - rs0.retries;
+  sum->windows = b.windows;
+  sum->peak_window = b.peak_window;
   sum->elapsed_ms = (uint64_t)(progress_now_ms() - t0);
   ingest_touched_free(&b.touched);
   return b.failed ? -1 : 0;

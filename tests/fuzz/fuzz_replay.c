@@ -1,4 +1,4 @@
-/* Fixture format (replay.h): the raw JSON scanners on arbitrary text never
+/* Fixture format (jsonraw.h, replay_store.h): the raw JSON scanners on arbitrary text never
  * read out of bounds and return spans inside the text; the store loader
  * (rpc.jsonl / ws.jsonl lines, accounts.json, expected.json meta) never
  * crashes or leaks on arbitrary files, and a loaded store answers lookups
@@ -17,38 +17,39 @@
 #include <unistd.h>
 
 #include "jsonx.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "replay_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char g_dir[64];
 static const char *const FILES[4] = {"rpc.jsonl", "ws.jsonl", "accounts.json", "expected.json"};
 
-static void span_inside(const char *s, size_t len, const replay_span_t *sp) {
+static void span_inside(const char *s, size_t len, const jsonraw_span_t *sp) {
   if (sp->ptr < s || sp->ptr > s + len || sp->len > (size_t)(s + len - sp->ptr)) abort();
 }
 
 static void fuzz_raw(const char *s, size_t len) {
-  replay_raw_iter_t it;
-  replay_span_t k, v;
-  if (replay_raw_iter_init(&it, s, len) == 0) {
+  jsonraw_iter_t it;
+  jsonraw_span_t k, v;
+  if (jsonraw_iter_init(&it, s, len) == 0) {
     int r, guard = 0;
-    while ((r = replay_raw_iter_next(&it, &k, &v)) == 1) {
+    while ((r = jsonraw_iter_next(&it, &k, &v)) == 1) {
       span_inside(s, len, &v);
       if (k.ptr) span_inside(s, len, &k);
       if (++guard > (int)len + 1) abort(); /* every member consumes input */
       /* nested values iterate too */
-      replay_raw_iter_t in;
-      replay_span_t k2, v2;
-      if (replay_raw_iter_init(&in, v.ptr, v.len) == 0)
-        while (replay_raw_iter_next(&in, &k2, &v2) == 1) span_inside(v.ptr, v.len, &v2);
+      jsonraw_iter_t in;
+      jsonraw_span_t k2, v2;
+      if (jsonraw_iter_init(&in, v.ptr, v.len) == 0)
+        while (jsonraw_iter_next(&in, &k2, &v2) == 1) span_inside(v.ptr, v.len, &v2);
     }
     if (r != 0 && r != -1) abort();
   }
-  if (replay_raw_member(s, len, "response", &v) == 1) span_inside(s, len, &v);
+  if (jsonraw_member(s, len, "response", &v) == 1) span_inside(s, len, &v);
   char *out = malloc(len + 1);
   if (!out) abort();
-  size_t n = replay_raw_minify(s, len, out);
+  size_t n = jsonraw_minify(s, len, out);
   if (n > len) abort();
   free(out);
 }
@@ -119,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *method = jsonx_get_str(req, "method");
     if (method) {
       const json_t *params = json_object_get(req, "params");
-      replay_span_t inner;
+      jsonraw_span_t inner;
       if (replay_store_lookup(s, method, params, &inner) == 1) check_members(inner.ptr, inner.len);
       char *out = NULL;
       size_t out_len = 0;

@@ -53,7 +53,7 @@ sh tools/install-deps.sh
 PKG_CFLAGS=$(pkg-config --cflags $PKGS)
 PKG_LIBS=$(pkg-config --libs $PKGS)
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla"
-BASE="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -Iinclude"
+BASE="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -Iinclude -Itools/replay"
 LIBFLAGS="$BASE -fsanitize=fuzzer-no-link,address,undefined $WARN $PKG_CFLAGS"
 TGTFLAGS="$BASE -fsanitize=fuzzer,address,undefined $WARN -Werror $PKG_CFLAGS"
 
@@ -66,7 +66,7 @@ else
 fi
 
 # newest header: any header change rebuilds everything
-newest_hdr=$(ls -t include/*.h src/*/*.h 2>/dev/null | head -n 1)
+newest_hdr=$(ls -t include/*.h src/*/*.h tools/replay/*.h 2>/dev/null | head -n 1)
 
 # Compiles src (arg 1) into obj (arg 2) when out of date. Runs in the
 # background; the caller waits.
@@ -126,7 +126,7 @@ max_len() {
     txmsg) echo 1232 ;;
     txn) echo 65536 ;;
     replay) echo 32768 ;;
-    live_msg) echo 16384 ;;
+    wsmsg) echo 16384 ;;
     config_text) echo 4096 ;;
     config_u64) echo 64 ;;
     *) echo 4096 ;;
@@ -167,7 +167,7 @@ for t in $targets; do
   set -- -max_total_time="$SECONDS_PER" -max_len="$(max_len "$t")" -timeout=25 \
     -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$art/"
   case "$t" in
-    jsonx | idl | txn | replay | live_msg) set -- "$@" -dict="$OUT/json.dict" ;;
+    jsonx | idl | txn | replay | wsmsg) set -- "$@" -dict="$OUT/json.dict" ;;
   esac
   [ -d "$seeds" ] && set -- "$@" "$work" "$seeds" || set -- "$@" "$work"
   echo "fuzz: $t for ${SECONDS_PER}s"

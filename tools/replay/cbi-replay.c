@@ -20,7 +20,8 @@
 #include "config.h"
 #include "jsonx.h"
 #include "log.h"
-#include "replay.h"
+#include "jsonraw.h"
+#include "replay_store.h"
 
 #define HTTP_CHUNK 65536
 
@@ -120,30 +121,8 @@ static int64_t mono_us(void) {
 
 /* ---- small string builder -------------------------------------------- */
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sb_t;
-
-static void sb_add(sb_t *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (n > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (n > cap - b->len) cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-      b->oom = 1;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-}
-
-static void sb_adds(sb_t *b, const char *s) { sb_add(b, s, strlen(s)); }
+/* jsonraw_buf_t (jsonraw.h), plus printf-style appends. */
+typedef jsonraw_buf_t sb_t;
 
 static void sb_addf(sb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_addf(sb_t *b, const char *fmt, ...) {
@@ -156,14 +135,14 @@ static void sb_addf(sb_t *b, const char *fmt, ...) {
     b->oom = 1;
     return;
   }
-  sb_add(b, tmp, (size_t)n);
+  jsonraw_buf_add(b, tmp, (size_t)n);
 }
 
 /* Appends s as a JSON string literal. */
 static void sb_add_jstr(sb_t *b, const char *s) {
   json_t *j = json_string(s ? s : "");
   char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-  if (d) sb_adds(b, d);
+  if (d) jsonraw_buf_adds(b, d);
   else b->oom = 1;
   free(d);
   json_decref(j);
@@ -173,44 +152,44 @@ static void sb_add_jstr(sb_t *b, const char *s) {
 
 /* Appends the response to one request object (raw text req_raw, parsed req). */
 static void rpc_answer_one(sb_t *out, const json_t *req, const char *req_raw, size_t req_len) {
-  replay_span_t idr = {"null", 4}, inner;
+  jsonraw_span_t idr = {"null", 4}, inner;
   char *text = NULL;
   size_t text_len = 0;
   int synth;
-  if (req_raw && replay_raw_member(req_raw, req_len, "id", &idr) != 1) {
+  if (req_raw && jsonraw_member(req_raw, req_len, "id", &idr) != 1) {
     idr.ptr = "null";
     idr.len = 4;
   }
   srv.st.rpc_calls++;
   const char *method = json_is_object(req) ? jsonx_get_str(req, "method") : NULL;
-  sb_adds(out, "{\"jsonrpc\":\"2.0\",");
+  jsonraw_buf_adds(out, "{\"jsonrpc\":\"2.0\",");
   if (!method) {
-    sb_adds(out, "\"error\":{\"code\":-32600,\"message\":\"Invalid request\"}");
+    jsonraw_buf_adds(out, "\"error\":{\"code\":-32600,\"message\":\"Invalid request\"}");
   } else if (replay_store_lookup(srv.store, method, json_object_get(req, "params"), &inner) == 1) {
-    sb_add(out, inner.ptr, inner.len);
+    jsonraw_buf_add(out, inner.ptr, inner.len);
   } else if ((synth = replay_store_synth(srv.store, method, json_object_get(req, "params"), &text,
                                          &text_len)) != 0) {
     /* no recording: answered from accounts.json / expected.json */
     if (synth > 0) {
       srv.st.rpc_synthesized++;
       log_debug("replay", "synthesized method=%s", method);
-      sb_add(out, text, text_len);
+      jsonraw_buf_add(out, text, text_len);
       free(text);
     } else {
-      sb_adds(out, "\"error\":{\"code\":-32603,\"message\":\"Internal error\"}");
+      jsonraw_buf_adds(out, "\"error\":{\"code\":-32603,\"message\":\"Internal error\"}");
     }
   } else {
     char msg[300];
     snprintf(msg, sizeof msg, "fixture: no recorded response for %s", method);
     srv.st.rpc_unmatched++;
     log_debug("replay", "no recording method=%s", method);
-    sb_adds(out, "\"error\":{\"code\":-32099,\"message\":");
+    jsonraw_buf_adds(out, "\"error\":{\"code\":-32099,\"message\":");
     sb_add_jstr(out, msg);
-    sb_adds(out, "}");
+    jsonraw_buf_adds(out, "}");
   }
-  sb_adds(out, ",\"id\":");
-  sb_add(out, idr.ptr, idr.len);
-  sb_adds(out, "}");
+  jsonraw_buf_adds(out, ",\"id\":");
+  jsonraw_buf_add(out, idr.ptr, idr.len);
+  jsonraw_buf_adds(out, "}");
 }
 
 /* Builds the HTTP response for a JSON-RPC POST body in pss. */
@@ -226,47 +205,47 @@ static void http_prepare_rpc(pss_t *p) {
     p->status = 429;
     p->ctype = "text/plain";
     p->retry_after = (long)srv.o.retry_after_s;
-    sb_adds(&out, "rate limited (injected)\n");
+    jsonraw_buf_adds(&out, "rate limited (injected)\n");
     goto done;
   }
   if (srv.o.fail_500_every && k % srv.o.fail_500_every == 0) {
     srv.st.faults_500++;
     p->status = 500;
     p->ctype = "text/plain";
-    sb_adds(&out, "internal server error (injected)\n");
+    jsonraw_buf_adds(&out, "internal server error (injected)\n");
     goto done;
   }
   if (srv.o.fail_garbage_every && k % srv.o.fail_garbage_every == 0) {
     srv.st.faults_garbage++;
     p->ctype = "text/html";
-    sb_adds(&out, "<html><body>502 upstream garbage (injected)</body></html>\n");
+    jsonraw_buf_adds(&out, "<html><body>502 upstream garbage (injected)</body></html>\n");
     goto done;
   }
   if (p->body_too_big) {
     srv.st.http_too_large++;
     p->status = 413;
     p->ctype = "text/plain";
-    sb_adds(&out, "request body too large\n");
+    jsonraw_buf_adds(&out, "request body too large\n");
     goto done;
   }
   json_t *doc = jsonx_loads(p->body ? p->body : "", p->body_len, perr, sizeof perr);
   if (!doc) {
-    sb_adds(&out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}");
+    jsonraw_buf_adds(&out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}");
   } else if (json_is_array(doc)) {
     if (json_array_size(doc) == 0) {
-      sb_adds(&out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid request\"},\"id\":null}");
+      jsonraw_buf_adds(&out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid request\"},\"id\":null}");
     } else {
-      replay_raw_iter_t it;
-      replay_span_t el;
-      int have_raw = replay_raw_iter_init(&it, p->body, p->body_len) == 0;
+      jsonraw_iter_t it;
+      jsonraw_span_t el;
+      int have_raw = jsonraw_iter_init(&it, p->body, p->body_len) == 0;
       srv.st.rpc_batches++;
-      sb_adds(&out, "[");
+      jsonraw_buf_adds(&out, "[");
       for (size_t i = 0; i < json_array_size(doc); i++) {
-        if (i) sb_adds(&out, ",");
-        int ok = have_raw && replay_raw_iter_next(&it, NULL, &el) == 1;
+        if (i) jsonraw_buf_adds(&out, ",");
+        int ok = have_raw && jsonraw_iter_next(&it, NULL, &el) == 1;
         rpc_answer_one(&out, json_array_get(doc, i), ok ? el.ptr : NULL, ok ? el.len : 0);
       }
-      sb_adds(&out, "]");
+      jsonraw_buf_adds(&out, "]");
     }
   } else {
     rpc_answer_one(&out, doc, p->body, p->body_len);
@@ -455,7 +434,7 @@ static msg_t *garbage_msg(pss_t *c, long subid) {
   msg_t *m = NULL;
   switch (c->garbage_kind++ % 4) {
   case 0: /* truncated JSON */
-    sb_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":");
+    jsonraw_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{\"context\":{\"slot\":");
     break;
   case 1: { /* binary frame */
     unsigned char bin[64];
@@ -464,10 +443,10 @@ static msg_t *garbage_msg(pss_t *c, long subid) {
   }
   case 2: { /* oversized, well-formed notification */
     size_t target = srv.o.ws_oversize_bytes;
-    sb_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{"
+    jsonraw_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"programNotification\",\"params\":{\"result\":{"
                 "\"context\":{\"slot\":1},\"value\":{\"pubkey\":\"11111111111111111111111111111111\","
                 "\"account\":{\"data\":[\"");
-    while (!b.oom && b.len + 4 < target) sb_add(&b, "AAAA", 4);
+    while (!b.oom && b.len + 4 < target) jsonraw_buf_add(&b, "AAAA", 4);
     sb_addf(&b, "\",\"base64\"],\"executable\":false,\"lamports\":1,\"owner\":"
                 "\"11111111111111111111111111111111\",\"rentEpoch\":0,\"space\":0}}},"
                 "\"subscription\":%ld}}",
@@ -502,12 +481,12 @@ static void dispatch(const char *method, const char *inner, size_t inner_len) {
     for (sub_t *s = c->subs; s; s = s->next) {
       if (strcmp(s->note_method, method) != 0) continue;
       sb_t b = {0};
-      sb_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
+      jsonraw_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
       sb_add_jstr(&b, method);
-      sb_adds(&b, ",\"params\":{");
+      jsonraw_buf_adds(&b, ",\"params\":{");
       if (inner_len) {
-        sb_add(&b, inner, inner_len);
-        sb_adds(&b, ",");
+        jsonraw_buf_add(&b, inner, inner_len);
+        jsonraw_buf_adds(&b, ",");
       }
       sb_addf(&b, "\"subscription\":%ld}}", s->id);
       if (b.oom) {
@@ -590,9 +569,9 @@ static void ws_reply_error(pss_t *c, long code, const char *msg, const char *id,
   sb_t b = {0};
   sb_addf(&b, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%ld,\"message\":", code);
   sb_add_jstr(&b, msg);
-  sb_adds(&b, "},\"id\":");
-  sb_add(&b, id, idlen);
-  sb_adds(&b, "}");
+  jsonraw_buf_adds(&b, "},\"id\":");
+  jsonraw_buf_add(&b, id, idlen);
+  jsonraw_buf_adds(&b, "}");
   if (!b.oom) ws_send_text(c, b.p, b.len);
   free(b.p);
 }
@@ -606,7 +585,7 @@ static int ends_with(const char *s, const char *suffix, size_t *prefix_len) {
 
 static void ws_handle_message(pss_t *c, const char *text, size_t len) {
   char perr[200];
-  replay_span_t id = {"null", 4};
+  jsonraw_span_t id = {"null", 4};
   size_t plen;
   json_t *doc = jsonx_loads(text, len, perr, sizeof perr);
   if (!doc || !json_is_object(doc)) {
@@ -614,7 +593,7 @@ static void ws_handle_message(pss_t *c, const char *text, size_t len) {
     json_decref(doc);
     return;
   }
-  if (replay_raw_member(text, len, "id", &id) != 1) {
+  if (jsonraw_member(text, len, "id", &id) != 1) {
     id.ptr = "null";
     id.len = 4;
   }
@@ -642,9 +621,9 @@ static void ws_handle_message(pss_t *c, const char *text, size_t len) {
     if (found) {
       sb_t b = {0};
       srv.st.ws_unsubscriptions++;
-      sb_adds(&b, "{\"jsonrpc\":\"2.0\",\"result\":true,\"id\":");
-      sb_add(&b, id.ptr, id.len);
-      sb_adds(&b, "}");
+      jsonraw_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"result\":true,\"id\":");
+      jsonraw_buf_add(&b, id.ptr, id.len);
+      jsonraw_buf_adds(&b, "}");
       if (!b.oom) ws_send_text(c, b.p, b.len);
       free(b.p);
     } else {
@@ -669,8 +648,8 @@ static void ws_handle_message(pss_t *c, const char *text, size_t len) {
     srv.st.ws_subscriptions++;
     sb_t b = {0};
     sb_addf(&b, "{\"jsonrpc\":\"2.0\",\"result\":%ld,\"id\":", s->id);
-    sb_add(&b, id.ptr, id.len);
-    sb_adds(&b, "}");
+    jsonraw_buf_add(&b, id.ptr, id.len);
+    jsonraw_buf_adds(&b, "}");
     if (!b.oom) ws_send_text(c, b.p, b.len);
     free(b.p);
     log_debug("replay", "subscribe method=%s id=%ld", method, s->id);
