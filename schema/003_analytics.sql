@@ -365,6 +365,11 @@ BEGIN
         UNION ALL
         SELECT x.market, NULL::date FROM unnest(a_markets) AS x(market)
         UNION ALL
+        -- a resolution or cancellation ends the market's rows (its account
+        -- may have been written before the transaction)
+        SELECT x.market, NULL::date FROM unnest(t_type, t_market) AS x(ty, market)
+         WHERE x.ty IN ('resolve_market', 'cancel_market') AND x.market IS NOT NULL
+        UNION ALL
         SELECT m.market_pubkey, NULL::date FROM markets_cache m
          WHERE new_day > old_day AND m.state IN ('active', 'paused')),
     span AS (

@@ -671,6 +671,10 @@ END_TEST
 
 #define DAYS_DIR "fixtures/chain-days"
 
+/* Every expected.json market_analytics row is in the table, and nothing else. */
+static void assert_expected_analytics_(PGconn *c, const json_t *rows);
+#define assert_expected_analytics assert_expected_analytics_
+
 START_TEST(t_backfill_chain_days) {
   json_t *exp = ex_load(DAYS_DIR);
   const json_t *rows = json_object_get(exp, "market_analytics");
@@ -696,6 +700,42 @@ START_TEST(t_backfill_chain_days) {
     snprintf(tip, sizeof tip, "%" PRIu64 " %" PRIu64, ex_meta_u64(exp, "tip_slot"),
              ex_meta_u64(exp, "tip_time_unix"));
     tu_assert_query(c, "SELECT chain_slot || ' ' || chain_time_unix FROM analytics_state", tip);
+    assert_expected_analytics(c, rows);
+  }
+  json_decref(exp);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
+/* live over chain-days: the same rows, the tip's day from getBlockTime of
+ * the newest slot (no transaction after the last midnight). */
+START_TEST(t_live_chain_days) {
+  json_t *exp = ex_load(DAYS_DIR);
+  const json_t *rows = json_object_get(exp, "market_analytics");
+  rc_child_t rs;
+  PGconn *c;
+  const char *const fast[] = {"--speed", "20", NULL};
+  char *uri = rc_start_with_db(&rs, DAYS_DIR, fast, "an", &c);
+  PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
+  char url[64], wurl[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", rs.port);
+  snprintf(wurl, sizeof wurl, "ws://127.0.0.1:%d/", rs.port);
+  const char *const args[] = {"live", "--rpc-url", url, "--ws-url", wurl, "--database-url", uri,
+                              "--exit-when-idle", "2500", NULL};
+  pid_t pid = tu_spawn("crypto-bet-indexer", args, NULL, NULL, "/dev/null");
+  ck_assert_int_eq(tu_wait_exit(pid, 90000, NULL), 0);
+  char tip[64];
+  snprintf(tip, sizeof tip, "%" PRIu64 " %" PRIu64, ex_meta_u64(exp, "tip_slot"),
+           ex_meta_u64(exp, "tip_time_unix"));
+  tu_assert_query(c, "SELECT chain_slot || ' ' || chain_time_unix FROM analytics_state", tip);
+  assert_expected_analytics(c, rows);
+  json_decref(exp);
+  rc_end_with_db(&rs, c, uri);
+}
+END_TEST
+
+static void assert_expected_analytics_(PGconn *c, const json_t *rows) {
+  {
     size_t i;
     const json_t *row;
     json_array_foreach(rows, i, row) {
@@ -723,10 +763,7 @@ START_TEST(t_backfill_chain_days) {
     snprintf(n, sizeof n, "%zu", json_array_size(rows));
     tu_assert_query(c, "SELECT count(*) FROM market_analytics", n);
   }
-  json_decref(exp);
-  rc_end_with_db(&rs, c, uri);
 }
-END_TEST
 
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
@@ -739,6 +776,7 @@ int main(void) {
     tcase_add_test(tc, t_late_earlier_bet);
     tcase_add_test(tc, t_seed_queries_midnight);
     tcase_add_test(tc, t_backfill_chain_days);
+    tcase_add_test(tc, t_live_chain_days);
   }
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
