@@ -559,24 +559,34 @@ RETURNS VOID LANGUAGE sql AS $$
     em AS (SELECT mk.eday AS day, count(*) FILTER (WHERE mk.state = 'resolved') AS r,
                   count(*) FILTER (WHERE mk.state = 'cancelled') AS c FROM mk
             WHERE mk.eday BETWEEN d0 AND d1 GROUP BY 1),
-    tx AS (
-        SELECT cbi_utc_day(x.block_time_unix) AS day, count(*) AS n,
+    -- per signer first, then one users lookup per signer and day
+    txu AS (
+        SELECT cbi_utc_day(x.block_time_unix) AS day, x.user_pubkey, count(*) AS n,
                count(*) FILTER (WHERE x.status = 'confirmed') AS ok,
-               count(*) FILTER (WHERE x.status = 'failed') AS bad,
-               count(DISTINCT x.user_pubkey) AS act,
-               count(DISTINCT x.user_pubkey) FILTER (WHERE u.first_seen_unix <
-                   extract(epoch FROM CAST(cbi_utc_day(x.block_time_unix) AS timestamp))) AS ret
-          FROM transactions x LEFT JOIN users u ON u.wallet_address = x.user_pubkey
+               count(*) FILTER (WHERE x.status = 'failed') AS bad
+          FROM transactions x
          WHERE x.block_time >= CAST(d0 AS timestamp) AT TIME ZONE 'UTC'
            AND x.block_time < CAST(d1 + 1 AS timestamp) AT TIME ZONE 'UTC'
-         GROUP BY 1),
-    bv AS (
-        SELECT b.bet_date AS day, count(*) AS n, sum(b.amount) AS vol,
-               COALESCE(sum(b.amount) FILTER (WHERE m.market_type = 'degen'), 0) AS degen,
-               COALESCE(sum(b.amount) FILTER (WHERE m.market_type = 'stable'), 0) AS stable,
+         GROUP BY 1, 2),
+    tx AS (
+        SELECT txu.day, sum(txu.n) AS n, sum(txu.ok) AS ok, sum(txu.bad) AS bad,
+               count(txu.user_pubkey) AS act,
+               count(txu.user_pubkey) FILTER (WHERE u.first_seen_unix <
+                   extract(epoch FROM CAST(txu.day AS timestamp))) AS ret
+          FROM txu LEFT JOIN users u ON u.wallet_address = txu.user_pubkey
+         GROUP BY txu.day),
+    -- per market first, then one markets lookup per market and day
+    bvm AS (
+        SELECT b.bet_date AS day, b.market_pubkey, count(*) AS n, sum(b.amount) AS vol,
                sum(b.platform_fee) AS fees
-          FROM bet_history b LEFT JOIN markets_cache m ON m.market_pubkey = b.market_pubkey
-         WHERE b.bet_date BETWEEN d0 AND d1 GROUP BY 1),
+          FROM bet_history b WHERE b.bet_date BETWEEN d0 AND d1 GROUP BY 1, 2),
+    bv AS (
+        SELECT bvm.day, sum(bvm.n) AS n, sum(bvm.vol) AS vol,
+               COALESCE(sum(bvm.vol) FILTER (WHERE m.market_type = 'degen'), 0) AS degen,
+               COALESCE(sum(bvm.vol) FILTER (WHERE m.market_type = 'stable'), 0) AS stable,
+               sum(bvm.fees) AS fees
+          FROM bvm LEFT JOIN markets_cache m ON m.market_pubkey = bvm.market_pubkey
+         GROUP BY bvm.day),
     r AS (
         SELECT days.day,
                base.tu + sum(COALESCE(nu.n, 0)) OVER w AS total_users, COALESCE(nu.n, 0) AS new_users,
