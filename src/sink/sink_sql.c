@@ -740,5 +740,7 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_CHECKPOINTS] = {"cbi_checkpoints", sql_checkpoints, 3, cols_checkpoints, ty_checkpoints},
     [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint,
                            ty_text1},
+    [SQ_ANALYTICS] = {"cbi_analytics", sink_analytics_sql, SINK_ANALYTICS_NPARAMS,
+                      sink_analytics_cols, sink_analytics_types},
 };
 #undef NTYPES
