@@ -872,6 +872,120 @@ static void strategy_compare(PGconn *c, size_t batch) {
   must_exec(c, "TRUNCATE markets_cache CASCADE");
 }
 
+/* ------------------------------------------------ analytics on a hot market
+ * A live stream of bets concentrated on few markets within one UTC day:
+ * H_BETS place_bet transaction rows (with their BetPlaced pools), each
+ * followed by its market's and position's new state, as the live source
+ * hands them over. Run once with the analytics upkeep off
+ * (sink_options_t.skip_analytics) and once on, on emptied tables; the
+ * figure is bets per second through the sink (three records each). */
+
+#define H_MARKETS 4
+#define H_WALLETS 400
+#define H_BETS 20000
+#define H_DAY0 1740787200 /* 2025-03-01 00:00:00 UTC */
+
+static double hot_market_run(PGconn *c, const char *uri, size_t batch, int analytics) {
+  must_exec(c, "TRUNCATE position_accounts, markets_cache, users, account_closures, "
+               "transactions, bet_history, market_analytics, daily_platform_metrics, "
+               "analytics_state CASCADE");
+  must_exec(c, "VACUUM ANALYZE");
+  char err[1024];
+  sink_options_t o;
+  sink_options_init(&o);
+  o.conninfo = uri;
+  o.batch_max_records = batch;
+  o.skip_analytics = !analytics;
+  sink_t *s = NULL;
+  if (sink_open(&o, &s, err, sizeof err) != SINK_OK) {
+    fprintf(stderr, "bench_sink: %s\n", err);
+    exit(EXIT_FAILURE_RUN);
+  }
+  uint64_t yes[H_MARKETS] = {0}, no[H_MARKETS] = {0}, rng = 0x2545f4914f6cdd1dull;
+  cb_account_t a;
+  for (int m = 0; m < H_MARKETS; m++) {
+    mk_market(&a, m, 1);
+    a.u.market.created_at = H_DAY0;
+    a.u.market.yes_pool = a.u.market.no_pool = a.u.market.total_volume = 0;
+    put_rec(s, &a);
+  }
+  if (sink_flush(s) != SINK_OK) exit(EXIT_FAILURE_RUN);
+  double t0 = bu_now_s();
+  for (int i = 0; i < H_BETS; i++) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    int m = i % H_MARKETS, w = (int)(rng % H_WALLETS);
+    uint64_t amt = 1000000 + (rng >> 20) % 100000000, fee = amt / 40;
+    bool y = (rng >> 8) & 1;
+    if (y)
+      yes[m] += amt - fee;
+    else
+      no[m] += amt - fee;
+    cb_tx_row_t t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.signature, sizeof t.signature, "HotBet%dSig", i);
+    for (size_t k = strlen(t.signature); k < 88; k++) t.signature[k] = (char)('a' + k % 26);
+    t.type = CB_TX_PLACE_BET;
+    key(t.market, "Mkt", m);
+    key(t.user, "Usr", w);
+    t.amount = amt;
+    t.side = y ? CB_SIDE_YES : CB_SIDE_NO;
+    t.has_price = true;
+    t.price = (y ? yes[m] : no[m]) * 1000000000ull / (yes[m] + no[m]);
+    t.platform_fee = fee;
+    t.has_pools = true;
+    t.yes_pool = yes[m];
+    t.no_pool = no[m];
+    t.slot = 1000 + (uint64_t)i / 4;
+    t.has_block_time = true;
+    t.block_time = H_DAY0 + 3600 + i; /* all on 2025-03-01 */
+    t.fee = 5000;
+    if (sink_put_tx(s, &t) != SINK_OK) exit(EXIT_FAILURE_RUN);
+    mk_market(&a, m, t.slot);
+    a.u.market.created_at = H_DAY0;
+    a.u.market.yes_pool = yes[m];
+    a.u.market.no_pool = no[m];
+    put_rec(s, &a);
+    mk_position(&a, m * H_WALLETS + w, t.slot);
+    key(a.u.position.user.b58, "Usr", w);
+    key(a.u.position.market.b58, "Mkt", m);
+    put_rec(s, &a);
+  }
+  if (sink_flush(s) != SINK_OK) {
+    fprintf(stderr, "bench_sink: flush: %s\n", sink_last_error(s));
+    exit(EXIT_FAILURE_RUN);
+  }
+  double rate = H_BETS / (bu_now_s() - t0);
+  sink_close(s);
+  if (analytics) { /* the upkeep did its work */
+    PGresult *r = PQexec(c, "SELECT sum(daily_bets) FROM market_analytics");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) == H_BETS;
+    PQclear(r);
+    if (!ok) {
+      fprintf(stderr, "bench_sink: market_analytics does not count every bet\n");
+      exit(EXIT_FAILURE_RUN);
+    }
+  }
+  return rate;
+}
+
+static void hot_market(PGconn *c, const char *uri, size_t batch, int reps) {
+  double off[MAX_REPS], on[MAX_REPS];
+  for (int r = 0; r < reps; r++) {
+    off[r] = hot_market_run(c, uri, batch, 0);
+    on[r] = hot_market_run(c, uri, batch, 1);
+  }
+  double moff = median(off, reps), mon = median(on, reps);
+  printf("hot market batch=%zu (median of %d): %d bets on %d markets in one UTC day, %d "
+         "wallets, 3 records per bet\n",
+         batch, reps, H_BETS, H_MARKETS, H_WALLETS);
+  printf("bench sink_bets_without_analytics: %.0f bets/s\n", moff);
+  printf("bench sink_bets_with_analytics: %.0f bets/s (%.0f%% of without)\n", mon,
+         100.0 * mon / moff);
+  fflush(stdout);
+}
+
 int main(int argc, char **argv) {
   const char *base = getenv("CBI_TEST_DATABASE_URL");
   if (!base || !*base) base = getenv("DATABASE_URL");
@@ -932,6 +1046,7 @@ int main(int argc, char **argv) {
            rate, ratio, prate, pratio);
     fflush(stdout);
   }
+  for (int bi = 0; bi < nb; bi++) hot_market(c, uri, batches[bi], reps);
   if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, batches[0]);
   PQfinish(c);
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);

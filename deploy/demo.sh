@@ -85,4 +85,17 @@ echo "-- latest transactions"
 q -c "SELECT slot, left(signature, 12) AS signature, instruction_index AS ix, transaction_type,
              amount, side, status
         FROM transactions ORDER BY slot DESC, signature, instruction_index LIMIT 8"
+echo "-- today's prices and daily volume (the chain's latest indexed UTC day; the API's"
+echo "   listing query reads the same row with CURRENT_DATE in a UTC session)"
+q -c "SELECT a.date AS day, m.market_id, left(m.title, 30) AS title, m.state,
+             a.yes_price_close AS yes_price, a.no_price_close AS no_price,
+             a.daily_volume, a.daily_bets
+        FROM analytics_state s
+        JOIN market_analytics a ON a.date = cbi_utc_day(s.chain_time_unix)
+        JOIN markets_cache m ON m.market_pubkey = a.market_pubkey
+       ORDER BY m.market_id LIMIT 10"
+echo "-- platform, last 3 days"
+q -c "SELECT date, total_users, new_users, active_users, active_markets, total_volume,
+             total_transactions AS txs, failed_transactions AS failed, platform_fees_collected
+        FROM daily_platform_metrics ORDER BY date DESC LIMIT 3"
 echo "== done (cluster and replay server are removed on exit)"

@@ -275,6 +275,9 @@ typedef struct cb_tx_row {
   uint64_t block_height;
   uint64_t fee;          /* transaction fee, lamports */
   uint64_t platform_fee; /* from the BetPlaced event */
+  bool has_pools;        /* place_bet: the BetPlaced event was found */
+  uint64_t yes_pool;     /* BetPlaced yes_pool / no_pool: the market's */
+  uint64_t no_pool;      /* pools after the bet (base units) */
   bool failed;
   char error_message[256]; /* meta.err as compact JSON when failed */
   bool has_resolution;     /* resolve_market: outcome and time */

@@ -16,6 +16,10 @@
  *    block_time, block_height) in place.
  *  - users rows are created on first sight of a wallet (position owner,
  *    transaction signer).
+ *  - Analytics (schema/003_analytics.sql): each batch's transaction also
+ *    maintains bet_history, market_analytics, daily_platform_metrics and
+ *    the users statistics from the rows it wrote, idempotently (a replay
+ *    leaves the same tables).
  *  - Order independence: positions_cache.market_pubkey and
  *    transactions.market_pubkey are soft references (no foreign key), so a
  *    position or transaction always lands even before its market; its
@@ -88,6 +92,9 @@ typedef struct sink_options {
   int reconnect_max_attempts;     /* 0 = unlimited (until stop_flag) */
   int open_timeout_ms;            /* 0 = default; sink_open keeps retrying
                                      the first connection this long */
+  int skip_analytics;             /* non-zero: no analytics upkeep (for
+                                     measuring its cost only: the derived
+                                     tables then go stale) */
 } sink_options_t;
 
 /* Fills opt with defaults (conninfo NULL, stop_flag NULL). */
@@ -134,6 +141,17 @@ int sink_put_dead_letter(sink_t *s, const char *kind, const char *key, uint64_t 
  * records it covers have been put. stream: 1..63 chars. signature may be
  * NULL. A later call for the same stream before the flush replaces it. */
 int sink_set_checkpoint(sink_t *s, const char *stream, uint64_t slot, const char *signature);
+
+/* Reports the chain's time: block_time (unix seconds) of slot, e.g. the
+ * newest indexed slot's (getBlockTime where no transaction says it). Queued
+ * like a checkpoint and applied with the next flushed batch: the latest
+ * indexed chain time becomes the highest of every time reported and every
+ * block time of the transactions rows written (it never goes back), and
+ * its UTC day is the latest indexed day, through which every active market
+ * gets its market_analytics rows (a quiet program rolls over at midnight
+ * too) and daily_platform_metrics its rows. A later call before the flush
+ * keeps the higher time. slot above INT64_MAX: SINK_ERR_INVALID. */
+int sink_set_chain_time(sink_t *s, uint64_t slot, int64_t block_time);
 
 /* Reads the committed checkpoint of a stream from the database (pending
  * ones are not visible). Returns 0 and fills *slot and signature ("" when

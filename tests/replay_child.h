@@ -81,7 +81,7 @@ static inline int rc_stop(rc_child_t *c) {
   int status = 0;
   if (c->pid <= 0) return -1;
   kill(c->pid, SIGTERM);
-  long deadline = tu_now_ms() + 5000;
+  long deadline = tu_now_ms() + 15000;
   for (;;) {
     pid_t w = waitpid(c->pid, &status, WNOHANG);
     if (w == c->pid) break;

@@ -557,8 +557,15 @@ START_TEST(t_closed_accounts) {
   cb_account_t pos = position(p, 80, u, m, 1, 1, 1);
   put(s, &pos);
   flush(s);
-  ASSERTF(c, "true 90 80", "SELECT (closed_at IS NOT NULL) || ' ' || closed_slot || ' ' || "
-                        "sync_slot FROM positions_cache");
+  /* (a closed row's sync_slot is its closed_slot, whichever came first) */
+  ASSERTF(c, "true 90 90 1", "SELECT (closed_at IS NOT NULL) || ' ' || closed_slot || ' ' || "
+                        "sync_slot || ' ' || yes_shares FROM positions_cache");
+  /* A later-arriving state older than the close changes nothing. */
+  cb_account_t pos2 = position(p, 85, u, m, 2, 2, 2);
+  put(s, &pos2);
+  flush(s);
+  ASSERTF(c, "true 90 90 1", "SELECT (closed_at IS NOT NULL) || ' ' || closed_slot || ' ' || "
+                        "sync_slot || ' ' || yes_shares FROM positions_cache");
   /* Update and close in the same batch. */
   char m2[64];
   key(m2, 44, "Cls", 2);

@@ -148,8 +148,8 @@ static buf_t ev_bet_placed(int market, int position, int user, uint8_t side, uin
   put_u64(&w, amount);
   put_u64(&w, fee);
   put_u64(&w, price);
-  put_u64(&w, 7000000000u); /* yes_pool */
-  put_u64(&w, 4000000000u); /* no_pool */
+  put_u64(&w, 7000000000u + amount); /* yes_pool: varies with the bet */
+  put_u64(&w, 4000000000u + fee);    /* no_pool */
   put_i64(&w, ts);
   return w;
 }
@@ -491,6 +491,9 @@ static void assert_rows_equal(const cb_tx_row_t *a, const cb_tx_row_t *b) {
   ck_assert_uint_eq(a->block_height, b->block_height);
   ck_assert_uint_eq(a->fee, b->fee);
   ck_assert_uint_eq(a->platform_fee, b->platform_fee);
+  ck_assert_int_eq(a->has_pools, b->has_pools);
+  ck_assert_uint_eq(a->yes_pool, b->yes_pool);
+  ck_assert_uint_eq(a->no_pool, b->no_pool);
   ck_assert_int_eq(a->failed, b->failed);
   ck_assert_str_eq(a->error_message, b->error_message);
   ck_assert_int_eq(a->has_resolution, b->has_resolution);
@@ -613,6 +616,9 @@ START_TEST(place_bet_top_level) {
   want.has_price = true;
   want.price = 612345678u;
   want.platform_fee = 50000000u;
+  want.has_pools = true;
+  want.yes_pool = 7000000000u + 2500000000u;
+  want.no_pool = 4000000000u + 50000000u;
   assert_rows_equal(&r.rows.rows[0], &want);
   ck_assert_uint_eq(r.issues.count, 0);
   assert_accounts(&r.rows, K(GC), K(MARKET), K(POS), K(VAULT), K(TREAS), NULL);
@@ -663,6 +669,9 @@ START_TEST(two_instructions) {
   w1.has_price = true;
   w1.price = 500000000u;
   w1.platform_fee = 20000u;
+  w1.has_pools = true;
+  w1.yes_pool = 7000000000u + 1000000u;
+  w1.no_pool = 4000000000u + 20000u;
   assert_rows_equal(&r.rows.rows[1], &w1);
   ck_assert_uint_eq(r.issues.count, 0);
   assert_accounts(&r.rows, K(GC), K(MARKET), K(YESV), K(NOV), K(POS), K(TREAS), NULL);
@@ -708,6 +717,9 @@ START_TEST(cpi_inner_place_bet) {
   w.has_price = true;
   w.price = 636363636u;
   w.platform_fee = 15000000u;
+  w.has_pools = true;
+  w.yes_pool = 7000000000u + 750000000u;
+  w.no_pool = 4000000000u + 15000000u;
   assert_rows_equal(&r.rows.rows[0], &w);
   ck_assert_uint_eq(r.issues.count, 0);
   result_free(&r);
@@ -736,6 +748,9 @@ START_TEST(cpi_inner_place_bet) {
   w.has_price = true;
   w.price = 636363636u;
   w.platform_fee = 15000000u;
+  w.has_pools = true;
+  w.yes_pool = 7000000000u + 750000000u;
+  w.no_pool = 4000000000u + 15000000u;
   assert_rows_equal(&r.rows.rows[0], &w);
   ck_assert_uint_eq(r.issues.count, 0);
   result_free(&r);
@@ -1024,6 +1039,9 @@ START_TEST(v0_loaded_market) {
   w.has_price = true;
   w.price = 333333333u;
   w.platform_fee = 2469135u;
+  w.has_pools = true;
+  w.yes_pool = 7000000000u + 123456789u;
+  w.no_pool = 4000000000u + 2469135u;
   assert_rows_equal(&r.rows.rows[0], &w);
   assert_accounts(&r.rows, K(GC), K(LMARKET), K(POS), K(VAULT), K(TREAS), NULL);
   ck_assert_uint_eq(r.issues.count, 0);

@@ -35,6 +35,7 @@ Standard library only.
 import argparse
 import base64
 import copy
+import datetime
 import hashlib
 import json
 import os
@@ -1460,7 +1461,76 @@ class Chain:
             "resolution_result": ev["result"] if ev_name == "MarketResolved" else None,
             "resolved_at_unix": ev["timestamp"] if ev_name == "MarketResolved" else None,
         }
+        if ok and ev_name == "BetPlaced":
+            # the event's pools after the bet, for the expected analytics
+            rec.__dict__.setdefault("bet_events", []).append((row, ev))
         return row
+
+
+def pool_price(part, yes_pool, no_pool):
+    """part / (yes_pool + no_pool) rounded half up to 9 decimals (0.5 on empty pools)."""
+    total = yes_pool + no_pool
+    if total == 0:
+        return "0.500000000"
+    return fmt9((part * 2_000_000_000 + total) // (2 * total))
+
+
+def expected_analytics(records, tables, tx_rows, tip_time):
+    """market_analytics as the indexer must derive it: one row per market and
+    UTC day (block time) from its creation day through its resolution or
+    cancellation day, or through the tip's day while active; prices from the
+    BetPlaced pools after each successful bet, bets ordered by slot then
+    yes_pool + no_pool; a day without bets carries the previous close (0.5
+    before the first bet)."""
+    day = lambda t: t // 86400
+    iso = lambda d: (datetime.date(1970, 1, 1) + datetime.timedelta(days=d)).isoformat()
+    bets = {}
+    for rec in records:
+        for row, ev in rec.__dict__.get("bet_events", []):
+            bets.setdefault(row["market_pubkey"], []).append(
+                (row["slot"], ev["yes_pool"] + ev["no_pool"], row["block_time_unix"],
+                 int(row["amount"]), row["user_pubkey"], ev["yes_pool"], ev["no_pool"]))
+    ended = {}
+    for row in tx_rows:
+        if row["status"] == "confirmed" and row["transaction_type"] == "cancel_market":
+            ended.setdefault(row["market_pubkey"], day(row["block_time_unix"]))
+    out = []
+    for m in tables["markets_cache"]:
+        key = m["market_pubkey"]
+        first = day(m["created_at_unix"])
+        if m["state"] == "resolved":
+            last = day(m["resolved_at_unix"])
+        elif m["state"] == "cancelled":
+            last = ended[key]
+        else:
+            last = day(tip_time)
+        series = sorted(bets.get(key, []))
+        carry = ("0.500000000", "0.500000000")
+        for d in range(first, last + 1):
+            todays = [b for b in series if day(b[2]) == d]
+            if todays:
+                yes = [pool_price(b[5], b[5], b[6]) for b in todays]
+                no = [pool_price(b[6], b[5], b[6]) for b in todays]
+                num = lambda p: int(p.replace(".", ""))
+                out.append({
+                    "market_pubkey": key, "date": iso(d),
+                    "daily_volume": str(sum(b[3] for b in todays)),
+                    "daily_bets": len(todays),
+                    "daily_participants": len({b[4] for b in todays}),
+                    "yes_price_open": yes[0], "yes_price_close": yes[-1],
+                    "yes_price_high": max(yes, key=num), "yes_price_low": min(yes, key=num),
+                    "no_price_open": no[0], "no_price_close": no[-1],
+                    "no_price_high": max(no, key=num), "no_price_low": min(no, key=num)})
+                carry = (yes[-1], no[-1])
+            else:
+                y, n = carry
+                out.append({
+                    "market_pubkey": key, "date": iso(d), "daily_volume": "0",
+                    "daily_bets": 0, "daily_participants": 0,
+                    "yes_price_open": y, "yes_price_close": y, "yes_price_high": y,
+                    "yes_price_low": y, "no_price_open": n, "no_price_close": n,
+                    "no_price_high": n, "no_price_low": n})
+    return out
 
 
 def format_expected(expected):
@@ -2553,6 +2623,9 @@ def build_outputs(sc, args, outdir):
     }
     expected = dict(meta=meta, users=[{"wallet_address": u} for u in sorted(users)],
                     transactions=tx_rows, **tables)
+    if args.preset == "days":
+        expected["market_analytics"] = expected_analytics(records, tables, tx_rows,
+                                                          meta["tip_time_unix"])
 
     rpc.commit()
     ws.commit()

@@ -273,6 +273,9 @@ static int row_event(extract_t *x, size_t i, cb_tx_row_t *row) {
       row->has_price = true;
       row->price = ev->price;
       row->platform_fee = ev->platform_fee;
+      row->has_pools = true;
+      row->yes_pool = ev->yes_pool;
+      row->no_pool = ev->no_pool;
       break;
     case CB_TX_CLAIM_WINNINGS:
     case CB_TX_CLAIM_REFUND: row->amount = ev->amount; break;

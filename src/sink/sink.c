@@ -53,7 +53,7 @@ const char *sink_last_error(const sink_t *s) { return s ? s->err : ""; }
 
 /* Classifies a failed result: connection problems and transient
  * conflicts are retried, data errors go to the per-record path. */
-static int classify(PGconn *c, const PGresult *r) {
+int sink_classify(PGconn *c, const PGresult *r) {
   if (!c || PQstatus(c) != CONNECTION_OK) return R_CONN;
   const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   if (!st) return R_CONN;
@@ -67,7 +67,7 @@ static int classify(PGconn *c, const PGresult *r) {
   return R_FATAL;
 }
 
-static void err_from_result(sink_t *s, const char *what, const PGresult *r) {
+void sink_err_from_result(sink_t *s, const char *what, const PGresult *r) {
   const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *msg = r ? PQresultErrorMessage(r) : NULL;
   if (!msg || !*msg) msg = s->conn ? PQerrorMessage(s->conn) : "no connection";
@@ -175,7 +175,7 @@ static int try_connect(sink_t *s, int *code) {
   for (int i = 0; i < SQ__COUNT; i++) {
     PGresult *r = PQprepare(c, sink_stmts[i].name, sink_stmts[i].sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      int cls = classify(c, r);
+      int cls = sink_classify(c, r);
       sink_set_err(s, "prepare %s: %s", sink_stmts[i].name, PQresultErrorMessage(r));
       PQclear(r);
       PQfinish(c);
@@ -301,8 +301,8 @@ static int exec_simple(sink_t *s, const char *sql) {
   PGresult *r = PQexec(s->conn, sql);
   int rc = R_OK;
   if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    rc = classify(s->conn, r);
-    err_from_result(s, sql, r);
+    rc = sink_classify(s->conn, r);
+    sink_err_from_result(s, sql, r);
   }
   PQclear(r);
   return rc;
@@ -339,8 +339,8 @@ static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
     if (PQntuples(r) > 0 && PQnfields(r) > 0) out[0] = num_or_zero(PQgetvalue(r, 0, 0));
     if (PQntuples(r) > 0 && PQnfields(r) > 1) out[1] = num_or_zero(PQgetvalue(r, 0, 1));
   } else {
-    rc = classify(s->conn, r);
-    err_from_result(s, sink_stmts[st].name, r);
+    rc = sink_classify(s->conn, r);
+    sink_err_from_result(s, sink_stmts[st].name, r);
   }
   PQclear(r);
   return rc;
@@ -700,6 +700,7 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_closes(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
+  if ((rc = sink_analytics_stage(s)) != R_OK) goto fail;
   if ((rc = stage_dead(s, d)) != R_OK) goto fail;
   if ((rc = stage_checkpoints(s)) != R_OK) goto fail;
   if ((rc = exec_simple(s, "COMMIT")) != R_OK) goto fail;
@@ -716,6 +717,7 @@ fail:
 
 static void clear_batch(sink_t *s) {
   s->nacc = s->ncls = s->ntx = s->ndl = s->nckpt = s->nrej = 0;
+  s->has_chain_time = false;
   sink_kmap_clear(&s->amap);
   sink_kmap_clear(&s->cmap);
   sink_kmap_clear(&s->tmap);
@@ -805,8 +807,8 @@ int sink_get_checkpoint(sink_t *s, const char *stream, uint64_t *slot,
       PQclear(r);
       return found ? 0 : 1;
     }
-    int cls = classify(s->conn, r);
-    err_from_result(s, "get checkpoint", r);
+    int cls = sink_classify(s->conn, r);
+    sink_err_from_result(s, "get checkpoint", r);
     PQclear(r);
     if (cls != R_CONN) return SINK_ERR_DB;
     s->st.retries++;
@@ -851,7 +853,7 @@ int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
         unsigned long long v = strtoull(PQgetvalue(r, 0, 1), &end, 10);
         if (cb(ud, PQgetvalue(r, 0, 0), q[t].kind, (uint64_t)v) != 0) stop = 1;
       } else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && !failed) {
-        err_from_result(s, "list accounts", r);
+        sink_err_from_result(s, "list accounts", r);
         failed = 1;
       }
       PQclear(r);

@@ -434,7 +434,8 @@ int sink_set_checkpoint(sink_t *s, const char *stream, uint64_t slot, const char
 size_t sink_pending(const sink_t *s) { return s ? s->pending : 0; }
 
 int sink_batch_empty(const sink_t *s) {
-  return s->nacc == 0 && s->ncls == 0 && s->ntx == 0 && s->ndl == 0 && s->nckpt == 0;
+  return s->nacc == 0 && s->ncls == 0 && s->ntx == 0 && s->ndl == 0 && s->nckpt == 0 &&
+         !s->has_chain_time;
 }
 
 int sink_batch_due_in_ms(const sink_t *s) {

@@ -85,6 +85,7 @@ typedef enum {
   SQ_DEAD,
   SQ_CHECKPOINTS,
   SQ_GET_CHECKPOINT,
+  SQ_ANALYTICS,
   SQ__COUNT
 } sink_stmt_t;
 
@@ -177,6 +178,9 @@ struct sink {
   size_t ndl, capdl;
   ckpt_t ckpt[SINK_MAX_STREAMS];
   size_t nckpt;
+  bool has_chain_time; /* sink_set_chain_time since the last commit */
+  uint64_t chain_slot;
+  int64_t chain_time;
   kmap_t amap, cmap, tmap, dmap;
   arena_blk_t *arena;
   size_t pending;
@@ -206,6 +210,18 @@ struct sink {
 
 
 int64_t sink_mono_ms(void);
+/* Outcome class (R_*) of a failed result; the detail into s->err. */
+int sink_classify(PGconn *c, const PGresult *r);
+void sink_err_from_result(sink_t *s, const char *what, const PGresult *r);
+
+/* The analytics statement (sink_analytics.c), prepared with the others. */
+extern const char sink_analytics_sql[];
+extern const char *const sink_analytics_cols[];
+extern const uint32_t sink_analytics_types[];
+#define SINK_ANALYTICS_NPARAMS 17
+/* Runs the analytics upkeep of the batch inside its transaction (after
+ * its accounts and transactions rows): R_OK or an R_* failure. */
+int sink_analytics_stage(sink_t *s);
 /* Formats the sink's last error (trailing newlines trimmed). */
 void sink_set_err(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Grows *p (of *cap elements of elsz) to hold need; 0 or -1. */

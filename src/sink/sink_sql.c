@@ -383,7 +383,11 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
 
 /* ---------------------------------------------------------- statements */
 
-/* A record whose close was seen at a slot >= its own is stored closed. */
+/* A record whose close was seen at a slot >= its own is stored closed, with
+ * sync_slot the close's slot, as when a close applies to an existing row:
+ * a closed row's sync_slot is always its closed_slot. The guards below never
+ * let a state at the same slot rewrite a closed row, so an older state that
+ * arrives after the close (and is joined to it) changes nothing. */
 #define CLOSURE_JOIN "LEFT JOIN account_closures c ON c.pubkey = v.pk AND c.closed_slot >= v.slot "
 
 /* Column names of the account statements (dead-letter rendering): pubkey,
@@ -420,7 +424,7 @@ static const char sql_configs[] =
     " platform_treasury, is_paused, total_markets_created, total_volume, version, bump, "
     " sync_slot, last_sync_at, closed_at, closed_slot) "
     "SELECT v.pk, v.authority, v.fee_bps, v.min_dur, v.max_dur, v.min_bet, v.max_bet, "
-    " v.treasury, v.paused, v.markets, v.volume, v.version, v.bump, v.slot, now(), "
+    " v.treasury, v.paused, v.markets, v.volume, v.version, v.bump, COALESCE(c.closed_slot, v.slot), now(), "
     " c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], "
     " $6::numeric[], $7::numeric[], $8::text[], $9::boolean[], $10::numeric[], $11::numeric[], "
@@ -437,7 +441,8 @@ static const char sql_configs[] =
     " total_volume = EXCLUDED.total_volume, version = EXCLUDED.version, bump = EXCLUDED.bump, "
     " sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), closed_at = EXCLUDED.closed_at, "
     " closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
+    " AND t.closed_slot IS NULL)";
 
 /* Rows are processed in key order (bytewise, as the client sorts them) so
  * that two writers upserting overlapping batches lock rows in the same
@@ -459,7 +464,7 @@ static const char sql_configs[] =
  * live and backfill overlapping) writes no new row version. */
 #define GUARD(data)                                                              \
   "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "   \
-  " AND " data("t.") " IS DISTINCT FROM " data("EXCLUDED.") ")"
+  " AND t.closed_slot IS NULL AND " data("t.") " IS DISTINCT FROM " data("EXCLUDED.") ")"
 
 #define MARKET_DATA(p)                                                                   \
   "(" p "market_id, " p "authority_pubkey, " p "title, " p "description, " p "category, "  \
@@ -481,7 +486,7 @@ static const char sql_markets[] =
     " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.restime), "
     " v.restime, " MARKET_RESOLVED_AT ", "
     " v.state, v.result, v.yes_pool, v.no_pool, v.volume, v.participants, v.mint, "
-    " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, v.slot, now(), "
+    " v.yes_vault, v.no_vault, v.resolver, v.oracle, v.uri, v.fee, v.bump, COALESCE(c.closed_slot, v.slot), now(), "
     " c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::numeric[], $3::text[], $4::text[], $5::text[], $6::text[], "
     " $7::text[]::market_type[], $8::bigint[], $9::bigint[], $10::text[]::market_state[], "
@@ -524,7 +529,7 @@ static const char sql_positions[] =
     "SELECT v.pk, u.id, v.usr, v.market, v.yes_shares, v.no_shares, v.invested, "
     " v.yes_price * 0.000000001, v.no_price * 0.000000001, "
     " cbi_unix_to_timestamptz(v.created), v.created, cbi_unix_to_timestamptz(v.updated), "
-    " v.updated, v.claimed, v.claimed_amount, v.bets, v.bump, v.slot, now(), c.closed_at, "
+    " v.updated, v.claimed, v.claimed_amount, v.bets, v.bump, COALESCE(c.closed_slot, v.slot), now(), c.closed_at, "
     " c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], "
@@ -550,7 +555,7 @@ static const char sql_treasuries[] =
     " authority_pubkey, total_deposits, total_withdrawals, current_balance, treasury_type, "
     " bump, sync_slot, last_sync_at, closed_at, closed_slot) "
     "SELECT v.pk, v.market, v.mint, v.authority, v.deposits, v.withdrawals, v.balance, "
-    " v.ttype, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    " v.ttype, v.bump, COALESCE(c.closed_slot, v.slot), now(), c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], "
     " $6::numeric[], $7::numeric[], $8::text[]::treasury_type[], $9::smallint[], $10::bigint[]) "
     " AS v(pk, market, mint, authority, deposits, withdrawals, balance, ttype, bump, slot) "
@@ -561,7 +566,8 @@ static const char sql_treasuries[] =
     " current_balance = EXCLUDED.current_balance, treasury_type = EXCLUDED.treasury_type, "
     " bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, last_sync_at = now(), "
     " closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
+    " AND t.closed_slot IS NULL)";
 
 static const char *const cols_oracles[] = {"pubkey", CB_ORACLE_DATA_FIELDS(COL_NAME_, _) "slot"};
 static const char sql_oracles[] =
@@ -569,7 +575,7 @@ static const char sql_oracles[] =
     " source, value, data_timestamp, data_timestamp_unix, confidence, signature, bump, "
     " sync_slot, last_sync_at, closed_at, closed_slot) "
     "SELECT v.pk, v.authority, v.market, v.source, v.value, cbi_unix_to_timestamptz(v.ts), "
-    " v.ts, v.confidence, v.sig, v.bump, v.slot, now(), c.closed_at, c.closed_slot "
+    " v.ts, v.confidence, v.sig, v.bump, COALESCE(c.closed_slot, v.slot), now(), c.closed_at, c.closed_slot "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
     " $7::smallint[], $8::bytea[], $9::smallint[], $10::bigint[]) "
     " AS v(pk, authority, market, source, value, ts, confidence, sig, bump, slot) "
@@ -580,7 +586,8 @@ static const char sql_oracles[] =
     " data_timestamp_unix = EXCLUDED.data_timestamp_unix, confidence = EXCLUDED.confidence, "
     " signature = EXCLUDED.signature, bump = EXCLUDED.bump, sync_slot = EXCLUDED.sync_slot, "
     " last_sync_at = now(), closed_at = EXCLUDED.closed_at, closed_slot = EXCLUDED.closed_slot "
-    "WHERE t.sync_slot <= EXCLUDED.sync_slot";
+    "WHERE t.sync_slot < EXCLUDED.sync_slot OR (t.sync_slot = EXCLUDED.sync_slot "
+    " AND t.closed_slot IS NULL)";
 
 /* Applies the recorded closures of these pubkeys to whichever cache table
  * holds them (slot-guarded). Returns the number of rows closed. */
@@ -740,5 +747,7 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
     [SQ_CHECKPOINTS] = {"cbi_checkpoints", sql_checkpoints, 3, cols_checkpoints, ty_checkpoints},
     [SQ_GET_CHECKPOINT] = {"cbi_get_checkpoint", sql_get_checkpoint, 1, cols_get_checkpoint,
                            ty_text1},
+    [SQ_ANALYTICS] = {"cbi_analytics", sink_analytics_sql, SINK_ANALYTICS_NPARAMS,
+                      sink_analytics_cols, sink_analytics_types},
 };
 #undef NTYPES

@@ -117,6 +117,32 @@ static void bf_checkpoint(bf_t *b, uint64_t slot) {
   b->sum->last_slot = slot;
 }
 
+static json_t *slot_json(uint64_t slot);
+
+/* Reports the chain's time at slot (its block time) to the sink: the
+ * analytics roll every active market forward to that UTC day. */
+static void bf_chain_time(bf_t *b, uint64_t slot, int64_t block_time) {
+  int rc = sink_set_chain_time(b->sink, slot, block_time);
+  if (rc != 0) bf_sink_fail(b, rc, "setting the chain time");
+}
+
+/* The block time of the range's last slot, which no transaction may carry
+ * (a quiet program still rolls over at midnight). A skipped slot or an
+ * error only costs that: logged, the run goes on. */
+static void bf_end_time(bf_t *b) {
+  json_t *res = NULL;
+  rpc_error_t e;
+  memset(&e, 0, sizeof e);
+  json_t *params = json_pack("[o]", slot_json(b->to));
+  if (!params) return;
+  if (rpc_call(b->rpc, "getBlockTime", params, &res, &e) != 0) {
+    log_debug("backfill", "getBlockTime slot=%" PRIu64 ": %s", b->to, e.message);
+    return;
+  }
+  if (json_is_integer(res)) bf_chain_time(b, b->to, (int64_t)json_integer_value(res));
+  json_decref(res);
+}
+
 static void bf_maybe_flush(bf_t *b) {
   if (!sink_batch_due(b->sink)) return;
   int rc = sink_flush(b->sink);
@@ -473,6 +499,7 @@ static void apply_block(bf_t *b, uint64_t slot, json_t *res, const rpc_error_t *
     memset(&blk, 0, sizeof blk);
     blk.slot = slot;
   }
+  if (blk.has_block_time) bf_chain_time(b, slot, blk.block_time);
   const json_t *txs = json_object_get(res, "transactions");
   size_t i;
   const json_t *tx;
@@ -694,6 +721,7 @@ int backfill_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const backfill_
   if (opt->strategy == BACKFILL_BLOCKS) run_blocks(&b);
   else run_signatures(&b);
 
+  if (!b.failed) bf_end_time(&b);
   if (!b.failed) {
     bf_checkpoint(&b, b.to);
     if (!b.failed) sum->complete = true;

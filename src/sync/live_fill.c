@@ -39,6 +39,40 @@ static void tip_refresh(live_t *lv, uint64_t now) {
   if (params && rpc_submit(lv->rpc, "getSlot", params, on_tip, lv) == 0) lv->tip_req_inflight = 1;
 }
 
+/* ---- the chain's time ------------------------------------------------------ */
+
+static void on_chain_time(void *user, json_t *result, const rpc_error_t *err) {
+  live_t *lv = user;
+  lv->chain_req_inflight = 0;
+  if (!err && json_is_integer(result)) {
+    int64_t t = (int64_t)json_integer_value(result);
+    if (!lv->has_chain || t >= lv->chain_time) {
+      lv->has_chain = 1;
+      lv->chain_slot = lv->chain_req_slot;
+      lv->chain_time = t;
+    }
+  } else if (err && err->kind != RPC_ERR_CANCELLED) {
+    log_debug("live", "getBlockTime slot=%" PRIu64 ": %s", lv->chain_req_slot, err->message);
+  }
+}
+
+/* The block time of the newest indexed slot (the websocket's tip, capped
+ * by the tip the RPC node confirms), so that the analytics roll over at
+ * midnight even when no transaction says it. A transaction of an earlier
+ * slot still being fetched lands later and corrects the days it touches. */
+static void chain_time_refresh(live_t *lv, uint64_t now) {
+  uint64_t slot = lv->tip;
+  if (lv->rpc_tip && slot > lv->rpc_tip) slot = lv->rpc_tip;
+  if (lv->chain_req_inflight || now < lv->next_chain_ns || slot == 0 ||
+      slot == lv->chain_req_slot)
+    return;
+  json_t *params = json_pack("[I]", (json_int_t)slot);
+  lv->next_chain_ns = now + LIVE_CHAIN_TIME_MS * NS_PER_MS;
+  lv->chain_req_slot = slot;
+  if (params && rpc_submit(lv->rpc, "getBlockTime", params, on_chain_time, lv) == 0)
+    lv->chain_req_inflight = 1;
+}
+
 /* getSlot now (fills): the tip the RPC node confirms. 0 or -1 with err. */
 static int confirm_tip(live_t *lv, uint64_t *out, char *err, size_t errsz) {
   json_t *res = NULL;
@@ -171,6 +205,7 @@ void live_maybe_fill(live_t *lv, uint64_t slot) {
 
 void live_fill_tick(live_t *lv, uint64_t now) {
   tip_refresh(lv, now);
+  chain_time_refresh(lv, now);
   if (lv->fill_pending && lv->connected && lv->fill_to != 0 && now >= lv->fill_retry_ns) {
     if (do_fill(lv, lv->fill_to, "gap fill") == 0) lv->fill_pending = 0;
     return;

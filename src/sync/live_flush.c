@@ -204,6 +204,13 @@ int live_fl_sync(live_t *lv, int wait) {
  * carries data, or the last one is old enough). */
 static int stage_checkpoint(live_t *lv) {
   live_sink_slot_t *s = &lv->slot[lv->cur];
+  if (lv->has_chain) { /* the chain's time: queued like a checkpoint */
+    if (sink_rc(lv, sink_set_chain_time(s->sink, lv->chain_slot, lv->chain_time),
+                "chain time") != 0)
+      return -1;
+    lv->has_chain = 0;
+    s->has_ckpt = 1;
+  }
   live_update_checkpoint(lv);
   if (lv->cp == lv->cp_set) return 0;
   if (sink_pending(s->sink) == 0 &&
@@ -211,6 +218,7 @@ static int stage_checkpoint(live_t *lv) {
     return 0;
   if (sink_rc(lv, sink_set_checkpoint(s->sink, LIVE_STREAM, lv->cp, NULL), "checkpoint") != 0)
     return -1;
+
   s->has_ckpt = 1;
   lv->cp_set = lv->cp;
   lv->cp_set_ns = live_now_ns();

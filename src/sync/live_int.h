@@ -41,6 +41,8 @@
 #define LIVE_HANDOFF_RECORDS 2000     /* a batch this big goes to the flusher at once */
 #define LIVE_SINK_MAX_RECORDS 20000   /* the sinks' own flush limit (backstop) */
 #define LIVE_TIP_REFRESH_MS 5000      /* getSlot at least this often */
+#define LIVE_CHAIN_TIME_MS 1000       /* getBlockTime of the newest slot at most this
+                                         often (the analytics' latest indexed day) */
 #define LIVE_TIP_CHASE_MS 1000        /* ... and this often while the websocket runs ahead */
 #define LIVE_SLOT_AHEAD_MAX 10000     /* a message this far beyond the confirmed tip
                                          (about an hour of slots) is a slot-range dead letter */
@@ -126,6 +128,14 @@ typedef struct live {
   uint64_t cp_set;       /* last value handed to the sink */
   uint64_t cp_committed; /* last value committed */
   uint64_t cp_set_ns;
+
+  /* chain time: getBlockTime of the newest slot, queued on the current
+   * batch like a checkpoint (sink_set_chain_time) */
+  int chain_req_inflight;
+  uint64_t chain_req_slot, next_chain_ns;
+  int has_chain;
+  uint64_t chain_slot;
+  int64_t chain_time;
 
   /* signature dedup */
   uint64_t *seen[2];

@@ -229,7 +229,8 @@ static int commit_turn(live_t *lv) {
   int want = sink_batch_due(live_cur_sink(lv)) ||
              (pend > 0 && qs.items == 0 && txfetch_wait_ms(lv->tf) != 0) ||
              (lv->cp != lv->cp_set &&
-              live_now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS);
+              live_now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS) ||
+             lv->has_chain;
   if (want) return live_handoff(lv, pend >= LIVE_HANDOFF_RECORDS);
   return live_fl_sync(lv, 0) < 0 ? -1 : 0;
 }

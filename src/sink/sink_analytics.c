@@ -1,0 +1,146 @@
+/* The sink's analytics upkeep: once per batch, inside the batch's
+ * transaction and after its accounts and transactions rows, one call of
+ * cbi_analytics_apply() (schema/003_analytics.sql) with the batch's
+ * transactions rows, its market and position pubkeys and the chain time
+ * the sources reported. The SQL function does the rest from stored rows.
+ * Also sink_set_chain_time(). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "sink_priv.h"
+
+const char sink_analytics_sql[] =
+    "SELECT cbi_analytics_apply($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], "
+    " $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], "
+    " $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint, $17::bigint)";
+
+const char *const sink_analytics_cols[] = {
+    "signature", "instruction_index", "transaction_type", "market", "user", "side",
+    "amount", "platform_fee", "price", "yes_pool", "no_pool", "slot", "block_time",
+    "account", "kind", "chain_slot", "chain_time"};
+
+#define T SINK_OID_TEXT
+#define N SINK_OID_NUMERIC
+#define I8 SINK_OID_INT8
+#define I4 SINK_OID_INT4
+const uint32_t sink_analytics_types[] = {T, I4, T, T, T, T, N, N, N, N, N, I8, I8, T, T, I8, I8};
+_Static_assert(sizeof sink_analytics_types / sizeof sink_analytics_types[0] ==
+                       SINK_ANALYTICS_NPARAMS &&
+                   sizeof sink_analytics_cols / sizeof sink_analytics_cols[0] ==
+                       SINK_ANALYTICS_NPARAMS,
+               "one type and name per parameter");
+#undef T
+#undef N
+#undef I8
+#undef I4
+
+#define TX_NCOLS 13
+#define ACC_NCOLS 2
+static const sink_stmt_def_t def_tx = {"cbi_analytics", NULL, TX_NCOLS, sink_analytics_cols,
+                                       sink_analytics_types};
+static const sink_stmt_def_t def_acc = {"cbi_analytics", NULL, ACC_NCOLS,
+                                        sink_analytics_cols + TX_NCOLS,
+                                        sink_analytics_types + TX_NCOLS};
+
+int sink_set_chain_time(sink_t *s, uint64_t slot, int64_t block_time) {
+  if (!s || slot > (uint64_t)INT64_MAX) return SINK_ERR_INVALID;
+  if (s->has_chain_time && (block_time < s->chain_time ||
+                            (block_time == s->chain_time && slot <= s->chain_slot)))
+    return SINK_OK;
+  s->has_chain_time = true;
+  s->chain_slot = slot;
+  s->chain_time = block_time;
+  if (s->first_ms == 0) s->first_ms = sink_mono_ms();
+  return SINK_OK;
+}
+
+static void row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
+  sink_col_str(cs, 0, t->signature);
+  sink_col_u64(cs, 1, t->instruction_index);
+  sink_col_str(cs, 2, cb_tx_type_name(t->type));
+  sink_col_str(cs, 3, t->market[0] ? t->market : NULL);
+  sink_col_str(cs, 4, t->user[0] ? t->user : NULL);
+  sink_col_str(cs, 5, cb_side_label(t->side));
+  sink_col_u64(cs, 6, t->amount);
+  sink_col_u64(cs, 7, t->platform_fee);
+  if (t->has_price)
+    sink_col_u64(cs, 8, t->price);
+  else
+    sink_col_null(cs, 8);
+  /* Rows of failed transactions take nothing from events (txn_extract);
+   * their pools are never sent. */
+  if (t->has_pools && !t->failed) {
+    sink_col_u64(cs, 9, t->yes_pool);
+    sink_col_u64(cs, 10, t->no_pool);
+  } else {
+    sink_col_null(cs, 9);
+    sink_col_null(cs, 10);
+  }
+  sink_col_u64(cs, 11, t->slot);
+  if (t->has_block_time)
+    sink_col_i64(cs, 12, t->block_time);
+  else
+    sink_col_null(cs, 12);
+  sink_cols_end_row(cs);
+}
+
+int sink_analytics_stage(sink_t *s) {
+  if (s->opt.skip_analytics) return R_OK;
+  size_t nacc = 0;
+  for (size_t i = 0; i < s->nacc; i++)
+    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
+  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
+
+  int rc = R_OK;
+  sink_cols_t acs;
+  memset(&acs, 0, sizeof acs);
+  sink_cols_begin(&s->cs, &def_tx, true);
+  for (size_t j = 0; j < s->ntx; j++) row_tx(&s->cs, &s->tx[s->txorder[j]]);
+  sink_cols_begin(&acs, &def_acc, true);
+  for (size_t j = 0; j < s->nacc; j++) {
+    const cb_account_t *a = &s->acc[s->order[j]];
+    if (a->kind != CB_ACCOUNT_MARKET && a->kind != CB_ACCOUNT_POSITION) continue;
+    sink_col_str(&acs, 0, a->pubkey);
+    sink_col_str(&acs, 1, a->kind == CB_ACCOUNT_MARKET ? "market" : "position");
+    sink_cols_end_row(&acs);
+  }
+  if (sink_cols_finish(&s->cs) != 0 || sink_cols_finish(&acs) != 0) {
+    sink_set_err(s, "cbi_analytics: out of memory building parameters");
+    rc = R_NOMEM;
+    goto out;
+  }
+  if (s->cs.range_error || acs.range_error) {
+    sink_set_err(s, "cbi_analytics: a value is out of range for its column");
+    rc = R_DATA;
+    goto out;
+  }
+  const char *params[SINK_ANALYTICS_NPARAMS];
+  int lengths[SINK_ANALYTICS_NPARAMS], formats[SINK_ANALYTICS_NPARAMS];
+  for (int i = 0; i < TX_NCOLS; i++) {
+    params[i] = s->cs.params[i];
+    lengths[i] = s->cs.lengths[i];
+    formats[i] = s->cs.formats[i];
+  }
+  for (int i = 0; i < ACC_NCOLS; i++) {
+    params[TX_NCOLS + i] = acs.params[i];
+    lengths[TX_NCOLS + i] = acs.lengths[i];
+    formats[TX_NCOLS + i] = acs.formats[i];
+  }
+  char slot[24], when[24];
+  snprintf(slot, sizeof slot, "%" PRIu64, s->chain_slot);
+  snprintf(when, sizeof when, "%" PRId64, s->chain_time);
+  params[15] = s->has_chain_time ? slot : NULL;
+  params[16] = s->has_chain_time ? when : NULL;
+  lengths[15] = lengths[16] = 0;
+  formats[15] = formats[16] = 0;
+  PGresult *r = PQexecPrepared(s->conn, sink_stmts[SQ_ANALYTICS].name, SINK_ANALYTICS_NPARAMS,
+                               params, lengths, formats, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rc = sink_classify(s->conn, r);
+    sink_err_from_result(s, sink_stmts[SQ_ANALYTICS].name, r);
+  }
+  PQclear(r);
+out:
+  sink_cols_free(&acs);
+  return rc;
+}
