@@ -1032,7 +1032,9 @@ int main(int argc, char **argv) {
   must_exec(c, "CREATE UNLOGGED TABLE bench_copy_positions "
                "(LIKE position_accounts INCLUDING DEFAULTS)");
 
-  for (int bi = 0; bi < nb; bi++) {
+  /* CBI_BENCH_HOT_ONLY: only the hot-market analytics workload */
+  const char *hot_only = getenv("CBI_BENCH_HOT_ONLY");
+  for (int bi = 0; bi < nb && !(hot_only && *hot_only); bi++) {
     double rate, ratio, prate, pratio;
     stream_t st;
     stream_init(&st);

@@ -301,6 +301,8 @@ BEGIN
                                     ret BIGINT, nu BIGINT, bets BIGINT, vol NUMERIC,
                                     degen NUMERIC, stable NUMERIC, fees NUMERIC)
             ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_txd (day DATE, usr TEXT, existed BOOLEAN, ps TEXT, ns TEXT)
+            ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM cbi_pday;
     IF fast THEN
@@ -439,6 +441,8 @@ BEGIN
     DELETE FROM cbi_bets c USING fast
      WHERE c.market = fast.market_pubkey AND c.day = fast.date;
     SELECT array_agg(c.market), array_agg(c.day) INTO b_market, b_day FROM cbi_bets c;
+    IF COALESCE(cardinality(b_market), 0) > 0 OR COALESCE(cardinality(a_markets), 0) > 0
+       OR t_type && ARRAY['resolve_market', 'cancel_market'] OR new_day > old_day THEN
     WITH cand AS (
         SELECT x.market, x.d FROM unnest(b_market, b_day) AS x(market, d) WHERE x.d IS NOT NULL
         UNION ALL
@@ -472,7 +476,9 @@ BEGIN
       FROM lim
      WHERE lim.d IS NOT NULL OR lim.have_lo IS NULL OR lim.have_lo <> lim.lo
         OR lim.have_hi <> lim.e;
+    END IF;
 
+    IF EXISTS (SELECT 1 FROM cbi_refresh) THEN
     DELETE FROM market_analytics a USING cbi_refresh r
      WHERE a.market_pubkey = r.market AND (a.date < r.lo OR a.date > r.e);
 
@@ -537,6 +543,7 @@ BEGIN
            EXCLUDED.yes_price_low, EXCLUDED.no_price_open, EXCLUDED.no_price_close,
            EXCLUDED.no_price_high, EXCLUDED.no_price_low, EXCLUDED.first_bet,
            EXCLUDED.last_bet);
+    END IF;
 
     -- A later day whose carried prices changed is recomputed above because
     -- the refresh runs from the earliest touched day through the last day.
@@ -597,8 +604,10 @@ BEGIN
                        AND m.resolution_result IS NOT NULL) AS rate
               FROM users u2
              WHERE u2.wallet_address = ANY(ARRAY(
+                 -- only positions in resolved markets count
                  SELECT p.user_pubkey FROM position_accounts p
-                  WHERE p.position_pubkey = ANY(a_positions)
+                   JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
+                  WHERE p.position_pubkey = ANY(a_positions) AND m.state = 'resolved'
                  UNION
                  SELECT p.user_pubkey FROM position_accounts p
                    JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
@@ -623,8 +632,6 @@ BEGIN
                     m.resolved_at));
     END IF;
     IF fast THEN
-        CREATE TEMP TABLE IF NOT EXISTS cbi_txd (day DATE, usr TEXT, existed BOOLEAN,
-                                                ps TEXT, ns TEXT) ON COMMIT DELETE ROWS;
         DELETE FROM cbi_txd;
         WITH b AS (SELECT DISTINCT x.sig, x.ix FROM unnest(t_sig, t_ix) AS x(sig, ix)),
         j AS (
@@ -712,7 +719,7 @@ BEGIN
     END IF;
     RETURN n_bets;
 END
-$$;
+$$ SET jit = off;
 
 -- daily_platform_metrics for days d0 .. d1, from stored rows; the totals
 -- (users, markets, active markets) continue from the row of d0 - 1. The
@@ -828,4 +835,4 @@ RETURNS VOID LANGUAGE sql AS $$
            EXCLUDED.total_transactions, EXCLUDED.successful_transactions,
            EXCLUDED.failed_transactions, EXCLUDED.avg_transaction_size,
            EXCLUDED.platform_fees_collected, EXCLUDED.total_revenue, EXCLUDED.bet_count)
-$$;
+$$ SET jit = off;
