@@ -264,6 +264,7 @@ DECLARE
     from_day DATE;
     u_from DATE;
     u_new BOOLEAN;
+    s_users TEXT[];
     n_pday BIGINT;
     a_markets TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k) WHERE x.k = 'market');
     a_positions TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k)
@@ -403,11 +404,12 @@ BEGIN
         SELECT c.market, c.day, c.usr, count(*) AS n FROM cbi_bets c
          WHERE c.day IS NOT NULL GROUP BY c.market, c.day, c.usr),
     newp AS (
-        -- bettors whose only bets of the day are this call's
+        -- bettors whose only bets of the day are this call's (counting
+        -- stops after one more)
         SELECT x.market, x.day, count(*) FILTER (WHERE
-                   (SELECT count(*) FROM bet_history b
+                   (SELECT count(*) FROM (SELECT 1 FROM bet_history b
                      WHERE b.market_pubkey = x.market AND b.bet_date = x.day
-                       AND b.user_pubkey = x.usr) = x.n) AS np
+                       AND b.user_pubkey = x.usr LIMIT x.n + 1) z) = x.n) AS np
           FROM bettor x GROUP BY x.market, x.day),
     g AS (
         SELECT c.market, c.day, count(*) AS n, sum(c.amount) AS vol,
@@ -550,11 +552,20 @@ BEGIN
 
     -- first_seen_unix: the minimum over the rows as they arrive (a replay
     -- changes nothing; a late earlier row lowers it).
+    -- A stored row's block time is the batch's when the batch has one (else
+    -- it was counted when stored): only signers the batch's times would
+    -- lower are looked up.
+    s_users := ARRAY(
+        SELECT b.usr FROM (
+            SELECT x.usr, min(x.bt) AS fs FROM unnest(t_user, t_btime) AS x(usr, bt)
+             WHERE x.usr IS NOT NULL AND x.bt IS NOT NULL GROUP BY x.usr) b
+          JOIN users u ON u.wallet_address = b.usr
+         WHERE u.first_seen_unix IS NULL OR b.fs < u.first_seen_unix);
     WITH seen AS (
         SELECT x.usr AS w, min(t.block_time_unix) AS fs
           FROM unnest(t_sig, t_ix, t_user) AS x(sig, ix, usr)
           JOIN transactions t ON t.signature = x.sig AND t.instruction_index = x.ix
-         WHERE x.usr IS NOT NULL AND t.block_time_unix IS NOT NULL
+         WHERE x.usr = ANY(s_users) AND t.block_time_unix IS NOT NULL
          GROUP BY x.usr
         UNION ALL
         SELECT p.user_pubkey, min(p.created_at_unix) FROM position_accounts p
