@@ -293,7 +293,7 @@ BEGIN
     SELECT cbi_utc_day(s.chain_time_unix) INTO new_day FROM analytics_state s;
 
     IF to_regclass('pg_temp.cbi_refresh') IS NULL THEN
-        CREATE TEMP TABLE cbi_refresh (market TEXT PRIMARY KEY, f DATE, e DATE, lo DATE)
+        CREATE TEMP TABLE cbi_refresh (market TEXT, f DATE, e DATE, lo DATE)
             ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE cbi_bets (market TEXT, day DATE, usr TEXT, sig TEXT, ix INTEGER,
                                     amount NUMERIC, k NUMERIC[], d_bets INTEGER, pfee NUMERIC)
