@@ -272,6 +272,7 @@ DECLARE
     -- daily_platform_metrics by deltas (else recomputed): needs the stored
     -- state from before the batch (cbi_analytics_pre)
     fast BOOLEAN := to_regclass('pg_temp.cbi_pre_done') IS NOT NULL;
+    pre_ok BOOLEAN;
 BEGIN
     -- One writer at a time: every recomputation below then reads all
     -- committed rows (READ COMMITTED takes a new snapshot per statement).
@@ -302,14 +303,17 @@ BEGIN
                                     ret BIGINT, nu BIGINT, bets BIGINT, vol NUMERIC,
                                     degen NUMERIC, stable NUMERIC, fees NUMERIC)
             ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE cbi_txd (day DATE, usr TEXT, existed BOOLEAN, ps TEXT, ns TEXT)
+        CREATE TEMP TABLE cbi_txd (day DATE, usr TEXT, existed BOOLEAN, ps TEXT, ns TEXT,
+                                   pd DATE)
             ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM cbi_pday;
+    DELETE FROM cbi_txd;
     IF fast THEN
         fast := EXISTS (SELECT 1 FROM cbi_pre_done);
         DELETE FROM cbi_pre_done;
     END IF;
+    pre_ok := fast;
     fast := fast AND old_day IS NOT NULL AND new_day = old_day;
 
     -- Bets: successful place_bet rows as stored in transactions. A row
@@ -642,8 +646,9 @@ BEGIN
                    (m.created_at_unix, m.state::text, m.creation_fee, m.market_type::text,
                     m.resolved_at));
     END IF;
-    IF fast THEN
-        DELETE FROM cbi_txd;
+    -- the batch's transactions rows before and after it; a row moved to
+    -- another day (or gone) is marked 'infinity' with its former day in pd
+    IF pre_ok THEN
         WITH b AS (SELECT DISTINCT x.sig, x.ix FROM unnest(t_sig, t_ix) AS x(sig, ix)),
         j AS (
             SELECT p.sig IS NOT NULL AS existed, t.signature IS NOT NULL AS now,
@@ -653,9 +658,9 @@ BEGIN
               LEFT JOIN transactions t ON t.signature = b.sig AND t.instruction_index = b.ix)
         INSERT INTO cbi_txd
         SELECT CASE WHEN j.existed AND (NOT j.now OR j.pd IS DISTINCT FROM j.nd)
-                    THEN DATE 'infinity' ELSE j.nd END, j.usr, j.existed, j.ps, j.ns
+                    THEN DATE 'infinity' ELSE j.nd END, j.usr, j.existed, j.ps, j.ns, j.pd
           FROM j WHERE j.now OR j.existed;
-        fast := NOT EXISTS (SELECT 1 FROM cbi_txd d WHERE d.day = DATE 'infinity');
+        fast := fast AND NOT EXISTS (SELECT 1 FROM cbi_txd d WHERE d.day = DATE 'infinity');
     END IF;
     IF fast THEN
         WITH sg AS (
@@ -715,6 +720,7 @@ BEGIN
     -- through the latest indexed day (totals carry from the day before).
     SELECT min(d) INTO from_day FROM (
         SELECT cbi_utc_day(x) AS d FROM unnest(t_btime) AS x
+        UNION ALL SELECT d.pd FROM cbi_txd d WHERE d.day = DATE 'infinity'
         UNION ALL SELECT unnest(b_day)
         UNION ALL SELECT u_from
         UNION ALL SELECT cbi_utc_day(m.created_at_unix) FROM markets_cache m

@@ -584,8 +584,8 @@ static void put_market_pools(sink_t *s, uint64_t slot, uint64_t yes, uint64_t no
 
 /* The platform day by deltas (the live path) equals the day recomputed from
  * stored rows: bets with the market's new state, a failed bet, a wallet
- * first seen mid-day, a bet turned failed, a replayed batch and a claim by
- * a new wallet. A marker added to the stored row survives a live batch,
+ * first seen mid-day, a bet turned failed, a replayed batch, a claim by a
+ * new wallet and its block time corrected into the next day. A marker added to the stored row survives a live batch,
  * which shows the batch was applied as a delta. */
 #define PDAY_SQL                                                                          \
   "SELECT concat_ws(' ', total_users, new_users, active_users, returning_users, "         \
@@ -645,11 +645,19 @@ START_TEST(t_platform_delta_equals_full) {
   ASSERTF(c, "4 4 4 0 1 1 1 4000000 4000000 0 5 3 2 2000000.000000000 100000 107000", PDAY_SQL);
   ASSERTF(c, "2 4000000", "SELECT concat_ws(' ', total_bets, total_volume) FROM users "
                           "WHERE wallet_address = '%s'", U1);
+  /* the claim's block time corrected into the next day: both days follow */
+  cl.block_time = DAY0 + DAY + 10;
+  put_tx(s, &cl);
+  flush(s);
+  ASSERTF(c, "4 4 3 0 1 1 1 4000000 4000000 0 4 2 2 2000000.000000000 100000 107000", PDAY_SQL);
+  ASSERTF(c, "1 1 1",
+          "SELECT concat_ws(' ', active_users, returning_users, total_transactions) "
+          "FROM daily_platform_metrics WHERE date = '2025-03-02'");
 
   char *inc = dump_derived(c);
   char *inc_signers = tu_query1(c, SIGNERS_SQL);
   ck_assert_ptr_nonnull(strstr(inc_signers, U4));
-  PGresult *r = PQexec(c, "SELECT cbi_platform_refresh(DATE '2025-03-01', DATE '2025-03-01')");
+  PGresult *r = PQexec(c, "SELECT cbi_platform_refresh(DATE '2025-03-01', DATE '2025-03-02')");
   ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
   PQclear(r);
   char *full = dump_derived(c);
