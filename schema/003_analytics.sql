@@ -463,7 +463,11 @@ BEGIN
          WHERE new_day > old_day AND m.state IN ('active', 'paused')),
     span AS (
         SELECT c.market, c.d,
-               cbi_utc_day(m.created_at_unix) AS cday, cbi_market_end_day(m, new_day) AS e
+               cbi_utc_day(m.created_at_unix) AS cday,
+               -- (the active case of cbi_market_end_day, without planning it)
+               CASE WHEN m.state IN ('active', 'paused')
+                    THEN GREATEST(cbi_utc_day(m.created_at_unix), new_day)
+                    ELSE cbi_market_end_day(m, new_day) END AS e
           FROM (SELECT cand.market, min(cand.d) AS d FROM cand GROUP BY cand.market) c
           JOIN markets_cache m ON m.market_pubkey = c.market),
     lim AS (
