@@ -1,8 +1,10 @@
-/* The sink's analytics upkeep: once per batch, inside the batch's
- * transaction and after its accounts and transactions rows, one call of
+/* The sink's analytics upkeep, inside each batch's transaction: first
+ * cbi_analytics_pre() with the keys of the batch's transactions rows and
+ * market accounts (their stored state before the batch, for exact
+ * deltas), then, after its accounts and transactions rows, one call of
  * cbi_analytics_apply() (schema/003_analytics.sql) with the batch's
  * transactions rows, its market and position pubkeys and the chain time
- * the sources reported. The SQL function does the rest from stored rows.
+ * the sources reported. The SQL functions do the rest from stored rows.
  * Also sink_set_chain_time(). */
 #include <inttypes.h>
 #include <string.h>
