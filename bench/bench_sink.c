@@ -1032,7 +1032,9 @@ int main(int argc, char **argv) {
   must_exec(c, "CREATE UNLOGGED TABLE bench_copy_positions "
                "(LIKE position_accounts INCLUDING DEFAULTS)");
 
-  for (int bi = 0; bi < nb; bi++) {
+  /* CBI_BENCH_HOT_ONLY: only the hot-market analytics workload */
+  const char *hot_only = getenv("CBI_BENCH_HOT_ONLY");
+  for (int bi = 0; bi < nb && !(hot_only && *hot_only); bi++) {
     double rate, ratio, prate, pratio;
     stream_t st;
     stream_init(&st);
@@ -1049,8 +1051,14 @@ int main(int argc, char **argv) {
   for (int bi = 0; bi < nb; bi++) hot_market(c, uri, batches[bi], reps);
   if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, batches[0]);
   PQfinish(c);
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
-  must_exec(admin, sql);
+  /* CBI_BENCH_KEEP_DB: leave the scratch database (named on stderr) */
+  const char *keep = getenv("CBI_BENCH_KEEP_DB");
+  if (keep && *keep) {
+    fprintf(stderr, "bench_sink: kept database %s\n", dbname);
+  } else {
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", dbname);
+    must_exec(admin, sql);
+  }
   PQfinish(admin);
   free(uri);
   return EXIT_OK;

@@ -123,7 +123,8 @@ CREATE TABLE daily_platform_metrics (
     swap_fees_collected NUMERIC(30, 0) DEFAULT 0,
     total_revenue NUMERIC(30, 0) DEFAULT 0,
 
-    created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW()
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    bet_count BIGINT NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE daily_platform_metrics IS
     'Derived by the indexer: one row per UTC day (chain block time) from the first indexed day '
@@ -147,8 +148,22 @@ COMMENT ON COLUMN daily_platform_metrics.platform_fees_collected IS 'Sum of the 
 COMMENT ON COLUMN daily_platform_metrics.swap_fees_collected IS 'Always 0: the program has no swaps.';
 COMMENT ON COLUMN daily_platform_metrics.total_revenue IS
     'platform_fees_collected + creation_fee of the markets created that day.';
+COMMENT ON COLUMN daily_platform_metrics.bet_count IS
+    'Indexer bookkeeping: the day''s successful place_bet instructions (avg_transaction_size''s '
+    'divisor). Not for the API.';
 COMMENT ON COLUMN daily_platform_metrics.total_transactions IS
     'Crypto Bet instructions (transactions rows) of the day; successful_/failed_ by status.';
+
+-- The distinct signers of each day's transactions (active_users), so that a
+-- batch's new transactions rows add only wallets not yet active that day.
+CREATE TABLE analytics_day_signers (
+    day DATE NOT NULL,
+    wallet VARCHAR(44) NOT NULL,
+    PRIMARY KEY (day, wallet)
+);
+COMMENT ON TABLE analytics_day_signers IS
+    'Indexer bookkeeping: one row per UTC day and signer of a transactions row of that day. '
+    'Not for the API.';
 
 -- ------------------------------------------------------------------ users
 ALTER TABLE users ADD COLUMN first_seen_unix BIGINT;
@@ -197,6 +212,35 @@ RETURNS DATE LANGUAGE sql STABLE AS $$
     END
 $$;
 
+-- Called first in a batch's transaction, before its rows are written:
+-- keeps the stored status and block time of the batch's transactions rows
+-- and the platform-relevant columns of its market accounts, from which
+-- cbi_analytics_apply() (same transaction) derives exact deltas.
+CREATE FUNCTION cbi_analytics_pre(t_sig TEXT[], t_ix INTEGER[], a_market TEXT[])
+RETURNS VOID LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.cbi_pre_done') IS NULL THEN
+        CREATE TEMP TABLE cbi_pre_tx (sig TEXT, ix INTEGER, status TEXT, btime BIGINT)
+            ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_pre_mk (market TEXT, cr BIGINT, st TEXT, fee NUMERIC, ty TEXT,
+                                      rs TIMESTAMP WITH TIME ZONE) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_pre_done (x BOOLEAN) ON COMMIT DELETE ROWS;
+    END IF;
+    DELETE FROM cbi_pre_tx;
+    DELETE FROM cbi_pre_mk;
+    DELETE FROM cbi_pre_done;
+    INSERT INTO cbi_pre_tx
+    SELECT t.signature, t.instruction_index, t.status::text, t.block_time_unix
+      FROM unnest(t_sig, t_ix) AS x(sig, ix)
+      JOIN transactions t ON t.signature = x.sig AND t.instruction_index = x.ix;
+    INSERT INTO cbi_pre_mk
+    SELECT m.market_pubkey, m.created_at_unix, m.state::text, m.creation_fee,
+           m.market_type::text, m.resolved_at
+      FROM markets_cache m WHERE m.market_pubkey = ANY(a_market);
+    INSERT INTO cbi_pre_done VALUES (true);
+END
+$$;
+
 -- The per-batch upkeep. t_*: the batch's transactions rows (all types; the
 -- statuses are read back from transactions); a_markets: market accounts of
 -- the batch; a_positions: position accounts of the batch; c_slot/c_time:
@@ -219,9 +263,16 @@ DECLARE
     n_bets BIGINT;
     from_day DATE;
     u_from DATE;
+    u_new BOOLEAN;
+    s_users TEXT[];
+    n_pday BIGINT;
     a_markets TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k) WHERE x.k = 'market');
     a_positions TEXT[] := ARRAY(SELECT x.p FROM unnest(a_pubkey, a_kind) AS x(p, k)
                                  WHERE x.k = 'position');
+    -- daily_platform_metrics by deltas (else recomputed): needs the stored
+    -- state from before the batch (cbi_analytics_pre)
+    fast BOOLEAN := to_regclass('pg_temp.cbi_pre_done') IS NOT NULL;
+    pre_ok BOOLEAN;
 BEGIN
     -- One writer at a time: every recomputation below then reads all
     -- committed rows (READ COMMITTED takes a new snapshot per statement).
@@ -243,11 +294,27 @@ BEGIN
     SELECT cbi_utc_day(s.chain_time_unix) INTO new_day FROM analytics_state s;
 
     IF to_regclass('pg_temp.cbi_refresh') IS NULL THEN
-        CREATE TEMP TABLE cbi_refresh (market TEXT PRIMARY KEY, f DATE, e DATE, lo DATE)
+        CREATE TEMP TABLE cbi_refresh (market TEXT, f DATE, e DATE, lo DATE)
             ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE cbi_bets (market TEXT, day DATE, usr TEXT, sig TEXT, ix INTEGER,
-                                    amount NUMERIC, k NUMERIC[]) ON COMMIT DELETE ROWS;
+                                    amount NUMERIC, k NUMERIC[], d_bets INTEGER, pfee NUMERIC)
+            ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_pday (day DATE, n BIGINT, ok BIGINT, bad BIGINT, act BIGINT,
+                                    ret BIGINT, nu BIGINT, bets BIGINT, vol NUMERIC,
+                                    degen NUMERIC, stable NUMERIC, fees NUMERIC)
+            ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE cbi_txd (day DATE, usr TEXT, existed BOOLEAN, ps TEXT, ns TEXT,
+                                   pd DATE)
+            ON COMMIT DELETE ROWS;
     END IF;
+    DELETE FROM cbi_pday;
+    DELETE FROM cbi_txd;
+    IF fast THEN
+        fast := EXISTS (SELECT 1 FROM cbi_pre_done);
+        DELETE FROM cbi_pre_done;
+    END IF;
+    pre_ok := fast;
+    fast := fast AND old_day IS NOT NULL AND new_day = old_day;
 
     -- Bets: successful place_bet rows as stored in transactions. A row
     -- already there is completed (event values, block time) but never
@@ -264,7 +331,8 @@ BEGIN
         DELETE FROM bet_history b USING s
          WHERE s.status <> 'confirmed' AND b.signature = s.sig AND b.instruction_index = s.ix
         RETURNING b.market_pubkey, b.bet_date, b.user_pubkey, -1 AS d_bets, -b.amount AS d_vol,
-                  b.signature, b.instruction_index, b.amount, NULL::numeric[] AS k),
+                  b.signature, b.instruction_index, b.amount, NULL::numeric[] AS k,
+                  b.platform_fee),
     up AS (
         INSERT INTO bet_history AS b (signature, instruction_index, market_pubkey, user_pubkey,
             side, amount, platform_fee, price, yes_pool, no_pool, yes_price, no_price, slot,
@@ -298,7 +366,8 @@ BEGIN
                   -- an inserted priced bet: its chain-order key and prices
                   CASE WHEN b.xmax = 0 AND b.yes_price IS NOT NULL THEN
                       ARRAY[CAST(b.slot AS NUMERIC), b.yes_pool + b.no_pool,
-                            b.instruction_index, b.yes_price, b.no_price] END AS k),
+                            b.instruction_index, b.yes_price, b.no_price] END AS k,
+                  b.platform_fee),
     ch AS (SELECT * FROM del UNION ALL SELECT * FROM up),
     -- users.total_bets / total_volume: increments for rows inserted or
     -- deleted by this statement only (a replay inserts nothing).
@@ -309,7 +378,24 @@ BEGIN
          WHERE u.wallet_address = d.user_pubkey
         RETURNING 1)
     INSERT INTO cbi_bets SELECT ch.market_pubkey, ch.bet_date, ch.user_pubkey, ch.signature,
-                                ch.instruction_index, ch.amount, ch.k FROM ch;
+                                ch.instruction_index, ch.amount, ch.k, ch.d_bets,
+                                ch.platform_fee FROM ch;
+    -- platform deltas of the bets inserted or removed; a completed row
+    -- (event values, block time) or a bet in an ended market is recomputed
+    IF fast THEN
+        fast := NOT EXISTS (
+            SELECT 1 FROM cbi_bets c LEFT JOIN markets_cache m ON m.market_pubkey = c.market
+             WHERE c.d_bets = 0 OR m.state IN ('resolved', 'cancelled'));
+    END IF;
+    IF fast THEN
+        INSERT INTO cbi_pday (day, bets, vol, degen, stable, fees)
+        SELECT c.day, sum(c.d_bets), sum(c.d_bets * c.amount),
+               COALESCE(sum(c.d_bets * c.amount) FILTER (WHERE m.market_type = 'degen'), 0),
+               COALESCE(sum(c.d_bets * c.amount) FILTER (WHERE m.market_type = 'stable'), 0),
+               sum(c.d_bets * c.pfee)
+          FROM cbi_bets c LEFT JOIN markets_cache m ON m.market_pubkey = c.market
+         WHERE c.day IS NOT NULL GROUP BY c.day;
+    END IF;
     SELECT array_agg(c.market), array_agg(c.day), count(*) INTO b_market, b_day, n_bets
       FROM cbi_bets c;
 
@@ -322,11 +408,12 @@ BEGIN
         SELECT c.market, c.day, c.usr, count(*) AS n FROM cbi_bets c
          WHERE c.day IS NOT NULL GROUP BY c.market, c.day, c.usr),
     newp AS (
-        -- bettors whose only bets of the day are this call's
+        -- bettors whose only bets of the day are this call's (counting
+        -- stops after one more)
         SELECT x.market, x.day, count(*) FILTER (WHERE
-                   (SELECT count(*) FROM bet_history b
+                   (SELECT count(*) FROM (SELECT 1 FROM bet_history b
                      WHERE b.market_pubkey = x.market AND b.bet_date = x.day
-                       AND b.user_pubkey = x.usr) = x.n) AS np
+                       AND b.user_pubkey = x.usr LIMIT x.n + 1) z) = x.n) AS np
           FROM bettor x GROUP BY x.market, x.day),
     g AS (
         SELECT c.market, c.day, count(*) AS n, sum(c.amount) AS vol,
@@ -360,6 +447,8 @@ BEGIN
     DELETE FROM cbi_bets c USING fast
      WHERE c.market = fast.market_pubkey AND c.day = fast.date;
     SELECT array_agg(c.market), array_agg(c.day) INTO b_market, b_day FROM cbi_bets c;
+    IF COALESCE(cardinality(b_market), 0) > 0 OR COALESCE(cardinality(a_markets), 0) > 0
+       OR t_type && ARRAY['resolve_market', 'cancel_market'] OR new_day > old_day THEN
     WITH cand AS (
         SELECT x.market, x.d FROM unnest(b_market, b_day) AS x(market, d) WHERE x.d IS NOT NULL
         UNION ALL
@@ -374,7 +463,11 @@ BEGIN
          WHERE new_day > old_day AND m.state IN ('active', 'paused')),
     span AS (
         SELECT c.market, c.d,
-               cbi_utc_day(m.created_at_unix) AS cday, cbi_market_end_day(m, new_day) AS e
+               cbi_utc_day(m.created_at_unix) AS cday,
+               -- (the active case of cbi_market_end_day, without planning it)
+               CASE WHEN m.state IN ('active', 'paused')
+                    THEN GREATEST(cbi_utc_day(m.created_at_unix), new_day)
+                    ELSE cbi_market_end_day(m, new_day) END AS e
           FROM (SELECT cand.market, min(cand.d) AS d FROM cand GROUP BY cand.market) c
           JOIN markets_cache m ON m.market_pubkey = c.market),
     lim AS (
@@ -393,7 +486,9 @@ BEGIN
       FROM lim
      WHERE lim.d IS NOT NULL OR lim.have_lo IS NULL OR lim.have_lo <> lim.lo
         OR lim.have_hi <> lim.e;
+    END IF;
 
+    IF EXISTS (SELECT 1 FROM cbi_refresh) THEN
     DELETE FROM market_analytics a USING cbi_refresh r
      WHERE a.market_pubkey = r.market AND (a.date < r.lo OR a.date > r.e);
 
@@ -458,17 +553,27 @@ BEGIN
            EXCLUDED.yes_price_low, EXCLUDED.no_price_open, EXCLUDED.no_price_close,
            EXCLUDED.no_price_high, EXCLUDED.no_price_low, EXCLUDED.first_bet,
            EXCLUDED.last_bet);
+    END IF;
 
     -- A later day whose carried prices changed is recomputed above because
     -- the refresh runs from the earliest touched day through the last day.
 
     -- first_seen_unix: the minimum over the rows as they arrive (a replay
     -- changes nothing; a late earlier row lowers it).
+    -- A stored row's block time is the batch's when the batch has one (else
+    -- it was counted when stored): only signers the batch's times would
+    -- lower are looked up.
+    s_users := ARRAY(
+        SELECT b.usr FROM (
+            SELECT x.usr, min(x.bt) AS fs FROM unnest(t_user, t_btime) AS x(usr, bt)
+             WHERE x.usr IS NOT NULL AND x.bt IS NOT NULL GROUP BY x.usr) b
+          JOIN users u ON u.wallet_address = b.usr
+         WHERE u.first_seen_unix IS NULL OR b.fs < u.first_seen_unix);
     WITH seen AS (
         SELECT x.usr AS w, min(t.block_time_unix) AS fs
           FROM unnest(t_sig, t_ix, t_user) AS x(sig, ix, usr)
           JOIN transactions t ON t.signature = x.sig AND t.instruction_index = x.ix
-         WHERE x.usr IS NOT NULL AND t.block_time_unix IS NOT NULL
+         WHERE x.usr = ANY(s_users) AND t.block_time_unix IS NOT NULL
          GROUP BY x.usr
         UNION ALL
         SELECT p.user_pubkey, min(p.created_at_unix) FROM position_accounts p
@@ -476,9 +581,21 @@ BEGIN
     upd AS (
         UPDATE users u SET first_seen_unix = f.fs
           FROM (SELECT seen.w, min(seen.fs) AS fs FROM seen GROUP BY seen.w) f
-         WHERE u.wallet_address = f.w AND (u.first_seen_unix IS NULL OR f.fs < u.first_seen_unix)
-        RETURNING f.fs)
-    SELECT min(cbi_utc_day(upd.fs)) INTO u_from FROM upd;
+          JOIN users o ON o.wallet_address = f.w
+         WHERE u.id = o.id AND (o.first_seen_unix IS NULL OR f.fs < o.first_seen_unix)
+        RETURNING f.fs, o.first_seen_unix AS old),
+    nu AS (
+        -- a wallet first seen on the latest day is a delta there; one seen
+        -- earlier than before, or first seen on an earlier day, recomputes
+        INSERT INTO cbi_pday (day, nu)
+        SELECT new_day, count(*) FROM upd
+         WHERE fast AND upd.old IS NULL AND cbi_utc_day(upd.fs) = new_day
+        HAVING count(*) > 0
+        RETURNING 1)
+    SELECT min(cbi_utc_day(upd.fs)),
+           bool_and(upd.old IS NULL AND cbi_utc_day(upd.fs) = new_day)
+      INTO u_from, u_new FROM upd;
+    fast := fast AND COALESCE(u_new, true);
 
     -- total_winnings of the wallets with a claim in the batch, from stored rows.
     UPDATE users u SET total_winnings = w.win
@@ -506,18 +623,108 @@ BEGIN
                        AND m.resolution_result IS NOT NULL) AS rate
               FROM users u2
              WHERE u2.wallet_address = ANY(ARRAY(
+                 -- only positions in resolved markets count
                  SELECT p.user_pubkey FROM position_accounts p
-                  WHERE p.position_pubkey = ANY(a_positions)
+                   JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
+                  WHERE p.position_pubkey = ANY(a_positions) AND m.state = 'resolved'
                  UNION
                  SELECT p.user_pubkey FROM position_accounts p
                    JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
                   WHERE m.market_pubkey = ANY(a_markets) AND m.state = 'resolved'))) w
      WHERE u.id = w.id AND u.win_rate IS DISTINCT FROM w.rate;
 
+    -- daily_platform_metrics by deltas: the batch's transactions rows as
+    -- stored before it (cbi_analytics_pre) and after; a row whose day
+    -- changed, a changed or new market account, a resolution or
+    -- cancellation, or a day without its row yet recomputes instead.
+    IF fast THEN
+        fast := NOT EXISTS (
+            SELECT 1 FROM unnest(t_type) AS x(ty)
+             WHERE x.ty IN ('resolve_market', 'cancel_market', 'create_market'))
+            AND NOT EXISTS (
+            SELECT 1 FROM unnest(a_markets) AS x(market)
+              LEFT JOIN cbi_pre_mk p ON p.market = x.market
+              LEFT JOIN markets_cache m ON m.market_pubkey = x.market
+             WHERE p.market IS NULL OR m.market_pubkey IS NULL
+                OR (p.cr, p.st, p.fee, p.ty, p.rs) IS DISTINCT FROM
+                   (m.created_at_unix, m.state::text, m.creation_fee, m.market_type::text,
+                    m.resolved_at));
+    END IF;
+    -- the batch's transactions rows before and after it; a row moved to
+    -- another day (or gone) is marked 'infinity' with its former day in pd
+    IF pre_ok THEN
+        WITH b AS (SELECT DISTINCT x.sig, x.ix FROM unnest(t_sig, t_ix) AS x(sig, ix)),
+        j AS (
+            SELECT p.sig IS NOT NULL AS existed, t.signature IS NOT NULL AS now,
+                   cbi_utc_day(p.btime) AS pd, cbi_utc_day(t.block_time_unix) AS nd,
+                   p.status AS ps, t.status::text AS ns, t.user_pubkey AS usr
+              FROM b LEFT JOIN cbi_pre_tx p ON p.sig = b.sig AND p.ix = b.ix
+              LEFT JOIN transactions t ON t.signature = b.sig AND t.instruction_index = b.ix)
+        INSERT INTO cbi_txd
+        SELECT CASE WHEN j.existed AND (NOT j.now OR j.pd IS DISTINCT FROM j.nd)
+                    THEN DATE 'infinity' ELSE j.nd END, j.usr, j.existed, j.ps, j.ns, j.pd
+          FROM j WHERE j.now OR j.existed;
+        fast := fast AND NOT EXISTS (SELECT 1 FROM cbi_txd d WHERE d.day = DATE 'infinity');
+    END IF;
+    IF fast THEN
+        WITH sg AS (
+            INSERT INTO analytics_day_signers AS g (day, wallet)
+            SELECT DISTINCT d.day, d.usr FROM cbi_txd d
+             WHERE NOT d.existed AND d.day IS NOT NULL AND d.usr IS NOT NULL
+            ORDER BY 1, 2
+            ON CONFLICT (day, wallet) DO NOTHING
+            RETURNING g.day, g.wallet)
+        INSERT INTO cbi_pday (day, n, ok, bad, act, ret)
+        SELECT x.day, sum(x.n), sum(x.ok), sum(x.bad), sum(x.act), sum(x.ret) FROM (
+            SELECT d.day, count(*) FILTER (WHERE NOT d.existed) AS n,
+                   count(*) FILTER (WHERE d.ns = 'confirmed')
+                   - count(*) FILTER (WHERE d.existed AND d.ps = 'confirmed') AS ok,
+                   count(*) FILTER (WHERE d.ns = 'failed')
+                   - count(*) FILTER (WHERE d.existed AND d.ps = 'failed') AS bad,
+                   0 AS act, 0 AS ret
+              FROM cbi_txd d WHERE d.day IS NOT NULL GROUP BY d.day
+            UNION ALL
+            SELECT sg.day, 0, 0, 0, count(*),
+                   count(*) FILTER (WHERE u.first_seen_unix <
+                                    extract(epoch FROM CAST(sg.day AS timestamp)))
+              FROM sg LEFT JOIN users u ON u.wallet_address = sg.wallet GROUP BY sg.day) x
+         GROUP BY x.day;
+        SELECT count(DISTINCT c.day) INTO n_pday FROM cbi_pday c;
+        fast := n_pday = (SELECT count(*) FROM daily_platform_metrics p
+                           WHERE p.date IN (SELECT c.day FROM cbi_pday c));
+    END IF;
+    IF fast THEN
+        UPDATE daily_platform_metrics p SET
+            total_users = p.total_users + d.nu, new_users = p.new_users + d.nu,
+            active_users = p.active_users + d.act, returning_users = p.returning_users + d.ret,
+            total_volume = p.total_volume + d.vol, degen_volume = p.degen_volume + d.degen,
+            stable_volume = p.stable_volume + d.stable,
+            total_transactions = p.total_transactions + d.n,
+            successful_transactions = p.successful_transactions + d.ok,
+            failed_transactions = p.failed_transactions + d.bad,
+            avg_transaction_size = CASE WHEN p.bet_count + d.bets = 0 THEN 0
+                ELSE div((p.total_volume + d.vol) * 2000000000 + (p.bet_count + d.bets),
+                         (p.bet_count + d.bets) * 2) * 0.000000001 END,
+            platform_fees_collected = p.platform_fees_collected + d.fees,
+            total_revenue = p.total_revenue + d.fees, bet_count = p.bet_count + d.bets
+          FROM (SELECT c.day, COALESCE(sum(c.n), 0) AS n, COALESCE(sum(c.ok), 0) AS ok,
+                       COALESCE(sum(c.bad), 0) AS bad, COALESCE(sum(c.act), 0) AS act,
+                       COALESCE(sum(c.ret), 0) AS ret, COALESCE(sum(c.nu), 0) AS nu,
+                       COALESCE(sum(c.bets), 0) AS bets, COALESCE(sum(c.vol), 0) AS vol,
+                       COALESCE(sum(c.degen), 0) AS degen, COALESCE(sum(c.stable), 0) AS stable,
+                       COALESCE(sum(c.fees), 0) AS fees
+                  FROM cbi_pday c GROUP BY c.day) d
+         WHERE p.date = d.day
+           AND (d.n, d.ok, d.bad, d.act, d.ret, d.nu, d.bets, d.vol, d.fees) IS DISTINCT FROM
+               (0, 0, 0, 0, 0, 0, 0, 0, 0);
+        RETURN n_bets;
+    END IF;
+
     -- daily_platform_metrics: recomputed from the earliest touched day
     -- through the latest indexed day (totals carry from the day before).
     SELECT min(d) INTO from_day FROM (
         SELECT cbi_utc_day(x) AS d FROM unnest(t_btime) AS x
+        UNION ALL SELECT d.pd FROM cbi_txd d WHERE d.day = DATE 'infinity'
         UNION ALL SELECT unnest(b_day)
         UNION ALL SELECT u_from
         UNION ALL SELECT cbi_utc_day(m.created_at_unix) FROM markets_cache m
@@ -533,12 +740,19 @@ BEGIN
     END IF;
     RETURN n_bets;
 END
-$$;
+$$ SET jit = off;
 
 -- daily_platform_metrics for days d0 .. d1, from stored rows; the totals
--- (users, markets, active markets) continue from the row of d0 - 1.
+-- (users, markets, active markets) continue from the row of d0 - 1. The
+-- days' analytics_day_signers rows are rebuilt first.
 CREATE FUNCTION cbi_platform_refresh(d0 DATE, d1 DATE)
 RETURNS VOID LANGUAGE sql AS $$
+    DELETE FROM analytics_day_signers g WHERE g.day BETWEEN d0 AND d1;
+    INSERT INTO analytics_day_signers (day, wallet)
+    SELECT DISTINCT cbi_utc_day(x.block_time_unix), x.user_pubkey FROM transactions x
+     WHERE x.block_time >= CAST(d0 AS timestamp) AT TIME ZONE 'UTC'
+       AND x.block_time < CAST(d1 + 1 AS timestamp) AT TIME ZONE 'UTC'
+       AND x.user_pubkey IS NOT NULL AND x.block_time_unix IS NOT NULL;
     WITH days AS (
         SELECT CAST(g AS date) AS day FROM generate_series(d0, d1, interval '1 day') AS g),
     lo AS (SELECT extract(epoch FROM CAST(d0 AS timestamp)) :: bigint AS t0,
@@ -599,7 +813,8 @@ RETURNS VOID LANGUAGE sql AS $$
                COALESCE(tx.n, 0) AS txn, COALESCE(tx.ok, 0) AS ok, COALESCE(tx.bad, 0) AS bad,
                CASE WHEN COALESCE(bv.n, 0) = 0 THEN 0
                     ELSE div(bv.vol * 2000000000 + bv.n, bv.n * 2) * 0.000000001 END AS avg,
-               COALESCE(bv.fees, 0) AS fees, COALESCE(nm.fees, 0) AS cfees
+               COALESCE(bv.fees, 0) AS fees, COALESCE(nm.fees, 0) AS cfees,
+               COALESCE(bv.n, 0) AS bets
           FROM days CROSS JOIN base
           LEFT JOIN nu ON nu.day = days.day LEFT JOIN nm ON nm.day = days.day
           LEFT JOIN em ON em.day = days.day LEFT JOIN tx ON tx.day = days.day
@@ -609,10 +824,10 @@ RETURNS VOID LANGUAGE sql AS $$
         returning_users, total_markets, new_markets, active_markets, resolved_markets,
         cancelled_markets, total_volume, degen_volume, stable_volume, total_transactions,
         successful_transactions, failed_transactions, avg_transaction_size,
-        platform_fees_collected, swap_fees_collected, total_revenue)
+        platform_fees_collected, swap_fees_collected, total_revenue, bet_count)
     SELECT r.day, r.total_users, r.new_users, r.act, r.ret, r.total_markets, r.new_markets,
            r.active, r.resolved, r.cancelled, r.vol, r.degen, r.stable, r.txn, r.ok, r.bad,
-           r.avg, r.fees, 0, r.fees + r.cfees
+           r.avg, r.fees, 0, r.fees + r.cfees, r.bets
       FROM r ORDER BY r.day
     ON CONFLICT (date) DO UPDATE SET total_users = EXCLUDED.total_users,
         new_users = EXCLUDED.new_users, active_users = EXCLUDED.active_users,
@@ -626,12 +841,13 @@ RETURNS VOID LANGUAGE sql AS $$
         failed_transactions = EXCLUDED.failed_transactions,
         avg_transaction_size = EXCLUDED.avg_transaction_size,
         platform_fees_collected = EXCLUDED.platform_fees_collected,
-        swap_fees_collected = 0, total_revenue = EXCLUDED.total_revenue
+        swap_fees_collected = 0, total_revenue = EXCLUDED.total_revenue,
+        bet_count = EXCLUDED.bet_count
     WHERE (t.total_users, t.new_users, t.active_users, t.returning_users, t.total_markets,
            t.new_markets, t.active_markets, t.resolved_markets, t.cancelled_markets,
            t.total_volume, t.degen_volume, t.stable_volume, t.total_transactions,
            t.successful_transactions, t.failed_transactions, t.avg_transaction_size,
-           t.platform_fees_collected, t.total_revenue)
+           t.platform_fees_collected, t.total_revenue, t.bet_count)
           IS DISTINCT FROM
           (EXCLUDED.total_users, EXCLUDED.new_users, EXCLUDED.active_users,
            EXCLUDED.returning_users, EXCLUDED.total_markets, EXCLUDED.new_markets,
@@ -639,5 +855,5 @@ RETURNS VOID LANGUAGE sql AS $$
            EXCLUDED.total_volume, EXCLUDED.degen_volume, EXCLUDED.stable_volume,
            EXCLUDED.total_transactions, EXCLUDED.successful_transactions,
            EXCLUDED.failed_transactions, EXCLUDED.avg_transaction_size,
-           EXCLUDED.platform_fees_collected, EXCLUDED.total_revenue)
-$$;
+           EXCLUDED.platform_fees_collected, EXCLUDED.total_revenue, EXCLUDED.bet_count)
+$$ SET jit = off;

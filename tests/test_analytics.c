@@ -582,6 +582,98 @@ static void put_market_pools(sink_t *s, uint64_t slot, uint64_t yes, uint64_t no
   put_acc(s, &m);
 }
 
+/* The platform day by deltas (the live path) equals the day recomputed from
+ * stored rows: bets with the market's new state, a failed bet, a wallet
+ * first seen mid-day, a bet turned failed, a replayed batch, a claim by a
+ * new wallet and its block time corrected into the next day. A marker added to the stored row survives a live batch,
+ * which shows the batch was applied as a delta. */
+#define PDAY_SQL                                                                          \
+  "SELECT concat_ws(' ', total_users, new_users, active_users, returning_users, "         \
+  "total_markets, new_markets, active_markets, total_volume, degen_volume, stable_volume, " \
+  "total_transactions, successful_transactions, failed_transactions, avg_transaction_size, " \
+  "platform_fees_collected, total_revenue) FROM daily_platform_metrics WHERE date = '2025-03-01'"
+#define SIGNERS_SQL                                                                     \
+  "SELECT string_agg(day || ' ' || wallet, ',' ORDER BY day, wallet) FROM analytics_day_signers"
+
+START_TEST(t_platform_delta_equals_full) {
+  names();
+  char U4[64];
+  key(U4, 44, "Wal", 4);
+  PGconn *c;
+  char *uri = fresh(&c);
+  sink_t *s = open_sink(uri);
+  put_market_pools(s, 100, 0, 0);
+  flush(s);
+  chain_time(s, 100, DAY0 + 20 * 3600);
+  /* two bets and a failed one, with the market's new state */
+  cb_tx_row_t b1 = bet(1, M, U1, CB_SIDE_YES, 1000000, 975000, 0, 110, DAY0 + 21 * 3600, false);
+  cb_tx_row_t b2 = bet(2, M, U2, CB_SIDE_NO, 2000000, 975000, 1950000, 111, DAY0 + 21 * 3600 + 5,
+                       false);
+  cb_tx_row_t b3 = bet(3, M, U3, CB_SIDE_YES, 500000, 0, 0, 112, DAY0 + 21 * 3600 + 9, true);
+  put_tx(s, &b1);
+  put_tx(s, &b2);
+  put_tx(s, &b3);
+  put_market_pools(s, 112, 975000, 1950000);
+  flush(s);
+  ASSERTF(c, "3 3 3 0 1 1 1 3000000 3000000 0 3 2 1 1500000.000000000 75000 82000", PDAY_SQL);
+  /* a marker on the stored row: a delta keeps it, a recompute would not */
+  PQclear(PQexec(c, "UPDATE daily_platform_metrics SET total_transactions = "
+                    "total_transactions + 1000 WHERE date = '2025-03-01'"));
+  cb_tx_row_t b4 = bet(4, M, U1, CB_SIDE_YES, 3000000, 3900000, 1950000, 120,
+                       DAY0 + 22 * 3600, false);
+  put_tx(s, &b4);
+  cb_account_t p1 = position(P1, 120, U1, M, 3900000, 0, DAY0 + 21 * 3600);
+  put_acc(s, &p1);
+  put_market_pools(s, 120, 3900000, 1950000);
+  flush(s);
+  ASSERTF(c, "3 3 3 0 1 1 1 6000000 6000000 0 1004 3 1 2000000.000000000 150000 157000",
+          PDAY_SQL);
+  PQclear(PQexec(c, "UPDATE daily_platform_metrics SET total_transactions = "
+                    "total_transactions - 1000 WHERE date = '2025-03-01'"));
+  /* b2's transaction seen failed after all */
+  cb_tx_row_t b2f = bet(2, M, U2, CB_SIDE_NO, 2000000, 0, 0, 111, DAY0 + 21 * 3600 + 5, true);
+  put_tx(s, &b2f);
+  flush(s);
+  /* a replayed batch, then a claim by a wallet not seen before */
+  put_tx(s, &b1);
+  put_tx(s, &b4);
+  put_market_pools(s, 120, 3900000, 1950000);
+  flush(s);
+  cb_tx_row_t cl = other(1, CB_TX_CLAIM_WINNINGS, M, U4, 777, 130, DAY0 + 23 * 3600);
+  put_tx(s, &cl);
+  flush(s);
+  ASSERTF(c, "4 4 4 0 1 1 1 4000000 4000000 0 5 3 2 2000000.000000000 100000 107000", PDAY_SQL);
+  ASSERTF(c, "2 4000000", "SELECT concat_ws(' ', total_bets, total_volume) FROM users "
+                          "WHERE wallet_address = '%s'", U1);
+  /* the claim's block time corrected into the next day: both days follow */
+  cl.block_time = DAY0 + DAY + 10;
+  put_tx(s, &cl);
+  flush(s);
+  ASSERTF(c, "4 4 3 0 1 1 1 4000000 4000000 0 4 2 2 2000000.000000000 100000 107000", PDAY_SQL);
+  ASSERTF(c, "1 1 1",
+          "SELECT concat_ws(' ', active_users, returning_users, total_transactions) "
+          "FROM daily_platform_metrics WHERE date = '2025-03-02'");
+
+  char *inc = dump_derived(c);
+  char *inc_signers = tu_query1(c, SIGNERS_SQL);
+  ck_assert_ptr_nonnull(strstr(inc_signers, U4));
+  PGresult *r = PQexec(c, "SELECT cbi_platform_refresh(DATE '2025-03-01', DATE '2025-03-02')");
+  ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  char *full = dump_derived(c);
+  char *full_signers = tu_query1(c, SIGNERS_SQL);
+  ck_assert_str_eq(inc, full);
+  ck_assert_str_eq(inc_signers, full_signers);
+  free(inc);
+  free(full);
+  free(inc_signers);
+  free(full_signers);
+  sink_close(s);
+  PQfinish(c);
+  free(uri);
+}
+END_TEST
+
 START_TEST(t_seed_queries_midnight) {
   names();
   PGconn *c;
@@ -775,6 +867,7 @@ int main(void) {
     tcase_add_test(tc, t_replay_out_of_order);
     tcase_add_test(tc, t_late_earlier_bet);
     tcase_add_test(tc, t_seed_queries_midnight);
+    tcase_add_test(tc, t_platform_delta_equals_full);
     tcase_add_test(tc, t_backfill_chain_days);
     tcase_add_test(tc, t_live_chain_days);
   }

@@ -695,6 +695,7 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   sink_arena_reset(&s->rarena);
   int rc = exec_simple(s, "BEGIN");
   if (rc != R_OK) goto fail;
+  if ((rc = sink_analytics_prestage(s)) != R_OK) goto fail;
   if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
   if (!slow && (rc = stage_users(s)) != R_OK) goto fail;
   if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;

@@ -1,8 +1,10 @@
-/* The sink's analytics upkeep: once per batch, inside the batch's
- * transaction and after its accounts and transactions rows, one call of
+/* The sink's analytics upkeep, inside each batch's transaction: first
+ * cbi_analytics_pre() with the keys of the batch's transactions rows and
+ * market accounts (their stored state before the batch, for exact
+ * deltas), then, after its accounts and transactions rows, one call of
  * cbi_analytics_apply() (schema/003_analytics.sql) with the batch's
  * transactions rows, its market and position pubkeys and the chain time
- * the sources reported. The SQL function does the rest from stored rows.
+ * the sources reported. The SQL functions do the rest from stored rows.
  * Also sink_set_chain_time(). */
 #include <inttypes.h>
 #include <string.h>
@@ -41,6 +43,17 @@ static const sink_stmt_def_t def_tx = {"cbi_analytics", NULL, TX_NCOLS, sink_ana
 static const sink_stmt_def_t def_acc = {"cbi_analytics", NULL, ACC_NCOLS,
                                         sink_analytics_cols + TX_NCOLS,
                                         sink_analytics_types + TX_NCOLS};
+
+/* The stored state, before the batch writes, of its transactions rows and
+ * market accounts: cbi_analytics_pre() keeps it for the batch's
+ * cbi_analytics_apply() call, which turns it into exact deltas. */
+static const char sql_pre[] =
+    "SELECT cbi_analytics_pre($1::text[], $2::integer[], $3::text[])";
+static const char *const pre_cols[] = {"signature", "instruction_index", "account"};
+static const uint32_t pre_types[] = {SINK_OID_TEXT, SINK_OID_INT4, SINK_OID_TEXT};
+static const sink_stmt_def_t def_pre_tx = {"cbi_analytics_pre", NULL, 2, pre_cols, pre_types};
+static const sink_stmt_def_t def_pre_acc = {"cbi_analytics_pre", NULL, 1, pre_cols + 2,
+                                            pre_types + 2};
 
 int sink_set_chain_time(sink_t *s, uint64_t slot, int64_t block_time) {
   if (!s || slot > (uint64_t)INT64_MAX) return SINK_ERR_INVALID;
@@ -82,6 +95,53 @@ static void row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   else
     sink_col_null(cs, 12);
   sink_cols_end_row(cs);
+}
+
+int sink_analytics_prestage(sink_t *s) {
+  if (s->opt.skip_analytics) return R_OK;
+  size_t nacc = 0;
+  for (size_t i = 0; i < s->nacc; i++)
+    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
+  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
+  int rc = R_OK;
+  sink_cols_t acs;
+  memset(&acs, 0, sizeof acs);
+  sink_cols_begin(&s->cs, &def_pre_tx, true);
+  for (size_t j = 0; j < s->ntx; j++) {
+    const cb_tx_row_t *t = &s->tx[s->txorder[j]];
+    sink_col_str(&s->cs, 0, t->signature);
+    sink_col_u64(&s->cs, 1, t->instruction_index);
+    sink_cols_end_row(&s->cs);
+  }
+  sink_cols_begin(&acs, &def_pre_acc, true);
+  for (size_t j = 0; j < s->nacc; j++) {
+    const cb_account_t *a = &s->acc[s->order[j]];
+    if (a->kind != CB_ACCOUNT_MARKET) continue;
+    sink_col_str(&acs, 0, a->pubkey);
+    sink_cols_end_row(&acs);
+  }
+  if (sink_cols_finish(&s->cs) != 0 || sink_cols_finish(&acs) != 0) {
+    sink_set_err(s, "cbi_analytics_pre: out of memory building parameters");
+    rc = R_NOMEM;
+    goto out;
+  }
+  if (s->cs.range_error || acs.range_error) {
+    sink_set_err(s, "cbi_analytics_pre: a value is out of range for its column");
+    rc = R_DATA;
+    goto out;
+  }
+  const char *params[3] = {s->cs.params[0], s->cs.params[1], acs.params[0]};
+  int lengths[3] = {s->cs.lengths[0], s->cs.lengths[1], acs.lengths[0]};
+  int formats[3] = {s->cs.formats[0], s->cs.formats[1], acs.formats[0]};
+  PGresult *r = PQexecParams(s->conn, sql_pre, 3, NULL, params, lengths, formats, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rc = sink_classify(s->conn, r);
+    sink_err_from_result(s, "cbi_analytics_pre", r);
+  }
+  PQclear(r);
+out:
+  sink_cols_free(&acs);
+  return rc;
 }
 
 int sink_analytics_stage(sink_t *s) {

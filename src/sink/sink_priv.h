@@ -222,6 +222,10 @@ extern const uint32_t sink_analytics_types[];
 /* Runs the analytics upkeep of the batch inside its transaction (after
  * its accounts and transactions rows): R_OK or an R_* failure. */
 int sink_analytics_stage(sink_t *s);
+/* Keeps the stored state of the batch's transactions rows and market
+ * accounts for the upkeep's deltas; runs first in the batch's
+ * transaction: R_OK or an R_* failure. */
+int sink_analytics_prestage(sink_t *s);
 /* Formats the sink's last error (trailing newlines trimmed). */
 void sink_set_err(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Grows *p (of *cap elements of elsz) to hold need; 0 or -1. */
