@@ -404,6 +404,8 @@ static const struct {
     {CB_ACCOUNT_ORACLE_DATA, SQ_ORACLES, sink_row_oracle, "oracle_data"},
 };
 #define N_ACC_STAGES (sizeof acc_stages / sizeof acc_stages[0])
+/* acc_stages[k] counts into rows[k]: the same order as sink_rows_table_t */
+_Static_assert(N_ACC_STAGES == SINK_ROWS_ORACLES + 1, "acc_stages order");
 
 /* Records the single-row record in s->cs as rejected (dead letter written
  * in this batch's transaction). s->err holds the database's reason. */
@@ -540,6 +542,7 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       int rc = exec_cs(s, st, out);
       if (rc != R_OK) return rc;
       d->accounts_written += (uint64_t)out[0];
+      d->rows[k] += (uint64_t)out[0];
       if ((size_t)out[0] < n) d->accounts_stale_ignored += n - (size_t)out[0];
       continue;
     }
@@ -553,8 +556,10 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       const char *user = a->kind == CB_ACCOUNT_POSITION ? a->u.position.user.b58 : NULL;
       int rc = exec_guarded(s, st, user, acc_stages[k].label, a->pubkey, a->slot, &w, &rej);
       if (rc != R_OK) return rc;
-      if (w > 0)
+      if (w > 0) {
         d->accounts_written += (uint64_t)w;
+        d->rows[k] += (uint64_t)w;
+      }
       else if (!rej)
         d->accounts_stale_ignored++;
     }
@@ -596,7 +601,10 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_TXS], true);
     for (size_t j = 0; j < s->ntx; j++) sink_row_tx(&s->cs, &s->tx[s->txorder[j]]);
     int rc = exec_cs(s, SQ_TXS, out);
-    if (rc == R_OK) d->tx_written += (uint64_t)out[0];
+    if (rc == R_OK) {
+      d->tx_written += (uint64_t)out[0];
+      d->rows[SINK_ROWS_TRANSACTIONS] += (uint64_t)out[0];
+    }
     return rc;
   }
   for (size_t j = 0; j < s->ntx; j++) {
@@ -606,6 +614,7 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
     int rc = exec_guarded(s, SQ_TXS, t->user, "transaction", t->signature, t->slot, &w, &rej);
     if (rc != R_OK) return rc;
     d->tx_written += (uint64_t)w;
+    d->rows[SINK_ROWS_TRANSACTIONS] += (uint64_t)w;
   }
   return R_OK;
 }
@@ -666,6 +675,7 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
   rc = exec_cs(s, SQ_DEAD, out);
   if (rc == R_OK) {
     d->dead_letters += n;
+    d->rows[SINK_ROWS_DEAD_LETTERS] += n;
     d->rejected += s->nrej;
   }
 out:
@@ -702,7 +712,9 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
   if ((rc = stage_dead(s, d)) != R_OK) goto fail;
   if ((rc = stage_checkpoints(s)) != R_OK) goto fail;
+  if ((rc = sink_notify_send(s)) != R_OK) goto fail;
   if ((rc = exec_simple(s, "COMMIT")) != R_OK) goto fail;
+  d->rows[SINK_ROWS_CHECKPOINTS] += s->nckpt;
   return R_OK;
 fail:
   if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
@@ -727,6 +739,7 @@ static void clear_batch(sink_t *s) {
 }
 
 static void add_stats(sink_stats_t *t, const sink_stats_t *d) {
+  for (size_t k = 0; k < SINK_ROWS_COUNT; k++) t->rows[k] += d->rows[k];
   t->accounts_written += d->accounts_written;
   t->accounts_stale_ignored += d->accounts_stale_ignored;
   t->tx_written += d->tx_written;
