@@ -46,6 +46,7 @@
 #ifndef CBI_SINK_H
 #define CBI_SINK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,6 +89,9 @@ typedef struct sink_options {
   int reconnect_max_attempts;     /* 0 = unlimited (until stop_flag) */
   int open_timeout_ms;            /* 0 = default; sink_open keeps retrying
                                      the first connection this long */
+  atomic_int *connected;          /* may be NULL; set to 1 on every successful
+                                     connection, 0 whenever a connection is
+                                     lost or an attempt fails (readiness) */
 } sink_options_t;
 
 /* Fills opt with defaults (conninfo NULL, stop_flag NULL). */

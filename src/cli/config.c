@@ -41,6 +41,11 @@ static const config_opt_t table[CONFIG__COUNT] = {
                     "embedded idl/crypto_bet.json", "Anchor IDL file", ALL},
     [CONFIG_LOG_LEVEL] = {"log-level", "LOG_LEVEL", CONFIG_T_ENUM, "LEVEL", 0, 0,
                           "debug|info|warn|error", "info", NULL, "least severe level logged", ALL},
+    [CONFIG_LOG_FORMAT] = {"log-format", "LOG_FORMAT", CONFIG_T_ENUM, "FORMAT", 0, 0, "text|json",
+                           "text", NULL,
+                           "log line format: text, or json (one object per line, for log "
+                           "shippers)",
+                           ALL},
 
     [CONFIG_START_SLOT] = {"start-slot", NULL, CONFIG_T_U64, "N", 0, INT64_MAX, NULL, NULL,
                            "the program's first transaction",
@@ -79,6 +84,16 @@ static const config_opt_t table[CONFIG__COUNT] = {
                             "append every RPC exchange and notification to DIR (fixture format: "
                             "rpc.jsonl, ws.jsonl)",
                             LIVE},
+    [CONFIG_HTTP_LISTEN] = {"http-listen", "HTTP_LISTEN", CONFIG_T_STRING, "ADDR:PORT", 0, 255, NULL,
+                            "127.0.0.1:9464", NULL,
+                            "serve /metrics, /healthz and /ready here; \"off\" = no HTTP "
+                            "endpoint",
+                            LIVE},
+    [CONFIG_READY_MAX_LAG] = {"ready-max-lag", "READY_MAX_LAG", CONFIG_T_U64, "SLOTS", 1, 1000000,
+                              NULL, "150", NULL,
+                              "/ready answers 200 only while the checkpoint is within SLOTS of "
+                              "the chain tip (150 slots: about a minute)",
+                              LIVE},
     [CONFIG_INSECURE] = {"insecure", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
                          "do not verify TLS certificates (wss:// and https://)", LIVE | RECONCILE},
 
@@ -306,6 +321,11 @@ int config_finish(cbi_config_t *cfg, char *err, size_t errsz) {
   cfg->commitment = cfg->v[CONFIG_COMMITMENT].str;
   cfg->idl_path = cfg->v[CONFIG_IDL].str;
   cfg->log_level = cfg->v[CONFIG_LOG_LEVEL].str;
+  cfg->log_format = cfg->v[CONFIG_LOG_FORMAT].str;
+  if (log_set_format_name(cfg->log_format) != 0) {
+    snprintf(err, errsz, "invalid log format '%s' (text, json)", cfg->log_format);
+    return CONFIG_ERR_VALUE;
+  }
   if (log_set_level(cfg->log_level) != 0) {
     snprintf(err, errsz, "invalid log level '%s' (debug, info, warn, error)", cfg->log_level);
     return CONFIG_ERR_LOG_LEVEL;

@@ -76,8 +76,15 @@ static void err_from_result(sink_t *s, const char *what, const PGresult *r) {
 
 /* --------------------------------------------------------- connection */
 
+static void note_connected(const sink_t *s, int up) {
+  if (s->opt.connected) atomic_store(s->opt.connected, up);
+}
+
 static void drop_conn(sink_t *s) {
-  if (s->conn) PQfinish(s->conn);
+  if (s->conn) {
+    PQfinish(s->conn);
+    note_connected(s, 0);
+  }
   s->conn = NULL;
   s->nknown = 0;
   if (s->known) memset(s->known, 0, s->capknown * sizeof *s->known);
@@ -198,6 +205,7 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
     int code;
     int r = try_connect(s, &code);
     attempts++;
+    note_connected(s, r == R_OK);
     if (r == R_OK) {
       if (s->ever_connected) {
         s->st.reconnects++;
