@@ -143,6 +143,15 @@ static void known_note_batch(sink_t *s) {
 /* One connection attempt: connect, verify the schema, prepare statements.
  * Returns R_OK, R_CONN (retry later) or R_FATAL (schema/prepare error;
  * *code says which). */
+/* Server notices and warnings go through the log (its format, its
+ * redaction) rather than straight to stderr. */
+static void on_notice(void *arg, const char *msg) {
+  (void)arg;
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  log_warn("sink", "server notice=%.*s", (int)n, msg);
+}
+
 static int try_connect(sink_t *s, int *code) {
   static const char *const kw[] = {"connect_timeout", "keepalives",       "keepalives_idle",
                                    "keepalives_interval", "keepalives_count", "application_name",
@@ -154,6 +163,7 @@ static int try_connect(sink_t *s, int *code) {
     sink_set_err(s, "connect %s: out of memory", s->redacted);
     return R_CONN;
   }
+  PQsetNoticeProcessor(c, on_notice, NULL);
   if (PQstatus(c) != CONNECTION_OK) {
     sink_set_err(s, "connect %s: %s", s->redacted, PQerrorMessage(c));
     PQfinish(c);

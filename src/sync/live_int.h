@@ -151,9 +151,7 @@ typedef struct live {
   sink_stats_t ops_sink[2];
   uint64_t ops_trailing[CB_ACCOUNT__COUNT];
   uint64_t ops_tx, ops_gap_fills, ops_reconnects, ops_tip, ops_cp;
-  int ops_db_ok;
   uint64_t progress_ns, last_commit_any_ns; /* watchdog: last sign of progress */
-  atomic_int db_up[2]; /* the sinks' connection state (sink_options_t.connected) */
 
   live_summary_t sum;
 } live_t;

@@ -36,14 +36,7 @@ void live_ops_connection(live_t *lv, int connected) {
   }
 }
 
-/* Both connections up (a lost one is known at its next use). The
- * reconnect counter comes from the sinks' own counts. */
-static void note_db(live_t *lv) {
-  int up = atomic_load(&lv->db_up[0]) && atomic_load(&lv->db_up[1]);
-  if (lv->ops_db_ok == up) return;
-  lv->ops_db_ok = up;
-  opstate_set_db_connected(&lv->o->ops->st, up);
-}
+
 
 static const metrics_cbi_table_t rows_table[SINK_ROWS_COUNT] = {
     [SINK_ROWS_PLATFORM_CONFIG] = METRICS_CBI_TBL_PLATFORM_CONFIG,
@@ -124,7 +117,6 @@ void live_ops_turn(live_t *lv, int progressed) {
     ops_note_indexed(ops, lv->cp_committed, 0);
     lv->ops_cp = lv->cp_committed;
   }
-  note_db(lv);
   msgqueue_stats_t qs;
   msgqueue_get_stats(lv->q, &qs);
   metrics_gauge_set(ops->m.backlog_bytes, (int64_t)qs.bytes);

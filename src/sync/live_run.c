@@ -8,6 +8,7 @@
 
 #include "live_int.h"
 #include "log.h"
+#include "ops.h"
 
 static long peak_rss_kb(void) {
   struct rusage ru;
@@ -42,7 +43,9 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
   so.stop_flag = o->abort_flag;
   int rc;
   for (int k = 0; k < 2; k++) {
-    so.connected = &lv->db_up[k];
+    /* both connections report into the readiness fact: the last
+     * observation (a failed attempt, a successful connect) wins */
+    so.connected = o->ops ? &o->ops->st.db_connected : NULL;
     rc = sink_open(&so, &lv->slot[k].sink, e2, sizeof e2);
     if (rc != 0) {
       snprintf(err, errsz, "database: %s", e2);
