@@ -10,5 +10,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_dead_letters(int argc, char **argv);
 
 #endif

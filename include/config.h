@@ -38,7 +38,9 @@ enum {
   CONFIG_CMD_SNAPSHOT = 1u << 3,
   CONFIG_CMD_MIGRATE = 1u << 4,
   CONFIG_CMD_DECODE = 1u << 5,
-  CONFIG_CMD_ALL = (1u << 6) - 1 /* the common options */
+  CONFIG_CMD_STATUS = 1u << 6,
+  CONFIG_CMD_DEAD_LETTERS = 1u << 7,
+  CONFIG_CMD_ALL = (1u << 8) - 1 /* the common options */
 };
 
 typedef enum {
@@ -91,6 +93,10 @@ typedef enum {
   CONFIG_RPC_RECORD,
   /* migrate */
   CONFIG_STATUS,
+  /* status, dead-letters */
+  CONFIG_JSON,
+  CONFIG_REASON,
+  CONFIG_BEFORE,
   CONFIG__COUNT
 } config_id_t;
 

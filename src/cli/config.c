@@ -18,6 +18,8 @@
 #define BACKFILL CONFIG_CMD_BACKFILL
 #define SNAPSHOT CONFIG_CMD_SNAPSHOT
 #define MIGRATE CONFIG_CMD_MIGRATE
+#define STATUS_CMD CONFIG_CMD_STATUS
+#define DEAD CONFIG_CMD_DEAD_LETTERS
 
 #define PATH_MAX_LEN 4095
 #define SECONDS_DAY 86400
@@ -95,7 +97,8 @@ static const config_opt_t table[CONFIG__COUNT] = {
                               "the chain tip (150 slots: about a minute)",
                               LIVE},
     [CONFIG_INSECURE] = {"insecure", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
-                         "do not verify TLS certificates (wss:// and https://)", LIVE | RECONCILE},
+                         "do not verify TLS certificates (wss:// and https://)",
+                        LIVE | RECONCILE | STATUS_CMD | DEAD},
 
     [CONFIG_FROM_SLOT] = {"from-slot", NULL, CONFIG_T_U64, "A", 0, UINT64_MAX - 1, NULL, NULL,
                           "none (required)", "first slot of the range", BACKFILL},
@@ -134,6 +137,18 @@ static const config_opt_t table[CONFIG__COUNT] = {
                        "list each migration as applied, pending or mismatched and change "
                        "nothing; exit 0 when all are applied, 1 otherwise",
                        MIGRATE},
+
+    [CONFIG_JSON] = {"json", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
+                     "print JSON instead of text", STATUS_CMD | DEAD},
+    [CONFIG_REASON] = {"reason", NULL, CONFIG_T_STRING, "KIND", 1, 32, NULL, NULL, "every kind",
+                       "only dead letters of this kind (account, ws-message, "
+                       "transaction-missing, ...)",
+                       DEAD},
+    [CONFIG_BEFORE] = {"before", NULL, CONFIG_T_STRING, "TIME", 1, 64, NULL, NULL,
+                       "none (required by purge)",
+                       "purge: dead letters last seen before TIME (e.g. 2026-01-31 or "
+                       "2026-01-31T12:00:00Z)",
+                       DEAD},
 };
 
 const config_opt_t *config_table(void) { return table; }
@@ -409,8 +424,8 @@ void config_print_help(FILE *out, unsigned cmd) {
     if (table[i].commands == CONFIG_CMD_ALL) help_row(out, &table[i], 1);
 }
 
-static const char *const cmd_names[] = {"live", "reconcile", "backfill", "snapshot", "migrate",
-                                        "decode"};
+static const char *const cmd_names[] = {"live",   "reconcile", "backfill",    "snapshot",
+                                        "migrate", "decode",   "status",      "dead-letters"};
 
 void config_print_markdown(FILE *out) {
   fputs("| flag | environment | commands | values | default | what |\n"

@@ -18,6 +18,8 @@ static const struct {
     {"reconcile", cmd_reconcile, "mark cached accounts that no longer exist as closed"},
     {"migrate", cmd_migrate, "apply the schema migrations"},
     {"decode", cmd_decode, "decode an account, instruction or event to JSON"},
+    {"status", cmd_status, "one screen: checkpoints and their lag, dead letters, row counts"},
+    {"dead-letters", cmd_dead_letters, "list, show, retry or purge dead letters"},
 };
 
 /* crypto-bet-indexer options [--markdown]: every option of every command
@@ -36,7 +38,8 @@ static int cmd_options(int argc, char **argv) {
     unsigned mask;
   } cmds[] = {{"live", CONFIG_CMD_LIVE},         {"reconcile", CONFIG_CMD_RECONCILE},
               {"backfill", CONFIG_CMD_BACKFILL}, {"snapshot", CONFIG_CMD_SNAPSHOT},
-              {"migrate", CONFIG_CMD_MIGRATE}};
+              {"migrate", CONFIG_CMD_MIGRATE},   {"status", CONFIG_CMD_STATUS},
+              {"dead-letters", CONFIG_CMD_DEAD_LETTERS}};
   const config_opt_t *t = config_table();
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     printf("%s options:\n", cmds[c].name);

@@ -239,6 +239,12 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
   }
 }
 
+int sink_connection(sink_t *s, PGconn **out) {
+  int rc = ensure_conn(s, 0);
+  *out = rc == SINK_OK ? s->conn : NULL;
+  return rc;
+}
+
 /* ---------------------------------------------------------- open/close */
 
 void sink_options_init(sink_options_t *opt) {

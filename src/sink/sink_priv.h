@@ -233,6 +233,9 @@ int sink_notify_payload(const sink_t *s, char **out, size_t *outlen);
 /* Sends the payload with pg_notify inside the open transaction: R_OK
  * (also when there is nothing to send) or an R_* code with s->err set. */
 int sink_notify_send(sink_t *s);
+/* The live connection (connecting with the usual retries): SINK_OK and
+ * *out, or a negative SINK_ERR_* (sink_admin.c). */
+int sink_connection(sink_t *s, PGconn **out);
 /* Flushes when the batch is full (put's auto-flush). */
 int sink_maybe_flush(sink_t *s);
 
