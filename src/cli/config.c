@@ -415,7 +415,7 @@ void config_print_help(FILE *out, unsigned cmd) {
   for (int i = 0; i < CONFIG__COUNT; i++) {
     if (table[i].commands == CONFIG_CMD_ALL || !(table[i].commands & cmd)) continue;
     if (!own++) fputs("Options:\n", out);
-    help_row(out, &table[i], 0);
+    help_row(out, &table[i], 1);
   }
   /* commands without table options (decode) list their own flags and -h */
   if (own) fputs("  -h, --help              show this help\n\n", out);
