@@ -1,4 +1,5 @@
-/* Operator reads and deletes (sink_admin.h). */
+/* Operator reads and deletes (sink_admin.h), and the reconciliation list
+ * of open accounts (sink.h sink_list_open_accounts). */
 #include "sink_admin.h"
 
 #include <inttypes.h>
@@ -103,6 +104,55 @@ long sink_admin_dead_letters_purge(sink_t *s, const char *before) {
   long d = strtol(PQcmdTuples(r), NULL, 10);
   PQclear(r);
   return d;
+}
+
+/* sink.h: every cached account not marked closed (reconciliation). */
+int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
+  static const struct {
+    const char *sql;
+    cb_account_kind_t kind;
+  } q[] = {
+      {"SELECT config_pubkey, sync_slot FROM platform_config WHERE closed_at IS NULL "
+       "ORDER BY config_pubkey", CB_ACCOUNT_GLOBAL_CONFIG},
+      {"SELECT market_pubkey, sync_slot FROM markets_cache WHERE closed_at IS NULL "
+       "ORDER BY market_pubkey", CB_ACCOUNT_MARKET},
+      {"SELECT position_pubkey, sync_slot FROM position_accounts WHERE closed_at IS NULL "
+       "ORDER BY position_pubkey", CB_ACCOUNT_POSITION},
+      {"SELECT treasury_pubkey, sync_slot FROM treasuries_cache WHERE closed_at IS NULL "
+       "ORDER BY treasury_pubkey", CB_ACCOUNT_TREASURY},
+      {"SELECT oracle_pubkey, sync_slot FROM oracle_data_cache WHERE closed_at IS NULL "
+       "ORDER BY oracle_pubkey", CB_ACCOUNT_ORACLE_DATA},
+  };
+  if (!s || !cb) return SINK_ERR_INVALID;
+  int rc = sink_flush(s);
+  if (rc != SINK_OK) return rc;
+  PGconn *conn = NULL;
+  rc = sink_connection(s, &conn);
+  if (rc != SINK_OK) return rc;
+  for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
+    if (!PQsendQueryParams(conn, q[t].sql, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(conn)) {
+      sink_set_err(s, "list accounts: %s", PQerrorMessage(conn));
+      return SINK_ERR_DB; /* a broken connection is replaced at its next use */
+    }
+    int stop = 0, failed = 0;
+    PGresult *r;
+    while ((r = PQgetResult(conn)) != NULL) {
+      ExecStatusType es = PQresultStatus(r);
+      if (es == PGRES_SINGLE_TUPLE && !stop) {
+        char *end = NULL;
+        unsigned long long v = strtoull(PQgetvalue(r, 0, 1), &end, 10);
+        if (cb(ud, PQgetvalue(r, 0, 0), q[t].kind, (uint64_t)v) != 0) stop = 1;
+      } else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && !failed) {
+        sink_set_err(s, "list accounts: %s", PQresultErrorMessage(r));
+        failed = 1;
+      }
+      PQclear(r);
+    }
+    if (failed) return SINK_ERR_DB;
+    if (stop) return SINK_ERR_CALLBACK;
+  }
+  return SINK_OK;
 }
 
 static const char *const count_tables[] = {"platform_config",   "markets_cache",
