@@ -123,6 +123,7 @@ int cmd_status(int argc, char **argv) {
              json_integer_value(json_object_get(cp, "slot")), lagtxt,
              json_string_value(json_object_get(cp, "updated_at")));
     }
+    if (json_array_size(json_object_get(st, "checkpoints")) == 0) printf("  none\n");
     printf("\ndead letters\n");
     const char *k;
     json_t *v;

@@ -133,6 +133,8 @@ static int do_fill(live_t *lv, uint64_t target, const char *what) {
     bo.refresh_accounts = true;
     bo.progress = (to - from > 100000) ? 1 : 0;
     bo.stop_flag = lv->o->stop_flag;
+    bo.on_tick = live_ops_fill_tick;
+    bo.tick_user = lv;
     backfill_summary_t bs;
     memset(&bs, 0, sizeof bs);
     log_info("live", "%s from_slot=%" PRIu64 " to_slot=%" PRIu64,

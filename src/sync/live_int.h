@@ -230,6 +230,10 @@ void live_ops_gap_fill(live_t *lv, uint64_t slots, uint64_t transactions);
 /* Once per main-loop turn: counter deltas (ingest, decoder, fetches),
  * tip/indexed slots, backlog, then ops_tick(progressed). */
 void live_ops_turn(live_t *lv, int progressed);
+/* backfill_options_t.on_tick during gap fills (user = the live_t): the
+ * main loop is busy filling, which is progress (start-up timeout
+ * extension, watchdog, health). */
+void live_ops_fill_tick(void *user);
 /* Shutdown begins: STOPPING=1. */
 void live_ops_stopping(live_t *lv);
 

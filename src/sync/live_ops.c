@@ -123,6 +123,11 @@ void live_ops_turn(live_t *lv, int progressed) {
   ops_tick(ops, progressed);
 }
 
+void live_ops_fill_tick(void *user) {
+  live_t *lv = user;
+  if (lv->o->ops) ops_tick(lv->o->ops, 1);
+}
+
 void live_ops_stopping(live_t *lv) {
   if (lv->o->ops) ops_note_stopping(lv->o->ops);
 }
