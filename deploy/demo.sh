@@ -7,7 +7,9 @@
 # starts the replay server on an ephemeral loopback port streaming the
 # recorded Crypto Bet chain (fixtures/chain) at 10x speed, and runs
 # `crypto-bet-indexer live` against both until the stream has been quiet
-# for 3 s. Then it prints what landed and removes everything it started.
+# for 3 s, printing where its metrics are served and the readiness it reached
+# (/ready and a few /metrics lines while it runs). Then it prints what landed
+# and removes everything it started.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
@@ -19,8 +21,13 @@ done
 
 . tests/pg.sh
 REPLAY_PID=""
+LIVE_PID=""
 OUT=""
 cleanup() {
+  if [ -n "$LIVE_PID" ]; then
+    kill "$LIVE_PID" 2>/dev/null
+    wait "$LIVE_PID" 2>/dev/null
+  fi
   if [ -n "$REPLAY_PID" ]; then
     kill "$REPLAY_PID" 2>/dev/null
     wait "$REPLAY_PID" 2>/dev/null
@@ -55,10 +62,39 @@ while [ $i -lt 100 ]; do
 done
 [ -n "$PORT" ] || { echo "demo: the replay server did not start" >&2; exit 1; }
 
+# a free loopback port for the operations endpoint
+HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 9464)
+OPS="http://127.0.0.1:$HTTP_PORT"
 echo "== crypto-bet-indexer live (exits 3 s after the stream goes quiet)"
+echo "   metrics, health and readiness served at $OPS/metrics $OPS/healthz $OPS/ready"
 "$BIN" live --database-url "$DB" --rpc-url "http://127.0.0.1:$PORT/" \
-  --ws-url "ws://127.0.0.1:$PORT/" --status-interval 1 --exit-when-idle 3000
+  --ws-url "ws://127.0.0.1:$PORT/" --status-interval 1 --exit-when-idle 3000 \
+  --http-listen "127.0.0.1:$HTTP_PORT" &
+LIVE_PID=$!
+READY=""
+SEEN_503=""
+i=0
+while kill -0 "$LIVE_PID" 2>/dev/null && [ $i -lt 600 ]; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$OPS/ready" 2>/dev/null)
+  [ "$code" = 503 ] && SEEN_503=1
+  if [ "$code" = 200 ]; then READY=1; break; fi
+  sleep 0.05
+  i=$((i + 1))
+done
+if [ -n "$READY" ]; then
+  sleep 1
+  echo
+  echo "== $OPS/ready (while running)"
+  curl -s "$OPS/ready"; echo
+  echo "== a few lines of $OPS/metrics"
+  curl -s "$OPS/metrics" | grep -E '^cbi_(ready|chain_tip_slot|indexed_slot|sink_commits_total|gap_fills_total|notifications_received_total|rows_written_total\{table="(markets_cache|transactions)"\})' 
+  echo
+else
+  echo "demo: live did not report ready while it ran" >&2
+fi
+wait "$LIVE_PID"
 rc=$?
+echo "== readiness reached: $([ -n "$READY" ] && echo "ready (/ready 200$([ -n "$SEEN_503" ] && echo ', after 503 while catching up'))" || echo "never")"
 if [ $rc -ne 0 ]; then
   echo "demo: live exited with $rc" >&2
   exit $rc

@@ -44,6 +44,11 @@ typedef struct backfill_options {
   const volatile int *stop_flag;
   bool restart;             /* ignore the checkpoint: redo the whole range */
   unsigned window;          /* 0 = BACKFILL_DEFAULT_WINDOW */
+  /* Called on the calling thread at every slice of RPC work and every
+   * progress step (a liveness hook: the caller's watchdog / start-up
+   * timeout extension); NULL = none. */
+  void (*on_tick)(void *user);
+  void *tick_user;
 } backfill_options_t;
 
 /* Fills o with the defaults: commitment "confirmed", from_slot 0, to_slot

@@ -11,5 +11,7 @@ int cmd_reconcile(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_dead_letters(int argc, char **argv);
 
 #endif

@@ -39,7 +39,9 @@ enum {
   CONFIG_CMD_MIGRATE = 1u << 4,
   CONFIG_CMD_DECODE = 1u << 5,
   CONFIG_CMD_WORKER = 1u << 6,
-  CONFIG_CMD_ALL = (1u << 7) - 1 /* the common options */
+  CONFIG_CMD_STATUS = 1u << 7,
+  CONFIG_CMD_DEAD_LETTERS = 1u << 8,
+  CONFIG_CMD_ALL = (1u << 9) - 1 /* the common options */
 };
 
 typedef enum {
@@ -60,6 +62,7 @@ typedef enum {
   CONFIG_COMMITMENT,
   CONFIG_IDL,
   CONFIG_LOG_LEVEL,
+  CONFIG_LOG_FORMAT,
   /* live */
   CONFIG_START_SLOT,
   CONFIG_MAX_MESSAGE_BYTES,
@@ -72,6 +75,8 @@ typedef enum {
   CONFIG_EXIT_WHEN_IDLE,
   CONFIG_LIVE_CONCURRENCY,
   CONFIG_LIVE_RECORD,
+  CONFIG_HTTP_LISTEN,
+  CONFIG_READY_MAX_LAG,
   /* live, reconcile */
   CONFIG_INSECURE,
   /* backfill */
@@ -103,6 +108,9 @@ typedef enum {
   /* live replicas */
   CONFIG_LIVE_JOBS,
   CONFIG_LEADER_LEASE,
+  /* status, dead-letters (and --json of backfill --status) */
+  CONFIG_REASON,
+  CONFIG_BEFORE,
   CONFIG__COUNT
 } config_id_t;
 
@@ -135,6 +143,7 @@ typedef struct cbi_config {
   const char *commitment;   /* COMMITMENT: processed | confirmed | finalized */
   const char *idl_path;     /* IDL_PATH (NULL: the embedded Crypto Bet IDL) */
   const char *log_level;    /* LOG_LEVEL: debug | info | warn | error */
+  const char *log_format;   /* LOG_FORMAT: text | json */
   config_value_t v[CONFIG__COUNT];
   int bad_code;             /* first bad value seen before config_finish (CONFIG_ERR_*), or 0 */
   char bad_msg[240];        /* its message */
@@ -164,7 +173,7 @@ int config_set(cbi_config_t *cfg, config_id_t id, const char *text, char *err, s
 int config_parse(cbi_config_t *cfg, unsigned cmd, int argc, char **argv, char *err, size_t errsz);
 
 /* Reports a bad environment value, fills the shortcut fields and applies
- * the log level. Returns 0, or a negative CONFIG_ERR_* with a message in
+ * the log level and the log format. Returns 0, or a negative CONFIG_ERR_* with a message in
  * err naming the bad setting. */
 int config_finish(cbi_config_t *cfg, char *err, size_t errsz);
 
@@ -193,7 +202,8 @@ void config_print_markdown(FILE *out);
       {"program-id", required_argument, 0, CONFIG_OPT_BASE + CONFIG_PROGRAM_ID},      \
       {"commitment", required_argument, 0, CONFIG_OPT_BASE + CONFIG_COMMITMENT},      \
       {"idl", required_argument, 0, CONFIG_OPT_BASE + CONFIG_IDL},                    \
-      {"log-level", required_argument, 0, CONFIG_OPT_BASE + CONFIG_LOG_LEVEL}
+      {"log-level", required_argument, 0, CONFIG_OPT_BASE + CONFIG_LOG_LEVEL},        \
+      {"log-format", required_argument, 0, CONFIG_OPT_BASE + CONFIG_LOG_FORMAT}
 
 /* Applies a common flag from a getopt_long loop over CONFIG_COMMON_LONGOPTS.
  * Returns 1 if opt was a common flag (a bad value is reported by

@@ -62,6 +62,8 @@
 /* Slots the checkpoint stays behind the highest slot seen (confirmed /
  * processed commitment); finalized notifications trail the tip by about
  * 32 slots more. */
+struct ops;
+
 #define LIVE_CHECKPOINT_MARGIN 32
 #define LIVE_CHECKPOINT_MARGIN_FINALIZED 96
 
@@ -89,6 +91,11 @@ typedef struct live_options {
                                arrived for that long and all is flushed */
   unsigned fetch_concurrency; /* getTransaction calls in flight; 0 = 32 */
   int sink_batch_delay_ms;  /* 0 = default 50 */
+  struct ops *ops;          /* operations surface (ops.h), started by the
+                               caller; NULL = none. live_run feeds every
+                               metric family and the readiness facts, and
+                               calls ops_tick once per loop turn and
+                               ops_note_stopping when the stop begins. */
   const volatile int *stop_flag;  /* may be NULL */
   const volatile int *abort_flag; /* may be NULL */
 } live_options_t;

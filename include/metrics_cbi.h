@@ -43,14 +43,20 @@ typedef enum {
   METRICS_CBI_TBL_COUNT
 } metrics_cbi_table_t;
 
-/* Classes of dead letters (label reason): the free-text reason stays in the
- * dead_letters row, the metric counts its class. */
+/* Dead-letter kinds (label reason): the ingest vocabulary (ingest.h
+ * ingest_dl_kind_t, same order and names: live checks it); the free-text
+ * reason stays in the dead_letters row. */
 typedef enum {
-  METRICS_CBI_DL_ACCOUNT_DECODE = 0, /* account bytes the IDL cannot decode */
-  METRICS_CBI_DL_ACCOUNT_JSON,       /* account JSON unusable (encoding, lamports) */
-  METRICS_CBI_DL_TRANSACTION,        /* transaction/log parse failure */
-  METRICS_CBI_DL_DB_REJECTED,        /* the database rejected the record */
-  METRICS_CBI_DL_OTHER,
+  METRICS_CBI_DL_ACCOUNT = 0,     /* "account": account bytes/JSON unusable */
+  METRICS_CBI_DL_INSTRUCTION,     /* "instruction" */
+  METRICS_CBI_DL_EVENT,           /* "event" */
+  METRICS_CBI_DL_TX_PARSE,        /* "transaction-parse" */
+  METRICS_CBI_DL_TX_MISSING,      /* "transaction-missing" */
+  METRICS_CBI_DL_TX_FETCH,        /* "transaction-fetch" */
+  METRICS_CBI_DL_WS_MESSAGE,      /* "ws-message" */
+  METRICS_CBI_DL_WS_OVERSIZED,    /* "ws-oversized" */
+  METRICS_CBI_DL_SLOT_RANGE,      /* "slot-range" */
+  METRICS_CBI_DL_RECORD,          /* "record": the database rejected the record */
   METRICS_CBI_DL_COUNT
 } metrics_cbi_dead_reason_t;
 

@@ -106,6 +106,12 @@ typedef struct rpc_options {
                                 logged as a warning. Start from rpc_options_init():
                                 a zeroed struct turns verification off. */
   const char *user_agent;    /* default "crypto-bet-indexer" */
+  /* Completion hook (metrics): called once per call just before its
+   * callback, on the thread running rpc_run, with the method, 0 or the
+   * final RPC_ERR_* kind, and the seconds from submission (retries
+   * included). NULL = off. */
+  void (*on_done)(void *user, const char *method, int err_kind, double seconds);
+  void *on_done_user;
 } rpc_options_t;
 
 /* Per-client counters since creation (monotonic). */

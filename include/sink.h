@@ -50,6 +50,7 @@
 #ifndef CBI_SINK_H
 #define CBI_SINK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,9 @@ typedef struct sink_options {
   int skip_analytics;             /* non-zero: no analytics upkeep (for
                                      measuring its cost only: the derived
                                      tables then go stale) */
+  atomic_int *connected;          /* may be NULL; set to 1 on every successful
+                                     connection, 0 whenever a connection is
+                                     lost or an attempt fails (readiness) */
 } sink_options_t;
 
 /* Fills opt with defaults (conninfo NULL, stop_flag NULL). */
@@ -183,7 +187,32 @@ int sink_batch_due(const sink_t *s);
  * -1 when empty): a poll timeout for the writer loop. */
 int sink_batch_due_in_ms(const sink_t *s);
 
+/* Tables whose row counts sink_stats_t keeps (rows[]). */
+typedef enum {
+  SINK_ROWS_PLATFORM_CONFIG = 0,
+  SINK_ROWS_MARKETS,
+  SINK_ROWS_POSITIONS,
+  SINK_ROWS_TREASURIES,
+  SINK_ROWS_ORACLES,
+  SINK_ROWS_TRANSACTIONS,
+  SINK_ROWS_DEAD_LETTERS,
+  SINK_ROWS_CHECKPOINTS,
+  SINK_ROWS_COUNT
+} sink_rows_table_t;
+
+/* The change feed: every committed batch that wrote accounts, closes or
+ * transactions sends one NOTIFY on this channel from inside its own
+ * transaction (delivered on commit only). Payload, JSON, always under
+ * SINK_NOTIFY_MAX_PAYLOAD bytes:
+ *   {"slot":S,"markets":["<pubkey>",...],"markets_count":N,"positions":P,
+ *    "transactions":T,"closes":C}
+ * with "markets_truncated":true instead of "markets" when the list would
+ * not fit. slot is the highest slot of the batch's records. */
+#define SINK_NOTIFY_CHANNEL "cbi_changes"
+#define SINK_NOTIFY_MAX_PAYLOAD 8000
+
 typedef struct sink_stats {
+  uint64_t rows[SINK_ROWS_COUNT];  /* rows inserted/updated per table */
   uint64_t accounts_written;       /* cache rows inserted/updated (closes too) */
   uint64_t accounts_stale_ignored; /* account records older than the row or
                                       superseded in the same batch */

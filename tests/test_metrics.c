@@ -295,7 +295,7 @@ START_TEST(cbi_families_pass_promtool) {
   metrics_gauge_set(m.indexed_block_time, 1764749990);
   metrics_counter_add(m.notifications[METRICS_CBI_NOTIF_ACCOUNT], 12);
   metrics_counter_add(m.rows_written[METRICS_CBI_TBL_MARKETS_CACHE], 3);
-  metrics_counter_inc(m.dead_letters[METRICS_CBI_DL_ACCOUNT_DECODE]);
+  metrics_counter_inc(m.dead_letters[METRICS_CBI_DL_ACCOUNT]);
   metrics_cbi_rpc_done(&m, "getTransaction", 0, 0.042);
   metrics_cbi_rpc_done(&m, "getTransaction", RPC_ERR_RPC, 0.3);
   metrics_cbi_rpc_done(&m, "someNewMethod", 99, 1.5);
@@ -325,7 +325,7 @@ START_TEST(cbi_families_pass_promtool) {
       "\ncbi_transactions_fetched_total{source=\"gap_fill\"} 0\n",
       "\ncbi_rows_written_total{table=\"markets_cache\"} 3\n",
       "\ncbi_stale_updates_ignored_total 0\n",
-      "\ncbi_dead_letters_total{reason=\"account_decode\"} 1\n",
+      "\ncbi_dead_letters_total{reason=\"account\"} 1\n",
       "\ncbi_rpc_requests_total{method=\"getTransaction\",outcome=\"ok\"} 1\n",
       "\ncbi_rpc_requests_total{method=\"getTransaction\",outcome=\"rpc\"} 1\n",
       "\ncbi_rpc_requests_total{method=\"other\",outcome=\"transport\"} 1\n",

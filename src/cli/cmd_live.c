@@ -18,6 +18,8 @@
 #include "live.h"
 #include "replica.h"
 #include "log.h"
+#include "ops.h"
+#include "version.h"
 #include "rpc.h"
 #include "sink.h"
 #include "worker.h"
@@ -127,6 +129,25 @@ int cmd_live(int argc, char **argv) {
            cfg.commitment, log_redact_url(cfg.ws_url, red_ws, sizeof red_ws),
            log_redact_url(cfg.rpc_url, red_rpc, sizeof red_rpc),
            log_redact_conninfo(cfg.database_url, red_db, sizeof red_db));
+  ops_t ops;
+  memset(&ops, 0, sizeof ops);
+  const char *listen = config_str(&cfg, CONFIG_HTTP_LISTEN);
+  ops_options_t oo;
+  memset(&oo, 0, sizeof oo);
+  oo.http_listen = listen && *listen && strcmp(listen, "off") != 0 ? listen : NULL;
+  oo.ready_max_lag = config_u64(&cfg, CONFIG_READY_MAX_LAG);
+  oo.status_interval_s = 10;
+  oo.build.version = CBI_VERSION;
+  oo.build.program_id = program_id;
+  oo.build.commitment = cfg.commitment;
+  if (ops_start(&ops, &oo, err, sizeof err) != 0) {
+    /* indexing matters more than its dashboard: run without the endpoint */
+    log_warn("live", "operations endpoint unavailable, running without it: %s", err);
+    memset(&ops, 0, sizeof ops);
+    oo.http_listen = NULL;
+    if (ops_start(&ops, &oo, err, sizeof err) != 0) memset(&ops, 0, sizeof ops);
+  }
+  if (ops.reg) lo.ops = &ops;
   /* Replicas and background jobs (replica.h). */
   rpc_options_t jro;
   rpc_options_init(&jro);
@@ -153,6 +174,7 @@ int cmd_live(int argc, char **argv) {
   replica_summary_t sum;
   int rc = replica_run(&ro, &sum, err, sizeof err);
   alarm(0);
+  ops_stop(&ops);
   cmd_common_close_decoder(&dec);
   if (rc != 0) {
     log_error("live", "%s", err);

@@ -20,6 +20,8 @@
 #define SNAPSHOT CONFIG_CMD_SNAPSHOT
 #define MIGRATE CONFIG_CMD_MIGRATE
 #define WORKER CONFIG_CMD_WORKER
+#define STATUS_CMD CONFIG_CMD_STATUS
+#define DEAD CONFIG_CMD_DEAD_LETTERS
 
 #define PATH_MAX_LEN 4095
 #define SECONDS_DAY 86400
@@ -43,6 +45,11 @@ static const config_opt_t table[CONFIG__COUNT] = {
                     "embedded idl/crypto_bet.json", "Anchor IDL file", ALL},
     [CONFIG_LOG_LEVEL] = {"log-level", "LOG_LEVEL", CONFIG_T_ENUM, "LEVEL", 0, 0,
                           "debug|info|warn|error", "info", NULL, "least severe level logged", ALL},
+    [CONFIG_LOG_FORMAT] = {"log-format", "LOG_FORMAT", CONFIG_T_ENUM, "FORMAT", 0, 0, "text|json",
+                           "text", NULL,
+                           "log line format: text, or json (one object per line, for log "
+                           "shippers)",
+                           ALL},
 
     [CONFIG_START_SLOT] = {"start-slot", NULL, CONFIG_T_U64, "N", 0, INT64_MAX, NULL, NULL,
                            "the program's first transaction",
@@ -81,8 +88,19 @@ static const config_opt_t table[CONFIG__COUNT] = {
                             "append every RPC exchange and notification to DIR (fixture format: "
                             "rpc.jsonl, ws.jsonl)",
                             LIVE},
+    [CONFIG_HTTP_LISTEN] = {"http-listen", "HTTP_LISTEN", CONFIG_T_STRING, "ADDR:PORT", 0, 255, NULL,
+                            "127.0.0.1:9464", NULL,
+                            "serve /metrics, /healthz and /ready here; \"off\" = no HTTP "
+                            "endpoint",
+                            LIVE},
+    [CONFIG_READY_MAX_LAG] = {"ready-max-lag", "READY_MAX_LAG", CONFIG_T_U64, "SLOTS", 1, 1000000,
+                              NULL, "150", NULL,
+                              "/ready answers 200 only while the checkpoint is within SLOTS of "
+                              "the chain tip (150 slots: about a minute)",
+                              LIVE},
     [CONFIG_INSECURE] = {"insecure", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
-                         "do not verify TLS certificates (wss:// and https://)", LIVE | RECONCILE},
+                         "do not verify TLS certificates (wss:// and https://)",
+                        LIVE | RECONCILE | STATUS_CMD | DEAD},
 
     [CONFIG_FROM_SLOT] = {"from-slot", NULL, CONFIG_T_U64, "A", 0, UINT64_MAX - 1, NULL, NULL,
                           "none (required)", "first slot of the range", BACKFILL},
@@ -142,7 +160,8 @@ static const config_opt_t table[CONFIG__COUNT] = {
                          "block until job ID ends; exit 0 when done, 1 when failed or cancelled",
                          BACKFILL},
     [CONFIG_JSON] = {"json", NULL, CONFIG_T_FLAG, NULL, 0, 1, NULL, NULL, "off",
-                     "with --status / --enqueue: JSON output", BACKFILL},
+                     "print JSON instead of text (backfill: with --status / --enqueue)",
+                     BACKFILL | STATUS_CMD | DEAD},
     [CONFIG_WORKER_JOBS] = {"job-concurrency", NULL, CONFIG_T_U64, "N", 1, 256, NULL,
                             "2", NULL, "job chunks run at once", WORKER},
     [CONFIG_JOB_LEASE] = {"lease", NULL, CONFIG_T_U64, "S", 2, 3600, NULL,
@@ -161,6 +180,15 @@ static const config_opt_t table[CONFIG__COUNT] = {
                              "(holds this lease, renewed every S/4), the others stand by and "
                              "take over within about 1.25 S; 0 = no leadership (one instance)",
                              LIVE},
+    [CONFIG_REASON] = {"reason", NULL, CONFIG_T_STRING, "KIND", 1, 32, NULL, NULL, "every kind",
+                       "only dead letters of this kind (account, ws-message, "
+                       "transaction-missing, ...)",
+                       DEAD},
+    [CONFIG_BEFORE] = {"before", NULL, CONFIG_T_STRING, "TIME", 1, 64, NULL, NULL,
+                       "none (required by purge)",
+                       "purge: dead letters last seen before TIME (e.g. 2026-01-31 or "
+                       "2026-01-31T12:00:00Z)",
+                       DEAD},
 };
 
 const config_opt_t *config_table(void) { return table; }
@@ -348,6 +376,11 @@ int config_finish(cbi_config_t *cfg, char *err, size_t errsz) {
   cfg->commitment = cfg->v[CONFIG_COMMITMENT].str;
   cfg->idl_path = cfg->v[CONFIG_IDL].str;
   cfg->log_level = cfg->v[CONFIG_LOG_LEVEL].str;
+  cfg->log_format = cfg->v[CONFIG_LOG_FORMAT].str;
+  if (log_set_format_name(cfg->log_format) != 0) {
+    snprintf(err, errsz, "invalid log format '%s' (text, json)", cfg->log_format);
+    return CONFIG_ERR_VALUE;
+  }
   if (log_set_level(cfg->log_level) != 0) {
     snprintf(err, errsz, "invalid log level '%s' (debug, info, warn, error)", cfg->log_level);
     return CONFIG_ERR_LOG_LEVEL;
@@ -422,7 +455,7 @@ void config_print_help(FILE *out, unsigned cmd) {
   for (int i = 0; i < CONFIG__COUNT; i++) {
     if (table[i].commands == CONFIG_CMD_ALL || !(table[i].commands & cmd)) continue;
     if (!own++) fputs("Options:\n", out);
-    help_row(out, &table[i], 0);
+    help_row(out, &table[i], 1);
   }
   /* commands without table options (decode) list their own flags and -h */
   if (own) fputs("  -h, --help              show this help\n\n", out);
@@ -431,8 +464,8 @@ void config_print_help(FILE *out, unsigned cmd) {
     if (table[i].commands == CONFIG_CMD_ALL) help_row(out, &table[i], 1);
 }
 
-static const char *const cmd_names[] = {"live",    "reconcile", "backfill", "snapshot",
-                                        "migrate", "decode",    "worker"};
+static const char *const cmd_names[] = {"live",    "reconcile", "backfill", "snapshot", "migrate",
+                                        "decode",  "worker",    "status",   "dead-letters"};
 
 void config_print_markdown(FILE *out) {
   fputs("| flag | environment | commands | values | default | what |\n"

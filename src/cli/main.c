@@ -19,6 +19,8 @@ static const struct {
     {"migrate", cmd_migrate, "apply the schema migrations"},
     {"decode", cmd_decode, "decode an account, instruction or event to JSON"},
     {"worker", cmd_worker, "run backfill job chunks from the database (any number of machines)"},
+    {"status", cmd_status, "one screen: checkpoints and their lag, dead letters, row counts"},
+    {"dead-letters", cmd_dead_letters, "list, show, retry or purge dead letters"},
 };
 
 /* crypto-bet-indexer options [--markdown]: every option of every command
@@ -37,7 +39,8 @@ static int cmd_options(int argc, char **argv) {
     unsigned mask;
   } cmds[] = {{"live", CONFIG_CMD_LIVE},         {"reconcile", CONFIG_CMD_RECONCILE},
               {"backfill", CONFIG_CMD_BACKFILL}, {"snapshot", CONFIG_CMD_SNAPSHOT},
-              {"migrate", CONFIG_CMD_MIGRATE},   {"worker", CONFIG_CMD_WORKER}};
+              {"migrate", CONFIG_CMD_MIGRATE},   {"worker", CONFIG_CMD_WORKER},
+              {"status", CONFIG_CMD_STATUS},     {"dead-letters", CONFIG_CMD_DEAD_LETTERS}};
   const config_opt_t *t = config_table();
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     printf("%s options:\n", cmds[c].name);

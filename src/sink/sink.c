@@ -76,8 +76,15 @@ void sink_err_from_result(sink_t *s, const char *what, const PGresult *r) {
 
 /* --------------------------------------------------------- connection */
 
+static void note_connected(const sink_t *s, int up) {
+  if (s->opt.connected) atomic_store(s->opt.connected, up);
+}
+
 static void drop_conn(sink_t *s) {
-  if (s->conn) PQfinish(s->conn);
+  if (s->conn) {
+    PQfinish(s->conn);
+    note_connected(s, 0);
+  }
   s->conn = NULL;
   s->nknown = 0;
   if (s->known) memset(s->known, 0, s->capknown * sizeof *s->known);
@@ -136,6 +143,15 @@ static void known_note_batch(sink_t *s) {
 /* One connection attempt: connect, verify the schema, prepare statements.
  * Returns R_OK, R_CONN (retry later) or R_FATAL (schema/prepare error;
  * *code says which). */
+/* Server notices and warnings go through the log (its format, its
+ * redaction) rather than straight to stderr. */
+static void on_notice(void *arg, const char *msg) {
+  (void)arg;
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  log_warn("sink", "server notice=%.*s", (int)n, msg);
+}
+
 static int try_connect(sink_t *s, int *code) {
   static const char *const kw[] = {"connect_timeout", "keepalives",       "keepalives_idle",
                                    "keepalives_interval", "keepalives_count", "application_name",
@@ -147,6 +163,7 @@ static int try_connect(sink_t *s, int *code) {
     sink_set_err(s, "connect %s: out of memory", s->redacted);
     return R_CONN;
   }
+  PQsetNoticeProcessor(c, on_notice, NULL);
   if (PQstatus(c) != CONNECTION_OK) {
     sink_set_err(s, "connect %s: %s", s->redacted, PQerrorMessage(c));
     PQfinish(c);
@@ -198,6 +215,7 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
     int code;
     int r = try_connect(s, &code);
     attempts++;
+    note_connected(s, r == R_OK);
     if (r == R_OK) {
       if (s->ever_connected) {
         s->st.reconnects++;
@@ -219,6 +237,12 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
     backoff = backoff * 2 > s->opt.reconnect_max_backoff_ms ? s->opt.reconnect_max_backoff_ms
                                                              : backoff * 2;
   }
+}
+
+int sink_connection(sink_t *s, PGconn **out) {
+  int rc = ensure_conn(s, 0);
+  *out = rc == SINK_OK ? s->conn : NULL;
+  return rc;
 }
 
 /* ---------------------------------------------------------- open/close */
@@ -404,6 +428,8 @@ static const struct {
     {CB_ACCOUNT_ORACLE_DATA, SQ_ORACLES, sink_row_oracle, "oracle_data"},
 };
 #define N_ACC_STAGES (sizeof acc_stages / sizeof acc_stages[0])
+/* acc_stages[k] counts into rows[k]: the same order as sink_rows_table_t */
+_Static_assert(N_ACC_STAGES == SINK_ROWS_ORACLES + 1, "acc_stages order");
 
 /* Records the single-row record in s->cs as rejected (dead letter written
  * in this batch's transaction). s->err holds the database's reason. */
@@ -540,6 +566,7 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       int rc = exec_cs(s, st, out);
       if (rc != R_OK) return rc;
       d->accounts_written += (uint64_t)out[0];
+      d->rows[k] += (uint64_t)out[0];
       if ((size_t)out[0] < n) d->accounts_stale_ignored += n - (size_t)out[0];
       continue;
     }
@@ -553,8 +580,10 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
       const char *user = a->kind == CB_ACCOUNT_POSITION ? a->u.position.user.b58 : NULL;
       int rc = exec_guarded(s, st, user, acc_stages[k].label, a->pubkey, a->slot, &w, &rej);
       if (rc != R_OK) return rc;
-      if (w > 0)
+      if (w > 0) {
         d->accounts_written += (uint64_t)w;
+        d->rows[k] += (uint64_t)w;
+      }
       else if (!rej)
         d->accounts_stale_ignored++;
     }
@@ -596,7 +625,10 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_TXS], true);
     for (size_t j = 0; j < s->ntx; j++) sink_row_tx(&s->cs, &s->tx[s->txorder[j]]);
     int rc = exec_cs(s, SQ_TXS, out);
-    if (rc == R_OK) d->tx_written += (uint64_t)out[0];
+    if (rc == R_OK) {
+      d->tx_written += (uint64_t)out[0];
+      d->rows[SINK_ROWS_TRANSACTIONS] += (uint64_t)out[0];
+    }
     return rc;
   }
   for (size_t j = 0; j < s->ntx; j++) {
@@ -606,6 +638,7 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
     int rc = exec_guarded(s, SQ_TXS, t->user, "transaction", t->signature, t->slot, &w, &rej);
     if (rc != R_OK) return rc;
     d->tx_written += (uint64_t)w;
+    d->rows[SINK_ROWS_TRANSACTIONS] += (uint64_t)w;
   }
   return R_OK;
 }
@@ -666,6 +699,7 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
   rc = exec_cs(s, SQ_DEAD, out);
   if (rc == R_OK) {
     d->dead_letters += n;
+    d->rows[SINK_ROWS_DEAD_LETTERS] += n;
     d->rejected += s->nrej;
   }
 out:
@@ -704,7 +738,9 @@ static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   if ((rc = sink_analytics_stage(s)) != R_OK) goto fail;
   if ((rc = stage_dead(s, d)) != R_OK) goto fail;
   if ((rc = stage_checkpoints(s)) != R_OK) goto fail;
+  if ((rc = sink_notify_send(s)) != R_OK) goto fail;
   if ((rc = exec_simple(s, "COMMIT")) != R_OK) goto fail;
+  d->rows[SINK_ROWS_CHECKPOINTS] += s->nckpt;
   return R_OK;
 fail:
   if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
@@ -730,6 +766,7 @@ static void clear_batch(sink_t *s) {
 }
 
 static void add_stats(sink_stats_t *t, const sink_stats_t *d) {
+  for (size_t k = 0; k < SINK_ROWS_COUNT; k++) t->rows[k] += d->rows[k];
   t->accounts_written += d->accounts_written;
   t->accounts_stale_ignored += d->accounts_stale_ignored;
   t->tx_written += d->tx_written;
@@ -815,55 +852,4 @@ int sink_get_checkpoint(sink_t *s, const char *stream, uint64_t *slot,
     s->st.retries++;
     drop_conn(s);
   }
-}
-
-int sink_list_open_accounts(sink_t *s, sink_account_cb cb, void *ud) {
-  static const struct {
-    const char *sql;
-    cb_account_kind_t kind;
-  } q[] = {
-      {"SELECT config_pubkey, sync_slot FROM platform_config WHERE closed_at IS NULL "
-       "ORDER BY config_pubkey", CB_ACCOUNT_GLOBAL_CONFIG},
-      {"SELECT market_pubkey, sync_slot FROM markets_cache WHERE closed_at IS NULL "
-       "ORDER BY market_pubkey", CB_ACCOUNT_MARKET},
-      {"SELECT position_pubkey, sync_slot FROM position_accounts WHERE closed_at IS NULL "
-       "ORDER BY position_pubkey", CB_ACCOUNT_POSITION},
-      {"SELECT treasury_pubkey, sync_slot FROM treasuries_cache WHERE closed_at IS NULL "
-       "ORDER BY treasury_pubkey", CB_ACCOUNT_TREASURY},
-      {"SELECT oracle_pubkey, sync_slot FROM oracle_data_cache WHERE closed_at IS NULL "
-       "ORDER BY oracle_pubkey", CB_ACCOUNT_ORACLE_DATA},
-  };
-  if (!s || !cb) return SINK_ERR_INVALID;
-  int rc = sink_flush(s);
-  if (rc != SINK_OK) return rc;
-  rc = ensure_conn(s, 0);
-  if (rc != SINK_OK) return rc;
-  for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
-    if (!PQsendQueryParams(s->conn, q[t].sql, 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(s->conn)) {
-      sink_set_err(s, "list accounts: %s", PQerrorMessage(s->conn));
-      drop_conn(s);
-      return SINK_ERR_DB;
-    }
-    int stop = 0, failed = 0;
-    PGresult *r;
-    while ((r = PQgetResult(s->conn)) != NULL) {
-      ExecStatusType es = PQresultStatus(r);
-      if (es == PGRES_SINGLE_TUPLE && !stop) {
-        char *end = NULL;
-        unsigned long long v = strtoull(PQgetvalue(r, 0, 1), &end, 10);
-        if (cb(ud, PQgetvalue(r, 0, 0), q[t].kind, (uint64_t)v) != 0) stop = 1;
-      } else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && !failed) {
-        sink_err_from_result(s, "list accounts", r);
-        failed = 1;
-      }
-      PQclear(r);
-    }
-    if (failed) {
-      if (PQstatus(s->conn) != CONNECTION_OK) drop_conn(s);
-      return SINK_ERR_DB;
-    }
-    if (stop) return SINK_ERR_CALLBACK;
-  }
-  return SINK_OK;
 }

@@ -246,6 +246,16 @@ int sink_add_dead(arena_blk_t **a, dlrec_t **v, size_t *n, size_t *cap, kmap_t *
                   const char *kind, const char *key, uint64_t slot, const char *reason,
                   const uint8_t *raw, size_t rawlen);
 int sink_batch_empty(const sink_t *s);
+/* Change feed (sink_notify.c). The payload of the pending batch into *out
+ * (malloc'd, NUL-terminated, *outlen bytes): 1, 0 when the batch changes
+ * no data (nothing to send), -1 on allocation failure. */
+int sink_notify_payload(const sink_t *s, char **out, size_t *outlen);
+/* Sends the payload with pg_notify inside the open transaction: R_OK
+ * (also when there is nothing to send) or an R_* code with s->err set. */
+int sink_notify_send(sink_t *s);
+/* The live connection (connecting with the usual retries): SINK_OK and
+ * *out, or a negative SINK_ERR_* (sink_admin.c). */
+int sink_connection(sink_t *s, PGconn **out);
 /* Flushes when the batch is full (put's auto-flush). */
 int sink_maybe_flush(sink_t *s);
 

@@ -34,6 +34,12 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int g_inited;
 
 int rpc_global_init(void) {
@@ -223,6 +229,9 @@ static void call_finish(rpc_client_t *c, rpc_call_t *call, json_t *result, const
   }
   c->pending--;
   c->callbacks_run++;
+  if (c->o.on_done)
+    c->o.on_done(c->o.on_done_user, call->method, e ? e->kind : 0,
+                   (double)(mono_us() - call->t_submit_us) / 1e6);
   if (call->cb) call->cb(call->user, e ? NULL : result, e);
   call_free(call);
 }
@@ -655,6 +664,7 @@ int rpc_submit(rpc_client_t *c, const char *method, json_t *params, rpc_done_fn 
   call->params = params;
   call->cb = cb;
   call->user = user;
+  call->t_submit_us = mono_us();
   ready_push(c, call);
   c->pending++;
   c->st.calls_submitted++;

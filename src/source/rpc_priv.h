@@ -20,6 +20,7 @@ typedef struct rpc_call_s {
   int attempts;         /* attempts started */
   int64_t not_before;   /* monotonic ms; 0 = now */
   uint64_t id;          /* id of the current attempt */
+  int64_t t_submit_us;  /* monotonic, for the completion hook */
 } rpc_call_t;
 
 typedef struct rpc_xfer {

@@ -152,11 +152,13 @@ static void bf_maybe_flush(bf_t *b) {
 static void bf_progress(bf_t *b, uint64_t slot) {
   uint64_t done = slot >= b->from ? slot - b->from + 1 : 0;
   progress_update(&b->prog, done, b->sum->transactions);
+  if (b->o->on_tick) b->o->on_tick(b->o->tick_user);
 }
 
 /* Drives the client one slice; records a fatal internal failure. */
 static void bf_run_rpc(bf_t *b) {
   if (rpc_run(b->rpc, BF_RUN_SLICE_MS) < 0) bf_fail(b, 1, "RPC client internal failure");
+  if (b->o->on_tick) b->o->on_tick(b->o->tick_user);
 }
 
 static json_t *commitment_obj(const char *c) { return json_pack("{s:s}", "commitment", c); }

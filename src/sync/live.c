@@ -13,6 +13,7 @@
 #include "jsonx.h"
 #include "live_int.h"
 #include "log.h"
+#include "metrics_cbi.h"
 #include "utf8.h"
 
 /* ---- small pure helpers ---------------------------------------------------- */
@@ -176,6 +177,7 @@ static int fast_account(live_t *lv, const msgqueue_item_t *it) {
   }
   size_t n = 0;
   if (b64_decode_into(fa.b64, fa.b64_len, lv->scratch, lv->scratch_cap, &n) != 0) return 0;
+  live_ops_notification(lv, METRICS_CBI_NOTIF_ACCOUNT);
   if (!admit_slot(lv, fa.slot, it)) return 1;
   lv->last_data_ns = live_now_ns();
   if (lv->first_update_ns == 0) lv->first_update_ns = it->t_ns;
@@ -200,6 +202,10 @@ static void handle_message(live_t *lv, msgqueue_item_t *it) {
     wsmsg_clear(&m);
     return;
   }
+  live_ops_notification(lv, m.kind == WSMSG_SLOT      ? METRICS_CBI_NOTIF_SLOT
+                            : m.kind == WSMSG_ACCOUNT ? METRICS_CBI_NOTIF_ACCOUNT
+                            : m.kind == WSMSG_LOGS    ? METRICS_CBI_NOTIF_LOGS
+                                                      : -1);
   if (!admit_slot(lv, m.slot, it)) goto out;
   switch (m.kind) {
     case WSMSG_SLOT:
@@ -238,8 +244,10 @@ void live_handle_item(live_t *lv, msgqueue_item_t *it) {
       if (it->aux > 1) lv->sum.reconnects++;
       lv->fill_pending = 1;
       lv->fill_to = 0;
+      live_ops_connection(lv, 1);
       break;
     case WS_ITEM_DISCONNECTED:
+      live_ops_connection(lv, 0);
       lv->connected = 0;
       lv->down_since_ns = live_now_ns();
       lv->fill_pending = 1;

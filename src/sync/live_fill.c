@@ -140,7 +140,7 @@ static int seed_caches(live_t *lv) {
  * the caches first. Returns 0 when the range is applied, else -1. */
 static int do_fill(live_t *lv, uint64_t target, const char *what) {
   char err[512] = "";
-  uint64_t t0 = live_now_ns(), tip = 0;
+  uint64_t t0 = live_now_ns(), tip = 0, fill_tx = 0;
   if (live_flush_now(lv) != 0) return -1;
   if (confirm_tip(lv, &tip, err, sizeof err) != 0) {
     fill_failed(lv, what, err);
@@ -167,6 +167,8 @@ static int do_fill(live_t *lv, uint64_t target, const char *what) {
     bo.refresh_accounts = true;
     bo.progress = (to - from > 100000) ? 1 : 0;
     bo.stop_flag = lv->o->stop_flag;
+    bo.on_tick = live_ops_fill_tick;
+    bo.tick_user = lv;
     backfill_summary_t bs;
     memset(&bs, 0, sizeof bs);
     log_info("live", "%s from_slot=%" PRIu64 " to_slot=%" PRIu64,
@@ -176,6 +178,7 @@ static int do_fill(live_t *lv, uint64_t target, const char *what) {
       fill_failed(lv, what, err);
       return -1;
     }
+    fill_tx = bs.transactions;
     log_info("live",
              "gap filled from_slot=%" PRIu64 " to_slot=%" PRIu64 " transactions=%" PRIu64
              " accounts=%" PRIu64 " dead_letters=%" PRIu64 " ms=%" PRIu64,
@@ -185,6 +188,7 @@ static int do_fill(live_t *lv, uint64_t target, const char *what) {
   lv->first_run = 0;
   lv->fill_failures = 0;
   lv->sum.gap_fills++;
+  live_ops_gap_fill(lv, from <= to ? to - from + 1 : 0, fill_tx);
   if (to > lv->cp) lv->cp = to;
   if (lv->tip < to) lv->tip = to;
   lv->last_fill_ns = live_now_ns();

@@ -82,8 +82,11 @@ double live_hist_quantile_ms(const live_hist_t *h, double q) {
  * new record; every account update noted before it is then committed. */
 static void lat_commit(live_t *lv, live_sink_slot_t *s, size_t n, uint64_t commit_ns) {
   if (n > s->lat_n) n = s->lat_n;
-  for (size_t i = 0; i < n; i++)
-    live_hist_add(&lv->hist, (commit_ns > s->lat_t[i] ? commit_ns - s->lat_t[i] : 0) / 1000);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t us = (commit_ns > s->lat_t[i] ? commit_ns - s->lat_t[i] : 0) / 1000;
+    live_hist_add(&lv->hist, us);
+    live_ops_latency(lv, us);
+  }
   if (n > 0 && commit_ns > lv->last_commit_ns) lv->last_commit_ns = commit_ns;
   if (n == 0) return;
   if (s->lat_n > n) memmove(s->lat_t, s->lat_t + n, (s->lat_n - n) * sizeof *s->lat_t);
@@ -140,6 +143,7 @@ static void *flusher_main(void *arg) {
     pthread_mutex_lock(&lv->fl_mu);
     lv->slot[idx].rc = rc;
     lv->slot[idx].commit_ns = t1;
+    lv->slot[idx].flush_ns = t1 - t0;
     lv->fl_count++;
     lv->fl_ns += t1 - t0;
     lv->fl_req = -1;
@@ -180,9 +184,11 @@ void live_flusher_stop(live_t *lv) {
 static int settle(live_t *lv, int idx) {
   live_sink_slot_t *s = &lv->slot[idx];
   if (s->rc != 0) return live_sink_rc_on(lv, s->sink, s->rc, "flush");
+  lv->last_commit_any_ns = s->commit_ns;
   sink_stats_t st;
   sink_get_stats(s->sink, &st);
   s->batches_seen = st.batches;
+  live_ops_committed(lv, idx, s->flush_ns);
   lat_commit(lv, s, s->lat_n, s->commit_ns);
   if (s->cp > lv->cp_committed) lv->cp_committed = s->cp;
   return 0;
@@ -258,6 +264,8 @@ int live_flush_now(live_t *lv) {
   sink_stats_t st;
   sink_get_stats(s->sink, &st);
   s->batches_seen = st.batches;
+  live_ops_committed(lv, lv->cur, t1 - t0);
+  lv->last_commit_any_ns = t1;
   lat_commit(lv, s, s->lat_n, t1);
   return 0;
 }

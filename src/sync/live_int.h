@@ -12,6 +12,7 @@
 #define CBI_LIVE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,8 @@
 #define LIVE_DOWN_FILL_EVERY_MS 3000  /* ... and again this long after each fill */
 
 #define NS_PER_MS 1000000ull
+#define LIVE_WATCHDOG_STUCK_MS 30000  /* a batch waiting on the database this long
+                                         stops the watchdog pings */
 
 /* 10 us buckets up to 100 ms, then 1 ms buckets up to 10 s, then overflow. */
 #define LIVE_HIST_FINE 10000
@@ -78,6 +81,7 @@ typedef struct live_sink_slot {
   uint64_t cp;        /* the checkpoint the handed-over batch carries */
   int rc;             /* background flush result */
   uint64_t commit_ns; /* when it committed */
+  uint64_t flush_ns;  /* how long the background flush took */
 } live_sink_slot_t;
 
 typedef struct live {
@@ -152,6 +156,13 @@ typedef struct live {
   uint64_t t_start_ns, last_data_ns, next_status_ns, next_reconcile_ns;
   uint64_t st_prev_updates, st_prev_tx, st_prev_ns;
 
+  /* operations surface (live_ops.c): counters already reported */
+  ingest_stats_t ops_ing[2];
+  sink_stats_t ops_sink[2];
+  uint64_t ops_trailing[CB_ACCOUNT__COUNT];
+  uint64_t ops_tx, ops_gap_fills, ops_reconnects, ops_tip, ops_cp;
+  uint64_t progress_ns, last_commit_any_ns; /* watchdog: last sign of progress */
+
   live_summary_t sum;
 } live_t;
 
@@ -210,5 +221,30 @@ void live_fill_tick(live_t *lv, uint64_t now);
 int live_slot_absurd(const live_t *lv, uint64_t slot, char *why, size_t whysz);
 void live_status_line(live_t *lv, uint64_t now);
 void live_run_reconcile(live_t *lv);
+
+/* ---- live_ops.c (every call is a no-op without o->ops) ---- */
+
+/* RPC completion hook (rpc_options_t.on_done; user = the live_t). */
+void live_ops_rpc_done(void *user, const char *method, int err_kind, double seconds);
+/* A websocket notification of metrics_cbi_notif_t kind was received. */
+void live_ops_notification(const live_t *lv, int kind);
+/* The websocket connected (subscriptions live) or went away. */
+void live_ops_connection(live_t *lv, int connected);
+/* A batch of slot idx committed after flush_ns of writing. */
+void live_ops_committed(live_t *lv, int idx, uint64_t flush_ns);
+/* A notification's account update committed latency_us after it arrived. */
+void live_ops_latency(const live_t *lv, uint64_t latency_us);
+/* A gap fill finished (slots filled, transactions fetched); the first
+ * one completes start-up (readiness, READY=1). */
+void live_ops_gap_fill(live_t *lv, uint64_t slots, uint64_t transactions);
+/* Once per main-loop turn: counter deltas (ingest, decoder, fetches),
+ * tip/indexed slots, backlog, then ops_tick(progressed). */
+void live_ops_turn(live_t *lv, int progressed);
+/* backfill_options_t.on_tick during gap fills (user = the live_t): the
+ * main loop is busy filling, which is progress (start-up timeout
+ * extension, watchdog, health). */
+void live_ops_fill_tick(void *user);
+/* Shutdown begins: STOPPING=1. */
+void live_ops_stopping(live_t *lv);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "live_int.h"
 #include "log.h"
+#include "ops.h"
 
 static long peak_rss_kb(void) {
   struct rusage ru;
@@ -42,6 +43,9 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
   so.stop_flag = o->abort_flag;
   int rc;
   for (int k = 0; k < 2; k++) {
+    /* both connections report into the readiness fact: the last
+     * observation (a failed attempt, a successful connect) wins */
+    so.connected = o->ops ? &o->ops->st.db_connected : NULL;
     rc = sink_open(&so, &lv->slot[k].sink, e2, sizeof e2);
     if (rc != 0) {
       snprintf(err, errsz, "database: %s", e2);
@@ -81,6 +85,8 @@ static int setup(live_t *lv, const live_options_t *o, char *err, size_t errsz) {
     ro.stop_flag = o->abort_flag;
     ro.record_dir = o->record_dir;
     ro.verify_tls = o->insecure ? 0 : 1;
+    ro.on_done = live_ops_rpc_done;
+    ro.on_done_user = lv;
     rpc_client_t *c = rpc_client_new(&ro, e2, sizeof e2);
     if (!c) {
       snprintf(err, errsz, "rpc: %s", e2);
@@ -255,6 +261,20 @@ static int periodic_turn(live_t *lv) {
   return 0;
 }
 
+/* Watchdog: the loop makes progress unless a batch has waited on the
+ * database for longer than LIVE_WATCHDOG_STUCK_MS (the sink retrying a
+ * lost connection): then WATCHDOG=1 stops and systemd restarts us only
+ * if it stays stuck past WatchdogSec. */
+static int loop_progressing(live_t *lv) {
+  pthread_mutex_lock(&lv->fl_mu);
+  int busy = lv->fl_req >= 0;
+  pthread_mutex_unlock(&lv->fl_mu);
+  uint64_t now = live_now_ns();
+  if (!busy && sink_pending(live_cur_sink(lv)) == 0) lv->progress_ns = now;
+  else if (lv->last_commit_any_ns > lv->progress_ns) lv->progress_ns = lv->last_commit_any_ns;
+  return now - lv->progress_ns < (uint64_t)LIVE_WATCHDOG_STUCK_MS * NS_PER_MS;
+}
+
 /* The main loop; returns the stop reason. */
 static const char *main_loop(live_t *lv) {
   while (!lv->fatal) {
@@ -266,6 +286,7 @@ static const char *main_loop(live_t *lv) {
     if (rpc_in_flight(lv->rpc) > 0) rpc_run(lv->rpc, 0);
     live_process_fetches(lv);
     if (commit_turn(lv) != 0) break;
+    live_ops_turn(lv, loop_progressing(lv));
     if (periodic_turn(lv)) return "idle";
   }
   return "signal";
@@ -338,7 +359,9 @@ int live_run(const live_options_t *o, live_summary_t *sum, char *err, size_t err
     lv->next_status_ns = lv->t_start_ns + (uint64_t)o->status_interval_s * 1000 * NS_PER_MS;
   if (o->reconcile_interval_s > 0)
     lv->next_reconcile_ns = lv->t_start_ns + (uint64_t)o->reconcile_interval_s * 1000 * NS_PER_MS;
+  lv->progress_ns = live_now_ns();
   const char *reason = main_loop(lv);
+  live_ops_stopping(lv);
   if (!lv->fatal && strcmp(reason, "signal") == 0)
     log_info("live", "stopping: draining and writing the checkpoint");
   shutdown_drain(lv);
