@@ -3,7 +3,7 @@
 # when any is missing. Needs root (or sudo) only when something is missing.
 set -eu
 PKGS="pkg-config libcurl4-openssl-dev libwebsockets-dev libpq-dev libjansson-dev
-libsodium-dev check postgresql postgresql-contrib python3 valgrind prometheus systemd"
+libsodium-dev check postgresql postgresql-contrib python3 valgrind prometheus systemd curl"
 missing=""
 for p in $PKGS; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
