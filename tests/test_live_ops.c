@@ -185,6 +185,22 @@ START_TEST(e2e_operations_surface) {
     ck_assert_msg(metric_value(metrics, moving[i]) > 0, "%s is not above 0:\n%s", moving[i],
                   metrics);
   free(metrics);
+  /* block times of the tip and of the checkpoint (getBlockTime, asked at
+   * most once a second each): lag in seconds is their difference */
+  static const char *const times[] = {"cbi_chain_tip_block_time_seconds",
+                                      "cbi_indexed_block_time_seconds", NULL};
+  for (int i = 0; times[i]; i++) {
+    double v = 0;
+    long until = tu_now_ms() + 8000;
+    while (v <= 0 && tu_now_ms() < until) {
+      ck_assert_int_eq(http_get(port, "/metrics", &metrics), 200);
+      v = metric_value(metrics, times[i]);
+      free(metrics);
+      if (v <= 0) tu_sleep_ms(200);
+    }
+    /* the fixture chain's block times are in 2025 */
+    ck_assert_msg(v > 1.7e9 && v < 1.8e9, "%s = %f", times[i], v);
+  }
 
   /* PostgreSQL down: not ready, still healthy; back up: ready again (the
    * idle exit is long enough for the process to outlive the outage) */

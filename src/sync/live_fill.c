@@ -73,6 +73,31 @@ static void chain_time_refresh(live_t *lv, uint64_t now) {
     lv->chain_req_inflight = 1;
 }
 
+static void on_indexed_time(void *user, json_t *result, const rpc_error_t *err) {
+  live_t *lv = user;
+  lv->idx_req_inflight = 0;
+  if (!err && json_is_integer(result) && lv->idx_req_slot >= lv->idx_slot) {
+    lv->idx_slot = lv->idx_req_slot;
+    lv->idx_time = (int64_t)json_integer_value(result);
+  }
+  /* errors: a skipped slot has no block time; the next checkpoint asks again */
+}
+
+/* The block time of the committed checkpoint's slot, for the indexed block
+ * time metric (lag in seconds is tip time - indexed time). Only with the
+ * operations endpoint. */
+static void indexed_time_refresh(live_t *lv, uint64_t now) {
+  uint64_t slot = lv->cp_committed;
+  if (!lv->o->ops || lv->idx_req_inflight || now < lv->next_idx_ns || slot == 0 ||
+      slot == lv->idx_req_slot)
+    return;
+  json_t *params = json_pack("[I]", (json_int_t)slot);
+  lv->next_idx_ns = now + LIVE_CHAIN_TIME_MS * NS_PER_MS;
+  lv->idx_req_slot = slot;
+  if (params && rpc_submit(lv->rpc, "getBlockTime", params, on_indexed_time, lv) == 0)
+    lv->idx_req_inflight = 1;
+}
+
 /* getSlot now (fills): the tip the RPC node confirms. 0 or -1 with err. */
 static int confirm_tip(live_t *lv, uint64_t *out, char *err, size_t errsz) {
   json_t *res = NULL;
@@ -210,6 +235,7 @@ void live_maybe_fill(live_t *lv, uint64_t slot) {
 void live_fill_tick(live_t *lv, uint64_t now) {
   tip_refresh(lv, now);
   chain_time_refresh(lv, now);
+  indexed_time_refresh(lv, now);
   if (lv->fill_pending && lv->connected && lv->fill_to != 0 && now >= lv->fill_retry_ns) {
     if (do_fill(lv, lv->fill_to, "gap fill") == 0) lv->fill_pending = 0;
     return;

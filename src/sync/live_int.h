@@ -140,6 +140,12 @@ typedef struct live {
   int has_chain;
   uint64_t chain_slot;
   int64_t chain_time;
+  /* block time of the committed checkpoint's slot (metrics: indexed block
+   * time), asked with getBlockTime at most every LIVE_CHAIN_TIME_MS */
+  int idx_req_inflight;
+  uint64_t idx_req_slot, next_idx_ns;
+  uint64_t idx_slot;
+  int64_t idx_time;
 
   /* signature dedup */
   uint64_t *seen[2];

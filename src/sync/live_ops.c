@@ -113,10 +113,14 @@ void live_ops_turn(live_t *lv, int progressed) {
     ops_note_tip(ops, tip, 0);
     lv->ops_tip = tip;
   }
+  /* block times (getBlockTime of the newest slot and of the checkpoint);
+   * the gauges only move forward */
+  if (lv->has_chain) ops_note_tip(ops, lv->ops_tip, lv->chain_time);
   if (lv->cp_committed > lv->ops_cp) {
     ops_note_indexed(ops, lv->cp_committed, 0);
     lv->ops_cp = lv->cp_committed;
   }
+  if (lv->idx_slot) ops_note_indexed(ops, lv->ops_cp, lv->idx_time);
   msgqueue_stats_t qs;
   msgqueue_get_stats(lv->q, &qs);
   metrics_gauge_set(ops->m.backlog_bytes, (int64_t)qs.bytes);
