@@ -64,6 +64,17 @@ void rpc_options_init(rpc_options_t *o) {
   o->verify_tls = 1;
 }
 
+void rpc_error_describe(const rpc_error_t *e, char *buf, size_t bufsz) {
+  int n;
+  if (e->kind == RPC_ERR_RPC)
+    n = snprintf(buf, bufsz, "rpc error %ld: %s", e->rpc_code, e->message);
+  else if (e->kind == RPC_ERR_HTTP)
+    n = snprintf(buf, bufsz, "HTTP %ld: %s", e->http_status, e->message);
+  else
+    n = snprintf(buf, bufsz, "%s: %s", rpc_error_kind_name(e->kind), e->message);
+  if (n < 0 && bufsz) buf[0] = '\0';
+}
+
 const char *rpc_error_kind_name(int kind) {
   switch (kind) {
   case RPC_OK: return "none";

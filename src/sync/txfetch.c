@@ -164,17 +164,6 @@ static void finish(txfetch_t *f, ent_t *e, txfetch_status_t st) {
   ready_push(f, e);
 }
 
-static void describe(const rpc_error_t *e, char *buf, size_t bufsz) {
-  int n;
-  if (e->kind == RPC_ERR_RPC)
-    n = snprintf(buf, bufsz, "rpc error %ld: %s", e->rpc_code, e->message);
-  else if (e->kind == RPC_ERR_HTTP)
-    n = snprintf(buf, bufsz, "HTTP %ld: %s", e->http_status, e->message);
-  else
-    n = snprintf(buf, bufsz, "%s: %s", rpc_error_kind_name(e->kind), e->message);
-  if (n < 0 && bufsz) buf[0] = '\0';
-}
-
 static void on_block(void *user, json_t *result, const rpc_error_t *err);
 static void on_tx(void *user, json_t *result, const rpc_error_t *err);
 
@@ -257,7 +246,7 @@ static void on_tx(void *user, json_t *result, const rpc_error_t *err) {
   if (err) {
     e->err = *err;
     char d[300];
-    describe(err, d, sizeof d);
+    rpc_error_describe(err, d, sizeof d);
     if (err->kind == RPC_ERR_CANCELLED) {
       snprintf(e->reason, sizeof e->reason, "getTransaction cancelled");
       finish(f, e, TXFETCH_CANCELLED);
