@@ -136,9 +136,8 @@ static void set_err(rpc_error_t *e, int kind, long http, long code, const char *
   e->http_status = http;
   e->rpc_code = code;
   va_start(ap, fmt);
-  int n = vsnprintf(e->message, sizeof e->message, fmt, ap);
+  log_vset_err(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
-  if (n < 0) e->message[0] = '\0';
 }
 
 /* ---- client lifecycle ---------------------------------------------------- */

@@ -70,12 +70,10 @@ static void bf_fail(bf_t *b, int kind, const char *fmt, ...) __attribute__((form
 static void bf_fail(bf_t *b, int kind, const char *fmt, ...) {
   if (b->failed) return;
   b->failed = kind;
-  if (!b->err || b->errsz == 0) return;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(b->err, b->errsz, fmt, ap);
+  log_vset_err(b->err, b->errsz, fmt, ap);
   va_end(ap);
-  if (n < 0) b->err[0] = '\0';
 }
 
 static bool bf_stopping(const bf_t *b) { return b->o->stop_flag && *b->o->stop_flag; }
