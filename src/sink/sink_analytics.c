@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "progress.h"
 #include "sink_priv.h"
 
 const char sink_analytics_sql[] =
@@ -63,7 +64,7 @@ int sink_set_chain_time(sink_t *s, uint64_t slot, int64_t block_time) {
   s->has_chain_time = true;
   s->chain_slot = slot;
   s->chain_time = block_time;
-  if (s->first_ms == 0) s->first_ms = sink_mono_ms();
+  if (s->first_ms == 0) s->first_ms = progress_now_ms();
   return SINK_OK;
 }
 

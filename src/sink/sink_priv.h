@@ -212,8 +212,6 @@ struct sink {
   char err[768];
 };
 
-
-int64_t sink_mono_ms(void);
 /* Outcome class (R_*) of a failed result; the detail into s->err. */
 int sink_classify(PGconn *c, const PGresult *r);
 void sink_err_from_result(sink_t *s, const char *what, const PGresult *r);
