@@ -88,6 +88,17 @@ static void row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_cols_end_row(cs);
 }
 
+/* True when the analytics statements have nothing to do for the batch:
+ * skipped by option, or no transaction, market or position account and no
+ * chain time. */
+static bool analytics_idle(const sink_t *s) {
+  if (s->opt.skip_analytics) return true;
+  size_t nacc = 0;
+  for (size_t i = 0; i < s->nacc; i++)
+    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
+  return s->ntx == 0 && nacc == 0 && !s->has_chain_time;
+}
+
 /* Finishes both column sets of a statement; on failure sets the sink
  * error (what: the statement) and returns R_NOMEM or R_DATA. */
 static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *what) {
@@ -103,11 +114,7 @@ static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *wh
 }
 
 int sink_analytics_prestage(sink_t *s) {
-  if (s->opt.skip_analytics) return R_OK;
-  size_t nacc = 0;
-  for (size_t i = 0; i < s->nacc; i++)
-    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
-  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
+  if (analytics_idle(s)) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
@@ -142,12 +149,7 @@ out:
 }
 
 int sink_analytics_stage(sink_t *s) {
-  if (s->opt.skip_analytics) return R_OK;
-  size_t nacc = 0;
-  for (size_t i = 0; i < s->nacc; i++)
-    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
-  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
-
+  if (analytics_idle(s)) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
