@@ -77,6 +77,15 @@ static int read_stack_height(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   return TXN_OK;
 }
 
+/* Gives ix an account index list of n entries (filled by the caller).
+ * Returns 0, or -1 when out of memory. */
+static int alloc_accounts(txn_pstate_t *s, txn_pix_t *ix, size_t n) {
+  ix->has_accounts = true;
+  ix->n_accounts = n;
+  ix->accounts = txn_arena_alloc(s->a, (n ? n : 1) * sizeof(uint16_t));
+  return ix->accounts ? 0 : -1;
+}
+
 /* A compiled instruction {programIdIndex, accounts: [int], data: b58}. */
 static int parse_compiled_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   uint64_t v;
@@ -94,10 +103,7 @@ static int parse_compiled_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
     log_set_err(s->err, s->errsz, "instruction without accounts");
     return TXN_ERR_FORMAT;
   }
-  ix->has_accounts = true;
-  ix->n_accounts = json_array_size(acc);
-  ix->accounts = txn_arena_alloc(s->a, (ix->n_accounts ? ix->n_accounts : 1) * sizeof(uint16_t));
-  if (!ix->accounts) return TXN_ERR_NOMEM;
+  if (alloc_accounts(s, ix, json_array_size(acc)) != 0) return TXN_ERR_NOMEM;
   for (size_t i = 0; i < ix->n_accounts; i++) {
     if (jsonx_u64(json_array_get(acc, i), &v) != 0) {
       log_set_err(s->err, s->errsz, "bad account index");
@@ -144,10 +150,7 @@ static int parse_jp_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
       log_set_err(s->err, s->errsz, "instruction neither parsed nor {accounts, data}");
       return TXN_ERR_FORMAT;
     }
-    ix->has_accounts = true;
-    ix->n_accounts = json_array_size(acc);
-    ix->accounts = txn_arena_alloc(s->a, (ix->n_accounts ? ix->n_accounts : 1) * sizeof(uint16_t));
-    if (!ix->accounts) return TXN_ERR_NOMEM;
+    if (alloc_accounts(s, ix, json_array_size(acc)) != 0) return TXN_ERR_NOMEM;
     for (size_t i = 0; i < ix->n_accounts; i++) {
       const char *ks = json_string_value(json_array_get(acc, i));
       int ki = ks ? key_find(s, ks) : -1;
