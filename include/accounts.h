@@ -17,11 +17,6 @@
 
 typedef char accounts_key_t[CB_PUBKEY_B58_MAX];
 
-/* Formats into err (when err and errsz are given); err is always
- * terminated. */
-void accounts_set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* "<method> failed: ..." / "<method>: stopped by request" for e into err. */
 void accounts_rpc_err_text(const char *method, const rpc_error_t *e, char *err, size_t errsz);
 

@@ -76,4 +76,11 @@ int cmd_common_open_decoder(const char *cmd, const cbi_config_t *cfg, unsigned f
 /* Frees what cmd_common_open_decoder opened; a zeroed *d is a no-op. */
 void cmd_common_close_decoder(cmd_decoder_t *d);
 
+/* Installs the stop handler for SIGINT and SIGTERM: the first signal sets
+ * the returned flag (the stop flag the command hands to the RPC client,
+ * sink and run loops), a second one exits at once with EXIT_FAILURE_RUN.
+ * ignore_sigpipe: SIGPIPE is ignored too. One flag per process; calling
+ * again returns the same flag. */
+volatile int *cmd_common_install_stop(int ignore_sigpipe);
+
 #endif

@@ -19,6 +19,7 @@
 #ifndef CBI_LOG_H
 #define CBI_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
@@ -75,5 +76,15 @@ char *log_scrub(const char *msg, char *out, size_t outsz);
 /* Same for a libpq connection string (URI or key=value): password values
  * become "***". Returns out. */
 char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz);
+
+/* Error text for a caller's buffer: formats into err (errsz bytes,
+ * truncated to fit, always terminated) when err and errsz are given; err
+ * becomes "" if formatting fails. Nothing is logged. */
+void log_set_err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* log_set_err with a va_list (ap is consumed). */
+void log_vset_err(char *err, size_t errsz, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -30,6 +30,9 @@ typedef struct progress {
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t progress_now_ms(void);
 
+/* Microseconds of CLOCK_MONOTONIC. */
+int64_t progress_now_us(void);
+
 /* PROGRESS_BAR when stderr is a terminal, else PROGRESS_LOG. */
 int progress_auto_mode(void);
 

@@ -193,6 +193,12 @@ void rpc_get_stats(const rpc_client_t *c, rpc_stats_t *out);
  * "unknown". */
 const char *rpc_error_kind_name(int kind);
 
+/* One line for logs and dead-letter reasons into buf (always terminated
+ * when bufsz > 0, truncated to fit): "rpc error CODE: MESSAGE" for
+ * RPC_ERR_RPC, "HTTP STATUS: MESSAGE" for RPC_ERR_HTTP, otherwise
+ * "KIND: MESSAGE" with KIND from rpc_error_kind_name(). */
+void rpc_error_describe(const rpc_error_t *e, char *buf, size_t bufsz);
+
 /* Static description of a code: "ok", "transport error (no HTTP
  * response)", ..., or "unknown error". */
 const char *rpc_strerror(int code);

@@ -15,6 +15,18 @@ static void check_url(const char *in, const char *want) {
   ck_assert_msg(strcmp(out, want) == 0, "redact(%s) = %s, want %s", in, out, want);
 }
 
+START_TEST(set_err_formats_and_truncates) {
+  char err[8] = "old";
+  log_set_err(err, sizeof err, "slot %d of %s", 7, "block");
+  ck_assert_str_eq(err, "slot 7 ");
+  log_set_err(err, sizeof err, "%s", "ok");
+  ck_assert_str_eq(err, "ok");
+  log_set_err(NULL, 10, "x");     /* no buffer: nothing happens */
+  log_set_err(err, 0, "ignored"); /* no room: err untouched */
+  ck_assert_str_eq(err, "ok");
+}
+END_TEST
+
 START_TEST(url_query_keys) {
   check_url("https://mainnet.helius-rpc.com/?api-key=abc123-def",
             "https://mainnet.helius-rpc.com/?api-key=***");
@@ -308,6 +320,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("log");
   TCase *tc = tcase_create("redact");
+  tcase_add_test(tc, set_err_formats_and_truncates);
   tcase_add_test(tc, url_query_keys);
   tcase_add_test(tc, url_path_keys);
   tcase_add_test(tc, url_userinfo);

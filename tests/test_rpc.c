@@ -705,11 +705,34 @@ START_TEST(test_stop_flag_cancels) {
 }
 END_TEST
 
+START_TEST(test_error_describe) {
+  rpc_error_t e;
+  memset(&e, 0, sizeof e);
+  char d[64];
+  e.kind = RPC_ERR_RPC;
+  e.rpc_code = -32009;
+  snprintf(e.message, sizeof e.message, "slot skipped");
+  rpc_error_describe(&e, d, sizeof d);
+  ck_assert_str_eq(d, "rpc error -32009: slot skipped");
+  e.kind = RPC_ERR_HTTP;
+  e.http_status = 503;
+  rpc_error_describe(&e, d, sizeof d);
+  ck_assert_str_eq(d, "HTTP 503: slot skipped");
+  e.kind = RPC_ERR_TRANSPORT;
+  rpc_error_describe(&e, d, sizeof d);
+  ck_assert_str_eq(d, "transport: slot skipped");
+  char small[8];
+  rpc_error_describe(&e, small, sizeof small);
+  ck_assert_str_eq(small, "transpo");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("rpc");
   TCase *tc = tcase_create("rpc");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, test_roundtrip);
+  tcase_add_test(tc, test_error_describe);
   tcase_add_test(tc, test_u64_exact);
   tcase_add_test(tc, test_batch);
   tcase_add_test(tc, test_concurrent);

@@ -465,3 +465,15 @@ char *log_redact_conninfo(const char *conninfo, char *out, size_t outsz) {
   out[o] = '\0';
   return out;
 }
+
+void log_vset_err(char *err, size_t errsz, const char *fmt, va_list ap) {
+  if (!err || errsz == 0) return;
+  if (vsnprintf(err, errsz, fmt, ap) < 0) err[0] = '\0';
+}
+
+void log_set_err(char *err, size_t errsz, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_vset_err(err, errsz, fmt, ap);
+  va_end(ap);
+}

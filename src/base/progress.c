@@ -15,6 +15,12 @@ int64_t progress_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t progress_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int progress_auto_mode(void) { return isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LOG; }
 
 void progress_init(progress_t *p, int mode, const char *what, uint64_t total_slots) {

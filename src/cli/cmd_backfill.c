@@ -22,23 +22,7 @@
 #include "rpc.h"
 #include "sink.h"
 
-static volatile int stop_requested;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (stop_requested) _exit(EXIT_FAILURE_RUN); /* second signal: give up at once */
-  stop_requested = 1;
-}
-
-static void install_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-}
+static volatile int *stop_requested; /* cmd_common_install_stop */
 
 /* What both commands open. */
 typedef struct env {
@@ -70,7 +54,7 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
   ro.endpoints = cfg->rpc_url;
   ro.max_in_flight = max_in_flight;
   ro.batch_max = batch;
-  ro.stop_flag = &stop_requested;
+  ro.stop_flag = stop_requested;
   ro.record_dir = record_dir;
   e->rpc = rpc_client_new(&ro, err, sizeof err);
   if (!e->rpc) {
@@ -80,7 +64,7 @@ static int env_open(env_t *e, const char *cmd, const cbi_config_t *cfg, unsigned
   sink_options_t so;
   sink_options_init(&so);
   so.conninfo = cfg->database_url;
-  so.stop_flag = &stop_requested;
+  so.stop_flag = stop_requested;
   rc = sink_open(&so, &e->sink, err, sizeof err);
   if (rc != 0) {
     log_error(cmd, "database: %s", err);
@@ -176,7 +160,7 @@ int cmd_backfill(int argc, char **argv) {
     return EXIT_USAGE;
   }
   char err[1024];
-  install_signals();
+  stop_requested = cmd_common_install_stop(1);
   env_t e;
   /* concurrency counts calls; each HTTP request carries up to `batch` */
   int rc = env_open(&e, "backfill", &cfg, (bo.concurrency + batch - 1) / batch, batch, record_dir);
@@ -186,7 +170,7 @@ int cmd_backfill(int argc, char **argv) {
   }
   bo.program_id = e.program_id;
   bo.commitment = cfg.commitment;
-  bo.stop_flag = &stop_requested;
+  bo.stop_flag = stop_requested;
   backfill_summary_t sum;
   err[0] = '\0';
   rc = backfill_run(e.rpc, e.ing, e.sink, &bo, &sum, err, sizeof err);
@@ -223,7 +207,7 @@ int cmd_snapshot(int argc, char **argv) {
   if (pr != CMD_COMMON_CONTINUE) return pr;
   const char *record_dir = config_str(&cfg, CONFIG_RPC_RECORD);
   char err[1024];
-  install_signals();
+  stop_requested = cmd_common_install_stop(1);
   env_t e;
   int rc = env_open(&e, "snapshot", &cfg, 4, 1, record_dir);
   if (rc != EXIT_OK) {
@@ -233,7 +217,7 @@ int cmd_snapshot(int argc, char **argv) {
   int64_t t0 = progress_now_ms();
   err[0] = '\0';
   long n = snapshot_run(e.rpc, e.ing, e.sink, e.dec.idl, e.program_id, cfg.commitment,
-                        &stop_requested, err, sizeof err);
+                        stop_requested, err, sizeof err);
   ingest_stats_t is;
   ingest_get_stats(e.ing, &is);
   rpc_stats_t rs;

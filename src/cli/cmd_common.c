@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -141,4 +143,23 @@ int cmd_common_open_decoder(const char *cmd, const cbi_config_t *cfg, unsigned f
 usage:
   cmd_common_close_decoder(out);
   return EXIT_USAGE;
+}
+
+static volatile int g_stop_requested;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  if (g_stop_requested) _exit(EXIT_FAILURE_RUN); /* second signal: give up at once */
+  g_stop_requested = 1;
+}
+
+volatile int *cmd_common_install_stop(int ignore_sigpipe) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  if (ignore_sigpipe) signal(SIGPIPE, SIG_IGN);
+  return &g_stop_requested;
 }

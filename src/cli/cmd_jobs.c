@@ -15,14 +15,6 @@
 #include "config.h"
 #include "log.h"
 
-static volatile int g_stop;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (g_stop) _exit(EXIT_FAILURE_RUN);
-  g_stop = 1;
-}
-
 #define STATUS_LIST_MAX 20
 #define BAR_WIDTH 24
 
@@ -325,12 +317,7 @@ int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *han
     return EXIT_USAGE;
   }
   bool json = config_u64(&cfg, CONFIG_JSON) != 0;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  volatile int *stop = cmd_common_install_stop(0);
   if (status)
     return cmd_jobs_status("backfill", cfg.database_url,
                            (int64_t)config_u64(&cfg, CONFIG_JOB_STATUS), json, stdout);
@@ -339,7 +326,7 @@ int cmd_jobs_backfill(int argc, char **argv, cmd_common_usage_fn usage, int *han
                            (int64_t)config_u64(&cfg, CONFIG_JOB_CANCEL), stdout);
   if (wait)
     return cmd_jobs_wait("backfill", cfg.database_url, (int64_t)config_u64(&cfg, CONFIG_JOB_WAIT),
-                         0, false, &g_stop, stdout);
+                         0, false, stop, stdout);
   if (!config_is_set(&cfg, CONFIG_FROM_SLOT) || !config_is_set(&cfg, CONFIG_TO_SLOT)) {
     fprintf(stderr, "crypto-bet-indexer backfill: --enqueue needs --from-slot and --to-slot\n");
     return EXIT_USAGE;

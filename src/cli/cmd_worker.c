@@ -17,14 +17,6 @@
 #include "sink_jobs.h"
 #include "worker.h"
 
-static volatile int g_stop;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (g_stop) _exit(EXIT_FAILURE_RUN);
-  g_stop = 1;
-}
-
 static void worker_usage(FILE *out) {
   fputs("usage: crypto-bet-indexer worker [options]\n"
         "\n"
@@ -48,13 +40,7 @@ int cmd_worker(int argc, char **argv) {
   cmd_decoder_t dec;
   int rc = cmd_common_open_decoder("worker", &cfg, 0, &dec);
   if (rc != EXIT_OK) return rc;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  volatile int *stop = cmd_common_install_stop(1);
 
   unsigned conc = (unsigned)config_u64(&cfg, CONFIG_BACKFILL_CONCURRENCY);
   unsigned batch = (unsigned)config_u64(&cfg, CONFIG_BATCH);
@@ -78,7 +64,7 @@ int cmd_worker(int argc, char **argv) {
   worker_stats_t st;
   memset(&st, 0, sizeof st);
   int code = EXIT_OK;
-  if (worker_run(&wo, &g_stop, &st, err, sizeof err) != 0) {
+  if (worker_run(&wo, stop, &st, err, sizeof err) != 0) {
     log_error("worker", "%s", err);
     code = EXIT_FAILURE_RUN;
   }

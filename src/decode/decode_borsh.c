@@ -11,6 +11,7 @@
 #include "b64.h"
 #include "base58.h"
 #include "jsonx.h"
+#include "log.h"
 #include "utf8.h"
 
 /* ---- little-endian loads ------------------------------------------------ */
@@ -59,9 +60,8 @@ int decode_borsh_fail(const decode_ctx_t *c, int code, const decode_pframe_t *pf
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+    log_vset_err(e->detail, sizeof e->detail, fmt, ap);
     va_end(ap);
-    if (n < 0) e->detail[0] = '\0';
   }
   return code;
 }

@@ -21,6 +21,7 @@
 #include "base58.h"
 #include "decode_borsh.h"
 #include "idl_layout.h"
+#include "log.h"
 
 _Static_assert(sizeof(cb_market_state_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(cb_market_type_t) == sizeof(int), "enum size");
@@ -231,9 +232,8 @@ static void bind_fail(bind_ctx_t *b, const char *type, const char *path, const c
   e->offset = 0;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+  log_vset_err(e->detail, sizeof e->detail, fmt, ap);
   va_end(ap);
-  if (n < 0) e->detail[0] = '\0';
 }
 
 static void bind_nomem(bind_ctx_t *b) {

@@ -12,16 +12,15 @@
 #include <string.h>
 
 #include "idl_priv.h"
+#include "log.h"
 
 void idl_cc_err(cctx_t *c, const char *fmt, ...) {
   if (c->failed) return; /* the first error is the one reported */
   c->failed = 1;
-  if (!c->err || c->errsz == 0) return;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(c->err, c->errsz, fmt, ap);
+  log_vset_err(c->err, c->errsz, fmt, ap);
   va_end(ap);
-  if (n < 0) c->err[0] = '\0';
 }
 
 /* ---- growable tables -------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "jsonx.h"
+#include "log.h"
 #include "txn_internal.h"
 
 /* ---- arena ------------------------------------------------------------ */
@@ -72,15 +73,6 @@ const char *txn_strerror(int code) {
   case TXN_ERR_NOMEM: return "out of memory";
   default: return "unknown error";
   }
-}
-
-void txn_seterr(char *err, size_t errsz, const char *fmt, ...) {
-  if (!err || errsz == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(err, errsz, fmt, ap);
-  va_end(ap);
-  if (n < 0) err[0] = '\0';
 }
 
 /* Copies src into dst (size dstsz) cutting at a UTF-8 character boundary. */
@@ -182,13 +174,13 @@ static int parse_context(txn_pstate_t *s, const json_t *tx_result, const txn_blo
   txn_t *tx = s->tx;
   const json_t *v = json_object_get(tx_result, "slot");
   if (v && jsonx_u64(v, &tx->slot) != 0) {
-    txn_seterr(s->err, s->errsz, "bad slot");
+    log_set_err(s->err, s->errsz, "bad slot");
     return TXN_ERR_FORMAT;
   }
   v = json_object_get(tx_result, "blockTime");
   if (v && !json_is_null(v)) {
     if (jsonx_i64(v, &tx->block_time) != 0) {
-      txn_seterr(s->err, s->errsz, "bad blockTime");
+      log_set_err(s->err, s->errsz, "bad blockTime");
       return TXN_ERR_FORMAT;
     }
     tx->has_block_time = true;
@@ -212,7 +204,7 @@ static int parse_context(txn_pstate_t *s, const json_t *tx_result, const txn_blo
     } else if (jsonx_u64(v, &ver) == 0 && ver <= 127) {
       tx->version = (int)ver;
     } else {
-      txn_seterr(s->err, s->errsz, "bad version");
+      log_set_err(s->err, s->errsz, "bad version");
       return TXN_ERR_FORMAT;
     }
   }
@@ -236,7 +228,7 @@ static int parse_logs(txn_pstate_t *s, const json_t *meta) {
   const json_t *logs = json_object_get(meta, "logMessages");
   if (!logs || json_is_null(logs)) return TXN_OK;
   if (!json_is_array(logs)) {
-    txn_seterr(s->err, s->errsz, "logMessages is not an array");
+    log_set_err(s->err, s->errsz, "logMessages is not an array");
     return TXN_ERR_FORMAT;
   }
   size_t nl = json_array_size(logs);
@@ -245,7 +237,7 @@ static int parse_logs(txn_pstate_t *s, const json_t *meta) {
   for (size_t i = 0; i < nl; i++) {
     const char *ls = json_string_value(json_array_get(logs, i));
     if (!ls) {
-      txn_seterr(s->err, s->errsz, "logMessages[%zu] is not a string", i);
+      log_set_err(s->err, s->errsz, "logMessages[%zu] is not a string", i);
       return TXN_ERR_FORMAT;
     }
     if (!(l[i] = txn_arena_strdup(s->a, ls))) return TXN_ERR_NOMEM;
@@ -260,15 +252,15 @@ static int parse_logs(txn_pstate_t *s, const json_t *meta) {
 static int read_balances(txn_pstate_t *s, const json_t *arr, const char *name, uint64_t **out) {
   size_t n = json_array_size(arr);
   if (n != s->n_keys) {
-    txn_seterr(s->err, s->errsz, "meta.%s has %zu entries for %zu account keys", name, n,
-               s->n_keys);
+    log_set_err(s->err, s->errsz, "meta.%s has %zu entries for %zu account keys", name, n,
+                s->n_keys);
     return TXN_ERR_FORMAT;
   }
   uint64_t *v = txn_arena_alloc(s->a, (n ? n : 1) * sizeof *v);
   if (!v) return TXN_ERR_NOMEM;
   for (size_t i = 0; i < n; i++) {
     if (jsonx_u64(json_array_get(arr, i), &v[i]) != 0) {
-      txn_seterr(s->err, s->errsz, "meta.%s[%zu] is not a u64", name, i);
+      log_set_err(s->err, s->errsz, "meta.%s[%zu] is not a u64", name, i);
       return TXN_ERR_FORMAT;
     }
   }
@@ -286,7 +278,7 @@ static int parse_balances(txn_pstate_t *s, const json_t *meta) {
   if (post && json_is_null(post)) post = NULL;
   if (!pre && !post) return TXN_OK;
   if (!json_is_array(pre) || !json_is_array(post)) {
-    txn_seterr(s->err, s->errsz, "meta.preBalances / postBalances: both must be arrays");
+    log_set_err(s->err, s->errsz, "meta.preBalances / postBalances: both must be arrays");
     return TXN_ERR_FORMAT;
   }
   uint64_t *pv = NULL, *qv = NULL;
@@ -306,7 +298,7 @@ static int parse_meta(txn_pstate_t *s, const json_t *meta, const json_t **inner)
   s->tx->has_meta = true;
   const json_t *fee = json_object_get(meta, "fee");
   if (fee && jsonx_u64(fee, &s->tx->fee) != 0) {
-    txn_seterr(s->err, s->errsz, "bad meta.fee");
+    log_set_err(s->err, s->errsz, "bad meta.fee");
     return TXN_ERR_FORMAT;
   }
   int rc;
@@ -316,7 +308,7 @@ static int parse_meta(txn_pstate_t *s, const json_t *meta, const json_t **inner)
   const json_t *in = json_object_get(meta, "innerInstructions");
   if (in && json_is_null(in)) in = NULL;
   if (in && !json_is_array(in)) {
-    txn_seterr(s->err, s->errsz, "innerInstructions is not an array");
+    log_set_err(s->err, s->errsz, "innerInstructions is not an array");
     return TXN_ERR_FORMAT;
   }
   *inner = in;
@@ -343,13 +335,13 @@ static int inner_groups(txn_pstate_t *s, const json_t *inner, size_t **groups_ou
     uint64_t idx;
     const json_t *list = json_is_object(gj) ? json_object_get(gj, "instructions") : NULL;
     if (!json_is_array(list) || jsonx_get_u64(gj, "index", &idx) != 0) {
-      txn_seterr(s->err, s->errsz, "innerInstructions[%zu] is not {index, instructions}", g);
+      log_set_err(s->err, s->errsz, "innerInstructions[%zu] is not {index, instructions}", g);
       return TXN_ERR_FORMAT;
     }
     if (idx >= s->n_top) {
-      txn_seterr(s->err, s->errsz,
-                 "innerInstructions[%zu].index %" PRIu64 " outside %zu instructions", g, idx,
-                 s->n_top);
+      log_set_err(s->err, s->errsz,
+                  "innerInstructions[%zu].index %" PRIu64 " outside %zu instructions", g, idx,
+                  s->n_top);
       return TXN_ERR_INDEX;
     }
     groups[2 * g] = (size_t)idx;
@@ -386,7 +378,7 @@ static int flatten(txn_pstate_t *s, const json_t *inner, txn_pix_t **flat_out, s
           if (s->err && s->errsz) {
             char tmp[200];
             snprintf(tmp, sizeof tmp, "%s", s->err);
-            txn_seterr(s->err, s->errsz, "innerInstructions[index %zu][%zu]: %s", i, k, tmp);
+            log_set_err(s->err, s->errsz, "innerInstructions[index %zu][%zu]: %s", i, k, tmp);
           }
           goto out;
         }
@@ -439,7 +431,7 @@ static int publish(txn_pstate_t *s, const txn_pix_t *flat, size_t n_flat) {
   if (tx->n_signatures > 0) {
     size_t n = strlen(tx->signatures[0]);
     if (n >= sizeof tx->signature) {
-      txn_seterr(s->err, s->errsz, "first signature too long");
+      log_set_err(s->err, s->errsz, "first signature too long");
       return TXN_ERR_FORMAT;
     }
     memcpy(tx->signature, tx->signatures[0], n + 1);
@@ -483,7 +475,7 @@ int txn_parse(const json_t *tx_result, const txn_block_t *block, txn_t **out, ch
   *out = NULL;
   if (err && errsz) err[0] = '\0';
   if (!json_is_object(tx_result)) {
-    txn_seterr(err, errsz, "transaction is not a JSON object");
+    log_set_err(err, errsz, "transaction is not a JSON object");
     return TXN_ERR_FORMAT;
   }
   t = calloc(1, sizeof *t);
@@ -499,7 +491,7 @@ int txn_parse(const json_t *tx_result, const txn_block_t *block, txn_t **out, ch
   meta = json_object_get(tx_result, "meta");
   if (meta && json_is_null(meta)) meta = NULL;
   if (meta && !json_is_object(meta)) {
-    txn_seterr(err, errsz, "meta is not an object");
+    log_set_err(err, errsz, "meta is not an object");
     rc = TXN_ERR_FORMAT;
     goto out;
   }
@@ -513,7 +505,7 @@ out:
   free(s.top);
   free(flat);
   if (rc != TXN_OK) {
-    if (err && errsz && err[0] == '\0') txn_seterr(err, errsz, "%s", txn_strerror(rc));
+    if (err && errsz && err[0] == '\0') log_set_err(err, errsz, "%s", txn_strerror(rc));
     arena_free(&t->priv);
     free(t);
     return rc;

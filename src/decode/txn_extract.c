@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "txn.h"
 
 /* ---- extraction -------------------------------------------------------- */
@@ -51,9 +52,8 @@ static int issue_add(txn_issues_t *is, txn_issue_kind_t kind, uint32_t ix_index,
   }
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(it->message, sizeof it->message, fmt, ap);
+  log_vset_err(it->message, sizeof it->message, fmt, ap);
   va_end(ap);
-  if (n < 0) it->message[0] = '\0';
   is->count++;
   return TXN_OK;
 }

@@ -23,10 +23,6 @@ void *txn_arena_alloc(struct txn_priv *a, size_t n);
 /* Copy of s owned by a, or NULL. */
 char *txn_arena_strdup(struct txn_priv *a, const char *s);
 
-/* snprintf into err (when err and errsz), "" if formatting fails. */
-void txn_seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Instruction under construction: indexes into the key list. */
 typedef struct txn_pix {
   uint16_t program;

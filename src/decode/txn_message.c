@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "base58.h"
 #include "jsonx.h"
+#include "log.h"
 #include "txmsg.h"
 #include "txn_internal.h"
 
@@ -35,7 +36,7 @@ static int keys_alloc(txn_pstate_t *s, size_t n) {
 
 static int key_push(txn_pstate_t *s, const char *k, bool w, bool sg) {
   if (!is_valid_pubkey(k)) {
-    txn_seterr(s->err, s->errsz, "account key %zu is not a base58 pubkey", s->n_keys);
+    log_set_err(s->err, s->errsz, "account key %zu is not a base58 pubkey", s->n_keys);
     return TXN_ERR_FORMAT;
   }
   char *c = txn_arena_strdup(s->a, k);
@@ -54,7 +55,7 @@ static int b58_data(txn_pstate_t *s, const char *str, uint8_t **out, size_t *out
   if (!buf) return TXN_ERR_NOMEM;
   int r = base58_decode_ref(str, buf, n + 1);
   if (r < 0) {
-    txn_seterr(s->err, s->errsz, "instruction data is not base58");
+    log_set_err(s->err, s->errsz, "instruction data is not base58");
     return TXN_ERR_FORMAT;
   }
   *out = buf;
@@ -68,7 +69,7 @@ static int read_stack_height(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   if (!sh || json_is_null(sh)) return TXN_OK;
   uint64_t v;
   if (jsonx_u64(sh, &v) != 0 || v == 0 || v > 64) {
-    txn_seterr(s->err, s->errsz, "bad stackHeight");
+    log_set_err(s->err, s->errsz, "bad stackHeight");
     return TXN_ERR_FORMAT;
   }
   ix->has_stack_height = true;
@@ -76,41 +77,47 @@ static int read_stack_height(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   return TXN_OK;
 }
 
+/* Gives ix an account index list of n entries (filled by the caller).
+ * Returns 0, or -1 when out of memory. */
+static int alloc_accounts(txn_pstate_t *s, txn_pix_t *ix, size_t n) {
+  ix->has_accounts = true;
+  ix->n_accounts = n;
+  ix->accounts = txn_arena_alloc(s->a, (n ? n : 1) * sizeof(uint16_t));
+  return ix->accounts ? 0 : -1;
+}
+
 /* A compiled instruction {programIdIndex, accounts: [int], data: b58}. */
 static int parse_compiled_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   uint64_t v;
   if (!json_is_object(o) || jsonx_get_u64(o, "programIdIndex", &v) != 0) {
-    txn_seterr(s->err, s->errsz, "instruction without programIdIndex");
+    log_set_err(s->err, s->errsz, "instruction without programIdIndex");
     return TXN_ERR_FORMAT;
   }
   if (v >= s->n_keys) {
-    txn_seterr(s->err, s->errsz, "programIdIndex %" PRIu64 " outside %zu keys", v, s->n_keys);
+    log_set_err(s->err, s->errsz, "programIdIndex %" PRIu64 " outside %zu keys", v, s->n_keys);
     return TXN_ERR_INDEX;
   }
   ix->program = (uint16_t)v;
   const json_t *acc = json_object_get(o, "accounts");
   if (!json_is_array(acc)) {
-    txn_seterr(s->err, s->errsz, "instruction without accounts");
+    log_set_err(s->err, s->errsz, "instruction without accounts");
     return TXN_ERR_FORMAT;
   }
-  ix->has_accounts = true;
-  ix->n_accounts = json_array_size(acc);
-  ix->accounts = txn_arena_alloc(s->a, (ix->n_accounts ? ix->n_accounts : 1) * sizeof(uint16_t));
-  if (!ix->accounts) return TXN_ERR_NOMEM;
+  if (alloc_accounts(s, ix, json_array_size(acc)) != 0) return TXN_ERR_NOMEM;
   for (size_t i = 0; i < ix->n_accounts; i++) {
     if (jsonx_u64(json_array_get(acc, i), &v) != 0) {
-      txn_seterr(s->err, s->errsz, "bad account index");
+      log_set_err(s->err, s->errsz, "bad account index");
       return TXN_ERR_FORMAT;
     }
     if (v >= s->n_keys) {
-      txn_seterr(s->err, s->errsz, "account index %" PRIu64 " outside %zu keys", v, s->n_keys);
+      log_set_err(s->err, s->errsz, "account index %" PRIu64 " outside %zu keys", v, s->n_keys);
       return TXN_ERR_INDEX;
     }
     ix->accounts[i] = (uint16_t)v;
   }
   const char *d = jsonx_get_str(o, "data");
   if (!d) {
-    txn_seterr(s->err, s->errsz, "instruction without data");
+    log_set_err(s->err, s->errsz, "instruction without data");
     return TXN_ERR_FORMAT;
   }
   ix->has_data = true;
@@ -124,12 +131,12 @@ static int parse_compiled_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
 static int parse_jp_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
   const char *pid = json_is_object(o) ? jsonx_get_str(o, "programId") : NULL;
   if (!pid) {
-    txn_seterr(s->err, s->errsz, "instruction without programId");
+    log_set_err(s->err, s->errsz, "instruction without programId");
     return TXN_ERR_FORMAT;
   }
   int k = key_find(s, pid);
   if (k < 0) {
-    txn_seterr(s->err, s->errsz, "programId %s not in accountKeys", pid);
+    log_set_err(s->err, s->errsz, "programId %s not in accountKeys", pid);
     return TXN_ERR_INDEX;
   }
   ix->program = (uint16_t)k;
@@ -140,18 +147,15 @@ static int parse_jp_ix(txn_pstate_t *s, const json_t *o, txn_pix_t *ix) {
     ix->has_data = false;
   } else {
     if (!json_is_array(acc) || !json_is_string(data)) {
-      txn_seterr(s->err, s->errsz, "instruction neither parsed nor {accounts, data}");
+      log_set_err(s->err, s->errsz, "instruction neither parsed nor {accounts, data}");
       return TXN_ERR_FORMAT;
     }
-    ix->has_accounts = true;
-    ix->n_accounts = json_array_size(acc);
-    ix->accounts = txn_arena_alloc(s->a, (ix->n_accounts ? ix->n_accounts : 1) * sizeof(uint16_t));
-    if (!ix->accounts) return TXN_ERR_NOMEM;
+    if (alloc_accounts(s, ix, json_array_size(acc)) != 0) return TXN_ERR_NOMEM;
     for (size_t i = 0; i < ix->n_accounts; i++) {
       const char *ks = json_string_value(json_array_get(acc, i));
       int ki = ks ? key_find(s, ks) : -1;
       if (ki < 0) {
-        txn_seterr(s->err, s->errsz, "instruction account %zu not in accountKeys", i);
+        log_set_err(s->err, s->errsz, "instruction account %zu not in accountKeys", i);
         return ks ? TXN_ERR_INDEX : TXN_ERR_FORMAT;
       }
       ix->accounts[i] = (uint16_t)ki;
@@ -170,7 +174,7 @@ static int push_loaded(txn_pstate_t *s, const json_t *la, size_t *nw, size_t *nr
   const json_t *w = json_object_get(la, "writable");
   const json_t *r = json_object_get(la, "readonly");
   if (!json_is_object(la) || (w && !json_is_array(w)) || (r && !json_is_array(r))) {
-    txn_seterr(s->err, s->errsz, "bad meta.loadedAddresses");
+    log_set_err(s->err, s->errsz, "bad meta.loadedAddresses");
     return TXN_ERR_FORMAT;
   }
   for (int pass = 0; pass < 2; pass++) {
@@ -178,7 +182,7 @@ static int push_loaded(txn_pstate_t *s, const json_t *la, size_t *nw, size_t *nr
     for (size_t i = 0; arr && i < json_array_size(arr); i++) {
       const char *k = json_string_value(json_array_get(arr, i));
       if (!k) {
-        txn_seterr(s->err, s->errsz, "bad meta.loadedAddresses entry");
+        log_set_err(s->err, s->errsz, "bad meta.loadedAddresses entry");
         return TXN_ERR_FORMAT;
       }
       int rc = key_push(s, k, pass == 0, false);
@@ -204,14 +208,14 @@ static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *met
   if (!json_is_object(hdr) || jsonx_get_u64(hdr, "numRequiredSignatures", &nreq) != 0 ||
       jsonx_get_u64(hdr, "numReadonlySignedAccounts", &nros) != 0 ||
       jsonx_get_u64(hdr, "numReadonlyUnsignedAccounts", &nrou) != 0) {
-    txn_seterr(s->err, s->errsz, "message.header missing or malformed");
+    log_set_err(s->err, s->errsz, "message.header missing or malformed");
     return TXN_ERR_FORMAT;
   }
   size_t n = json_array_size(ak);
   const json_t *la = meta ? json_object_get(meta, "loadedAddresses") : NULL;
   size_t nl = loaded_count(la);
   if (n == 0 || n > 256 || nl > 256 || nreq > n || nros > nreq || nrou > n - nreq) {
-    txn_seterr(s->err, s->errsz, "message.header inconsistent with %zu accountKeys", n);
+    log_set_err(s->err, s->errsz, "message.header inconsistent with %zu accountKeys", n);
     return TXN_ERR_FORMAT;
   }
   int rc = keys_alloc(s, n + nl);
@@ -219,7 +223,7 @@ static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *met
   for (size_t i = 0; i < n; i++) {
     const char *k = json_string_value(json_array_get(ak, i));
     if (!k) {
-      txn_seterr(s->err, s->errsz, "accountKeys[%zu] is not a string", i);
+      log_set_err(s->err, s->errsz, "accountKeys[%zu] is not a string", i);
       return TXN_ERR_FORMAT;
     }
     bool w = i < nreq ? i < nreq - nros : i < n - nrou;
@@ -240,9 +244,9 @@ static int parse_keys_json(txn_pstate_t *s, const json_t *msg, const json_t *met
       r += json_array_size(json_object_get(l, "readonlyIndexes"));
     }
     if (la && !json_is_null(la) && (w != nw || r != nr)) {
-      txn_seterr(s->err, s->errsz,
-                 "addressTableLookups (%zu+%zu) disagree with loadedAddresses (%zu+%zu)", w, r, nw,
-                 nr);
+      log_set_err(s->err, s->errsz,
+                  "addressTableLookups (%zu+%zu) disagree with loadedAddresses (%zu+%zu)", w, r, nw,
+                  nr);
       return TXN_ERR_FORMAT;
     }
   }
@@ -253,7 +257,7 @@ static int parse_keys_jp(txn_pstate_t *s, const json_t *msg, size_t *n_static) {
   const json_t *ak = json_object_get(msg, "accountKeys");
   size_t n = json_array_size(ak);
   if (n == 0 || n > 256) {
-    txn_seterr(s->err, s->errsz, "message.accountKeys empty or too long");
+    log_set_err(s->err, s->errsz, "message.accountKeys empty or too long");
     return TXN_ERR_FORMAT;
   }
   int rc = keys_alloc(s, n);
@@ -265,7 +269,7 @@ static int parse_keys_jp(txn_pstate_t *s, const json_t *msg, size_t *n_static) {
     const json_t *w = json_is_object(o) ? json_object_get(o, "writable") : NULL;
     const json_t *sg = json_is_object(o) ? json_object_get(o, "signer") : NULL;
     if (!k || !json_is_boolean(w) || !json_is_boolean(sg)) {
-      txn_seterr(s->err, s->errsz, "accountKeys[%zu] is not {pubkey, signer, writable}", i);
+      log_set_err(s->err, s->errsz, "accountKeys[%zu] is not {pubkey, signer, writable}", i);
       return TXN_ERR_FORMAT;
     }
     const char *src = jsonx_get_str(o, "source");
@@ -282,7 +286,7 @@ static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta
   const json_t *la = meta ? json_object_get(meta, "loadedAddresses") : NULL;
   size_t nl = loaded_count(la);
   if (nl > 256) {
-    txn_seterr(s->err, s->errsz, "loadedAddresses too long");
+    log_set_err(s->err, s->errsz, "loadedAddresses too long");
     return TXN_ERR_FORMAT;
   }
   int rc = keys_alloc(s, (size_t)m->n_keys + nl);
@@ -298,13 +302,13 @@ static int parse_keys_wire(txn_pstate_t *s, const txmsg_t *m, const json_t *meta
   rc = push_loaded(s, la, &nw, &nr);
   if (rc) return rc;
   if (m->n_lookups && (nw != m->n_loaded_writable || nr != m->n_loaded_readonly)) {
-    txn_seterr(s->err, s->errsz,
-               "address table lookups (%u+%u) disagree with meta.loadedAddresses (%zu+%zu)",
-               (unsigned)m->n_loaded_writable, (unsigned)m->n_loaded_readonly, nw, nr);
+    log_set_err(s->err, s->errsz,
+                "address table lookups (%u+%u) disagree with meta.loadedAddresses (%zu+%zu)",
+                (unsigned)m->n_loaded_writable, (unsigned)m->n_loaded_readonly, nw, nr);
     return TXN_ERR_FORMAT;
   }
   if (!m->n_lookups && (nw || nr)) {
-    txn_seterr(s->err, s->errsz, "meta.loadedAddresses without address table lookups");
+    log_set_err(s->err, s->errsz, "meta.loadedAddresses without address table lookups");
     return TXN_ERR_FORMAT;
   }
   return TXN_OK;
@@ -317,7 +321,7 @@ static int wire_decode(txn_pstate_t *s, const json_t *txj, uint8_t **wire, size_
   const char *payload = json_string_value(json_array_get(txj, 0));
   const char *enc = json_string_value(json_array_get(txj, 1));
   if (!payload || !enc || json_array_size(txj) != 2) {
-    txn_seterr(s->err, s->errsz, "transaction array is not [payload, encoding]");
+    log_set_err(s->err, s->errsz, "transaction array is not [payload, encoding]");
     return TXN_ERR_FORMAT;
   }
   size_t plen = strlen(payload);
@@ -326,18 +330,18 @@ static int wire_decode(txn_pstate_t *s, const json_t *txj, uint8_t **wire, size_
   *wire = w;
   if (strcmp(enc, "base64") == 0) {
     if (b64_decode_into(payload, plen, w, plen + 1, wlen) != 0) {
-      txn_seterr(s->err, s->errsz, "transaction payload is not base64");
+      log_set_err(s->err, s->errsz, "transaction payload is not base64");
       return TXN_ERR_FORMAT;
     }
   } else if (strcmp(enc, "base58") == 0) {
     int r = base58_decode_ref(payload, w, plen + 1);
     if (r < 0) {
-      txn_seterr(s->err, s->errsz, "transaction payload is not base58");
+      log_set_err(s->err, s->errsz, "transaction payload is not base58");
       return TXN_ERR_FORMAT;
     }
     *wlen = (size_t)r;
   } else {
-    txn_seterr(s->err, s->errsz, "unsupported transaction encoding \"%s\"", enc);
+    log_set_err(s->err, s->errsz, "unsupported transaction encoding \"%s\"", enc);
     return TXN_ERR_FORMAT;
   }
   return TXN_OK;
@@ -373,8 +377,8 @@ static int wire_instructions(txn_pstate_t *s, const txmsg_t *m) {
     if (!p->accounts || !p->data) return TXN_ERR_NOMEM;
     for (size_t a = 0; a < p->n_accounts; a++) {
       if (wi->accounts[a] >= s->n_keys) {
-        txn_seterr(s->err, s->errsz, "instruction %zu account %zu: index %u outside %zu keys", i, a,
-                   (unsigned)wi->accounts[a], s->n_keys);
+        log_set_err(s->err, s->errsz, "instruction %zu account %zu: index %u outside %zu keys", i,
+                    a, (unsigned)wi->accounts[a], s->n_keys);
         return TXN_ERR_INDEX;
       }
       p->accounts[a] = wi->accounts[a];
@@ -395,12 +399,12 @@ static int message_wire(txn_pstate_t *s, const json_t *tx_result, const json_t *
   s->tx->encoding = TXN_ENC_BASE64;
   int mr = txmsg_parse(wire, wlen, &m, &eoff);
   if (mr != TXMSG_OK) {
-    txn_seterr(s->err, s->errsz, "transaction bytes: %s at byte %zu", txmsg_strerror(mr), eoff);
+    log_set_err(s->err, s->errsz, "transaction bytes: %s at byte %zu", txmsg_strerror(mr), eoff);
     rc = mr == TXMSG_ERR_NOMEM ? TXN_ERR_NOMEM : TXN_ERR_WIRE;
     goto out;
   }
   if (json_object_get(tx_result, "version") && s->tx->version != m.version) {
-    txn_seterr(s->err, s->errsz, "version field disagrees with the message");
+    log_set_err(s->err, s->errsz, "version field disagrees with the message");
     rc = TXN_ERR_FORMAT;
     goto out;
   }
@@ -423,7 +427,7 @@ static int json_signatures(txn_pstate_t *s, const json_t *sigs_j) {
   for (size_t i = 0; i < ns; i++) {
     const char *sg = json_string_value(json_array_get(sigs_j, i));
     if (!sg || !base58_text_ok(sg, 64)) {
-      txn_seterr(s->err, s->errsz, "signatures[%zu] is not a base58 signature", i);
+      log_set_err(s->err, s->errsz, "signatures[%zu] is not a base58 signature", i);
       return TXN_ERR_FORMAT;
     }
     if (!(sigs[i] = txn_arena_strdup(s->a, sg))) return TXN_ERR_NOMEM;
@@ -438,14 +442,14 @@ static void err_prefix(txn_pstate_t *s, const char *what) {
   if (s->err && s->errsz) {
     char tmp[200];
     snprintf(tmp, sizeof tmp, "%s", s->err);
-    txn_seterr(s->err, s->errsz, "%s: %s", what, tmp);
+    log_set_err(s->err, s->errsz, "%s: %s", what, tmp);
   }
 }
 
 static int json_instructions(txn_pstate_t *s, const json_t *msg) {
   const json_t *ixs = json_object_get(msg, "instructions");
   if (!json_is_array(ixs)) {
-    txn_seterr(s->err, s->errsz, "message.instructions is not an array");
+    log_set_err(s->err, s->errsz, "message.instructions is not an array");
     return TXN_ERR_FORMAT;
   }
   s->n_top = json_array_size(ixs);
@@ -471,7 +475,7 @@ static int message_json(txn_pstate_t *s, const json_t *txj, const json_t *meta) 
   const json_t *sigs_j = json_object_get(txj, "signatures");
   if (!json_is_object(msg) || !json_is_array(ak) || json_array_size(ak) == 0 ||
       !json_is_array(sigs_j)) {
-    txn_seterr(s->err, s->errsz, "transaction without message.accountKeys / signatures");
+    log_set_err(s->err, s->errsz, "transaction without message.accountKeys / signatures");
     return TXN_ERR_FORMAT;
   }
   int rc;
@@ -495,7 +499,7 @@ int txn_message_parse(txn_pstate_t *s, const json_t *tx_result, const json_t *me
   } else if (json_is_object(txj)) {
     rc = message_json(s, txj, meta);
   } else {
-    txn_seterr(s->err, s->errsz, "transaction is neither an object nor [payload, encoding]");
+    log_set_err(s->err, s->errsz, "transaction is neither an object nor [payload, encoding]");
     rc = TXN_ERR_FORMAT;
   }
   if (rc) return rc;

@@ -7,12 +7,7 @@
 #include <time.h>
 
 #include "log.h"
-
-static int64_t mono_usec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "progress.h"
 
 int ops_start(ops_t *o, const ops_options_t *opt, char *err, size_t errsz) {
   memset(o, 0, sizeof *o);
@@ -44,7 +39,7 @@ int ops_start(ops_t *o, const ops_options_t *opt, char *err, size_t errsz) {
                            .metrics = o->reg};
   rc = ops_http_start(&ho, &o->http, err, errsz);
   if (rc != OPS_HTTP_OK) goto fail;
-  o->last_status_usec = mono_usec();
+  o->last_status_usec = progress_now_us();
   return 0;
 fail:
   sdnotify_close(&o->sd);
@@ -81,7 +76,7 @@ void ops_tick(ops_t *o, int progressed) {
              ready ? "ready" : "not ready", (uint64_t)atomic_load(&o->st.tip_slot),
              (uint64_t)atomic_load(&o->st.indexed_slot), opstate_lag(&o->st));
   o->was_ready = ready;
-  int64_t now = mono_usec();
+  int64_t now = progress_now_us();
   if (!o->ready_sent && atomic_load(&o->st.gap_fill_done)) {
     send_status(o, now);
     sdnotify_ready(&o->sd);

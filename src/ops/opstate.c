@@ -1,5 +1,6 @@
 /* Liveness and readiness facts, lock-free, with the HTTP probes. */
 #include "opstate.h"
+#include "progress.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -8,12 +9,6 @@
 #include <time.h>
 
 static const char *const loop_names[OPSTATE_LOOP_COUNT] = {"main", "ws", "sink"};
-
-static int64_t mono_usec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void opstate_init(opstate_t *s, uint64_t ready_max_lag, int stall_seconds) {
   for (int i = 0; i < OPSTATE_LOOP_COUNT; i++)
@@ -30,7 +25,7 @@ void opstate_init(opstate_t *s, uint64_t ready_max_lag, int stall_seconds) {
 
 void opstate_beat(opstate_t *s, opstate_loop_t loop) {
   if (s && loop < OPSTATE_LOOP_COUNT)
-    atomic_store_explicit(&s->beat_usec[loop], mono_usec(), memory_order_relaxed);
+    atomic_store_explicit(&s->beat_usec[loop], progress_now_us(), memory_order_relaxed);
 }
 
 void opstate_set_db_connected(opstate_t *s, int v) {
@@ -84,7 +79,7 @@ static void put(char *body, size_t cap, size_t *off, const char *fmt, ...) {
 
 int opstate_health_probe(void *user, char *body, size_t cap) {
   opstate_t *s = user;
-  int64_t now = mono_usec();
+  int64_t now = progress_now_us();
   int ok = 1;
   size_t off = 0;
   char loops[256];

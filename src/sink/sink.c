@@ -14,6 +14,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "migrate_priv.h"
+#include "progress.h"
 #include "sink_priv.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -232,7 +233,7 @@ static int ensure_conn(sink_t *s, int64_t deadline_ms) {
       log_warn("sink", "database unavailable attempts=%d error=%s", attempts, s->err);
     if (s->opt.reconnect_max_attempts > 0 && attempts >= s->opt.reconnect_max_attempts)
       return SINK_ERR_CONNECT;
-    if (deadline_ms > 0 && sink_mono_ms() + backoff > deadline_ms) return SINK_ERR_CONNECT;
+    if (deadline_ms > 0 && progress_now_ms() + backoff > deadline_ms) return SINK_ERR_CONNECT;
     if (sleep_ms(s, backoff) != 0) return SINK_ERR_STOPPED;
     backoff = backoff * 2 > s->opt.reconnect_max_backoff_ms ? s->opt.reconnect_max_backoff_ms
                                                              : backoff * 2;
@@ -283,7 +284,7 @@ int sink_open(const sink_options_t *opt, sink_t **out, char *err, size_t errsz) 
     s->opt.reconnect_max_backoff_ms = BACKOFF_START_MS;
   if (s->opt.open_timeout_ms <= 0) s->opt.open_timeout_ms = SINK_DEFAULT_OPEN_TIMEOUT_MS;
   log_redact_conninfo(opt->conninfo, s->redacted, sizeof s->redacted);
-  rc = ensure_conn(s, sink_mono_ms() + s->opt.open_timeout_ms);
+  rc = ensure_conn(s, progress_now_ms() + s->opt.open_timeout_ms);
   if (rc != SINK_OK) {
     if (err && errsz) snprintf(err, errsz, "%s: %s", sink_strerror(rc), s->err);
     goto out;

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "progress.h"
 #include "sink_priv.h"
 
 const char sink_analytics_sql[] =
@@ -63,7 +64,7 @@ int sink_set_chain_time(sink_t *s, uint64_t slot, int64_t block_time) {
   s->has_chain_time = true;
   s->chain_slot = slot;
   s->chain_time = block_time;
-  if (s->first_ms == 0) s->first_ms = sink_mono_ms();
+  if (s->first_ms == 0) s->first_ms = progress_now_ms();
   return SINK_OK;
 }
 
@@ -76,33 +77,44 @@ static void row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_col_str(cs, 5, cb_side_label(t->side));
   sink_col_u64(cs, 6, t->amount);
   sink_col_u64(cs, 7, t->platform_fee);
-  if (t->has_price)
-    sink_col_u64(cs, 8, t->price);
-  else
-    sink_col_null(cs, 8);
+  sink_col_u64_opt(cs, 8, t->has_price, t->price);
   /* Rows of failed transactions take nothing from events (txn_extract);
    * their pools are never sent. */
-  if (t->has_pools && !t->failed) {
-    sink_col_u64(cs, 9, t->yes_pool);
-    sink_col_u64(cs, 10, t->no_pool);
-  } else {
-    sink_col_null(cs, 9);
-    sink_col_null(cs, 10);
-  }
+  bool pools = t->has_pools && !t->failed;
+  sink_col_u64_opt(cs, 9, pools, t->yes_pool);
+  sink_col_u64_opt(cs, 10, pools, t->no_pool);
   sink_col_u64(cs, 11, t->slot);
-  if (t->has_block_time)
-    sink_col_i64(cs, 12, t->block_time);
-  else
-    sink_col_null(cs, 12);
+  sink_col_i64_opt(cs, 12, t->has_block_time, t->block_time);
   sink_cols_end_row(cs);
 }
 
-int sink_analytics_prestage(sink_t *s) {
-  if (s->opt.skip_analytics) return R_OK;
+/* True when the analytics statements have nothing to do for the batch:
+ * skipped by option, or no transaction, market or position account and no
+ * chain time. */
+static bool analytics_idle(const sink_t *s) {
+  if (s->opt.skip_analytics) return true;
   size_t nacc = 0;
   for (size_t i = 0; i < s->nacc; i++)
     if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
-  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
+  return s->ntx == 0 && nacc == 0 && !s->has_chain_time;
+}
+
+/* Finishes both column sets of a statement; on failure sets the sink
+ * error (what: the statement) and returns R_NOMEM or R_DATA. */
+static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *what) {
+  if (sink_cols_finish(a) != 0 || sink_cols_finish(b) != 0) {
+    sink_set_err(s, "%s: out of memory building parameters", what);
+    return R_NOMEM;
+  }
+  if (a->range_error || b->range_error) {
+    sink_set_err(s, "%s: a value is out of range for its column", what);
+    return R_DATA;
+  }
+  return R_OK;
+}
+
+int sink_analytics_prestage(sink_t *s) {
+  if (analytics_idle(s)) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
@@ -120,16 +132,8 @@ int sink_analytics_prestage(sink_t *s) {
     sink_col_str(&acs, 0, a->pubkey);
     sink_cols_end_row(&acs);
   }
-  if (sink_cols_finish(&s->cs) != 0 || sink_cols_finish(&acs) != 0) {
-    sink_set_err(s, "cbi_analytics_pre: out of memory building parameters");
-    rc = R_NOMEM;
-    goto out;
-  }
-  if (s->cs.range_error || acs.range_error) {
-    sink_set_err(s, "cbi_analytics_pre: a value is out of range for its column");
-    rc = R_DATA;
-    goto out;
-  }
+  rc = finish_cols(s, &s->cs, &acs, "cbi_analytics_pre");
+  if (rc != R_OK) goto out;
   const char *params[3] = {s->cs.params[0], s->cs.params[1], acs.params[0]};
   int lengths[3] = {s->cs.lengths[0], s->cs.lengths[1], acs.lengths[0]};
   int formats[3] = {s->cs.formats[0], s->cs.formats[1], acs.formats[0]};
@@ -145,12 +149,7 @@ out:
 }
 
 int sink_analytics_stage(sink_t *s) {
-  if (s->opt.skip_analytics) return R_OK;
-  size_t nacc = 0;
-  for (size_t i = 0; i < s->nacc; i++)
-    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
-  if (s->ntx == 0 && nacc == 0 && !s->has_chain_time) return R_OK;
-
+  if (analytics_idle(s)) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
@@ -164,16 +163,8 @@ int sink_analytics_stage(sink_t *s) {
     sink_col_str(&acs, 1, a->kind == CB_ACCOUNT_MARKET ? "market" : "position");
     sink_cols_end_row(&acs);
   }
-  if (sink_cols_finish(&s->cs) != 0 || sink_cols_finish(&acs) != 0) {
-    sink_set_err(s, "cbi_analytics: out of memory building parameters");
-    rc = R_NOMEM;
-    goto out;
-  }
-  if (s->cs.range_error || acs.range_error) {
-    sink_set_err(s, "cbi_analytics: a value is out of range for its column");
-    rc = R_DATA;
-    goto out;
-  }
+  rc = finish_cols(s, &s->cs, &acs, "cbi_analytics");
+  if (rc != R_OK) goto out;
   const char *params[SINK_ANALYTICS_NPARAMS];
   int lengths[SINK_ANALYTICS_NPARAMS], formats[SINK_ANALYTICS_NPARAMS];
   for (int i = 0; i < TX_NCOLS; i++) {

@@ -9,15 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "progress.h"
 #include "sink_priv.h"
 
 /* ------------------------------------------------------------- helpers */
-
-int64_t sink_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void sink_set_err(sink_t *s, const char *fmt, ...) {
   va_list ap;
@@ -167,7 +162,7 @@ static int copy_str(sink_t *s, cb_str_t *v) {
 }
 
 static void note_put(sink_t *s) {
-  if (s->pending == 0 && s->first_ms == 0) s->first_ms = sink_mono_ms();
+  if (s->pending == 0 && s->first_ms == 0) s->first_ms = progress_now_ms();
   s->pending++;
 }
 
@@ -427,7 +422,7 @@ int sink_set_checkpoint(sink_t *s, const char *stream, uint64_t slot, const char
   c->slot = slot;
   c->has_sig = signature != NULL;
   snprintf(c->sig, sizeof c->sig, "%s", signature ? signature : "");
-  if (s->first_ms == 0) s->first_ms = sink_mono_ms();
+  if (s->first_ms == 0) s->first_ms = progress_now_ms();
   return SINK_OK;
 }
 
@@ -441,7 +436,7 @@ int sink_batch_empty(const sink_t *s) {
 int sink_batch_due_in_ms(const sink_t *s) {
   if (!s || (sink_batch_empty(s) && s->pending == 0)) return -1;
   if (s->pending >= s->opt.batch_max_records) return 0;
-  int64_t left = s->first_ms + s->opt.batch_max_delay_ms - sink_mono_ms();
+  int64_t left = s->first_ms + s->opt.batch_max_delay_ms - progress_now_ms();
   return left <= 0 ? 0 : (int)left;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "progress.h"
 #include "sink_jobs_priv.h"
 
 #define OWNER_MAX 128
@@ -30,12 +31,6 @@ struct sink_jobs {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-int64_t sink_jobs_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 PGconn *sink_jobs_connect(const char *conninfo, int connect_timeout_ms, int io_timeout_ms,
                           const char *appname, char *err, size_t errsz) {

@@ -15,7 +15,4 @@
 PGconn *sink_jobs_connect(const char *conninfo, int connect_timeout_ms, int io_timeout_ms,
                           const char *appname, char *err, size_t errsz);
 
-/* Monotonic milliseconds. */
-int64_t sink_jobs_mono_ms(void);
-
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "progress.h"
 #include "sink_jobs.h"
 #include "sink_jobs_priv.h"
 
@@ -93,7 +94,7 @@ static void step_down(sink_leader_t *l, const char *why) {
              l->holder, l->term_local, why);
   l->leading = 0;
   l->term_local = 0;
-  l->holdoff_until_ms = sink_jobs_mono_ms() + l->ttl_ms;
+  l->holdoff_until_ms = progress_now_ms() + l->ttl_ms;
 }
 
 /* Runs the lease statement; returns the term (> 0) when we hold the lease
@@ -117,7 +118,7 @@ static int64_t lease_stmt(sink_leader_t *l, const char *sql, int with_term) {
 }
 
 int sink_leader_tick(sink_leader_t *l) {
-  int64_t now = sink_jobs_mono_ms();
+  int64_t now = progress_now_ms();
   if (l->leading) {
     if (now < l->next_renew_ms && sink_leader_is_leader(l)) return 1;
     if (!sink_leader_is_leader(l)) {
@@ -128,7 +129,7 @@ int sink_leader_tick(sink_leader_t *l) {
       step_down(l, "database connection lost");
       return SINK_JOBS_ERR_CONNECT;
     }
-    int64_t t0 = sink_jobs_mono_ms();
+    int64_t t0 = progress_now_ms();
     int64_t t = lease_stmt(l,
                            "UPDATE leader_leases SET renewed_at = now(),"
                            " expires_at = now() + $3::integer * interval '1 millisecond'"
@@ -145,7 +146,7 @@ int sink_leader_tick(sink_leader_t *l) {
   }
   if (now < l->holdoff_until_ms) return 0;
   if (ensure(l) != 0) return SINK_JOBS_ERR_CONNECT;
-  int64_t t0 = sink_jobs_mono_ms();
+  int64_t t0 = progress_now_ms();
   int64_t t = lease_stmt(l,
                          "INSERT INTO leader_leases (name, holder, term, expires_at)"
                          " VALUES ($1, $2, 1, now() + $3::integer * interval '1 millisecond')"
@@ -167,7 +168,7 @@ int sink_leader_tick(sink_leader_t *l) {
 
 bool sink_leader_is_leader(const sink_leader_t *l) {
   int64_t until = atomic_load(&((sink_leader_t *)l)->trusted_until_ms);
-  return until > 0 && sink_jobs_mono_ms() < until;
+  return until > 0 && progress_now_ms() < until;
 }
 
 int64_t sink_leader_term(const sink_leader_t *l) {
@@ -175,7 +176,7 @@ int64_t sink_leader_term(const sink_leader_t *l) {
 }
 
 int sink_leader_next_tick_ms(const sink_leader_t *l) {
-  int64_t now = sink_jobs_mono_ms();
+  int64_t now = progress_now_ms();
   int64_t at = l->leading ? l->next_renew_ms : now + l->ttl_ms / 4;
   if (!l->leading && l->holdoff_until_ms > at) at = l->holdoff_until_ms;
   return at > now ? (int)(at - now) : 0;

@@ -68,6 +68,10 @@ void sink_col_null(sink_cols_t *cs, int i);
  * the per-record path, where the server rejects the record). */
 void sink_col_u64(sink_cols_t *cs, int i, uint64_t v);
 void sink_col_i64(sink_cols_t *cs, int i, int64_t v);
+/* Optional values: sink_col_u64/sink_col_i64 with v when has, else
+ * sink_col_null. */
+void sink_col_u64_opt(sink_cols_t *cs, int i, bool has, uint64_t v);
+void sink_col_i64_opt(sink_cols_t *cs, int i, bool has, int64_t v);
 void sink_col_bool(sink_cols_t *cs, int i, bool v);
 void sink_col_bytea(sink_cols_t *cs, int i, const uint8_t *p, size_t n);
 
@@ -208,8 +212,6 @@ struct sink {
   char err[768];
 };
 
-
-int64_t sink_mono_ms(void);
 /* Outcome class (R_*) of a failed result; the detail into s->err. */
 int sink_classify(PGconn *c, const PGresult *r);
 void sink_err_from_result(sink_t *s, const char *what, const PGresult *r);

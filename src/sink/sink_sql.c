@@ -269,6 +269,20 @@ void sink_col_i64(sink_cols_t *cs, int i, int64_t v) {
   sink_buf_put(&cs->col[i], d, n);
 }
 
+void sink_col_u64_opt(sink_cols_t *cs, int i, bool has, uint64_t v) {
+  if (has)
+    sink_col_u64(cs, i, v);
+  else
+    sink_col_null(cs, i);
+}
+
+void sink_col_i64_opt(sink_cols_t *cs, int i, bool has, int64_t v) {
+  if (has)
+    sink_col_i64(cs, i, v);
+  else
+    sink_col_null(cs, i);
+}
+
 void sink_col_bool(sink_cols_t *cs, int i, bool v) {
   if (cs->binary) {
     char c = v ? 1 : 0;
@@ -354,19 +368,10 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_col_str(cs, 4, cb_tx_type_name(t->type));
   sink_col_u64(cs, 5, t->amount);
   sink_col_str(cs, 6, cb_side_label(t->side));
-  if (t->has_price)
-    sink_col_u64(cs, 7, t->price);
-  else
-    sink_col_null(cs, 7);
-  if (t->has_block_height)
-    sink_col_u64(cs, 8, t->block_height);
-  else
-    sink_col_null(cs, 8);
+  sink_col_u64_opt(cs, 7, t->has_price, t->price);
+  sink_col_u64_opt(cs, 8, t->has_block_height, t->block_height);
   sink_col_u64(cs, 9, t->slot);
-  if (t->has_block_time)
-    sink_col_i64(cs, 10, t->block_time);
-  else
-    sink_col_null(cs, 10);
+  sink_col_i64_opt(cs, 10, t->has_block_time, t->block_time);
   sink_col_u64(cs, 11, t->fee);
   sink_col_u64(cs, 12, t->platform_fee);
   sink_col_str(cs, 13, t->failed ? "failed" : "confirmed");

@@ -14,6 +14,7 @@
 
 #include "jsonraw.h"
 #include "log.h"
+#include "progress.h"
 
 struct recorder {
   char *dir;
@@ -22,12 +23,6 @@ struct recorder {
   int64_t t0_ms; /* -1 = unset */
   int io_logged;
 };
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 recorder_t *recorder_open(const char *dir, char *err, size_t errsz) {
   struct stat st;
@@ -117,14 +112,14 @@ out:
 
 void recorder_ws_start(recorder_t *r) {
   pthread_mutex_lock(&r->mu);
-  r->t0_ms = mono_ms();
+  r->t0_ms = progress_now_ms();
   pthread_mutex_unlock(&r->mu);
 }
 
 /* Resolves at_ms < 0 to now - t0 (setting t0 on first use). mu held. */
 static long rec_at(recorder_t *r, long at_ms) {
   if (at_ms >= 0) return at_ms;
-  int64_t now = mono_ms();
+  int64_t now = progress_now_ms();
   if (r->t0_ms < 0) r->t0_ms = now;
   return (long)(now - r->t0_ms);
 }

@@ -11,9 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonraw.h"
 #include "jsonx.h"
 #include "log.h"
-#include "jsonraw.h"
+#include "progress.h"
 #include "recorder.h"
 #include "rpc_priv.h"
 
@@ -27,18 +28,6 @@
 #define RPC_DEF_ROTATE_AFTER 3u
 #define RPC_RETRY_AFTER_CAP_MS 60000L
 #define RPC_POLL_SLICE_MS 100L /* stop flag is checked at least this often */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int g_inited;
 
@@ -62,6 +51,17 @@ void rpc_options_init(rpc_options_t *o) {
   o->retry_max_ms = RPC_DEF_RETRY_MAX_MS;
   o->rotate_after = RPC_DEF_ROTATE_AFTER;
   o->verify_tls = 1;
+}
+
+void rpc_error_describe(const rpc_error_t *e, char *buf, size_t bufsz) {
+  int n;
+  if (e->kind == RPC_ERR_RPC)
+    n = snprintf(buf, bufsz, "rpc error %ld: %s", e->rpc_code, e->message);
+  else if (e->kind == RPC_ERR_HTTP)
+    n = snprintf(buf, bufsz, "HTTP %ld: %s", e->http_status, e->message);
+  else
+    n = snprintf(buf, bufsz, "%s: %s", rpc_error_kind_name(e->kind), e->message);
+  if (n < 0 && bufsz) buf[0] = '\0';
 }
 
 const char *rpc_error_kind_name(int kind) {
@@ -125,9 +125,8 @@ static void set_err(rpc_error_t *e, int kind, long http, long code, const char *
   e->http_status = http;
   e->rpc_code = code;
   va_start(ap, fmt);
-  int n = vsnprintf(e->message, sizeof e->message, fmt, ap);
+  log_vset_err(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
-  if (n < 0) e->message[0] = '\0';
 }
 
 /* ---- client lifecycle ---------------------------------------------------- */
@@ -231,7 +230,7 @@ static void call_finish(rpc_client_t *c, rpc_call_t *call, json_t *result, const
   c->callbacks_run++;
   if (c->o.on_done)
     c->o.on_done(c->o.on_done_user, call->method, e ? e->kind : 0,
-                   (double)(mono_us() - call->t_submit_us) / 1e6);
+                 (double)(progress_now_us() - call->t_submit_us) / 1e6);
   if (call->cb) call->cb(call->user, e ? NULL : result, e);
   call_free(call);
 }
@@ -353,7 +352,7 @@ static void call_retry_or_fail(rpc_client_t *c, rpc_call_t *call, rpc_error_t *e
   log_debug("rpc", "retry method=%s attempt=%d delay_ms=%ld reason=%s", call->method,
             call->attempts, d, e->message);
   c->st.retries++;
-  call->not_before = now_ms() + d;
+  call->not_before = progress_now_ms() + d;
   call->next = c->delayed;
   c->delayed = call;
 }
@@ -664,7 +663,7 @@ int rpc_submit(rpc_client_t *c, const char *method, json_t *params, rpc_done_fn 
   call->params = params;
   call->cb = cb;
   call->user = user;
-  call->t_submit_us = mono_us();
+  call->t_submit_us = progress_now_us();
   ready_push(c, call);
   c->pending++;
   c->st.calls_submitted++;
@@ -677,19 +676,19 @@ void rpc_get_stats(const rpc_client_t *c, rpc_stats_t *out) { *out = c->st; }
 
 int rpc_run(rpc_client_t *c, int timeout_ms) {
   uint64_t before = c->callbacks_run;
-  int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  int64_t deadline = progress_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
   for (;;) {
     if (stopping(c)) {
       cancel_all(c, "stop requested");
       break;
     }
-    int64_t next_due = promote_delayed(c, now_ms());
+    int64_t next_due = promote_delayed(c, progress_now_ms());
     start_transfers(c);
     int running = 0;
     if (curl_multi_perform(c->multi, &running) != CURLM_OK) return RPC_ERR_INTERNAL;
     process_done(c);
     if (c->callbacks_run != before || c->pending == 0) break;
-    int64_t now = now_ms();
+    int64_t now = progress_now_ms();
     if (now >= deadline) break;
     int64_t wait = deadline - now;
     if (c->o.stop_flag && wait > RPC_POLL_SLICE_MS) wait = RPC_POLL_SLICE_MS;

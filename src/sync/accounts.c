@@ -14,22 +14,13 @@
 #define REFRESH_CHUNK 100  /* getMultipleAccounts accepts at most 100 keys */
 #define REFRESH_WINDOW 8   /* chunks in flight */
 
-void accounts_set_err(char *err, size_t errsz, const char *fmt, ...) {
-  if (!err || errsz == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(err, errsz, fmt, ap);
-  va_end(ap);
-  if (n < 0) err[0] = '\0';
-}
-
 void accounts_rpc_err_text(const char *method, const rpc_error_t *e, char *err, size_t errsz) {
   if (e->kind == RPC_ERR_CANCELLED)
-    accounts_set_err(err, errsz, "%s: stopped by request", method);
+    log_set_err(err, errsz, "%s: stopped by request", method);
   else if (e->kind == RPC_ERR_RPC)
-    accounts_set_err(err, errsz, "%s failed: rpc error %ld: %s", method, e->rpc_code, e->message);
+    log_set_err(err, errsz, "%s failed: rpc error %ld: %s", method, e->rpc_code, e->message);
   else
-    accounts_set_err(err, errsz, "%s failed: %s: %s", method, rpc_error_kind_name(e->kind), e->message);
+    log_set_err(err, errsz, "%s failed: %s: %s", method, rpc_error_kind_name(e->kind), e->message);
 }
 
 static int cmp_key(const void *a, const void *b) { return strcmp(a, b); }
@@ -58,14 +49,14 @@ int accounts_read_multi(rpc_client_t *rpc, const char *commitment, const account
   if (nchunks == 0) return 0;
   fetchq_t *q = fetchq_new(rpc, REFRESH_WINDOW);
   if (!q) {
-    accounts_set_err(err, errsz, "out of memory");
+    log_set_err(err, errsz, "out of memory");
     return -1;
   }
   int ret = 0;
   size_t proc = 0, sub = 0;
   while (proc < nchunks) {
     if (stop_flag && *stop_flag) {
-      accounts_set_err(err, errsz, "stopped by request");
+      log_set_err(err, errsz, "stopped by request");
       ret = -1;
       break;
     }
@@ -81,7 +72,7 @@ int accounts_read_multi(rpc_client_t *rpc, const char *commitment, const account
                                        "commitment", commitment)
                            : NULL;
       if (!params || fetchq_submit(q, sub, "getMultipleAccounts", params) != 0) {
-        accounts_set_err(err, errsz, "cannot submit getMultipleAccounts");
+        log_set_err(err, errsz, "cannot submit getMultipleAccounts");
         ret = -1;
         goto out;
       }
@@ -101,8 +92,10 @@ int accounts_read_multi(rpc_client_t *rpc, const char *commitment, const account
       const json_t *values = json_object_get(res, "value");
       if (jsonx_get_u64(json_object_get(res, "context"), "slot", &slot) != 0 ||
           !json_is_array(values) || json_array_size(values) != cnt) {
-        accounts_set_err(err, errsz, "getMultipleAccounts: result is not {context: {slot}, value: [%zu "
-                "accounts]}", cnt);
+        log_set_err(err, errsz,
+                    "getMultipleAccounts: result is not {context: {slot}, value: [%zu "
+                    "accounts]}",
+                    cnt);
         json_decref(res);
         ret = -1;
         goto out;
@@ -117,7 +110,7 @@ int accounts_read_multi(rpc_client_t *rpc, const char *commitment, const account
       progressed = true;
     }
     if (!progressed && proc < nchunks && rpc_run(rpc, 100) < 0) {
-      accounts_set_err(err, errsz, "RPC client internal failure");
+      log_set_err(err, errsz, "RPC client internal failure");
       ret = -1;
       break;
     }
@@ -141,7 +134,7 @@ static int refresh_chunk(void *ud, const accounts_key_t *keys, size_t n, const j
   for (size_t i = 0; i < n; i++) {
     int rc = ingest_account_json(c->ing, keys[i], json_array_get(values, i), slot);
     if (rc < 0) {
-      accounts_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(c->sink));
+      log_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(c->sink));
       return -1;
     }
     c->count++;
@@ -157,7 +150,7 @@ long accounts_refresh(rpc_client_t *rpc, ingest_t *ing, sink_t *sink,
   size_t k = 0;
   accounts_key_t *v = accounts_sorted_keys(keys, n, &k);
   if (!v) {
-    accounts_set_err(err, errsz, "out of memory");
+    log_set_err(err, errsz, "out of memory");
     return -1;
   }
   refresh_ctx_t c = {ing, sink, 0};

@@ -70,12 +70,10 @@ static void bf_fail(bf_t *b, int kind, const char *fmt, ...) __attribute__((form
 static void bf_fail(bf_t *b, int kind, const char *fmt, ...) {
   if (b->failed) return;
   b->failed = kind;
-  if (!b->err || b->errsz == 0) return;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(b->err, b->errsz, fmt, ap);
+  log_vset_err(b->err, b->errsz, fmt, ap);
   va_end(ap);
-  if (n < 0) b->err[0] = '\0';
 }
 
 static bool bf_stopping(const bf_t *b) { return b->o->stop_flag && *b->o->stop_flag; }
@@ -165,17 +163,6 @@ static json_t *commitment_obj(const char *c) { return json_pack("{s:s}", "commit
 
 static json_t *slot_json(uint64_t slot) { return json_integer((json_int_t)slot); }
 
-static void describe_rpc_err(const rpc_error_t *e, char *buf, size_t bufsz) {
-  int n;
-  if (e->kind == RPC_ERR_RPC)
-    n = snprintf(buf, bufsz, "rpc error %ld: %s", e->rpc_code, e->message);
-  else if (e->kind == RPC_ERR_HTTP)
-    n = snprintf(buf, bufsz, "HTTP %ld: %s", e->http_status, e->message);
-  else
-    n = snprintf(buf, bufsz, "%s: %s", rpc_error_kind_name(e->kind), e->message);
-  if (n < 0 && bufsz) buf[0] = '\0';
-}
-
 /* A blocking call; on failure records the error (or the stop). */
 static json_t *bf_call(bf_t *b, const char *method, json_t *params) {
   json_t *res = NULL;
@@ -190,7 +177,7 @@ static json_t *bf_call(bf_t *b, const char *method, json_t *params) {
       bf_fail(b, 2, "stopped by request during %s", method);
     } else {
       char d[320];
-      describe_rpc_err(&e, d, sizeof d);
+      rpc_error_describe(&e, d, sizeof d);
       bf_fail(b, 1, "%s failed: %s", method, d);
     }
     return NULL;
@@ -491,7 +478,7 @@ static void apply_block(bf_t *b, uint64_t slot, json_t *res, const rpc_error_t *
       return;
     }
     char d[320];
-    describe_rpc_err(err, d, sizeof d);
+    rpc_error_describe(err, d, sizeof d);
     bf_fail(b, 1, "getBlock %" PRIu64 " failed: %s", slot, d);
     return;
   }

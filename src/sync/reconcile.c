@@ -62,7 +62,7 @@ static int reconcile_chunk(void *ud, const accounts_key_t *keys, size_t n, const
       rc = ingest_account_json(c->ing, keys[i], v, slot); /* current state, slot-guarded */
     }
     if (rc < 0) {
-      accounts_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(c->sink));
+      log_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(c->sink));
       return -1;
     }
   }
@@ -76,9 +76,11 @@ long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *p
   key_list_t l = {0};
   int rc = sink_list_open_accounts(sink, collect_open, &l);
   if (rc != 0) {
-    if (rc == SINK_ERR_CALLBACK) accounts_set_err(err, errsz, "out of memory listing open accounts");
-    else accounts_set_err(err, errsz, "listing open accounts: %s: %s", sink_strerror(rc),
-                 sink_last_error(sink));
+    if (rc == SINK_ERR_CALLBACK)
+      log_set_err(err, errsz, "out of memory listing open accounts");
+    else
+      log_set_err(err, errsz, "listing open accounts: %s: %s", sink_strerror(rc),
+                  sink_last_error(sink));
     free(l.v);
     return -1;
   }
@@ -86,7 +88,7 @@ long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *p
   accounts_key_t *v = accounts_sorted_keys((const char (*)[CB_PUBKEY_B58_MAX])l.v, l.n, &k);
   free(l.v);
   if (!v) {
-    accounts_set_err(err, errsz, "out of memory");
+    log_set_err(err, errsz, "out of memory");
     return -1;
   }
   reconcile_ctx_t c = {ing, sink, program_id, 0};
@@ -96,7 +98,7 @@ long reconcile_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const char *p
   if (rc != 0) return -1;
   rc = sink_flush(sink);
   if (rc != 0) {
-    accounts_set_err(err, errsz, "sink flush: %s: %s", sink_strerror(rc), sink_last_error(sink));
+    log_set_err(err, errsz, "sink flush: %s: %s", sink_strerror(rc), sink_last_error(sink));
     return -1;
   }
   log_info("reconcile", "checked accounts=%zu closed=%ld", k, c.closed);

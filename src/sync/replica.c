@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 #include "sink_jobs.h"
 
 #define WATCH_MS 10
@@ -72,12 +73,6 @@ static void *tick_main(void *arg) {
   return NULL;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One status line: the role, the term, and the background chunks. */
 static void log_status(const replica_t *r) {
   worker_stats_t ws;
@@ -96,11 +91,11 @@ static void log_status(const replica_t *r) {
 static void *watch_main(void *arg) {
   replica_t *r = arg;
   int every_ms = r->o->live->status_interval_s > 0 ? r->o->live->status_interval_s * 1000 : 0;
-  int64_t next_status = mono_ms() + every_ms;
+  int64_t next_status = progress_now_ms() + every_ms;
   while (!atomic_load(&r->done)) {
-    if (every_ms > 0 && mono_ms() >= next_status) {
+    if (every_ms > 0 && progress_now_ms() >= next_status) {
       log_status(r);
-      next_status = mono_ms() + every_ms;
+      next_status = progress_now_ms() + every_ms;
     }
     if (atomic_load(&r->in_live)) {
       if (stopping(r)) r->live_stop = 1;

@@ -16,9 +16,8 @@ static void werr(char *err, size_t errsz, const char *fmt, ...) {
   if (!err || errsz == 0 || err[0]) return; /* the first error wins */
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(err, errsz, fmt, ap);
+  log_vset_err(err, errsz, fmt, ap);
   va_end(ap);
-  if (n < 0) err[0] = '\0';
 }
 
 static int sig_list_add(sigwalk_list_t *l, uint64_t slot, const char *sig) {

@@ -22,7 +22,7 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
   size_t ntypes = idl_account_count(idl);
   for (size_t t = 0; t < ntypes; t++) {
     if (stop_flag && *stop_flag) {
-      accounts_set_err(err, errsz, "stopped by request");
+      log_set_err(err, errsz, "stopped by request");
       return -1;
     }
     size_t dlen = 0;
@@ -34,7 +34,7 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
     }
     char *b58 = malloc(2 * dlen + 2);
     if (!b58) {
-      accounts_set_err(err, errsz, "out of memory");
+      log_set_err(err, errsz, "out of memory");
       return -1;
     }
     base58_encode_ref(disc, dlen, b58);
@@ -46,7 +46,8 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
     rpc_error_t e;
     memset(&e, 0, sizeof e);
     if (!params || rpc_call(rpc, "getProgramAccounts", params, &res, &e) != 0) {
-      if (!params) accounts_set_err(err, errsz, "out of memory");
+      if (!params)
+        log_set_err(err, errsz, "out of memory");
       else accounts_rpc_err_text("getProgramAccounts", &e, err, errsz);
       return -1;
     }
@@ -54,8 +55,9 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
     const json_t *list = json_object_get(res, "value");
     if (jsonx_get_u64(json_object_get(res, "context"), "slot", &slot) != 0 ||
         !json_is_array(list)) {
-      accounts_set_err(err, errsz, "getProgramAccounts %s: result is not {context: {slot}, value: [...]}",
-              name ? name : "?");
+      log_set_err(err, errsz,
+                  "getProgramAccounts %s: result is not {context: {slot}, value: [...]}",
+                  name ? name : "?");
       json_decref(res);
       return -1;
     }
@@ -66,14 +68,14 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
       const char *pk = jsonx_get_str(item, "pubkey");
       const json_t *acc = json_object_get(item, "account");
       if (!pk || !json_is_object(acc)) {
-        accounts_set_err(err, errsz, "getProgramAccounts %s: entry %zu has no pubkey/account",
-                name ? name : "?", i);
+        log_set_err(err, errsz, "getProgramAccounts %s: entry %zu has no pubkey/account",
+                    name ? name : "?", i);
         json_decref(res);
         return -1;
       }
       int rc = ingest_account_json(ing, pk, acc, slot);
       if (rc < 0) {
-        accounts_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(sink));
+        log_set_err(err, errsz, "ingest: %s: %s", ingest_strerror(rc), sink_last_error(sink));
         json_decref(res);
         return -1;
       }
@@ -85,7 +87,7 @@ long snapshot_run(rpc_client_t *rpc, ingest_t *ing, sink_t *sink, const idl_t *i
   }
   int rc = sink_flush(sink);
   if (rc != 0) {
-    accounts_set_err(err, errsz, "sink flush: %s: %s", sink_strerror(rc), sink_last_error(sink));
+    log_set_err(err, errsz, "sink flush: %s: %s", sink_strerror(rc), sink_last_error(sink));
     return -1;
   }
   return total;

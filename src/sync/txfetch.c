@@ -9,6 +9,7 @@
 
 #include "jsonx.h"
 #include "log.h"
+#include "msgqueue.h"
 
 #define TF_BUCKETS 1024     /* block cache hash buckets (power of two) */
 #define TF_BLOCKS_KEPT 1024 /* finished block headers kept for reuse */
@@ -60,12 +61,6 @@ struct txfetch {
   int detached;
   txfetch_stats_t st;
 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void txfetch_options_init(txfetch_options_t *o) {
   memset(o, 0, sizeof *o);
@@ -164,17 +159,6 @@ static void finish(txfetch_t *f, ent_t *e, txfetch_status_t st) {
   ready_push(f, e);
 }
 
-static void describe(const rpc_error_t *e, char *buf, size_t bufsz) {
-  int n;
-  if (e->kind == RPC_ERR_RPC)
-    n = snprintf(buf, bufsz, "rpc error %ld: %s", e->rpc_code, e->message);
-  else if (e->kind == RPC_ERR_HTTP)
-    n = snprintf(buf, bufsz, "HTTP %ld: %s", e->http_status, e->message);
-  else
-    n = snprintf(buf, bufsz, "%s: %s", rpc_error_kind_name(e->kind), e->message);
-  if (n < 0 && bufsz) buf[0] = '\0';
-}
-
 static void on_block(void *user, json_t *result, const rpc_error_t *err);
 static void on_tx(void *user, json_t *result, const rpc_error_t *err);
 
@@ -257,7 +241,7 @@ static void on_tx(void *user, json_t *result, const rpc_error_t *err) {
   if (err) {
     e->err = *err;
     char d[300];
-    describe(err, d, sizeof d);
+    rpc_error_describe(err, d, sizeof d);
     if (err->kind == RPC_ERR_CANCELLED) {
       snprintf(e->reason, sizeof e->reason, "getTransaction cancelled");
       finish(f, e, TXFETCH_CANCELLED);
@@ -279,7 +263,7 @@ static void on_tx(void *user, json_t *result, const rpc_error_t *err) {
     }
     uint64_t ms = (uint64_t)f->retry_base_ms << (e->tries - 1 < 20 ? e->tries - 1 : 20);
     if (ms > (uint64_t)f->retry_max_ms) ms = (uint64_t)f->retry_max_ms;
-    e->due_ns = now_ns() + ms * NS_PER_MS;
+    e->due_ns = msgqueue_now_ns() + ms * NS_PER_MS;
     e->state = E_RETRY;
     e->next = f->retry_head;
     f->retry_head = e;
@@ -355,7 +339,7 @@ int txfetch_submit(txfetch_t *f, uint64_t tag, const char *signature, uint64_t s
 
 int txfetch_poll(txfetch_t *f, txfetch_result_t *out) {
   if (f->retry_head) {
-    uint64_t now = now_ns();
+    uint64_t now = msgqueue_now_ns();
     ent_t **pp = &f->retry_head;
     while (*pp) {
       ent_t *e = *pp;
@@ -411,7 +395,7 @@ int txfetch_min_slot(const txfetch_t *f, uint64_t *out) {
 long txfetch_wait_ms(const txfetch_t *f) {
   if (f->ready_head) return 0;
   if (!f->retry_head) return -1;
-  uint64_t now = now_ns(), first = UINT64_MAX;
+  uint64_t now = msgqueue_now_ns(), first = UINT64_MAX;
   for (const ent_t *e = f->retry_head; e; e = e->next)
     if (e->due_ns < first) first = e->due_ns;
   return first <= now ? 0 : (long)((first - now + NS_PER_MS - 1) / NS_PER_MS);

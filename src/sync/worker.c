@@ -16,6 +16,7 @@
 #include "backfill.h"
 #include "ingest.h"
 #include "log.h"
+#include "progress.h"
 #include "sink.h"
 #include "sink_jobs.h"
 
@@ -49,12 +50,6 @@ struct worker {
   pthread_mutex_t st_mu;
   worker_stats_t st;
 };
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -129,7 +124,7 @@ static void set_active(slot_t *s, const sink_chunk_t *c) {
   s->active = c != NULL;
   if (c) {
     s->chunk = *c;
-    s->last_ok_ms = mono_ms();
+    s->last_ok_ms = progress_now_ms();
     atomic_store(&s->lost, 0);
     s->stop = atomic_load(&s->w->stopping);
   }
@@ -144,7 +139,7 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
            "chunk claimed job=%" PRId64 " chunk=%d slots=%" PRIu64 "..%" PRIu64
            " attempt=%d owner=%s",
            c->job_id, c->seq, c->from_slot, c->to_slot, c->attempt, s->owner);
-  int64_t t0 = mono_ms();
+  int64_t t0 = progress_now_ms();
   uint64_t tx = 0;
   int ret = run_chunk(w, s, c, stream, &tx, err, sizeof err);
   set_active(s, NULL);
@@ -159,7 +154,7 @@ static void handle_chunk(worker_t *w, slot_t *s, sink_jobs_t *jobs, const sink_c
       pthread_mutex_unlock(&w->st_mu);
       log_info("worker",
                "chunk done job=%" PRId64 " chunk=%d transactions=%" PRIu64 " elapsed_ms=%" PRId64,
-               c->job_id, c->seq, tx, mono_ms() - t0);
+               c->job_id, c->seq, tx, progress_now_ms() - t0);
     } else {
       count(w, &w->st.chunks_lost, 1);
       log_warn("worker", "chunk finished but not recorded job=%" PRId64 " chunk=%d error=%s",
@@ -249,7 +244,7 @@ static void *heartbeat_main(void *arg) {
   sink_jobs_t *jobs = NULL;
   char err[512], owner[160];
   snprintf(owner, sizeof owner, "%s:heartbeat", w->owner_base);
-  int64_t next = mono_ms() + every;
+  int64_t next = progress_now_ms() + every;
   for (;;) {
     int stopping = atomic_load(&w->stopping);
     int all_ended = 1;
@@ -258,7 +253,7 @@ static void *heartbeat_main(void *arg) {
       if (!atomic_load(&w->slots[i].ended)) all_ended = 0;
     }
     if (all_ended) break;
-    int64_t now = mono_ms();
+    int64_t now = progress_now_ms();
     if (now < next) {
       sleep_ms(HEARTBEAT_SLICE_MS);
       continue;
@@ -280,7 +275,7 @@ static void *heartbeat_main(void *arg) {
       if (rc == 0) {
         pthread_mutex_lock(&s->mu);
         if (s->active && s->chunk.job_id == c.job_id && s->chunk.seq == c.seq)
-          s->last_ok_ms = mono_ms();
+          s->last_ok_ms = progress_now_ms();
         pthread_mutex_unlock(&s->mu);
       } else if (rc == SINK_JOBS_ERR_LOST) {
         stop_if_same(s, &c);
@@ -291,7 +286,7 @@ static void *heartbeat_main(void *arg) {
           sink_jobs_close(jobs);
           jobs = NULL;
         }
-        if (mono_ms() - last_ok > trust) {
+        if (progress_now_ms() - last_ok > trust) {
           stop_if_same(s, &c);
           log_warn("worker", "lease no longer provable job=%" PRId64 " chunk=%d: stopping it",
                    c.job_id, c.seq);

@@ -18,9 +18,10 @@
 #include <time.h>
 
 #include "config.h"
+#include "jsonraw.h"
 #include "jsonx.h"
 #include "log.h"
-#include "jsonraw.h"
+#include "progress.h"
 #include "replay_store.h"
 
 #define HTTP_CHUNK 65536
@@ -111,12 +112,6 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) {
   (void)sig;
   interrupted = 1;
-}
-
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- small string builder -------------------------------------------- */
@@ -522,7 +517,7 @@ static void heartbeat_tick(lws_sorted_usec_list_t *sul);
 static void timeline_tick(lws_sorted_usec_list_t *sul) {
   (void)sul;
   size_t n = replay_store_ws_count(srv.store);
-  int64_t now = mono_us();
+  int64_t now = progress_now_us();
   unsigned budget = 5000;
   while (srv.cursor < n && budget > 0) {
     if (note_due_us(srv.cursor) > now) break;
@@ -655,7 +650,7 @@ static void ws_handle_message(pss_t *c, const char *text, size_t len) {
     log_debug("replay", "subscribe method=%s id=%ld", method, s->id);
     if (!srv.started) {
       srv.started = 1;
-      srv.t0_us = mono_us();
+      srv.t0_us = progress_now_us();
       lws_sul_schedule(srv.ctx, 0, &srv.timeline, timeline_tick, 1);
     }
   } else {
