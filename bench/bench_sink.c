@@ -960,7 +960,7 @@ static double hot_market_run(PGconn *c, const char *uri, size_t batch, int analy
   sink_close(s);
   if (analytics) { /* the upkeep did its work */
     PGresult *r = PQexec(c, "SELECT sum(daily_bets) FROM market_analytics");
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) == H_BETS;
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && strtol(PQgetvalue(r, 0, 0), NULL, 10) == H_BETS;
     PQclear(r);
     if (!ok) {
       fprintf(stderr, "bench_sink: market_analytics does not count every bet\n");

@@ -428,7 +428,7 @@ START_TEST(sigkilled_worker_chunk_is_redone) {
                             "c.lease_owner LIKE 'victim:%' AND EXISTS (SELECT 1 FROM transactions "
                             "t WHERE t.slot BETWEEN c.from_slot AND c.to_slot)");
     ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    if (PQntuples(r) == 1) victim_seq = atoi(PQgetvalue(r, 0, 0));
+    if (PQntuples(r) == 1) victim_seq = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
   }
   ck_assert_msg(victim_seq >= 0, "the victim never held a chunk with rows written");

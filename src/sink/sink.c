@@ -333,7 +333,7 @@ static int exec_simple(sink_t *s, const char *sql) {
   return rc;
 }
 
-static long long num_or_zero(const char *v) {
+long long sink_num_or_zero(const char *v) {
   if (!v || !*v) return 0;
   char *end = NULL;
   long long x = strtoll(v, &end, 10);
@@ -359,10 +359,10 @@ static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
   int rc = R_OK;
   ExecStatusType es = PQresultStatus(r);
   if (es == PGRES_COMMAND_OK) {
-    out[0] = num_or_zero(PQcmdTuples(r));
+    out[0] = sink_num_or_zero(PQcmdTuples(r));
   } else if (es == PGRES_TUPLES_OK) {
-    if (PQntuples(r) > 0 && PQnfields(r) > 0) out[0] = num_or_zero(PQgetvalue(r, 0, 0));
-    if (PQntuples(r) > 0 && PQnfields(r) > 1) out[1] = num_or_zero(PQgetvalue(r, 0, 1));
+    if (PQntuples(r) > 0 && PQnfields(r) > 0) out[0] = sink_num_or_zero(PQgetvalue(r, 0, 0));
+    if (PQntuples(r) > 0 && PQnfields(r) > 1) out[1] = sink_num_or_zero(PQgetvalue(r, 0, 1));
   } else {
     rc = sink_classify(s->conn, r);
     sink_err_from_result(s, sink_stmts[st].name, r);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "sink_priv.h"
 #include "progress.h"
 #include "sink_jobs_priv.h"
 
@@ -274,7 +275,7 @@ int sink_jobs_claim(sink_jobs_t *j, int lease_ms, sink_chunk_t *out) {
   int code;
   PGresult *r = run(j, "rescue expired chunks", rescue_sql, 0, NULL, &code);
   if (!r) return code;
-  if (atoi(PQcmdTuples(r)) > 0)
+  if ((int)sink_num_or_zero(PQcmdTuples(r)) > 0)
     log_warn("jobs", "failed jobs whose chunk leases ran out=%s", PQcmdTuples(r));
   PQclear(r);
   char lease[16];
@@ -313,7 +314,7 @@ int sink_jobs_heartbeat(sink_jobs_t *j, const sink_chunk_t *c, int lease_ms) {
                     " AND c.state = 'running' AND j.state = 'running'",
                     5, cp.p, &code);
   if (!r) return code;
-  int n = atoi(PQcmdTuples(r));
+  int n = (int)sink_num_or_zero(PQcmdTuples(r));
   PQclear(r);
   return n == 1 ? 0 : SINK_JOBS_ERR_LOST;
 }
@@ -349,7 +350,7 @@ int sink_jobs_complete(sink_jobs_t *j, const sink_chunk_t *c, uint64_t transacti
       "  (SELECT count(*) FROM cp)",
       6, cp.p, &code);
   if (!r) return code;
-  int n = atoi(PQgetvalue(r, 0, 0));
+  int n = (int)sink_num_or_zero(PQgetvalue(r, 0, 0));
   if (n == 1 && strcmp(PQgetvalue(r, 0, 1), "done") == 0)
     log_info("jobs", "job done job=%" PRId64, c->job_id);
   PQclear(r);
@@ -411,7 +412,7 @@ int sink_jobs_release(sink_jobs_t *j, const sink_chunk_t *c) {
                     " AND lease_owner = $4 AND state = 'running'",
                     4, cp.p, &code);
   if (!r) return code;
-  int n = atoi(PQcmdTuples(r));
+  int n = (int)sink_num_or_zero(PQcmdTuples(r));
   PQclear(r);
   if (n == 1) {
     PGresult *nr = PQexec(j->conn, "NOTIFY " SINK_JOBS_CHANNEL);
@@ -450,7 +451,7 @@ int sink_jobs_cancel(sink_jobs_t *j, int64_t job_id) {
           "  (SELECT state::text FROM backfill_jobs WHERE id = $1::bigint)",
           1, p, &code);
   if (!r) return code;
-  int n = atoi(PQgetvalue(r, 0, 0));
+  int n = (int)sink_num_or_zero(PQgetvalue(r, 0, 0));
   int exists = !PQgetisnull(r, 0, 3);
   PQclear(r);
   if (n == 1) {

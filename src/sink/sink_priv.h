@@ -214,6 +214,10 @@ struct sink {
 
 /* Outcome class (R_*) of a failed result; the detail into s->err. */
 int sink_classify(PGconn *c, const PGresult *r);
+
+/* A decimal integer from PostgreSQL's text (PQcmdTuples, PQgetvalue), or 0
+ * when it is empty or not a whole number. */
+long long sink_num_or_zero(const char *v);
 void sink_err_from_result(sink_t *s, const char *what, const PGresult *r);
 
 /* The analytics statement (sink_analytics.c), prepared with the others. */
