@@ -99,10 +99,10 @@ static inline size_t ex_count_hostile(const json_t *exp, const char *cls) {
  * the stream was down was never seen at all). For such closed rows only the
  * key and the close (closed_slot, closed_at) are compared (sync_slot is the
  * slot of whichever state was seen last), and the row may be absent. */
-static bool ex_closed_state_lossy;
+static bool ex_stream_lossy;
 
 static inline bool ex_lossy_column_skipped(bool closed, const char *col, const char *key1) {
-  if (!closed || !ex_closed_state_lossy) return false;
+  if (!closed || !ex_stream_lossy) return false;
   return strcmp(col, key1) != 0 && strcmp(col, "closed_slot") != 0 &&
          strcmp(col, "closed_at_unix") != 0;
 }
@@ -185,7 +185,7 @@ static inline long ex_compare_rows(PGconn *c, const json_t *exp, const char *tab
     const char *params[2] = {k1, k2};
     PGresult *r = PQexecParams(c, sql, key2 ? 2 : 1, NULL, params, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-    if ((subset || (closed && (sync_slot || ex_closed_state_lossy))) && PQntuples(r) == 0) {
+    if ((subset || (closed && (sync_slot || ex_stream_lossy))) && PQntuples(r) == 0) {
       if (!subset) absent_closed++;
       PQclear(r);
       continue;

@@ -719,7 +719,7 @@ static void assert_dead_letters(PGconn *c, size_t more) {
   tu_assert_query(c, "SELECT count(*) FROM dead_letters WHERE kind <> 'slot-range'", want);
   /* a stream that loses messages on purpose may lose hostile ones too */
   snprintf(sql, sizeof sql, "SELECT count(*) %s %zu FROM dead_letters WHERE kind = 'slot-range'",
-           ex_closed_state_lossy ? "<=" : "=", ex_count_hostile(g_exp, NULL));
+           ex_stream_lossy ? "<=" : "=", ex_count_hostile(g_exp, NULL));
   tu_assert_query(c, sql, "t");
 }
 
@@ -790,7 +790,7 @@ END_TEST
 /* The server closes the socket mid-stream; the notifications it sends
  * before the client is back are only available through the gap fill. */
 START_TEST(e2e_socket_drop) {
-  ex_closed_state_lossy = true; /* notifications are lost on purpose */
+  ex_stream_lossy = true; /* notifications are lost on purpose */
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-drop-after", "300",
                       "--ws-fault-once", NULL};
@@ -810,7 +810,7 @@ END_TEST
 /* The server keeps the socket open (and answers pings) but sends nothing:
  * the stall timeout closes it, the gap is filled. */
 START_TEST(e2e_stall) {
-  ex_closed_state_lossy = true; /* notifications are lost on purpose */
+  ex_stream_lossy = true; /* notifications are lost on purpose */
   rc_child_t rs;
   const char *rx[] = {"--speed", "40", "--ws-slot-heartbeat-ms", "100", "--ws-stall-after", "300",
                       "--ws-fault-once", NULL};
@@ -940,7 +940,7 @@ END_TEST
 /* First run on an empty database, SIGTERM mid-stream (exit 0 within 5 s
  * with a checkpoint), then a restart that completes the tables. */
 START_TEST(e2e_sigterm_then_restart) {
-  ex_closed_state_lossy = true; /* notifications are lost on purpose */
+  ex_stream_lossy = true; /* notifications are lost on purpose */
   rc_child_t rs;
   const char *rx[] = {"--speed", "15", "--ws-slot-heartbeat-ms", "100", NULL};
   PGconn *c;
@@ -1313,7 +1313,7 @@ static long expected_rows_upto(uint64_t slot) {
  * They end equal to expected.json. */
 #define FLAP_LAG_MS 6000
 START_TEST(e2e_flapping_socket_keeps_tables_fresh) {
-  ex_closed_state_lossy = true; /* notifications are lost on purpose */
+  ex_stream_lossy = true; /* notifications are lost on purpose */
   timeline_t tl;
   timeline_load(&tl);
   rc_child_t rs;
