@@ -42,6 +42,7 @@
 #define N_KEYS 20000
 #define START_SLOT ((uint64_t)400000000)
 #define SLOT_MS 400
+#define LEAD_MS 500 /* stream start -> first update */
 
 /* Goals (issue 5). */
 #define GOAL_SUSTAINED 20000.0
@@ -93,14 +94,33 @@ static int gen_stream(const char *dir, const acct_t *a, char (*keys)[48], unsign
   /* a gap fill (after a reconnect) finds no transactions */
   fprintf(f, "{\"request\":{\"method\":\"getSignaturesForAddress\",\"params\":[\"" PROGRAM
              "\",{\"limit\":1000,\"commitment\":\"confirmed\"}]},\"response\":{\"result\":[]}}\n");
+  /* the confirmed tip (getSlot) is the stream's last slot, and every slot
+   * has a block time (getBlockTime: the analytics' latest indexed day) */
+  uint64_t last = start + ((uint64_t)(n ? n - 1 : 0) * 1000 / rate) / SLOT_MS;
+  fprintf(f, "{\"request\":{\"method\":\"getSlot\",\"params\":[{\"commitment\":"
+             "\"confirmed\"}]},\"response\":{\"result\":%" PRIu64 "}}\n",
+          last);
+  for (uint64_t s = start; s <= last; s++)
+    fprintf(f, "{\"request\":{\"method\":\"getBlockTime\",\"params\":[%" PRIu64
+               "]},\"response\":{\"result\":%" PRIu64 "}}\n",
+            s, (uint64_t)1700000000 + s * SLOT_MS / 1000);
   fclose(f);
   snprintf(path, sizeof path, "%s/ws.jsonl", dir);
   f = fopen(path, "w");
   if (!f) return -1;
-  uint64_t last_slot = 0;
+  /* The first slot at once: the daemon's start-up gap fill runs on it, and
+   * the updates follow LEAD_MS later, so the figures are those of a daemon
+   * following the chain, not of its start (the replay server holds what is
+   * due in its first --ws-join-ms and sends it in one burst). */
+  fprintf(f,
+          "{\"at_ms\":0,\"method\":\"slotNotification\",\"params\":{\"result\":"
+          "{\"parent\":%" PRIu64 ",\"root\":%" PRIu64 ",\"slot\":%" PRIu64 "}}}\n",
+          start - 1, start - 32, start);
+  uint64_t last_slot = start;
   for (unsigned i = 0; i < n; i++) {
-    uint64_t at = (uint64_t)i * 1000 / rate;
-    uint64_t slot = start + at / SLOT_MS;
+    uint64_t rel = (uint64_t)i * 1000 / rate;
+    uint64_t at = LEAD_MS + rel;
+    uint64_t slot = start + rel / SLOT_MS;
     if (slot != last_slot) {
       fprintf(f,
               "{\"at_ms\":%" PRIu64 ",\"method\":\"slotNotification\",\"params\":{\"result\":"
