@@ -309,6 +309,7 @@ void sink_close(sink_t *s) {
   free(s->rej);
   free(s->order);
   free(s->txorder);
+  free(s->exp);
   free(s->known);
   free(s->amap.e);
   free(s->cmap.e);
@@ -320,56 +321,7 @@ void sink_close(sink_t *s) {
   free(s);
 }
 
-/* ---------------------------------------------------------- execution */
-
-static int exec_simple(sink_t *s, const char *sql) {
-  PGresult *r = PQexec(s->conn, sql);
-  int rc = R_OK;
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    rc = sink_classify(s->conn, r);
-    sink_err_from_result(s, sql, r);
-  }
-  PQclear(r);
-  return rc;
-}
-
-long long sink_num_or_zero(const char *v) {
-  if (!v || !*v) return 0;
-  char *end = NULL;
-  long long x = strtoll(v, &end, 10);
-  return (end && *end == '\0') ? x : 0;
-}
-
-/* Runs prepared statement st with the arrays in s->cs. out[0] gets the
- * affected row count (or the first column of a one-row result), out[1]
- * the second column if any. */
-static int exec_cs(sink_t *s, sink_stmt_t st, long long out[2]) {
-  out[0] = out[1] = 0;
-  if (sink_cols_finish(&s->cs) != 0) {
-    sink_set_err(s, "%s: out of memory building parameters", sink_stmts[st].name);
-    return R_NOMEM;
-  }
-  if (s->cs.range_error) {
-    /* The per-record path sends text, and the server rejects the record. */
-    sink_set_err(s, "%s: a value is out of range for its column", sink_stmts[st].name);
-    return R_DATA;
-  }
-  PGresult *r = PQexecPrepared(s->conn, sink_stmts[st].name, sink_stmts[st].nparams,
-                               s->cs.params, s->cs.lengths, s->cs.formats, 0);
-  int rc = R_OK;
-  ExecStatusType es = PQresultStatus(r);
-  if (es == PGRES_COMMAND_OK) {
-    out[0] = sink_num_or_zero(PQcmdTuples(r));
-  } else if (es == PGRES_TUPLES_OK) {
-    if (PQntuples(r) > 0 && PQnfields(r) > 0) out[0] = sink_num_or_zero(PQgetvalue(r, 0, 0));
-    if (PQntuples(r) > 0 && PQnfields(r) > 1) out[1] = sink_num_or_zero(PQgetvalue(r, 0, 1));
-  } else {
-    rc = sink_classify(s->conn, r);
-    sink_err_from_result(s, sink_stmts[st].name, r);
-  }
-  PQclear(r);
-  return rc;
-}
+/* ---------------------------------------------------------- batches */
 
 /* Rows are sent in key order so that two sinks writing overlapping
  * batches (e.g. live and backfill processes) lock rows in the same order
@@ -465,7 +417,7 @@ static int exec_guarded(sink_t *s, sink_stmt_t st, const char *user, const char 
   long long out[2];
   *written = 0;
   *rejected = 0;
-  int rc = exec_simple(s, "SAVEPOINT cbi_rec");
+  int rc = sink_exec_simple(s, "SAVEPOINT cbi_rec");
   if (rc != R_OK) return rc;
   if (user && *user) {
     /* The statement's arrays are rebuilt after the users row: keep a copy
@@ -477,22 +429,22 @@ static int exec_guarded(sink_t *s, sink_stmt_t st, const char *user, const char 
     sink_cols_begin(&s->cs, &sink_stmts[SQ_USERS], false);
     sink_col_str(&s->cs, 0, user);
     sink_cols_end_row(&s->cs);
-    rc = exec_cs(s, SQ_USERS, out);
+    rc = sink_exec_cs(s, SQ_USERS, NULL, out);
     sink_cols_free(&s->cs);
     s->cs = saved;
     if (rc != R_OK) goto failed;
   }
-  rc = exec_cs(s, st, out);
+  rc = sink_exec_cs(s, st, NULL, out);
   if (rc != R_OK) goto failed;
   *written = out[0];
-  return exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
+  return sink_exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
 failed:
   if (rc != R_DATA) return rc;
   {
     char why[sizeof s->err];
     memcpy(why, s->err, sizeof why);
-    int r2 = exec_simple(s, "ROLLBACK TO SAVEPOINT cbi_rec");
-    if (r2 == R_OK) r2 = exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
+    int r2 = sink_exec_simple(s, "ROLLBACK TO SAVEPOINT cbi_rec");
+    if (r2 == R_OK) r2 = sink_exec_simple(s, "RELEASE SAVEPOINT cbi_rec");
     if (r2 != R_OK) return r2;
     memcpy(s->err, why, sizeof why);
     (void)sink_cols_finish(&s->cs);
@@ -518,7 +470,7 @@ static int stage_closures(sink_t *s, int slow) {
     for (size_t i = 0; i < s->ncls; i++) {
       stage_closure_row(s, &s->cls[i]);
     }
-    return exec_cs(s, SQ_CLOSURES, out);
+    return sink_exec_cs(s, SQ_CLOSURES, NULL, out);
   }
   for (size_t i = 0; i < s->ncls; i++) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSURES], false);
@@ -547,7 +499,7 @@ static int stage_users(sink_t *s) {
     sink_cols_end_row(&s->cs);
     n++;
   }
-  return n ? exec_cs(s, SQ_USERS, out) : R_OK;
+  return n ? sink_exec_cs(s, SQ_USERS, NULL, out) : R_OK;
 }
 
 static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
@@ -564,11 +516,10 @@ static int stage_accounts(sink_t *s, int slow, sink_stats_t *d) {
         n++;
       }
       if (n == 0) continue;
-      int rc = exec_cs(s, st, out);
+      sink_expect_t ex = {.what = sink_stmts[st].name, .kind = SINK_RES_ACCOUNTS,
+                          .k = (uint8_t)k, .n = (uint32_t)n};
+      int rc = sink_exec_cs(s, st, &ex, out);
       if (rc != R_OK) return rc;
-      d->accounts_written += (uint64_t)out[0];
-      d->rows[k] += (uint64_t)out[0];
-      if ((size_t)out[0] < n) d->accounts_stale_ignored += n - (size_t)out[0];
       continue;
     }
     for (size_t j = 0; j < s->nacc; j++) {
@@ -602,9 +553,8 @@ static int stage_closes(sink_t *s, int slow, sink_stats_t *d) {
       sink_col_str(&s->cs, 0, s->cls[i].pubkey);
       sink_cols_end_row(&s->cs);
     }
-    int rc = exec_cs(s, SQ_CLOSES, out);
-    if (rc == R_OK) d->accounts_written += (uint64_t)out[0];
-    return rc;
+    sink_expect_t ex = {.what = sink_stmts[SQ_CLOSES].name, .kind = SINK_RES_CLOSES};
+    return sink_exec_cs(s, SQ_CLOSES, &ex, out);
   }
   for (size_t i = 0; i < s->ncls; i++) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_CLOSES], false);
@@ -625,12 +575,8 @@ static int stage_txs(sink_t *s, int slow, sink_stats_t *d) {
   if (!slow) {
     sink_cols_begin(&s->cs, &sink_stmts[SQ_TXS], true);
     for (size_t j = 0; j < s->ntx; j++) sink_row_tx(&s->cs, &s->tx[s->txorder[j]]);
-    int rc = exec_cs(s, SQ_TXS, out);
-    if (rc == R_OK) {
-      d->tx_written += (uint64_t)out[0];
-      d->rows[SINK_ROWS_TRANSACTIONS] += (uint64_t)out[0];
-    }
-    return rc;
+    sink_expect_t ex = {.what = sink_stmts[SQ_TXS].name, .kind = SINK_RES_TXS};
+    return sink_exec_cs(s, SQ_TXS, &ex, out);
   }
   for (size_t j = 0; j < s->ntx; j++) {
     const cb_tx_row_t *t = &s->tx[s->txorder[j]];
@@ -660,7 +606,7 @@ static void dead_row(sink_cols_t *cs, const dlrec_t *r, uint32_t count) {
 
 /* Writes queued and rejected dead letters; identical fingerprints are
  * merged so the upsert never meets the same row twice. */
-static int stage_dead(sink_t *s, sink_stats_t *d) {
+static int stage_dead(sink_t *s) {
   long long out[2];
   if (s->ndl + s->nrej == 0) return R_OK;
   uint32_t *extra = calloc(s->ndl + s->nrej + 1, sizeof *extra);
@@ -697,12 +643,9 @@ static int stage_dead(sink_t *s, sink_stats_t *d) {
     dead_row(&s->cs, &s->rej[j], s->rej[j].count + extra[s->ndl + j]);
     n++;
   }
-  rc = exec_cs(s, SQ_DEAD, out);
-  if (rc == R_OK) {
-    d->dead_letters += n;
-    d->rows[SINK_ROWS_DEAD_LETTERS] += n;
-    d->rejected += s->nrej;
-  }
+  sink_expect_t ex = {.what = sink_stmts[SQ_DEAD].name, .kind = SINK_RES_DEAD,
+                      .n = (uint32_t)n, .n2 = (uint32_t)s->nrej};
+  rc = sink_exec_cs(s, SQ_DEAD, &ex, out);
 out:
   free(extra);
   free(skip);
@@ -719,31 +662,40 @@ static int stage_checkpoints(sink_t *s) {
     sink_col_str(&s->cs, 2, s->ckpt[i].has_sig ? s->ckpt[i].sig : NULL);
     sink_cols_end_row(&s->cs);
   }
-  return exec_cs(s, SQ_CHECKPOINTS, out);
+  return sink_exec_cs(s, SQ_CHECKPOINTS, NULL, out);
 }
 
-/* One attempt at the whole batch in one transaction. slow: every record
- * in its own savepoint, data errors dead-lettered. */
+/* One attempt at the whole batch in one transaction. The batch goes as
+ * one pipeline (one round trip); slow: every record in its own savepoint,
+ * one statement at a time, data errors dead-lettered. */
 static int run_batch(sink_t *s, int slow, sink_stats_t *d) {
   memset(d, 0, sizeof *d);
   s->nrej = 0;
+  s->pd = d;
   sink_arena_reset(&s->rarena);
-  int rc = exec_simple(s, "BEGIN");
-  if (rc != R_OK) goto fail;
-  if ((rc = sink_analytics_prestage(s)) != R_OK) goto fail;
-  if ((rc = stage_closures(s, slow)) != R_OK) goto fail;
-  if (!slow && (rc = stage_users(s)) != R_OK) goto fail;
-  if ((rc = stage_accounts(s, slow, d)) != R_OK) goto fail;
-  if ((rc = stage_closes(s, slow, d)) != R_OK) goto fail;
-  if ((rc = stage_txs(s, slow, d)) != R_OK) goto fail;
-  if ((rc = sink_analytics_stage(s)) != R_OK) goto fail;
-  if ((rc = stage_dead(s, d)) != R_OK) goto fail;
-  if ((rc = stage_checkpoints(s)) != R_OK) goto fail;
-  if ((rc = sink_notify_send(s)) != R_OK) goto fail;
-  if ((rc = exec_simple(s, "COMMIT")) != R_OK) goto fail;
-  d->rows[SINK_ROWS_CHECKPOINTS] += s->nckpt;
-  return R_OK;
-fail:
+  int rc = slow ? R_OK : sink_pipe_begin(s);
+  if (rc != R_OK) goto done;
+  if ((rc = sink_exec_simple(s, "BEGIN")) != R_OK) goto done;
+  if ((rc = sink_analytics_prestage(s)) != R_OK) goto done;
+  if ((rc = stage_closures(s, slow)) != R_OK) goto done;
+  if (!slow && (rc = stage_users(s)) != R_OK) goto done;
+  if ((rc = stage_accounts(s, slow, d)) != R_OK) goto done;
+  if ((rc = stage_closes(s, slow, d)) != R_OK) goto done;
+  if ((rc = stage_txs(s, slow, d)) != R_OK) goto done;
+  if ((rc = sink_analytics_stage(s)) != R_OK) goto done;
+  if ((rc = stage_dead(s)) != R_OK) goto done;
+  if ((rc = stage_checkpoints(s)) != R_OK) goto done;
+  if ((rc = sink_notify_send(s)) != R_OK) goto done;
+  rc = sink_exec_simple(s, "COMMIT");
+done:
+  rc = sink_pipe_finish(s, rc);
+  s->pd = NULL;
+  if (rc == R_OK) {
+    d->rows[SINK_ROWS_CHECKPOINTS] += s->nckpt;
+    return R_OK;
+  }
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+    drop_conn(s); /* results left unread: start over on a fresh connection */
   if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
       PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
     PGresult *r = PQexec(s->conn, "ROLLBACK");

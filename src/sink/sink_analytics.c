@@ -137,12 +137,8 @@ int sink_analytics_prestage(sink_t *s) {
   const char *params[3] = {s->cs.params[0], s->cs.params[1], acs.params[0]};
   int lengths[3] = {s->cs.lengths[0], s->cs.lengths[1], acs.lengths[0]};
   int formats[3] = {s->cs.formats[0], s->cs.formats[1], acs.formats[0]};
-  PGresult *r = PQexecParams(s->conn, sql_pre, 3, NULL, params, lengths, formats, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    rc = sink_classify(s->conn, r);
-    sink_err_from_result(s, "cbi_analytics_pre", r);
-  }
-  PQclear(r);
+  const sink_expect_t ex = {.what = "cbi_analytics_pre"};
+  rc = sink_exec(s, &ex, NULL, sql_pre, 3, params, lengths, formats, NULL);
 out:
   sink_cols_free(&acs);
   return rc;
@@ -184,13 +180,8 @@ int sink_analytics_stage(sink_t *s) {
   params[16] = s->has_chain_time ? when : NULL;
   lengths[15] = lengths[16] = 0;
   formats[15] = formats[16] = 0;
-  PGresult *r = PQexecPrepared(s->conn, sink_stmts[SQ_ANALYTICS].name, SINK_ANALYTICS_NPARAMS,
-                               params, lengths, formats, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    rc = sink_classify(s->conn, r);
-    sink_err_from_result(s, sink_stmts[SQ_ANALYTICS].name, r);
-  }
-  PQclear(r);
+  rc = sink_exec(s, NULL, sink_stmts[SQ_ANALYTICS].name, NULL, SINK_ANALYTICS_NPARAMS, params,
+                 lengths, formats, NULL);
 out:
   sink_cols_free(&acs);
   return rc;

@@ -114,13 +114,8 @@ int sink_notify_send(sink_t *s) {
     return R_NOMEM;
   }
   const char *params[2] = {SINK_NOTIFY_CHANNEL, payload};
-  PGresult *r = PQexecParams(s->conn, "SELECT pg_notify($1, $2)", 2, NULL, params, NULL, NULL, 0);
-  int rc = R_OK;
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    rc = PQstatus(s->conn) != CONNECTION_OK ? R_CONN : R_TRANSIENT;
-    sink_set_err(s, "change feed: pg_notify: %s", PQerrorMessage(s->conn));
-  }
-  PQclear(r);
+  const sink_expect_t ex = {.what = "change feed: pg_notify"};
+  int rc = sink_exec(s, &ex, NULL, "SELECT pg_notify($1, $2)", 2, params, NULL, NULL, NULL);
   free(payload);
   return rc;
 }

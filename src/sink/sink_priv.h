@@ -114,6 +114,22 @@ void sink_row_tx(sink_cols_t *cs, const cb_tx_row_t *t);
 /* Decimal text of v into buf (>= 21 bytes); returns length. */
 size_t sink_u64_dec(uint64_t v, char *buf);
 
+/* What a statement's result adds to the batch's counters (sink_exec.c). */
+typedef enum {
+  SINK_RES_NONE = 0,
+  SINK_RES_ACCOUNTS, /* an account stage: k (rows[k]), n records sent */
+  SINK_RES_CLOSES,
+  SINK_RES_TXS,
+  SINK_RES_DEAD      /* n dead letters, n2 of them rejected records */
+} sink_res_kind_t;
+
+typedef struct sink_expect {
+  const char *what; /* the statement, for errors (static text) */
+  uint8_t kind;     /* sink_res_kind_t */
+  uint8_t k;
+  uint32_t n, n2;
+} sink_expect_t;
+
 /* ------------------------------------------------------- the sink */
 
 #define SINK_MAX_STREAMS 16
@@ -207,10 +223,44 @@ struct sink {
   uint64_t *known;
   size_t nknown, capknown;
 
+  /* Pipeline mode (sink_exec.c): the statements sent and not read yet,
+   * and the counters their results go to. */
+  bool piped;
+  sink_expect_t *exp;
+  size_t nexp, capexp;
+  sink_stats_t *pd;
+
   sink_cols_t cs;
   sink_stats_t st;
   char err[768];
 };
+
+/* Statement execution (sink_exec.c). sink_exec runs one statement: the
+ * prepared statement `prepared` or else `sql`, with text or binary
+ * parameters. Outside pipeline mode it waits for the result, fills out
+ * (may be NULL: the row count, or the first two columns of the first row)
+ * and adds what ex says to *s->pd (ex and s->pd may be NULL). In pipeline
+ * mode it only sends, books ex, and out stays 0: the counters are added
+ * when sink_pipe_finish reads the results. Returns R_OK or an R_* class
+ * with s->err set. */
+int sink_exec(sink_t *s, const sink_expect_t *ex, const char *prepared, const char *sql,
+              int nparams, const char *const *params, const int *lengths, const int *formats,
+              long long out[2]);
+/* sql without parameters. */
+int sink_exec_simple(sink_t *s, const char *sql);
+/* Prepared statement st with the arrays in s->cs (finished here): R_NOMEM
+ * when they could not be built, R_DATA when a value did not fit its
+ * column. */
+int sink_exec_cs(sink_t *s, sink_stmt_t st, const sink_expect_t *ex, long long out[2]);
+/* Enters pipeline mode on the (idle) connection: R_OK or an R_* class. */
+int sink_pipe_begin(sink_t *s);
+/* Ends the pipeline begun by sink_pipe_begin (no-op outside one): sends
+ * the Sync, reads every result in order, adds the booked counters to
+ * *s->pd, leaves pipeline mode. rc is the outcome of the sending; the
+ * result is rc when it is a failure (R_CONN when the connection went
+ * away meanwhile), else the first failure among the results, else R_OK.
+ * After a failure the transaction is left aborted: roll it back. */
+int sink_pipe_finish(sink_t *s, int rc);
 
 /* Outcome class (R_*) of a failed result; the detail into s->err. */
 int sink_classify(PGconn *c, const PGresult *r);

@@ -149,6 +149,8 @@ static void *flusher_main(void *arg) {
     lv->fl_req = -1;
     lv->fl_done = idx;
     pthread_cond_broadcast(&lv->fl_cv);
+    /* the writer may be waiting for input: the next batch can go now */
+    msgqueue_wake(lv->q);
   }
   pthread_mutex_unlock(&lv->fl_mu);
   return NULL;
