@@ -224,16 +224,17 @@ static void pop_items(live_t *lv) {
   }
 }
 
-/* Hands the batch over when it is due, or as soon as there is nothing
- * more to add to it: small batches when quiet, big ones under load.
- * Returns 0 or -1. */
+/* Group commit: the batch goes to the flusher as soon as the flusher is
+ * free (live_handoff does nothing while it commits the previous one), so a
+ * quiet stream commits each update one round trip after it arrived, and
+ * under load a batch holds what arrived during the previous commit: the
+ * batch size follows the arrival rate, with no timer in between. A batch
+ * of LIVE_HANDOFF_RECORDS waits for the flusher (backpressure). Returns 0
+ * or -1. */
 static int commit_turn(live_t *lv) {
-  msgqueue_stats_t qs;
-  msgqueue_get_stats(lv->q, &qs);
   live_update_checkpoint(lv);
   size_t pend = sink_pending(live_cur_sink(lv));
-  int want = sink_batch_due(live_cur_sink(lv)) ||
-             (pend > 0 && qs.items == 0 && txfetch_wait_ms(lv->tf) != 0) ||
+  int want = pend > 0 ||
              (lv->cp != lv->cp_set &&
               live_now_ns() - lv->cp_set_ns >= LIVE_CKPT_ONLY_EVERY_MS * NS_PER_MS) ||
              lv->has_chain;
