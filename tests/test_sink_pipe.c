@@ -37,6 +37,7 @@ typedef struct pipe_dir {
   pthread_cond_t cv;
   chunk_t *head, *tail;
   int eof;
+  pthread_t reader; /* joined by the writer, which frees the direction */
 } pipe_dir_t;
 
 static void *dir_reader(void *arg) {
@@ -75,6 +76,10 @@ static void *dir_writer(void *arg) {
     if (!c) {
       pthread_mutex_unlock(&d->mu);
       shutdown(d->to, SHUT_WR);
+      pthread_join(d->reader, NULL);
+      pthread_mutex_destroy(&d->mu);
+      pthread_cond_destroy(&d->cv);
+      free(d);
       return NULL;
     }
     d->head = c->next;
@@ -107,12 +112,10 @@ static void start_dir(int from, int to, long delay_ms) {
   d->delay_ms = delay_ms;
   pthread_mutex_init(&d->mu, NULL);
   pthread_cond_init(&d->cv, NULL);
-  pthread_t r, w;
-  /* the threads live as long as the connection; the test process ends
-   * with them */
-  ck_assert_int_eq(pthread_create(&r, NULL, dir_reader, d), 0);
+  /* the threads live as long as the connection */
+  pthread_t w;
+  ck_assert_int_eq(pthread_create(&d->reader, NULL, dir_reader, d), 0);
   ck_assert_int_eq(pthread_create(&w, NULL, dir_writer, d), 0);
-  pthread_detach(r);
   pthread_detach(w);
 }
 
