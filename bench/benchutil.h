@@ -161,8 +161,10 @@ static inline pid_t bu_replay_start(const char *dir, const char *const *extra, i
   return pid;
 }
 
-/* Most repetitions a figure takes (CBI_BENCH_REPS is at most this). */
+/* Most repetitions a figure takes (CBI_BENCH_REPS is at most this), and
+ * most samples one figure summarises. */
 #define BU_MAX_REPS 25
+#define BU_MAX_SAMPLES 128
 
 /* The repetition count: $CBI_BENCH_REPS when set and not empty, else def.
  * A value outside 1..BU_MAX_REPS is reported on stderr (prefixed with who)
@@ -191,12 +193,12 @@ static inline int bu_cmp_dbl_(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* The summary of v[0..n) (1 <= n <= BU_MAX_REPS; v is not reordered).
+/* The summary of v[0..n) (1 <= n <= BU_MAX_SAMPLES; v is not reordered).
  * n outside that range gives a summary with n = 0 and NaN values. */
 static inline bu_stat_t bu_stat(const double *v, int n) {
   bu_stat_t s = {NAN, NAN, NAN, 0};
-  if (n < 1 || n > BU_MAX_REPS) return s;
-  double w[BU_MAX_REPS];
+  if (n < 1 || n > BU_MAX_SAMPLES) return s;
+  double w[BU_MAX_SAMPLES];
   memcpy(w, v, (size_t)n * sizeof *w);
   qsort(w, (size_t)n, sizeof *w, bu_cmp_dbl_);
   s.median = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
@@ -206,14 +208,15 @@ static inline bu_stat_t bu_stat(const double *v, int n) {
   return s;
 }
 
-/* The median of v[0..n) (NaN when n is outside 1..BU_MAX_REPS). */
+/* The median of v[0..n) (NaN when n is outside 1..BU_MAX_SAMPLES). */
 static inline double bu_median(const double *v, int n) { return bu_stat(v, n).median; }
 
 /* Prints one figure line to stdout and flushes it:
  *   bench NAME: MEDIAN UNIT (median of N, min MIN, max MAX[; DETAILS])
  * with prec decimals; DETAILS is printf-formatted from fmt (NULL or "" for
  * none). Returns 0, or -1 (nothing printed, a message on stderr) when the
- * samples are not usable: n outside 1..BU_MAX_REPS or a value not finite. */
+ * samples are not usable: n outside 1..BU_MAX_SAMPLES or a value not
+ * finite. */
 static inline int bu_figure(const char *name, const char *unit, int prec, const double *v, int n,
                             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static inline int bu_figure(const char *name, const char *unit, int prec, const double *v, int n,
