@@ -222,6 +222,16 @@ static double field(const char *line, const char *key) {
   return p ? strtod(p + strlen(k), NULL) : -1.0;
 }
 
+/* Copies the last lines of a failed run's log to stderr. */
+static void log_tail(const char *log) {
+  if (!log) return;
+  const char *p = log + strlen(log);
+  if (p > log && p[-1] == '\n') p--;
+  for (int lines = 0; p > log; p--)
+    if (p[-1] == '\n' && ++lines == 6) break;
+  fprintf(stderr, "bench_live: the log ends with:\n%s", p);
+}
+
 /* One live run over a generated stream against the database at uri. */
 static int run_one(const char *uri, const char *tmp, const char *tag, const acct_t *a,
                    char (*keys)[48], unsigned rate, unsigned n, uint64_t start, result_t *res) {
@@ -264,6 +274,7 @@ static int run_one(const char *uri, const char *tmp, const char *tag, const acct
   if (w != lp || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line || !sl) {
     fprintf(stderr, "bench_live: live run at %u/s failed (status %d%s); log %s\n", rate, st,
             line && !sl ? ", no sink line" : "", logf);
+    log_tail(log);
     free(log);
     return -1;
   }
@@ -439,7 +450,7 @@ int main(void) {
     bad |= bu_figure("live_peak_rss_mb", "MiB", 1, v, n, "%s", d);
   }
   if (bad) failed = 1;
-  if (getenv("BENCH_LIVE_KEEP")) {
+  if (getenv("BENCH_LIVE_KEEP") || failed) {
     fprintf(stderr, "bench_live: logs and streams kept in %s\n", tmp);
   } else {
     char cmd[300];
