@@ -184,6 +184,9 @@ static int64_t failover_once(const char *base, int round) {
   PQclear(PQexec(c, "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', 309999999)"));
   snprintf(la, sizeof la, "%s/bench-data/failover-a-%d.log", bu_build_dir(), round);
   snprintf(lb, sizeof lb, "%s/bench-data/failover-b-%d.log", bu_build_dir(), round);
+  /* an earlier run's logs would answer the waits below before these start */
+  unlink(la);
+  unlink(lb);
   a = spawn_live(uri, port, la);
   for (int i = 0; i < 500 && log_time_of(la, "leading: starting live") < 0; i++)
     usleep(10000);
