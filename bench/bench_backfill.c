@@ -14,7 +14,9 @@
  * The scenarios are generated once into BUILD/bench-data/ and reused;
  * CBI_BENCH_BACKFILL_DIR points at another one for the first. Figures count
  * whole runs: signature walk, getTransaction/getBlock, database writes and
- * the account refresh. */
+ * the account refresh. The default and concurrency-1 runs are repeated
+ * CBI_BENCH_REPS times (default 3, each on a fresh database; figures are
+ * medians with the spread); the large scenario runs once. */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -33,6 +35,8 @@
 #define LATENCY_MS "20"
 #define C1_SLOTS 250          /* slots of the concurrency-1 run */
 #define C1_TIME_LIMIT_S 40    /* SIGTERM after this (the figure stays valid) */
+#define DEFAULT_REPS 3
+#define GOAL_TX_PER_S 1000.0
 
 static int file_exists(const char *p) {
   struct stat st;
@@ -251,10 +255,13 @@ static int bench_large_rss(void) {
             ")\n", r.exit_code, r.transactions, m.signatures);
     rc = 1;
   } else {
-    printf("large run: %" PRIu64 " transactions + %" PRIu64 " accounts in %.2f s\n",
-           r.transactions, r.accounts, r.seconds);
-    printf("bench backfill_peak_rss_200k: %.1f MiB (whole range, %" PRIu64 " transactions)\n",
-           (double)r.peak_rss_kb / 1024.0, r.transactions);
+    double v = (double)r.peak_rss_kb / 1024.0;
+    if (r.peak_rss_kb <= 0 ||
+        bu_figure("backfill_peak_rss_200k", "MiB", 1, &v, 1,
+                  "one run, whole range: %" PRIu64 " transactions + %" PRIu64
+                  " accounts in %.2f s, no added latency",
+                  r.transactions, r.accounts, r.seconds) != 0)
+      rc = 1;
   }
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
@@ -289,38 +296,58 @@ int main(void) {
   printf("scenario: %s, %" PRIu64 " signatures over slots %" PRIu64 "..%" PRIu64
          " (replay server loaded in %.1f s, %s ms per response)\n",
          dir, m.signatures, m.start_slot, m.tip_slot, bu_now_s() - t0, LATENCY_MS);
-  int rc = 0;
-  result_t d, one;
-  char u1[600], u2[600];
-  if (fresh_db("bench_backfill_default", u1, sizeof u1) != 0 ||
-      fresh_db("bench_backfill_c1", u2, sizeof u2) != 0 ||
-      run_backfill(u1, port, m.start_slot, m.tip_slot, NULL, 0, &d) != 0) {
-    fprintf(stderr, "bench_backfill: setup failed\n");
-    rc = 1;
-    goto out;
-  }
-  if (d.exit_code != 0 || d.transactions != m.signatures) {
-    fprintf(stderr, "bench_backfill: default run exit=%d transactions=%" PRIu64 " (want %" PRIu64
-            ")\n", d.exit_code, d.transactions, m.signatures);
-    rc = 1;
-  }
+  int rc = 0, reps = bu_reps("bench_backfill", DEFAULT_REPS);
   static const char *const c1[] = {"--concurrency", "1", "--batch", "1", "--no-refresh", NULL};
   uint64_t from1 = m.tip_slot >= C1_SLOTS ? m.tip_slot - C1_SLOTS + 1 : 0;
-  if (run_backfill(u2, port, from1, m.tip_slot, c1, C1_TIME_LIMIT_S, &one) != 0) {
-    rc = 1;
-    goto out;
+  double rate[BU_MAX_REPS], rate1[BU_MAX_REPS], rss[BU_MAX_REPS];
+  uint64_t accounts = 0, tx1 = 0;
+  int stopped1 = 0;
+  for (int k = 0; k < reps; k++) {
+    result_t d, one;
+    char u1[600], u2[600];
+    if (fresh_db("bench_backfill_default", u1, sizeof u1) != 0 ||
+        fresh_db("bench_backfill_c1", u2, sizeof u2) != 0 ||
+        run_backfill(u1, port, m.start_slot, m.tip_slot, NULL, 0, &d) != 0) {
+      fprintf(stderr, "bench_backfill: setup failed\n");
+      rc = 1;
+      goto out;
+    }
+    if (d.exit_code != 0 || d.transactions != m.signatures || d.seconds <= 0 ||
+        d.peak_rss_kb <= 0) {
+      fprintf(stderr, "bench_backfill: default run exit=%d transactions=%" PRIu64 " (want %" PRIu64
+              ")\n", d.exit_code, d.transactions, m.signatures);
+      rc = 1;
+      goto out;
+    }
+    if (run_backfill(u2, port, from1, m.tip_slot, c1, C1_TIME_LIMIT_S, &one) != 0 ||
+        one.transactions == 0 || one.seconds <= 0) {
+      fprintf(stderr, "bench_backfill: concurrency-1 run failed (exit=%d, %" PRIu64
+              " transactions)\n", one.exit_code, one.transactions);
+      rc = 1;
+      goto out;
+    }
+    rate[k] = (double)d.transactions / d.seconds;
+    rate1[k] = (double)one.transactions / one.seconds;
+    rss[k] = (double)d.peak_rss_kb / 1024.0;
+    accounts = d.accounts;
+    tx1 = one.transactions;
+    if (one.exit_code != 0) stopped1++;
   }
-  double rd = d.seconds > 0 ? (double)d.transactions / d.seconds : 0;
-  double r1 = one.seconds > 0 ? (double)one.transactions / one.seconds : 0;
-  printf("default run: %" PRIu64 " transactions + %" PRIu64 " accounts in %.2f s (whole run: "
-         "signature walk, fetch, writes, refresh)\n", d.transactions, d.accounts, d.seconds);
-  printf("concurrency 1: %" PRIu64 " transactions (slots %" PRIu64 "..%" PRIu64 ") in %.2f s%s\n",
-         one.transactions, from1, m.tip_slot, one.seconds,
-         one.exit_code == 0 ? "" : " (stopped at the time limit)");
-  printf("bench backfill: %.0f tx/s at concurrency 128, batch 4 (concurrency 1: %.1f tx/s); "
-         "goal >= 1000 tx/s\n", rd, r1);
-  printf("bench backfill_peak_rss_25k: %.1f MiB (whole range, %" PRIu64 " transactions)\n",
-         (double)d.peak_rss_kb / 1024.0, d.transactions);
+  double r1 = bu_median(rate1, reps);
+  if (bu_figure("backfill", "tx/s", 0, rate, reps,
+                "concurrency 128, batch 4; whole run of %" PRIu64 " transactions + %" PRIu64
+                " accounts: signature walk, fetch, writes, refresh; concurrency 1: %.1f tx/s; "
+                "goal >= %.0f tx/s",
+                m.signatures, accounts, r1, GOAL_TX_PER_S) != 0 ||
+      bu_figure("backfill_concurrency_1", "tx/s", 1, rate1, reps,
+                "--concurrency 1 --batch 1 --no-refresh over slots %" PRIu64 "..%" PRIu64
+                " (%" PRIu64 " transactions in the last run; %d of %d runs stopped at the %d s "
+                "limit)",
+                from1, m.tip_slot, tx1, stopped1, reps, C1_TIME_LIMIT_S) != 0 ||
+      bu_figure("backfill_peak_rss_25k", "MiB", 1, rss, reps,
+                "peak of each default run, whole range, %" PRIu64 " transactions",
+                m.signatures) != 0)
+    rc = 1;
 out:
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);

@@ -1,6 +1,8 @@
 /* base58 throughput: the fixed-size codecs, the reference bignum codec and
  * a memcpy of the same bytes as the in-run ceiling. Deterministic inputs
- * (libsodium's seeded generator); each figure is timed for ~0.2 s. */
+ * (libsodium's seeded generator); each measurement is timed for ~0.2 s and
+ * the whole set repeated CBI_BENCH_REPS times (default 5): the figures are
+ * medians, with the spread. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +17,19 @@
 
 static volatile uint64_t sink;
 
+#define DEFAULT_REPS 5
+
 #define TIMED(RESULT, BODY) BU_TIMED(RESULT, sink, POOL, MIN_NS, BODY)
 
-static void report(const char *name, double fast, double ref, double ceil) {
-  printf("bench %s: %.0f ops/s (ref %.0f ops/s, memcpy ceiling %.0f ops/s)\n", name, fast, ref, ceil);
+/* Samples of one rep: [codec][0 fast, 1 ref, 2 memcpy ceiling]. */
+enum { ENC32, DEC32, ENC64, DEC64, NCODEC };
+static const char *const names[NCODEC] = {"base58_encode_32", "base58_decode_32",
+                                          "base58_encode_64", "base58_decode_64"};
+
+static int report(int k, double v[NCODEC][3][BU_MAX_REPS], int reps) {
+  double ref = bu_median(v[k][1], reps), ceil = bu_median(v[k][2], reps);
+  return bu_figure(names[k], "ops/s", 0, v[k][0], reps,
+                   "reference codec %.0f ops/s, memcpy ceiling %.0f ops/s", ref, ceil);
 }
 
 int main(void) {
@@ -28,7 +39,8 @@ int main(void) {
   char(*s64)[BASE58_ENCODED_64_SZ] = malloc(POOL * sizeof *s64);
   char out[2 * 64 + 1];
   uint8_t dst[128];
-  double fast, ref, ceil;
+  static double v[NCODEC][3][BU_MAX_REPS];
+  int reps = bu_reps("bench_base58", DEFAULT_REPS);
   int rc = 1;
 
   if (!bin32 || !bin64 || !s32 || !s64) goto out;
@@ -41,29 +53,34 @@ int main(void) {
     base58_encode_64(bin64 + 64 * i, s64[i]);
   }
 
-  TIMED(ceil, {
-    memcpy(dst, bin32 + 32 * i, 32);
-    bu_clobber(dst);
-    acc_ += dst[i & 31];
-  });
-  TIMED(fast, acc_ += base58_encode_32(bin32 + 32 * i, out); bu_clobber(out));
-  TIMED(ref, acc_ += base58_encode_ref(bin32 + 32 * i, 32, out); bu_clobber(out));
-  report("base58_encode_32", fast, ref, ceil);
-  TIMED(fast, acc_ += (uint64_t)base58_decode_32(s32[i], dst) + dst[i & 31]; bu_clobber(dst));
-  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s32[i], dst, 32) + dst[i & 31]; bu_clobber(dst));
-  report("base58_decode_32", fast, ref, ceil);
-
-  TIMED(ceil, {
-    memcpy(dst, bin64 + 64 * i, 64);
-    bu_clobber(dst);
-    acc_ += dst[i & 63];
-  });
-  TIMED(fast, acc_ += base58_encode_64(bin64 + 64 * i, out); bu_clobber(out));
-  TIMED(ref, acc_ += base58_encode_ref(bin64 + 64 * i, 64, out); bu_clobber(out));
-  report("base58_encode_64", fast, ref, ceil);
-  TIMED(fast, acc_ += (uint64_t)base58_decode_64(s64[i], dst) + dst[i & 63]; bu_clobber(dst));
-  TIMED(ref, acc_ += (uint64_t)base58_decode_ref(s64[i], dst, 64) + dst[i & 63]; bu_clobber(dst));
-  report("base58_decode_64", fast, ref, ceil);
+  for (int r = 0; r < reps; r++) {
+    TIMED(v[ENC32][2][r], {
+      memcpy(dst, bin32 + 32 * i, 32);
+      bu_clobber(dst);
+      acc_ += dst[i & 31];
+    });
+    v[DEC32][2][r] = v[ENC32][2][r];
+    TIMED(v[ENC32][0][r], acc_ += base58_encode_32(bin32 + 32 * i, out); bu_clobber(out));
+    TIMED(v[ENC32][1][r], acc_ += base58_encode_ref(bin32 + 32 * i, 32, out); bu_clobber(out));
+    TIMED(v[DEC32][0][r],
+          acc_ += (uint64_t)base58_decode_32(s32[i], dst) + dst[i & 31]; bu_clobber(dst));
+    TIMED(v[DEC32][1][r],
+          acc_ += (uint64_t)base58_decode_ref(s32[i], dst, 32) + dst[i & 31]; bu_clobber(dst));
+    TIMED(v[ENC64][2][r], {
+      memcpy(dst, bin64 + 64 * i, 64);
+      bu_clobber(dst);
+      acc_ += dst[i & 63];
+    });
+    v[DEC64][2][r] = v[ENC64][2][r];
+    TIMED(v[ENC64][0][r], acc_ += base58_encode_64(bin64 + 64 * i, out); bu_clobber(out));
+    TIMED(v[ENC64][1][r], acc_ += base58_encode_ref(bin64 + 64 * i, 64, out); bu_clobber(out));
+    TIMED(v[DEC64][0][r],
+          acc_ += (uint64_t)base58_decode_64(s64[i], dst) + dst[i & 63]; bu_clobber(dst));
+    TIMED(v[DEC64][1][r],
+          acc_ += (uint64_t)base58_decode_ref(s64[i], dst, 64) + dst[i & 63]; bu_clobber(dst));
+  }
+  for (int k = 0; k < NCODEC; k++)
+    if (report(k, v, reps) != 0) goto out;
   rc = 0;
 out:
   free(bin32);

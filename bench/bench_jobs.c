@@ -4,8 +4,10 @@
  * chunk at a time each, 16 RPC calls in flight per chunk) against the
  * replay server with 20 ms added per HTTP response; then the chunk size
  * swept at 2 workers, counting the JSON-RPC calls the node answered (what a
- * chunk costs the node). Needs CBI_TEST_DATABASE_URL and CBI_BUILD
- * (bench/run.sh). Figures: "bench NAME: VALUE UNIT". */
+ * chunk costs the node); then failover between two live replicas. Each
+ * measurement is repeated CBI_BENCH_REPS times (default 3); figures are
+ * medians with the spread: "bench NAME: VALUE UNIT (median of N, ...)".
+ * Needs CBI_TEST_DATABASE_URL and CBI_BUILD (bench/run.sh). */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -108,7 +110,7 @@ static long long replay_calls(int port) {
 
 /* ---- failover ------------------------------------------------------------------ */
 
-#define FAILOVER_RUNS 3
+#define DEFAULT_REPS 3
 
 static pid_t spawn_live(const char *uri, int port, const char *logpath) {
   char bin[600], rpc[64], ws[64];
@@ -182,6 +184,9 @@ static int64_t failover_once(const char *base, int round) {
   PQclear(PQexec(c, "INSERT INTO sync_checkpoints (stream, slot) VALUES ('live', 309999999)"));
   snprintf(la, sizeof la, "%s/bench-data/failover-a-%d.log", bu_build_dir(), round);
   snprintf(lb, sizeof lb, "%s/bench-data/failover-b-%d.log", bu_build_dir(), round);
+  /* an earlier run's logs would answer the waits below before these start */
+  unlink(la);
+  unlink(lb);
   a = spawn_live(uri, port, la);
   for (int i = 0; i < 500 && log_time_of(la, "leading: starting live") < 0; i++)
     usleep(10000);
@@ -279,6 +284,11 @@ static int run_job(const char *base, int port, const meta_t *m, const cb_decoder
   }
   res->chunks = info.chunks_total;
   sink_jobs_close(j);
+  PGconn *a = PQconnectdb(base); /* the run's database is not needed again */
+  char sql[100];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  PQclear(PQexec(a, sql));
+  PQfinish(a);
   return ok ? 0 : -1;
 }
 
@@ -313,71 +323,88 @@ int main(void) {
   printf("scenario: %s (%" PRIu64 " slots, %" PRIu64 " signatures), %s ms per response, %d "
          "calls in flight per chunk\n",
          dir, slots, m.signatures, LATENCY_MS, RPC_IN_FLIGHT);
-  int rc = 0, round = 0;
+  int rc = 0, round = 0, reps = bu_reps("bench_jobs", DEFAULT_REPS);
   const uint64_t chunk = 100;
   static const int workers[] = {1, 2, 4};
-  double one = 0;
-  for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
-    result_t r;
-    if (run_job(base, port, &m, dec, workers[i], chunk, round++, &r) != 0) {
-      rc = 1;
-      continue;
-    }
-    double tps = (double)m.signatures / r.seconds;
-    if (workers[i] == 1) one = tps;
-    printf("bench jobs_tx_per_s_%d_workers: %.0f tx/s\n", workers[i], tps);
-    printf("bench jobs_slots_per_s_%d_workers: %.0f slots/s\n", workers[i],
-           (double)slots / r.seconds);
-    if (one > 0 && workers[i] > 1)
-      printf("bench jobs_speedup_%d_workers: %.2f x\n", workers[i], tps / one);
-  }
-  /* Chunk size: per-chunk overhead in time and in node calls. */
   static const uint64_t sizes[] = {25, 100, 400, 1600};
-  result_t rs[4];
-  int have = 0;
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    result_t r;
-    if (run_job(base, port, &m, dec, 2, sizes[i], round++, &r) != 0) {
-      rc = 1;
-      continue;
+  enum { NWK = sizeof workers / sizeof workers[0], NSZ = sizeof sizes / sizeof sizes[0] };
+  double tps[NWK][BU_MAX_REPS], sps[NWK][BU_MAX_REPS], speed[NWK][BU_MAX_REPS];
+  double secs[NSZ][BU_MAX_REPS], calls[NSZ][BU_MAX_REPS], over[BU_MAX_REPS],
+      over_calls[BU_MAX_REPS];
+  int chunks[NSZ] = {0}, nover = 0;
+  for (int k = 0; k < reps && rc == 0; k++) {
+    for (int i = 0; i < NWK && rc == 0; i++) {
+      result_t r;
+      if (run_job(base, port, &m, dec, workers[i], chunk, round++, &r) != 0 || r.seconds <= 0) {
+        rc = 1;
+        break;
+      }
+      tps[i][k] = (double)m.signatures / r.seconds;
+      sps[i][k] = (double)slots / r.seconds;
+      speed[i][k] = tps[i][k] / tps[0][k];
     }
-    rs[i] = r;
-    have |= 1 << i;
-    printf("bench jobs_chunk_%" PRIu64 "_seconds: %.2f s (%d chunks, 2 workers)\n", sizes[i],
-           r.seconds, r.chunks);
-    printf("bench jobs_chunk_%" PRIu64 "_rpc_calls: %lld calls (%.2f per signature)\n", sizes[i],
-           r.calls, (double)r.calls / (double)m.signatures);
-  }
-  /* Fixed cost of a chunk: the worker time (2 workers) the smallest chunks
-   * add over the 400-slot ones, per extra chunk. */
-  if ((have & 5) == 5 && rs[0].chunks > rs[2].chunks) {
-    double extra = 2.0 * (rs[0].seconds - rs[2].seconds) / (double)(rs[0].chunks - rs[2].chunks);
-    printf("bench jobs_chunk_overhead: %.0f ms per chunk (worker time; %.1f node calls)\n",
-           extra * 1000.0,
-           (double)(rs[0].calls - rs[2].calls) / (double)(rs[0].chunks - rs[2].chunks));
+    /* Chunk size: per-chunk overhead in time and in node calls. */
+    result_t rs[NSZ];
+    for (int i = 0; i < NSZ && rc == 0; i++) {
+      if (run_job(base, port, &m, dec, 2, sizes[i], round++, &rs[i]) != 0 || rs[i].calls < 0) {
+        rc = 1;
+        break;
+      }
+      secs[i][k] = rs[i].seconds;
+      calls[i][k] = (double)rs[i].calls;
+      chunks[i] = rs[i].chunks;
+    }
+    /* Fixed cost of a chunk: the worker time (2 workers) the smallest
+     * chunks add over the 400-slot ones, per extra chunk. */
+    if (rc == 0 && rs[0].chunks > rs[2].chunks) {
+      double extra = (double)(rs[0].chunks - rs[2].chunks);
+      over[nover] = 2.0 * (rs[0].seconds - rs[2].seconds) / extra * 1000.0;
+      over_calls[nover++] = (double)(rs[0].calls - rs[2].calls) / extra;
+    }
   }
   kill(rp, SIGTERM);
   waitpid(rp, NULL, 0);
+  if (rc == 0) {
+    char name[96];
+    for (int i = 0; i < NWK; i++) {
+      snprintf(name, sizeof name, "jobs_tx_per_s_%d_workers", workers[i]);
+      rc |= bu_figure(name, "tx/s", 0, tps[i], reps, "chunks of %" PRIu64 " slots", chunk) != 0;
+      snprintf(name, sizeof name, "jobs_slots_per_s_%d_workers", workers[i]);
+      rc |= bu_figure(name, "slots/s", 0, sps[i], reps, NULL) != 0;
+      if (workers[i] > 1) {
+        snprintf(name, sizeof name, "jobs_speedup_%d_workers", workers[i]);
+        rc |= bu_figure(name, "x", 2, speed[i], reps, "over 1 worker, per run") != 0;
+      }
+    }
+    for (int i = 0; i < NSZ; i++) {
+      snprintf(name, sizeof name, "jobs_chunk_%" PRIu64 "_seconds", sizes[i]);
+      rc |= bu_figure(name, "s", 2, secs[i], reps, "%d chunks, 2 workers", chunks[i]) != 0;
+      snprintf(name, sizeof name, "jobs_chunk_%" PRIu64 "_rpc_calls", sizes[i]);
+      rc |= bu_figure(name, "calls", 0, calls[i], reps, "%.2f per signature",
+                      bu_median(calls[i], reps) / (double)m.signatures) != 0;
+    }
+    if (nover > 0)
+      rc |= bu_figure("jobs_chunk_overhead", "ms", 0, over, nover,
+                      "per chunk, worker time: chunks of 25 vs 400 slots; %.1f node calls",
+                      bu_median(over_calls, nover)) != 0;
+  }
   /* Failover: leader SIGKILL to the standby's first commit. */
-  int64_t worst = 0, sumf = 0;
+  double fo[BU_MAX_REPS], sumf = 0;
   int okruns = 0;
-  for (int i = 0; i < FAILOVER_RUNS; i++) {
+  for (int i = 0; i < reps; i++) {
     int64_t ms = failover_once(base, i);
     if (ms < 0) {
+      fprintf(stderr, "bench_jobs: failover run %d failed\n", i + 1);
       rc = 1;
       continue;
     }
-    printf("failover run %d: %" PRId64 " ms\n", i + 1, ms);
-    sumf += ms;
-    okruns++;
-    if (ms > worst) worst = ms;
+    fo[okruns++] = (double)ms;
+    sumf += (double)ms;
   }
-  if (okruns > 0) {
-    printf("bench failover_mean: %" PRId64 " ms (leader SIGKILL to the standby's first commit, "
-           "%d runs, --leader-lease 5)\n",
-           sumf / okruns, okruns);
-    printf("bench failover_max: %" PRId64 " ms\n", worst);
-  }
+  if (okruns == reps)
+    rc |= bu_figure("failover", "ms", 0, fo, okruns,
+                    "leader SIGKILL to the standby's first commit, --leader-lease 5; mean %.0f ms",
+                    sumf / okruns) != 0;
   cb_decoder_free(dec);
   idl_free(idl);
   return rc;

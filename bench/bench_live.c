@@ -7,18 +7,28 @@
  * under N_KEYS distinct generated pubkeys, each update at the slot of its
  * time (400 ms slots, with slotNotifications), so every update is a real
  * upsert. A first (unmeasured) run creates the N_KEYS rows; the measured
- * runs, at 10,000, 20,000 and 40,000 updates/s, update them, as a daemon
- * following the chain does. The database tracks the program already
- * (checkpoint before the first slot): no snapshot, only live traffic.
+ * runs update them, as a daemon following the chain does: CBI_BENCH_REPS
+ * runs (default 5) at 10,000 updates/s, then HI_REPS runs (default 3;
+ * CBI_BENCH_REPS when set) each at 20,000 and at 40,000 updates/s, every
+ * run with a new daemon on a stream of later slots. The database tracks
+ * the program already (checkpoint before the first slot): no snapshot,
+ * only live traffic.
  *
- * Figures (from the daemon's closing line and wait4()):
- *   latency: notification received -> its batch committed, p50/p99
+ * Figures (from the daemon's closing log lines and wait4()), each the
+ * median over the runs at its rate, with the spread:
+ *   latency: notification received -> its batch committed, p50 and p99
+ *   commit cadence at 10,000/s: updates window / sink batches (the mean
+ *     time between commits), account updates / sink batches (records per
+ *     commit), background flush time / background flushes (the mean time
+ *     a commit takes)
  *   sustained: updates / (first notification received -> last commit)
- *   peak RSS of the daemon
+ *   peak RSS of the daemon (per run; the goal holds for the largest)
  *
- *   CBI_BUILD (default build), CBI_TEST_DATABASE_URL (bench/run.sh). */
+ *   CBI_BUILD (default build), CBI_TEST_DATABASE_URL (bench/run.sh),
+ *   CBI_BENCH_REPS, BENCH_LIVE_KEEP (keep logs and streams). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -44,7 +54,10 @@
 #define SLOT_MS 400
 #define LEAD_MS 500 /* stream start -> first update */
 
-/* Goals (issue 5). */
+#define DEFAULT_REPS 5 /* runs at 10,000/s */
+#define DEFAULT_HI_REPS 3 /* runs at 20,000/s and at 40,000/s */
+
+/* Goals. */
 #define GOAL_SUSTAINED 20000.0
 #define GOAL_P99_MS 50.0
 #define GOAL_RSS_MB 64.0
@@ -180,14 +193,43 @@ typedef struct {
   unsigned rate, n;
   uint64_t updates, window_ms;
   double p50, p99;
+  /* the sink's closing line: batches committed, background flushes and
+   * their total time; the foreground flushes (stopped line) */
+  double batches, bg_flushes, bg_flush_ms, flushes, flush_ms;
   long rss_kb;
   long rows;
   int ok;
 } result_t;
 
+/* The log line containing needle, copied into buf (NUL-terminated, no
+ * newline); NULL when there is none. */
+static const char *log_line(const char *log, const char *needle, char *buf, size_t bufsz) {
+  const char *p = log ? strstr(log, needle) : NULL;
+  if (!p) return NULL;
+  while (p > log && p[-1] != '\n') p--;
+  size_t n = strcspn(p, "\n");
+  if (n >= bufsz) n = bufsz - 1;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* The number after " key=" in line, or -1 when the key is absent. */
 static double field(const char *line, const char *key) {
-  const char *p = strstr(line, key);
-  return p ? strtod(p + strlen(key), NULL) : -1.0;
+  char k[64];
+  snprintf(k, sizeof k, " %s=", key);
+  const char *p = strstr(line, k);
+  return p ? strtod(p + strlen(k), NULL) : -1.0;
+}
+
+/* Copies the last lines of a failed run's log to stderr. */
+static void log_tail(const char *log) {
+  if (!log) return;
+  const char *p = log + strlen(log);
+  if (p > log && p[-1] == '\n') p--;
+  for (int lines = 0; p > log; p--)
+    if (p[-1] == '\n' && ++lines == 6) break;
+  fprintf(stderr, "bench_live: the log ends with:\n%s", p);
 }
 
 /* One live run over a generated stream against the database at uri. */
@@ -226,17 +268,32 @@ static int run_one(const char *uri, const char *tmp, const char *tag, const acct
   waitpid(rp, NULL, 0);
   res->rss_kb = ru.ru_maxrss;
   char *log = bu_read_file(logf, NULL);
-  const char *line = log ? strstr(log, "stopped reason=") : NULL;
-  if (w != lp || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line) {
-    fprintf(stderr, "bench_live: live run at %u/s failed (status %d); log %s\n", rate, st, logf);
+  char stopped[2048], sinkl[2048];
+  const char *line = log_line(log, "stopped reason=", stopped, sizeof stopped);
+  const char *sl = log_line(log, " sink batches=", sinkl, sizeof sinkl);
+  if (w != lp || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line || !sl) {
+    fprintf(stderr, "bench_live: live run at %u/s failed (status %d%s); log %s\n", rate, st,
+            line && !sl ? ", no sink line" : "", logf);
+    log_tail(log);
     free(log);
     return -1;
   }
-  res->updates = (uint64_t)field(line, "account_updates=");
-  res->window_ms = (uint64_t)field(line, "updates_window_ms=");
-  res->p50 = field(line, "latency_p50_ms=");
-  res->p99 = field(line, "latency_p99_ms=");
+  res->updates = (uint64_t)field(line, "account_updates");
+  res->window_ms = (uint64_t)field(line, "updates_window_ms");
+  res->p50 = field(line, "latency_p50_ms");
+  res->p99 = field(line, "latency_p99_ms");
+  res->flushes = field(line, "flushes");
+  res->flush_ms = field(line, "flush_ms");
+  res->batches = field(sl, "batches");
+  res->bg_flushes = field(sl, "background_flushes");
+  res->bg_flush_ms = field(sl, "background_flush_ms");
   free(log);
+  if (res->flushes < 0 || res->flush_ms < 0) res->flushes = res->flush_ms = 0; /* optional */
+  if (res->p50 < 0 || res->p99 < 0 || res->batches <= 0 || res->bg_flushes < 0 ||
+      res->bg_flush_ms < 0) {
+    fprintf(stderr, "bench_live: %s: the closing lines lack a figure (log %s)\n", tag, logf);
+    return -1;
+  }
   res->rows = count_positions(uri);
   res->ok = res->updates == n && res->rows == N_KEYS;
   if (!res->ok)
@@ -246,7 +303,46 @@ static int run_one(const char *uri, const char *tmp, const char *tag, const acct
 }
 
 static double per_s(const result_t *r) {
-  return r->window_ms ? (double)r->updates * 1000.0 / (double)r->window_ms : 0.0;
+  return r->window_ms ? (double)r->updates * 1000.0 / (double)r->window_ms : NAN;
+}
+
+/* Mean duration of one commit (sink_flush) of a run: the background
+ * flushes, or all flushes when the run had no background flush. */
+static double flush_mean_ms(const result_t *r) {
+  if (r->bg_flushes > 0) return r->bg_flush_ms / r->bg_flushes;
+  double n = r->flushes + r->bg_flushes;
+  return n > 0 ? (r->flush_ms + r->bg_flush_ms) / n : NAN;
+}
+
+/* The runs at one rate. */
+typedef struct {
+  unsigned rate, n;
+  int reps, done;
+  result_t r[BU_MAX_REPS];
+} series_t;
+
+/* Samples of one quantity over a series' runs. */
+static void samples(const series_t *s, double (*get)(const result_t *), double *out) {
+  for (int i = 0; i < s->done; i++) out[i] = get(&s->r[i]);
+}
+static double get_p50(const result_t *r) { return r->p50; }
+static double get_p99(const result_t *r) { return r->p99; }
+static double get_rate(const result_t *r) { return per_s(r); }
+static double get_interval(const result_t *r) {
+  return r->batches > 0 ? (double)r->window_ms / r->batches : NAN;
+}
+static double get_batch(const result_t *r) {
+  return r->batches > 0 ? (double)r->updates / r->batches : NAN;
+}
+static double get_rss(const result_t *r) { return (double)r->rss_kb / 1024.0; }
+
+/* Prints the figure name (median over the series) with details. Returns 0
+ * or -1. */
+static int figure(const series_t *s, const char *name, const char *unit, int prec,
+                  double (*get)(const result_t *), const char *details) {
+  double v[BU_MAX_REPS];
+  samples(s, get, v);
+  return bu_figure(name, unit, prec, v, s->done, "%s", details);
 }
 
 int main(void) {
@@ -283,37 +379,79 @@ int main(void) {
     fprintf(stderr, "bench_live: seeding run failed\n");
     failed = 1;
   }
-  struct {
-    unsigned rate, n;
-    const char *tag;
-  } runs[] = {{10000, 80000, "r10000"}, {20000, 160000, "r20000"}, {40000, 160000, "r40000"}};
-  result_t res[3];
-  memset(res, 0, sizeof res);
+  int reps = bu_reps("bench_live", DEFAULT_REPS);
+  const char *re = getenv("CBI_BENCH_REPS");
+  int hi_reps = re && *re ? reps : DEFAULT_HI_REPS;
+  series_t ser[3] = {{10000, 80000, reps, 0, {{0}}},
+                     {20000, 160000, hi_reps, 0, {{0}}},
+                     {40000, 160000, hi_reps, 0, {{0}}}};
+  /* every run a stream of later slots than the last: each update applies */
+  uint64_t start = START_SLOT;
   for (int i = 0; i < 3 && !failed; i++) {
-    uint64_t start = START_SLOT + (uint64_t)(i + 1) * 1000000;
-    if (run_one(uri, tmp, runs[i].tag, &a, keys, runs[i].rate, runs[i].n, start, &res[i]) != 0 ||
-        !res[i].ok)
-      failed = 1;
+    for (int k = 0; k < ser[i].reps && !failed; k++) {
+      char tag[32];
+      snprintf(tag, sizeof tag, "r%u_%d", ser[i].rate, k + 1);
+      start += 1000000;
+      result_t *r = &ser[i].r[k];
+      if (run_one(uri, tmp, tag, &a, keys, ser[i].rate, ser[i].n, start, r) != 0 || !r->ok)
+        failed = 1;
+      else
+        ser[i].done++;
+      if (!getenv("BENCH_LIVE_KEEP")) { /* the stream files are large */
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", tmp, tag);
+        if (system(cmd) != 0) fprintf(stderr, "bench_live: could not remove %s/%s\n", tmp, tag);
+      }
+    }
   }
-  long rss = seed.rss_kb;
-  for (int i = 0; i < 3; i++)
-    if (res[i].rss_kb > rss) rss = res[i].rss_kb;
   PGconn *dc = PQconnectdb(base);
   char sql[128];
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
   exec_sql(dc, sql);
   PQfinish(dc);
-  printf("bench live_latency_at_10000_per_s: p50 %.2f ms, p99 %.2f ms (goal p99 < %.0f ms; "
-         "%" PRIu64 " updates, notification received -> committed)\n",
-         res[0].p50, res[0].p99, GOAL_P99_MS, res[0].updates);
-  printf("bench live_sustained_at_20000_per_s: %.0f updates/s (goal >= %.0f; p50 %.2f ms, "
-         "p99 %.2f ms)\n",
-         per_s(&res[1]), GOAL_SUSTAINED, res[1].p50, res[1].p99);
-  printf("bench live_saturation_offered_40000_per_s: %.0f updates/s (p50 %.2f ms, p99 %.2f ms)\n",
-         per_s(&res[2]), res[2].p50, res[2].p99);
-  printf("bench live_peak_rss_mb: %.1f (goal < %.0f; largest of all runs)\n",
-         (double)rss / 1024.0, GOAL_RSS_MB);
-  if (getenv("BENCH_LIVE_KEEP")) {
+
+  char d[512];
+  const series_t *s10 = &ser[0], *s20 = &ser[1], *s40 = &ser[2];
+  int bad = 0;
+  if (s10->done == s10->reps) {
+    snprintf(d, sizeof d, "notification received -> committed, %u updates per run", s10->n);
+    bad |= figure(s10, "live_latency_p50_at_10000_per_s", "ms", 2, get_p50, d);
+    snprintf(d, sizeof d, "goal < %.0f ms; notification received -> committed, %u updates per run",
+             GOAL_P99_MS, s10->n);
+    bad |= figure(s10, "live_latency_p99_at_10000_per_s", "ms", 2, get_p99, d);
+    bad |= figure(s10, "live_commit_interval_at_10000_per_s", "ms", 1, get_interval,
+                  "updates window (first notification -> last commit) / sink batches");
+    bad |= figure(s10, "live_batch_records_at_10000_per_s", "records", 0, get_batch,
+                  "account updates / sink batches");
+    bad |= figure(s10, "live_flush_duration_at_10000_per_s", "ms", 2, flush_mean_ms,
+                  "mean sink_flush time of the background flushes (the commit of one batch)");
+  }
+  if (s20->done == s20->reps) {
+    snprintf(d, sizeof d, "goal >= %.0f; %u updates per run", GOAL_SUSTAINED, s20->n);
+    bad |= figure(s20, "live_sustained_at_20000_per_s", "updates/s", 0, get_rate, d);
+    bad |= figure(s20, "live_latency_p50_at_20000_per_s", "ms", 2, get_p50, "");
+    bad |= figure(s20, "live_latency_p99_at_20000_per_s", "ms", 2, get_p99, "");
+  }
+  if (s40->done == s40->reps) {
+    snprintf(d, sizeof d, "%u updates per run, offered at 40000/s", s40->n);
+    bad |= figure(s40, "live_saturation_offered_40000_per_s", "updates/s", 0, get_rate, d);
+    bad |= figure(s40, "live_latency_p50_at_40000_per_s", "ms", 2, get_p50, "");
+    bad |= figure(s40, "live_latency_p99_at_40000_per_s", "ms", 2, get_p99, "");
+  }
+  if (!failed) { /* every run's peak, the seeding run's too */
+    double v[1 + 3 * BU_MAX_REPS], mx = 0;
+    int n = 0;
+    v[n++] = get_rss(&seed);
+    for (int i = 0; i < 3; i++)
+      for (int k = 0; k < ser[i].done; k++) v[n++] = get_rss(&ser[i].r[k]);
+    for (int i = 0; i < n; i++)
+      if (v[i] > mx) mx = v[i];
+    snprintf(d, sizeof d, "peak of each run, all rates and the seeding run; goal < %.0f MiB "
+             "for the largest: %.1f MiB", GOAL_RSS_MB, mx);
+    bad |= bu_figure("live_peak_rss_mb", "MiB", 1, v, n, "%s", d);
+  }
+  if (bad) failed = 1;
+  if (getenv("BENCH_LIVE_KEEP") || failed) {
     fprintf(stderr, "bench_live: logs and streams kept in %s\n", tmp);
   } else {
     char cmd[300];

@@ -1,25 +1,37 @@
 /* Sink throughput: market + position upserts per second through the sink,
- * next to a COPY ceiling measured in the same run on the same server: COPY
- * (text) into UNLOGGED tables without indexes of the rows the sink writes,
- * with the same columns (markets_cache, position_accounts), in
- * transactions of the same batch size.
+ * next to two COPY ceilings measured in the same run on the same server,
+ * both writing exactly the rows the sink writes (checked), in transactions
+ * of the same batch size:
+ *  - unlogged: COPY (text) into UNLOGGED copies of markets_cache and
+ *    position_accounts without indexes or constraints (the fastest a
+ *    server writes these rows at all);
+ *  - logged (the fair one): COPY into the real tables, logged, with all
+ *    their indexes, constraints and defaults. The users rows the sink
+ *    creates for new wallets (position_accounts.user_id is NOT NULL) are
+ *    COPYed first in the same transaction, inside the timing; a row already
+ *    in a table (an update) is deleted first in the same transaction, as a
+ *    COPY cannot replace it. After the run the tables must hold what the
+ *    sink's run left (counts and sums compared).
  *
- * Two workloads, each run CBI_BENCH_REPS times (default 3; medians
- * printed, with the load average before and after):
+ * Two workloads, each run CBI_BENCH_REPS times (default 3; each run the
+ * sink, then the unlogged COPY, then the logged COPY, on emptied tables):
  *  - live stream: 1000 markets and 50000 positions are loaded (inserts),
  *    then 50000 bets arrive, each updating one market (its pools) and one
  *    position (10% of them new positions). Within a batch the sink keeps
- *    only the newest record per account; the COPY ceiling writes exactly
- *    the rows the sink writes (checked), so both do the same work.
+ *    only the newest record per account; so do the COPY ceilings.
  *  - distinct-key passes: 2000 markets and 48000 positions inserted, then
  *    all updated once (no record superseded in a batch).
  * Server CPU per row comes from /proc/<backend pid>/stat when the server
- * runs on this machine.
+ * runs on this machine. Then the analytics on a hot market (CBI_BENCH_REPS
+ * runs with the upkeep off and on).
  *
- * The headline "bench sink_upserts" is the live stream (records handed to
- * the sink per second, both phases) and its ratio to the COPY ceiling.
- * CBI_BENCH_STRATEGIES=1 adds the comparison of write strategies for a
- * market upsert (array parameters, pipelined single rows, COPY staging).
+ * Figures: "bench NAME: VALUE UNIT (median of N, min, max; ...)". The
+ * headline "bench sink_upserts" is the live stream (records handed to the
+ * sink per second, both phases), with sink_ratio_to_unlogged_copy and
+ * sink_ratio_to_logged_copy (sink rate / COPY rate, per run); sink_distinct_*
+ * the same for the distinct-key passes. CBI_BENCH_STRATEGIES=1 adds the
+ * comparison of write strategies for a market upsert (array parameters,
+ * pipelined single rows, COPY staging).
  *
  *   CBI_TEST_DATABASE_URL (or DATABASE_URL): server to use; a scratch
  *   database is created and dropped.  argv[1..]: batch sizes to try
@@ -43,6 +55,7 @@
 #define POS_PER_MARKET 24
 #define N_POSITIONS (N_MARKETS * POS_PER_MARKET)
 #define N_USERS 1000
+#define DEFAULT_REPS 3
 
 static void key(char *out, const char *tag, int n) {
   char tmp[64];
@@ -167,8 +180,8 @@ static void cput(cbuf_t *b, const char *s) {
 }
 
 /* The same fields the sink writes, as COPY text (no special characters in
- * the benchmark's strings). */
-static void copy_line(cbuf_t *mb, cbuf_t *pb, const cb_account_t *a) {
+ * the benchmark's strings); a position's user_id is uid. */
+static void copy_line(cbuf_t *mb, cbuf_t *pb, const cb_account_t *a, const char *uid) {
   char line[2048];
   if (a->kind == CB_ACCOUNT_MARKET) {
     const cb_market_t *m = &a->u.market;
@@ -187,11 +200,11 @@ static void copy_line(cbuf_t *mb, cbuf_t *pb, const cb_account_t *a) {
   } else {
     const cb_position_t *p = &a->u.position;
     snprintf(line, sizeof line,
-             "%s\t00000000-0000-0000-0000-000000000001\t%s\t%s\t%" PRIu64 "\t%" PRIu64
+             "%s\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64
              "\t%" PRIu64 "\t0.512345678\t0.487654322\t2024-12-01 00:00:00+00\t%" PRId64
              "\t2024-12-01 00:00:00+00\t%" PRId64 "\tf\t0\t%" PRIu32 "\t%u\t%" PRIu64
              "\t2025-01-01 00:00:00+00\t\\N\t\\N\n",
-             a->pubkey, p->user.b58, p->market.b58, p->yes_shares, p->no_shares,
+             a->pubkey, uid, p->user.b58, p->market.b58, p->yes_shares, p->no_shares,
              p->total_invested, p->created_at, p->updated_at, p->bet_count, p->bump, a->slot);
     cput(pb, line);
   }
@@ -218,16 +231,16 @@ static void copy_in(PGconn *c, const char *sql, const cbuf_t *b) {
 }
 
 /* The columns the sink writes (position_accounts: positions_cache's
- * derived columns are computed by the view when read). */
+ * derived columns are computed by the view when read), into table %s. */
 static const char copy_msql[] =
-    "COPY bench_copy_markets (market_pubkey, market_id, authority_pubkey, title, description, "
+    "COPY %s (market_pubkey, market_id, authority_pubkey, title, description, "
     "category, market_type, created_at, created_at_unix, resolution_time, resolution_time_unix, "
     "resolved_at, state, resolution_result, yes_pool, no_pool, total_volume, "
     "total_participants, accepted_mint, yes_vault, no_vault, resolver_pubkey, oracle_source, "
     "metadata_uri, creation_fee, bump, sync_slot, last_sync_at, closed_at, closed_slot) "
     "FROM STDIN";
 static const char copy_psql[] =
-    "COPY bench_copy_positions (position_pubkey, user_id, user_pubkey, market_pubkey, "
+    "COPY %s (position_pubkey, user_id, user_pubkey, market_pubkey, "
     "yes_shares, no_shares, total_invested, yes_avg_price, no_avg_price, created_at, "
     "created_at_unix, updated_at, updated_at_unix, claimed, claimed_amount, bet_count, bump, "
     "sync_slot, last_sync_at, closed_at, closed_slot) FROM STDIN";
@@ -446,10 +459,13 @@ static int backend_pid_of_sink(PGconn *c) {
   return pid;
 }
 
+/* Empties the account tables and their unlogged copies; a checkpoint
+ * (when the role may) so that no run pays for the last one's dirty pages. */
 static void reset_tables(PGconn *c) {
   must_exec(c, "TRUNCATE position_accounts, markets_cache, users, account_closures, "
                "bench_copy_markets, bench_copy_positions CASCADE");
   must_exec(c, "VACUUM ANALYZE");
+  PQclear(PQexec(c, "CHECKPOINT"));
 }
 
 /* Both phases of a workload through a fresh sink. */
@@ -485,19 +501,15 @@ static void run_sink(PGconn *c, const char *uri, size_t batch, gen_fn gen, void 
   sink_close(s);
 }
 
-/* The COPY ceiling writes the rows the sink writes: records are grouped
- * into windows of the sink's batch size and, as in the sink's batch, only
- * the last record per pubkey of a window is kept; each window is one
- * transaction of two COPYs into the unlogged copies. */
-typedef struct copy_ctx {
-  PGconn *c;
-  size_t batch, n;
-  cb_account_t *win;
-  uint32_t *slot; /* open-addressing table: index + 1 into win */
-  size_t nslot;
-  cbuf_t mb, pb;
-  double rows;
-} copy_ctx_t;
+/* A set of pubkeys / wallets (44 characters) with a number per key; open
+ * addressing over a fixed capacity (the workloads hold fewer than
+ * KEYSET_CAP / 2 keys). */
+#define KEYSET_CAP (1u << 18)
+typedef struct keyset {
+  char (*k)[45];
+  uint32_t *v; /* 0: empty slot */
+  size_t n;
+} keyset_t;
 
 static uint32_t fnv(const char *k) {
   uint32_t h = 2166136261u;
@@ -505,17 +517,114 @@ static uint32_t fnv(const char *k) {
   return h;
 }
 
+static void keyset_init(keyset_t *ks) {
+  ks->k = malloc(KEYSET_CAP * sizeof *ks->k);
+  ks->v = calloc(KEYSET_CAP, sizeof *ks->v);
+  ks->n = 0;
+  if (!ks->k || !ks->v) exit(EXIT_FAILURE_RUN);
+}
+
+static void keyset_free(keyset_t *ks) {
+  free(ks->k);
+  free(ks->v);
+}
+
+/* The number of key, or 0 after adding key with number v when absent. */
+static uint32_t keyset_get_add(keyset_t *ks, const char *key, uint32_t v) {
+  size_t mask = KEYSET_CAP - 1;
+  for (size_t i = fnv(key) & mask;; i = (i + 1) & mask) {
+    if (ks->v[i] == 0) {
+      if (++ks->n > KEYSET_CAP / 2) {
+        fprintf(stderr, "bench_sink: key set full\n");
+        exit(EXIT_FAILURE_RUN);
+      }
+      snprintf(ks->k[i], sizeof ks->k[i], "%s", key);
+      ks->v[i] = v;
+      return 0;
+    }
+    if (strcmp(ks->k[i], key) == 0) return ks->v[i];
+  }
+}
+
+/* The COPY ceilings write the rows the sink writes: records are grouped
+ * into windows of the sink's batch size and, as in the sink's batch, only
+ * the last record per pubkey of a window is kept; each window is one
+ * transaction.
+ *  - unlogged: two COPYs into the UNLOGGED copies without indexes or
+ *    constraints (user_id a constant);
+ *  - logged: into the real tables (markets_cache, position_accounts,
+ *    users: logged, every index, constraint and default). As in the sink's
+ *    transaction, the users rows of wallets not seen before come first (a
+ *    COPY of users (id, wallet_address), the id generated here), then the
+ *    accounts with their user_id. A COPY cannot replace a row: a pubkey
+ *    already in the table is deleted first in the same transaction
+ *    (DELETE ... WHERE pubkey = ANY($1)), then COPYed like the others. */
+typedef struct copy_ctx {
+  PGconn *c;
+  int logged;
+  size_t batch, n;
+  cb_account_t *win;
+  uint32_t *slot; /* open-addressing table: index + 1 into win */
+  size_t nslot;
+  cbuf_t mb, pb, ub, dm, dp;
+  char msql[1024], psql[1024];
+  keyset_t present, users; /* logged: pubkeys in the tables, wallets with their users row */
+  double rows;
+} copy_ctx_t;
+
+static void del_keys(PGconn *c, const char *sql, cbuf_t *b) {
+  cput(b, "}");
+  b->p[b->n] = '\0';
+  const char *v[1] = {b->p};
+  PGresult *r = PQexecParams(c, sql, 1, NULL, v, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fprintf(stderr, "bench_sink: %s: %s", sql, PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  PQclear(r);
+}
+
 static void copy_window(copy_ctx_t *x) {
   if (x->n == 0) return;
-  x->mb.n = x->pb.n = 0;
+  x->mb.n = x->pb.n = x->ub.n = x->dm.n = x->dp.n = 0;
+  cput(&x->dm, "{");
+  cput(&x->dp, "{");
   for (size_t i = 0; i < x->n; i++) {
-    if (x->win[i].kind == CB_ACCOUNT_UNKNOWN) continue; /* superseded */
-    copy_line(&x->mb, &x->pb, &x->win[i]);
+    const cb_account_t *a = &x->win[i];
+    if (a->kind == CB_ACCOUNT_UNKNOWN) continue; /* superseded */
+    char uid[40] = "00000000-0000-0000-0000-000000000001";
+    if (x->logged) {
+      if (a->kind == CB_ACCOUNT_POSITION) {
+        uint32_t next = (uint32_t)x->users.n + 1;
+        uint32_t id = keyset_get_add(&x->users, a->u.position.user.b58, next);
+        int first = id == 0; /* first sight of the wallet: its users row */
+        if (first) id = next;
+        snprintf(uid, sizeof uid, "00000000-0000-4000-8000-%012" PRIx32, id);
+        if (first) {
+          cput(&x->ub, uid);
+          cput(&x->ub, "\t");
+          cput(&x->ub, a->u.position.user.b58);
+          cput(&x->ub, "\n");
+        }
+      }
+      if (keyset_get_add(&x->present, a->pubkey, 1) != 0) {
+        cbuf_t *d = a->kind == CB_ACCOUNT_MARKET ? &x->dm : &x->dp;
+        if (d->n > 1) cput(d, ",");
+        cput(d, a->pubkey);
+      }
+    }
+    copy_line(&x->mb, &x->pb, a, uid);
     x->rows++;
   }
   must_exec(x->c, "BEGIN");
-  if (x->mb.n) copy_in(x->c, copy_msql, &x->mb);
-  if (x->pb.n) copy_in(x->c, copy_psql, &x->pb);
+  if (x->ub.n) copy_in(x->c, "COPY users (id, wallet_address) FROM STDIN", &x->ub);
+  if (x->dm.n > 1)
+    del_keys(x->c, "DELETE FROM markets_cache WHERE market_pubkey = ANY($1::text[])", &x->dm);
+  if (x->dp.n > 1)
+    del_keys(x->c, "DELETE FROM position_accounts WHERE position_pubkey = ANY($1::text[])",
+             &x->dp);
+  if (x->mb.n) copy_in(x->c, x->msql, &x->mb);
+  if (x->pb.n) copy_in(x->c, x->psql, &x->pb);
   must_exec(x->c, "COMMIT");
   memset(x->slot, 0, x->nslot * sizeof *x->slot);
   x->n = 0;
@@ -539,16 +648,25 @@ static void copy_rec(void *ud, const cb_account_t *a) {
   if (x->n >= x->batch) copy_window(x);
 }
 
-static void run_copy(PGconn *c, size_t batch, gen_fn gen, void *ctx, meas_t out[2]) {
+/* Both phases of a workload through COPY, into the unlogged copies or
+ * (logged) the real tables, which start empty. */
+static void run_copy(PGconn *c, size_t batch, int logged, gen_fn gen, void *ctx, meas_t out[2]) {
   copy_ctx_t x;
   memset(&x, 0, sizeof x);
   x.c = c;
+  x.logged = logged;
   x.batch = batch;
   x.nslot = 1;
   while (x.nslot < 2 * batch) x.nslot *= 2;
   x.win = malloc(batch * sizeof *x.win);
   x.slot = calloc(x.nslot, sizeof *x.slot);
   if (!x.win || !x.slot) exit(EXIT_FAILURE_RUN);
+  snprintf(x.msql, sizeof x.msql, copy_msql, logged ? "markets_cache" : "bench_copy_markets");
+  snprintf(x.psql, sizeof x.psql, copy_psql, logged ? "position_accounts" : "bench_copy_positions");
+  if (logged) {
+    keyset_init(&x.present);
+    keyset_init(&x.users);
+  }
   int pid = PQbackendPID(c);
   for (int ph = 0; ph < 2; ph++) {
     x.rows = 0;
@@ -561,20 +679,17 @@ static void run_copy(PGconn *c, size_t batch, gen_fn gen, void *ctx, meas_t out[
     out[ph].cli = self_cpu_s() - c0;
     out[ph].rows = x.rows;
   }
+  if (logged) {
+    keyset_free(&x.present);
+    keyset_free(&x.users);
+  }
   free(x.win);
   free(x.slot);
   free(x.mb.p);
   free(x.pb.p);
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_dbl);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  free(x.ub.p);
+  free(x.dm.p);
+  free(x.dp.p);
 }
 
 static void loadavg(char *out, size_t n) {
@@ -589,64 +704,126 @@ static void loadavg(char *out, size_t n) {
   if (sp) *sp = '\0';
 }
 
-#define MAX_REPS 9
+/* What the account tables hold, as one string: row counts and sums of
+ * the columns the workloads change (the sink's run and the logged COPY
+ * must leave the same). */
+static void table_state(PGconn *c, char *out, size_t n) {
+  PGresult *r = PQexec(c,
+                       "SELECT (SELECT count(*) || ' ' || coalesce(sum(yes_pool), 0) || ' ' || "
+                       "coalesce(sum(no_pool), 0) || ' ' || coalesce(max(sync_slot), 0) "
+                       "FROM markets_cache) || ' / ' || "
+                       "(SELECT count(*) || ' ' || coalesce(sum(yes_shares), 0) || ' ' || "
+                       "coalesce(sum(no_shares), 0) || ' ' || coalesce(sum(bet_count), 0) || ' ' "
+                       "|| count(DISTINCT user_id) FROM position_accounts) || ' / ' || "
+                       "(SELECT count(*) FROM users)");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    fprintf(stderr, "bench_sink: table state: %s", PQerrorMessage(c));
+    exit(EXIT_FAILURE_RUN);
+  }
+  snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+}
 
-/* Runs a workload reps times (sink, then COPY, on emptied tables) and
- * prints medians. Returns the median sink rate (records/s) and the
- * median ratio of COPY time to sink time over both phases. */
-static void workload(PGconn *c, const char *uri, size_t batch, int reps, const char *name,
-                     const char *ph0, const char *ph1, gen_fn gen, void *ctx, double *rate,
-                     double *ratio) {
-  double r_sink[2][MAX_REPS], r_copy[2][MAX_REPS], rows[2][MAX_REPS], tot_s[MAX_REPS],
-      tot_c[MAX_REPS], rat[MAX_REPS], srv_s[MAX_REPS], srv_c[MAX_REPS], cli[MAX_REPS];
-  double recs[2] = {0, 0};
+/* The three writers of a workload: the sink, COPY into the unlogged
+ * copies, COPY into the real (logged, indexed) tables. */
+enum { W_SINK, W_UNLOGGED, W_LOGGED, NW };
+
+/* Runs a workload reps times (the sink, then the unlogged COPY, then the
+ * logged COPY, each on emptied tables) and prints its figures, named
+ * prefix_... (ph0/ph1 name the phases in figure names, ph0d/ph1d describe
+ * them). Returns 0, or -1 when a figure could not be printed. */
+static int workload(PGconn *c, const char *uri, size_t batch, int reps, const char *prefix,
+                    const char *desc, const char *ph0, const char *ph1, const char *ph0d,
+                    const char *ph1d, gen_fn gen, void *ctx) {
+  /* per writer and rep: rate per phase and both, server CPU per row */
+  double rate[NW][3][BU_MAX_REPS], srv[NW][BU_MAX_REPS], cli[BU_MAX_REPS];
+  double ratio[NW][BU_MAX_REPS];
+  double recs[2] = {0, 0}, rows[2] = {0, 0};
+  int have_srv = 1;
   char la0[64], la1[64];
   loadavg(la0, sizeof la0);
   for (int r = 0; r < reps; r++) {
-    meas_t ms[2], mc[2];
+    meas_t m[NW][2];
+    char st_sink[512], st_logged[512];
     reset_tables(c);
-    run_sink(c, uri, batch, gen, ctx, ms);
+    run_sink(c, uri, batch, gen, ctx, m[W_SINK]);
+    table_state(c, st_sink, sizeof st_sink);
     reset_tables(c);
-    run_copy(c, batch, gen, ctx, mc);
-    for (int ph = 0; ph < 2; ph++) {
-      if (ms[ph].rows != mc[ph].rows) {
-        fprintf(stderr, "bench_sink: %s phase %d: sink wrote %.0f rows, COPY %.0f\n", name, ph,
-                ms[ph].rows, mc[ph].rows);
-        exit(EXIT_FAILURE_RUN);
-      }
-      recs[ph] = ms[ph].recs;
-      rows[ph][r] = ms[ph].rows;
-      r_sink[ph][r] = ms[ph].recs / ms[ph].wall;
-      r_copy[ph][r] = mc[ph].recs / mc[ph].wall;
+    run_copy(c, batch, 0, gen, ctx, m[W_UNLOGGED]);
+    reset_tables(c);
+    run_copy(c, batch, 1, gen, ctx, m[W_LOGGED]);
+    table_state(c, st_logged, sizeof st_logged);
+    if (strcmp(st_sink, st_logged) != 0) {
+      fprintf(stderr, "bench_sink: %s: the logged COPY left \"%s\", the sink \"%s\"\n", desc,
+              st_logged, st_sink);
+      exit(EXIT_FAILURE_RUN);
     }
-    double ws = ms[0].wall + ms[1].wall, wc = mc[0].wall + mc[1].wall;
-    tot_s[r] = (recs[0] + recs[1]) / ws;
-    tot_c[r] = (recs[0] + recs[1]) / wc;
-    rat[r] = wc / ws;
-    double n = ms[0].rows + ms[1].rows;
-    srv_s[r] = ms[0].srv >= 0 ? (ms[0].srv + ms[1].srv) / n * 1e6 : -1;
-    srv_c[r] = mc[0].srv >= 0 ? (mc[0].srv + mc[1].srv) / n * 1e6 : -1;
-    cli[r] = (ms[0].cli + ms[1].cli) / (recs[0] + recs[1]) * 1e6;
+    for (int w = 0; w < NW; w++) {
+      for (int ph = 0; ph < 2; ph++) {
+        if (m[w][ph].rows != m[W_SINK][ph].rows) {
+          fprintf(stderr, "bench_sink: %s phase %d: sink wrote %.0f rows, COPY %.0f\n", desc, ph,
+                  m[W_SINK][ph].rows, m[w][ph].rows);
+          exit(EXIT_FAILURE_RUN);
+        }
+        rate[w][ph][r] = m[w][ph].recs / m[w][ph].wall;
+      }
+      double wall = m[w][0].wall + m[w][1].wall;
+      rate[w][2][r] = (m[w][0].recs + m[w][1].recs) / wall;
+      ratio[w][r] = wall / (m[W_SINK][0].wall + m[W_SINK][1].wall); /* COPY time / sink time */
+      if (m[w][0].srv < 0 || m[w][1].srv < 0) have_srv = 0;
+      srv[w][r] = (m[w][0].srv + m[w][1].srv) / (m[w][0].rows + m[w][1].rows) * 1e6;
+    }
+    cli[r] = (m[W_SINK][0].cli + m[W_SINK][1].cli) / (m[W_SINK][0].recs + m[W_SINK][1].recs) * 1e6;
+    for (int ph = 0; ph < 2; ph++) {
+      recs[ph] = m[W_SINK][ph].recs;
+      rows[ph] = m[W_SINK][ph].rows;
+    }
   }
   loadavg(la1, sizeof la1);
-  double rows0 = rows[0][0], rows1 = rows[1][0];
-  double m0 = median(r_sink[0], reps), m1 = median(r_sink[1], reps);
-  double c0 = median(r_copy[0], reps), c1 = median(r_copy[1], reps);
-  double ts = median(tot_s, reps), tc = median(tot_c, reps), ra = median(rat, reps);
-  double ss = median(srv_s, reps), sc = median(srv_c, reps), cl = median(cli, reps);
-  printf("%s batch=%zu (median of %d, loadavg %s -> %s):\n", name, batch, reps, la0, la1);
-  printf("  %s: %.0f records (%.0f rows written) sink %.0f/s, COPY %.0f/s\n", ph0, recs[0],
-         rows0, m0, c0);
-  printf("  %s: %.0f records (%.0f rows written) sink %.0f/s, COPY %.0f/s\n", ph1, recs[1],
-         rows1, m1, c1);
-  if (ss >= 0 && sc >= 0)
-    printf("  server CPU per row written: sink %.1f us, COPY %.1f us; client CPU per record "
-           "%.1f us\n",
-           ss, sc, cl);
-  printf("  both: sink %.0f/s, COPY %.0f/s, ratio %.2f\n", ts, tc, ra);
-  fflush(stdout);
-  *rate = ts;
-  *ratio = ra;
+  char name[128], bs[32] = "";
+  if (batch != SINK_DEFAULT_BATCH_MAX_RECORDS) snprintf(bs, sizeof bs, "_batch_%zu", batch);
+#define MED(W, PH) bu_median(rate[W][PH], reps)
+  printf("%s, batch %zu: %s %.0f records (%.0f rows written), %s %.0f records (%.0f rows "
+         "written); loadavg %s -> %s\n",
+         desc, batch, ph0d, recs[0], rows[0], ph1d, recs[1], rows[1], la0, la1);
+  int bad = 0;
+  snprintf(name, sizeof name, "%s_upserts%s", prefix, bs);
+  bad |= bu_figure(name, "records/s", 0, rate[W_SINK][2], reps,
+                   "%s, both phases, through the sink; unlogged COPY %.0f/s, logged COPY %.0f/s",
+                   desc, MED(W_UNLOGGED, 2), MED(W_LOGGED, 2));
+  snprintf(name, sizeof name, "%s_copy_unlogged_ceiling%s", prefix, bs);
+  bad |= bu_figure(name, "records/s", 0, rate[W_UNLOGGED][2], reps,
+                   "COPY of the rows the sink writes into UNLOGGED tables without indexes or "
+                   "constraints, one transaction per batch");
+  snprintf(name, sizeof name, "%s_copy_logged_ceiling%s", prefix, bs);
+  bad |= bu_figure(name, "records/s", 0, rate[W_LOGGED][2], reps,
+                   "COPY of the same rows into the real logged tables with all their indexes "
+                   "and constraints, one transaction per batch; users rows COPYed first in the "
+                   "same transaction (timed), a row already present DELETEd first");
+  snprintf(name, sizeof name, "%s_ratio_to_unlogged_copy%s", prefix, bs);
+  bad |= bu_figure(name, "x", 2, ratio[W_UNLOGGED], reps,
+                   "sink rate / unlogged COPY rate, per run; goal >= 0.5");
+  snprintf(name, sizeof name, "%s_ratio_to_logged_copy%s", prefix, bs);
+  bad |= bu_figure(name, "x", 2, ratio[W_LOGGED], reps,
+                   "sink rate / logged COPY rate, per run; goal >= 0.5");
+  snprintf(name, sizeof name, "%s_%s_upserts%s", prefix, ph0, bs);
+  bad |= bu_figure(name, "records/s", 0, rate[W_SINK][0], reps,
+                   "%s; unlogged COPY %.0f/s, logged COPY %.0f/s", ph0d, MED(W_UNLOGGED, 0),
+                   MED(W_LOGGED, 0));
+  snprintf(name, sizeof name, "%s_%s_upserts%s", prefix, ph1, bs);
+  bad |= bu_figure(name, "records/s", 0, rate[W_SINK][1], reps,
+                   "%s; unlogged COPY %.0f/s, logged COPY %.0f/s", ph1d, MED(W_UNLOGGED, 1),
+                   MED(W_LOGGED, 1));
+#undef MED
+  if (have_srv) {
+    snprintf(name, sizeof name, "%s_server_cpu_per_row%s", prefix, bs);
+    bad |= bu_figure(name, "us", 1, srv[W_SINK], reps,
+                     "sink's backend, both phases; unlogged COPY %.1f us, logged COPY %.1f us; "
+                     "client CPU per record %.1f us",
+                     bu_median(srv[W_UNLOGGED], reps), bu_median(srv[W_LOGGED], reps),
+                     bu_median(cli, reps));
+  }
+  return bad ? -1 : 0;
 }
 
 /* ---------------------------------------------- write strategy comparison
@@ -836,8 +1013,9 @@ static void must_prepare(PGconn *c, const char *name, const char *sql) {
   PQclear(r);
 }
 
-/* Insert pass + update pass per strategy; prints upserts/s of each. */
-static void strategy_compare(PGconn *c, size_t batch) {
+/* Insert pass + update pass per strategy, reps times; prints upserts/s of
+ * each. Returns 0 or -1 (a figure not printed). */
+static int strategy_compare(PGconn *c, size_t batch, int reps) {
   char sql[4096];
   int n = snprintf(sql, sizeof sql, "INSERT INTO markets_cache AS t (%s) SELECT * FROM unnest(",
                    strat_cols);
@@ -858,18 +1036,25 @@ static void strategy_compare(PGconn *c, size_t batch) {
            strat_cols, strat_cols, strat_update);
   must_prepare(c, "strat_from_stage", sql);
   double (*fn[3])(PGconn *, uint64_t, size_t) = {strat_unnest, strat_pipeline, strat_copy};
-  const char *name[3] = {"unnest arrays", "pipelined single-row", "COPY to staging"};
-  double rate[3];
-  for (int k = 0; k < 3; k++) {
-    must_exec(c, "TRUNCATE markets_cache CASCADE");
-    double t = fn[k](c, 1, batch) + fn[k](c, 2, batch);
-    rate[k] = 2.0 * STRAT_N / t;
-  }
-  printf("write strategies (market upserts, %d inserts + %d updates, batch %zu): ", STRAT_N,
-         STRAT_N, batch);
-  for (int k = 0; k < 3; k++) printf("%s%s %.0f/s", k ? ", " : "", name[k], rate[k]);
-  printf("\n");
+  const char *name[3] = {"sink_strategy_unnest_arrays", "sink_strategy_pipelined_rows",
+                         "sink_strategy_copy_staging"};
+  const char *what[3] = {"one statement with one array per column (what the sink does)",
+                         "single-row prepared statements in pipeline mode",
+                         "COPY into a temporary staging table, then INSERT ... SELECT"};
+  double rate[3][BU_MAX_REPS];
+  for (int r = 0; r < reps; r++)
+    for (int k = 0; k < 3; k++) {
+      must_exec(c, "TRUNCATE markets_cache CASCADE");
+      double t = fn[k](c, 1, batch) + fn[k](c, 2, batch);
+      rate[k][r] = 2.0 * STRAT_N / t;
+    }
+  int bad = 0;
+  for (int k = 0; k < 3; k++)
+    bad |= bu_figure(name[k], "upserts/s", 0, rate[k], reps,
+                     "%s; market upserts, %d inserts + %d updates, batch %zu", what[k], STRAT_N,
+                     STRAT_N, batch);
   must_exec(c, "TRUNCATE markets_cache CASCADE");
+  return bad ? -1 : 0;
 }
 
 /* ------------------------------------------------ analytics on a hot market
@@ -970,20 +1155,26 @@ static double hot_market_run(PGconn *c, const char *uri, size_t batch, int analy
   return rate;
 }
 
-static void hot_market(PGconn *c, const char *uri, size_t batch, int reps) {
-  double off[MAX_REPS], on[MAX_REPS];
+static int hot_market(PGconn *c, const char *uri, size_t batch, int reps) {
+  double off[BU_MAX_REPS], on[BU_MAX_REPS], share[BU_MAX_REPS];
   for (int r = 0; r < reps; r++) {
     off[r] = hot_market_run(c, uri, batch, 0);
     on[r] = hot_market_run(c, uri, batch, 1);
+    share[r] = 100.0 * on[r] / off[r];
   }
-  double moff = median(off, reps), mon = median(on, reps);
-  printf("hot market batch=%zu (median of %d): %d bets on %d markets in one UTC day, %d "
-         "wallets, 3 records per bet\n",
-         batch, reps, H_BETS, H_MARKETS, H_WALLETS);
-  printf("bench sink_bets_without_analytics: %.0f bets/s\n", moff);
-  printf("bench sink_bets_with_analytics: %.0f bets/s (%.0f%% of without)\n", mon,
-         100.0 * mon / moff);
-  fflush(stdout);
+  char n0[96], n1[96], bs[32] = "";
+  if (batch != SINK_DEFAULT_BATCH_MAX_RECORDS) snprintf(bs, sizeof bs, "_batch_%zu", batch);
+  snprintf(n0, sizeof n0, "sink_bets_without_analytics%s", bs);
+  snprintf(n1, sizeof n1, "sink_bets_with_analytics%s", bs);
+  int bad = bu_figure(n0, "bets/s", 0, off, reps,
+                      "hot market: %d bets on %d markets in one UTC day, %d wallets, 3 records "
+                      "per bet, batch %zu, analytics upkeep off",
+                      H_BETS, H_MARKETS, H_WALLETS, batch);
+  bad |= bu_figure(n1, "bets/s", 0, on, reps,
+                   "the same with the analytics upkeep; %.0f%% of without (median of per-run "
+                   "shares, min %.0f%%, max %.0f%%)",
+                   bu_median(share, reps), bu_stat(share, reps).min, bu_stat(share, reps).max);
+  return bad ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -993,16 +1184,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_sink: set CBI_TEST_DATABASE_URL or DATABASE_URL\n");
     return EXIT_USAGE;
   }
-  int reps = 3;
-  const char *re = getenv("CBI_BENCH_REPS");
-  if (re && *re) {
-    unsigned long long v;
-    if (config_parse_u64(re, &v) != 0 || v == 0 || v > MAX_REPS) {
-      fprintf(stderr, "bench_sink: CBI_BENCH_REPS must be 1..%d\n", MAX_REPS);
-      return EXIT_USAGE;
-    }
-    reps = (int)v;
-  }
+  int reps = bu_reps("bench_sink", DEFAULT_REPS);
   size_t batches[16];
   int nb = 0;
   for (int i = 1; i < argc && nb < 16; i++) {
@@ -1034,22 +1216,18 @@ int main(int argc, char **argv) {
 
   /* CBI_BENCH_HOT_ONLY: only the hot-market analytics workload */
   const char *hot_only = getenv("CBI_BENCH_HOT_ONLY");
+  int bad = 0;
   for (int bi = 0; bi < nb && !(hot_only && *hot_only); bi++) {
-    double rate, ratio, prate, pratio;
     stream_t st;
     stream_init(&st);
-    workload(c, uri, batches[bi], reps, "live stream", "load (inserts)", "bets (updates)",
-             stream_gen_cb, &st, &rate, &ratio);
+    bad |= workload(c, uri, batches[bi], reps, "sink", "live stream", "load", "bets",
+                    "load (inserts)", "bets (updates)", stream_gen_cb, &st);
     stream_free(&st);
-    workload(c, uri, batches[bi], reps, "distinct-key passes", "insert pass", "update pass",
-             pass_gen, NULL, &prate, &pratio);
-    printf("bench sink_upserts: %.0f/s (COPY ceiling ratio %.2f; distinct-key passes %.0f/s, "
-           "ratio %.2f)\n",
-           rate, ratio, prate, pratio);
-    fflush(stdout);
+    bad |= workload(c, uri, batches[bi], reps, "sink_distinct", "distinct-key passes", "insert",
+                    "update", "insert pass", "update pass", pass_gen, NULL);
   }
-  for (int bi = 0; bi < nb; bi++) hot_market(c, uri, batches[bi], reps);
-  if (getenv("CBI_BENCH_STRATEGIES")) strategy_compare(c, batches[0]);
+  for (int bi = 0; bi < nb; bi++) bad |= hot_market(c, uri, batches[bi], reps);
+  if (getenv("CBI_BENCH_STRATEGIES")) bad |= strategy_compare(c, batches[0], reps);
   PQfinish(c);
   /* CBI_BENCH_KEEP_DB: leave the scratch database (named on stderr) */
   const char *keep = getenv("CBI_BENCH_KEEP_DB");
@@ -1061,5 +1239,5 @@ int main(int argc, char **argv) {
   }
   PQfinish(admin);
   free(uri);
-  return EXIT_OK;
+  return bad ? EXIT_FAILURE_RUN : EXIT_OK;
 }

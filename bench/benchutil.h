@@ -1,11 +1,19 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): clocks, a timing
- * loop, the build directory, whole-file reads, a fresh database and the
- * replay server as a child process. Header-only. */
+ * loop, the build directory, whole-file reads, a fresh database, the
+ * replay server as a child process, and the repetition count and figure
+ * lines every benchmark prints the same way:
+ *
+ *   bench NAME: VALUE UNIT (median of N, min X, max Y[; details])
+ *
+ * one line per figure, VALUE the median over N repeated runs. Header-only. */
 #ifndef CBI_BENCHUTIL_H
 #define CBI_BENCHUTIL_H
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,6 +159,84 @@ static inline pid_t bu_replay_start(const char *dir, const char *const *extra, i
     return -1;
   }
   return pid;
+}
+
+/* Most repetitions a figure takes (CBI_BENCH_REPS is at most this), and
+ * most samples one figure summarises. */
+#define BU_MAX_REPS 25
+#define BU_MAX_SAMPLES 128
+
+/* The repetition count: $CBI_BENCH_REPS when set and not empty, else def.
+ * A value outside 1..BU_MAX_REPS is reported on stderr (prefixed with who)
+ * and exits with status 2. */
+static inline int bu_reps(const char *who, int def) {
+  const char *e = getenv("CBI_BENCH_REPS");
+  if (!e || !*e) return def;
+  char *end;
+  errno = 0;
+  long v = strtol(e, &end, 10);
+  if (errno || *end || v < 1 || v > BU_MAX_REPS) {
+    fprintf(stderr, "%s: CBI_BENCH_REPS must be 1..%d (got '%s')\n", who, BU_MAX_REPS, e);
+    exit(2);
+  }
+  return (int)v;
+}
+
+/* Median, smallest and largest of n samples. */
+typedef struct bu_stat {
+  double median, min, max;
+  int n;
+} bu_stat_t;
+
+static inline int bu_cmp_dbl_(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The summary of v[0..n) (1 <= n <= BU_MAX_SAMPLES; v is not reordered).
+ * n outside that range gives a summary with n = 0 and NaN values. */
+static inline bu_stat_t bu_stat(const double *v, int n) {
+  bu_stat_t s = {NAN, NAN, NAN, 0};
+  if (n < 1 || n > BU_MAX_SAMPLES) return s;
+  double w[BU_MAX_SAMPLES];
+  memcpy(w, v, (size_t)n * sizeof *w);
+  qsort(w, (size_t)n, sizeof *w, bu_cmp_dbl_);
+  s.median = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+  s.min = w[0];
+  s.max = w[n - 1];
+  s.n = n;
+  return s;
+}
+
+/* The median of v[0..n) (NaN when n is outside 1..BU_MAX_SAMPLES). */
+static inline double bu_median(const double *v, int n) { return bu_stat(v, n).median; }
+
+/* Prints one figure line to stdout and flushes it:
+ *   bench NAME: MEDIAN UNIT (median of N, min MIN, max MAX[; DETAILS])
+ * with prec decimals; DETAILS is printf-formatted from fmt (NULL or "" for
+ * none). Returns 0, or -1 (nothing printed, a message on stderr) when the
+ * samples are not usable: n outside 1..BU_MAX_SAMPLES or a value not
+ * finite. */
+static inline int bu_figure(const char *name, const char *unit, int prec, const double *v, int n,
+                            const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static inline int bu_figure(const char *name, const char *unit, int prec, const double *v, int n,
+                            const char *fmt, ...) {
+  bu_stat_t s = bu_stat(v, n);
+  if (s.n == 0 || !isfinite(s.min) || !isfinite(s.max)) {
+    fprintf(stderr, "bench %s: no usable measurement (%d samples)\n", name, n);
+    return -1;
+  }
+  char details[1024] = "";
+  if (fmt && *fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(details, sizeof details, fmt, ap);
+    va_end(ap);
+  }
+  printf("bench %s: %.*f %s (median of %d, min %.*f, max %.*f%s%s)\n", name, prec, s.median, unit,
+         s.n, prec, s.min, prec, s.max, details[0] ? "; " : "", details);
+  fflush(stdout);
+  return 0;
 }
 
 #endif
