@@ -88,7 +88,7 @@ $(BUILD)/cbi-replay: tools/replay/cbi-replay.c $(BUILD)/libreplay.a $(BUILD)/lib
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -Itools/replay $(LDSAN) -o $@ $< $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c bench/benchutil.h $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(wildcard include/*.h) | $(BUILD)/bench
 	$(CC) $(CFLAGS) -Itests -Itools/replay $(LDSAN) -o $@ $< $(BUILD)/libreplay.a $(BUILD)/libcbi.a $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/bench:

@@ -382,12 +382,15 @@ int main(void) {
   int reps = bu_reps("bench_live", DEFAULT_REPS);
   const char *re = getenv("CBI_BENCH_REPS");
   int hi_reps = re && *re ? reps : DEFAULT_HI_REPS;
-  series_t ser[3] = {{10000, 80000, reps, 0, {{0}}},
+  /* a quiet stream (each update finds the flusher idle: one commit per
+   * update or so), the latency goal's rate, and two loads */
+  series_t ser[4] = {{10000, 80000, reps, 0, {{0}}},
                      {20000, 160000, hi_reps, 0, {{0}}},
-                     {40000, 160000, hi_reps, 0, {{0}}}};
+                     {40000, 160000, hi_reps, 0, {{0}}},
+                     {200, 1200, hi_reps, 0, {{0}}}};
   /* every run a stream of later slots than the last: each update applies */
   uint64_t start = START_SLOT;
-  for (int i = 0; i < 3 && !failed; i++) {
+  for (int i = 0; i < 4 && !failed; i++) {
     for (int k = 0; k < ser[i].reps && !failed; k++) {
       char tag[32];
       snprintf(tag, sizeof tag, "r%u_%d", ser[i].rate, k + 1);
@@ -411,8 +414,18 @@ int main(void) {
   PQfinish(dc);
 
   char d[512];
-  const series_t *s10 = &ser[0], *s20 = &ser[1], *s40 = &ser[2];
+  const series_t *s10 = &ser[0], *s20 = &ser[1], *s40 = &ser[2], *s02 = &ser[3];
   int bad = 0;
+  if (s02->done == s02->reps) {
+    snprintf(d, sizeof d, "a quiet stream: notification received -> committed, %u updates per "
+             "run", s02->n);
+    bad |= figure(s02, "live_latency_p50_at_200_per_s", "ms", 2, get_p50, d);
+    bad |= figure(s02, "live_latency_p99_at_200_per_s", "ms", 2, get_p99, d);
+    bad |= figure(s02, "live_batch_records_at_200_per_s", "records", 1, get_batch,
+                  "account updates / sink batches");
+    bad |= figure(s02, "live_flush_duration_at_200_per_s", "ms", 2, flush_mean_ms,
+                  "mean sink_flush time (the commit of one batch)");
+  }
   if (s10->done == s10->reps) {
     snprintf(d, sizeof d, "notification received -> committed, %u updates per run", s10->n);
     bad |= figure(s10, "live_latency_p50_at_10000_per_s", "ms", 2, get_p50, d);
@@ -439,10 +452,10 @@ int main(void) {
     bad |= figure(s40, "live_latency_p99_at_40000_per_s", "ms", 2, get_p99, "");
   }
   if (!failed) { /* every run's peak, the seeding run's too */
-    double v[1 + 3 * BU_MAX_REPS], mx = 0;
+    double v[1 + 4 * BU_MAX_REPS], mx = 0;
     int n = 0;
     v[n++] = get_rss(&seed);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
       for (int k = 0; k < ser[i].done; k++) v[n++] = get_rss(&ser[i].r[k]);
     for (int i = 0; i < n; i++)
       if (v[i] > mx) mx = v[i];
