@@ -46,21 +46,29 @@ BEGIN
           LEFT JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
          WHERE p.position_pubkey = ANY(a_positions)
          GROUP BY p.user_pubkey),
+    o AS (
+        -- (one index lookup per wallet, whatever the plan's estimates)
+        SELECT o.id, f.fs, o.first_seen_unix AS old, f.res, o.win_rate AS old_rate
+          FROM f CROSS JOIN LATERAL (
+              SELECT u.id, u.first_seen_unix, u.win_rate FROM users u
+               WHERE u.wallet_address = f.w) o),
+    r AS (
+        -- positions in resolved markets of the wallets to recompute
+        SELECT p.user_id, count(*) AS n,
+               count(*) FILTER (WHERE (m.resolution_result AND p.yes_shares > 0)
+                                   OR (NOT m.resolution_result AND p.no_shares > 0)) AS k
+          FROM o CROSS JOIN LATERAL (
+              SELECT p.user_id, p.market_pubkey, p.yes_shares, p.no_shares
+                FROM position_accounts p WHERE p.user_id = o.id) p
+          JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
+         WHERE o.res AND m.state = 'resolved' AND m.resolution_result IS NOT NULL
+         GROUP BY p.user_id),
     g AS (
-        SELECT o.id, f.fs, o.first_seen_unix AS old,
-               o.first_seen_unix IS NULL OR f.fs < o.first_seen_unix AS seen, f.res,
-               o.win_rate AS old_rate,
-               CASE WHEN f.res THEN
-                   (SELECT CASE WHEN count(*) = 0 THEN 0
-                           ELSE round(CAST(count(*) FILTER (WHERE
-                                     (m.resolution_result AND p.yes_shares > 0)
-                                  OR (NOT m.resolution_result AND p.no_shares > 0)) AS NUMERIC)
-                                  / count(*), 4) END
-                      FROM position_accounts p
-                      JOIN markets_cache m ON m.market_pubkey = p.market_pubkey
-                     WHERE p.user_id = o.id AND m.state = 'resolved'
-                       AND m.resolution_result IS NOT NULL) END AS rate
-          FROM f JOIN users o ON o.wallet_address = f.w),
+        SELECT o.id, o.fs, o.old, o.old IS NULL OR o.fs < o.old AS seen, o.res, o.old_rate,
+               CASE WHEN o.res THEN
+                   CASE WHEN r.n IS NULL THEN 0
+                        ELSE round(CAST(r.k AS NUMERIC) / r.n, 4) END END AS rate
+          FROM o LEFT JOIN r ON r.user_id = o.id),
     upd AS (
         UPDATE users u SET
             first_seen_unix = CASE WHEN g.seen THEN g.fs ELSE u.first_seen_unix END,
