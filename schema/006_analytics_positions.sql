@@ -16,7 +16,10 @@
 -- Its other steps have nothing to do then: analytics_state keeps its chain
 -- time (none in the batch), bet_history, market_analytics,
 -- analytics_day_signers and total_bets / total_volume / total_winnings
--- have no input, and the day does not roll over. cbi_analytics_positions()
+-- have no input, no market_analytics row is due for a refresh (no bet, no
+-- market account, no resolution, the day does not roll over), and its
+-- temporary tables (cbi_pre_*, cbi_pday, cbi_txd, cbi_bets, cbi_refresh)
+-- are emptied at commit. cbi_analytics_positions()
 -- does exactly those changes, under the same advisory lock, in one call
 -- and without cbi_analytics_pre(); the sink calls it instead of the pair
 -- for such batches, and the tables end exactly as the pair leaves them.
