@@ -96,6 +96,13 @@ typedef struct sink_options {
   int skip_analytics;             /* non-zero: no analytics upkeep (for
                                      measuring its cost only: the derived
                                      tables then go stale) */
+  int analytics_full;             /* non-zero: every batch runs the full
+                                     upkeep (cbi_analytics_pre/_apply), also
+                                     one whose only analytics input is
+                                     position accounts, which otherwise
+                                     takes the short cbi_analytics_positions;
+                                     the tables end the same (for tests and
+                                     measurements comparing the two) */
   atomic_int *connected;          /* may be NULL; set to 1 on every successful
                                      connection, 0 whenever a connection is
                                      lost or an attempt fails (readiness) */

@@ -759,6 +759,193 @@ START_TEST(t_seed_queries_midnight) {
 }
 END_TEST
 
+/* ------------------------------------- position-only batches, short path */
+
+/* Counts the calls of the upkeep functions in the table an_calls: each is
+ * renamed *_orig and wrapped (before the sink prepares its statements). */
+static void count_upkeep_calls(PGconn *c) {
+  static const char *const sql[] = {
+      "CREATE TABLE an_calls (fn TEXT NOT NULL)",
+      "ALTER FUNCTION cbi_analytics_pre(TEXT[], INTEGER[], TEXT[]) "
+      "RENAME TO cbi_analytics_pre_orig",
+      "CREATE FUNCTION cbi_analytics_pre(a TEXT[], b INTEGER[], c TEXT[]) RETURNS VOID "
+      "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO an_calls VALUES ('pre'); "
+      "PERFORM cbi_analytics_pre_orig(a, b, c); END $$",
+      "ALTER FUNCTION cbi_analytics_apply(TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[], TEXT[], "
+      "NUMERIC[], NUMERIC[], NUMERIC[], NUMERIC[], NUMERIC[], BIGINT[], BIGINT[], TEXT[], "
+      "TEXT[], BIGINT, BIGINT) RENAME TO cbi_analytics_apply_orig",
+      "CREATE FUNCTION cbi_analytics_apply(a TEXT[], b INTEGER[], c TEXT[], d TEXT[], e TEXT[], "
+      "f TEXT[], g NUMERIC[], h NUMERIC[], i NUMERIC[], j NUMERIC[], k NUMERIC[], l BIGINT[], "
+      "m BIGINT[], n TEXT[], o TEXT[], p BIGINT, q BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS "
+      "$$ BEGIN INSERT INTO an_calls VALUES ('apply'); RETURN cbi_analytics_apply_orig(a, b, c, "
+      "d, e, f, g, h, i, j, k, l, m, n, o, p, q); END $$",
+      "ALTER FUNCTION cbi_analytics_positions(TEXT[]) RENAME TO cbi_analytics_positions_orig",
+      "CREATE FUNCTION cbi_analytics_positions(a TEXT[]) RETURNS VOID LANGUAGE plpgsql AS "
+      "$$ BEGIN INSERT INTO an_calls VALUES ('positions'); "
+      "PERFORM cbi_analytics_positions_orig(a); END $$"};
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+    PGresult *r = PQexec(c, sql[i]);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql[i], PQerrorMessage(c));
+    PQclear(r);
+  }
+}
+
+static sink_t *open_sink_full(const char *uri, int full) {
+  sink_options_t o;
+  sink_options_init(&o);
+  o.conninfo = uri;
+  o.batch_max_records = 1000;
+  o.open_timeout_ms = 10000;
+  o.analytics_full = full;
+  sink_t *s = NULL;
+  char err[512];
+  ck_assert_msg(sink_open(&o, &s, err, sizeof err) == SINK_OK, "sink_open: %s", err);
+  return s;
+}
+
+#define SIGNERS_ALL_SQL                                                                 \
+  "SELECT coalesce(string_agg(day || ' ' || wallet, ',' ORDER BY day, wallet), '') "    \
+  "FROM analytics_day_signers"
+
+/* The same batches through a sink with the short path (s[0]) and one
+ * without (s[1]); after each flush every derived table is the same in
+ * both databases. */
+typedef struct twin {
+  sink_t *s[2];
+  PGconn *c[2];
+  int flushes;
+} twin_t;
+
+static void twin_flush(twin_t *t) {
+  for (int k = 0; k < 2; k++) flush(t->s[k]);
+  t->flushes++;
+  char *a = dump_derived(t->c[0]), *b = dump_derived(t->c[1]);
+  ck_assert_msg(strcmp(a, b) == 0, "flush %d: short path\n%s\nfull path\n%s", t->flushes, a, b);
+  free(a);
+  free(b);
+  a = tu_query1(t->c[0], SIGNERS_ALL_SQL);
+  b = tu_query1(t->c[1], SIGNERS_ALL_SQL);
+  ck_assert_msg(strcmp(a, b) == 0, "flush %d: signers %s / %s", t->flushes, a, b);
+  free(a);
+  free(b);
+}
+
+static void twin_acc(twin_t *t, const cb_account_t *a) {
+  for (int k = 0; k < 2; k++) put_acc(t->s[k], a);
+}
+
+/* Position-only batches (new wallets, positions in resolved, active and
+ * unknown markets, a created_at before the wallet's first_seen, on a
+ * later day, replays and reversed order) leave every derived table as the
+ * full upkeep does, and take cbi_analytics_positions() alone. */
+START_TEST(t_positions_short_equals_full) {
+  names();
+  char W[8][64], Q[8][64], X[64];
+  for (int i = 0; i < 8; i++) {
+    key(W[i], 44, "Wal", 10 + i);
+    key(Q[i], 44, "PosQ", i);
+  }
+  key(X, 44, "MktX", 1);
+  twin_t t;
+  memset(&t, 0, sizeof t);
+  char *uri[2];
+  for (int k = 0; k < 2; k++) {
+    uri[k] = fresh(&t.c[k]);
+    count_upkeep_calls(t.c[k]);
+    t.s[k] = open_sink_full(uri[k], k);
+  }
+  int pos_only = 0, mixed = 0;
+  /* no chain time yet: first_seen only */
+  cb_account_t q0 = position(Q[0], 90, W[0], M, 5, 0, DAY0 + 5 * 3600);
+  twin_acc(&t, &q0);
+  twin_flush(&t), pos_only++;
+  /* markets M (active) and R (resolved YES), a bet of U1 on 03-01 10:00 */
+  cb_account_t m = market(M, 100, DAY0 + 3600, CB_MARKET_ACTIVE, CB_MARKET_DEGEN);
+  cb_account_t r = market(R, 100, DAY0 + 3600, CB_MARKET_RESOLVED, CB_MARKET_STABLE);
+  twin_acc(&t, &m);
+  twin_acc(&t, &r);
+  cb_tx_row_t b1 = bet(1, M, U1, CB_SIDE_YES, 1000000, 975000, 0, 110, DAY0 + 10 * 3600, false);
+  for (int k = 0; k < 2; k++) put_tx(t.s[k], &b1);
+  twin_flush(&t), mixed++;
+  for (int k = 0; k < 2; k++) ck_assert_int_eq(sink_set_chain_time(t.s[k], 111, DAY0 + 10 * 3600 + 5), SINK_OK);
+  twin_flush(&t), mixed++;
+  /* new wallets on the latest day (a delta on its row): in M, in R with
+   * YES shares (wins), in R with NO shares only (loses), in a market not
+   * indexed */
+  cb_account_t batch_c[] = {
+      position(Q[1], 120, W[1], M, 10, 0, DAY0 + 10 * 3600 + 60),
+      position(Q[2], 120, W[2], R, 10, 0, DAY0 + 9 * 3600),
+      position(Q[3], 120, W[3], R, 0, 10, DAY0 + 9 * 3600 + 1),
+      position(Q[4], 120, W[4], X, 0, 10, DAY0 + 9 * 3600 + 2)};
+  /* U1 (first seen with its bet at 10:00) has a position created two days
+   * earlier: the days from then are recomputed */
+  cb_account_t batch_d[] = {position(P1, 130, U1, M, 30, 0, DAY0 - 2 * DAY + 5)};
+  /* a new wallet whose position is dated the next day (after the chain's
+   * latest day: that day's row is added), then one dated the day before */
+  cb_account_t batch_e[] = {position(Q[5], 140, W[5], M, 1, 1, DAY0 + DAY + 7)};
+  cb_account_t batch_e2[] = {position(Q[6], 140, W[6], R, 3, 0, DAY0 - DAY + 7)};
+  /* W2's R position sold out of YES, and a second R position of W2 with
+   * YES (win_rate 0.5); W0 (no chain day when first seen) in R */
+  cb_account_t batch_f[] = {position(Q[2], 150, W[2], R, 0, 4, DAY0 + 9 * 3600),
+                            position(P3, 150, W[2], R, 8, 0, DAY0 + 9 * 3600 + 30),
+                            position(Q[7], 150, W[0], R, 2, 0, DAY0 + 8 * 3600)};
+  struct {
+    const cb_account_t *a;
+    size_t n;
+  } batches[] = {{batch_c, 4}, {batch_d, 1}, {batch_e, 1}, {batch_e2, 1}, {batch_f, 3}};
+  size_t nb = sizeof batches / sizeof batches[0];
+  for (size_t i = 0; i < nb; i++) {
+    for (size_t j = 0; j < batches[i].n; j++) twin_acc(&t, &batches[i].a[j]);
+    twin_flush(&t), pos_only++;
+  }
+  ASSERTF(t.c[0], "1.0000 0.5000 0.0000", /* W0 W2 W3 */
+          "SELECT string_agg(win_rate::text, ' ' ORDER BY wallet_address) FROM users "
+          "WHERE wallet_address IN ('%s', '%s', '%s')", W[0], W[3], W[2]);
+  ASSERTF(t.c[0], "2025-02-27 2025-03-02",
+          "SELECT min(date) || ' ' || max(date) FROM daily_platform_metrics");
+  /* replays, all at once, then one position per batch in reverse order */
+  for (size_t i = 0; i < nb; i++)
+    for (size_t j = 0; j < batches[i].n; j++) twin_acc(&t, &batches[i].a[j]);
+  twin_flush(&t), pos_only++;
+  for (size_t i = nb; i-- > 0;)
+    for (size_t j = batches[i].n; j-- > 0;) {
+      twin_acc(&t, &batches[i].a[j]);
+      twin_flush(&t), pos_only++;
+    }
+  /* the chain moves to 03-03; a new wallet of that day, next to a market
+   * account in one batch (the full upkeep) and alone (the short one) */
+  for (int k = 0; k < 2; k++) ck_assert_int_eq(sink_set_chain_time(t.s[k], 300, DAY0 + 2 * DAY + 50), SINK_OK);
+  twin_flush(&t), mixed++;
+  cb_account_t q5 = position(Q[5], 310, W[5], M, 2, 2, DAY0 + DAY + 7);
+  m.slot = 310;
+  twin_acc(&t, &q5);
+  twin_acc(&t, &m);
+  twin_flush(&t), mixed++;
+  cb_account_t nq = position(Q[7], 320, W[7], M, 2, 2, DAY0 + 2 * DAY + 60);
+  twin_acc(&t, &nq);
+  twin_flush(&t), pos_only++;
+  ASSERTF(t.c[0], "1 1", "SELECT concat_ws(' ', new_users, total_users - %s) "
+          "FROM daily_platform_metrics WHERE date = '2025-03-03'",
+          "(SELECT total_users FROM daily_platform_metrics WHERE date = '2025-03-02')");
+
+  /* the short path alone for position-only batches; the pair otherwise */
+  char want[64];
+  snprintf(want, sizeof want, "apply:%d positions:%d pre:%d", mixed, pos_only, mixed);
+  tu_assert_query(t.c[0],
+                  "SELECT string_agg(fn || ':' || n, ' ' ORDER BY fn) FROM "
+                  "(SELECT fn, count(*) AS n FROM an_calls GROUP BY fn) x", want);
+  snprintf(want, sizeof want, "apply:%d pre:%d", mixed + pos_only, mixed + pos_only);
+  tu_assert_query(t.c[1],
+                  "SELECT string_agg(fn || ':' || n, ' ' ORDER BY fn) FROM "
+                  "(SELECT fn, count(*) AS n FROM an_calls GROUP BY fn) x", want);
+  for (int k = 0; k < 2; k++) {
+    sink_close(t.s[k]);
+    PQfinish(t.c[k]);
+    free(uri[k]);
+  }
+}
+END_TEST
+
 /* --------------------------------------------- backfill of chain-days */
 
 #define DAYS_DIR "fixtures/chain-days"
@@ -868,6 +1055,7 @@ int main(void) {
     tcase_add_test(tc, t_late_earlier_bet);
     tcase_add_test(tc, t_seed_queries_midnight);
     tcase_add_test(tc, t_platform_delta_equals_full);
+    tcase_add_test(tc, t_positions_short_equals_full);
     tcase_add_test(tc, t_backfill_chain_days);
     tcase_add_test(tc, t_live_chain_days);
   }

@@ -5,6 +5,11 @@
  * cbi_analytics_apply() (schema/003_analytics.sql) with the batch's
  * transactions rows, its market and position pubkeys and the chain time
  * the sources reported. The SQL functions do the rest from stored rows.
+ * A batch whose only analytics input is position accounts (no
+ * transactions rows, no market account, no chain time) instead makes one
+ * call of cbi_analytics_positions() (schema/006_analytics_positions.sql),
+ * which does what the pair does for it (first_seen_unix, win_rate, the
+ * latest day's new users) and leaves the same tables.
  * Also sink_set_chain_time(). */
 #include <inttypes.h>
 #include <string.h>
@@ -36,6 +41,10 @@ _Static_assert(sizeof sink_analytics_types / sizeof sink_analytics_types[0] ==
 #undef N
 #undef I8
 #undef I4
+
+const char sink_analytics_pos_sql[] = "SELECT cbi_analytics_positions($1::text[])";
+const char *const sink_analytics_pos_cols[] = {"account"};
+const uint32_t sink_analytics_pos_types[] = {SINK_OID_TEXT};
 
 #define TX_NCOLS 13
 #define ACC_NCOLS 2
@@ -99,6 +108,21 @@ static bool analytics_idle(const sink_t *s) {
   return s->ntx == 0 && nacc == 0 && !s->has_chain_time;
 }
 
+/* True when the batch's only analytics input is position accounts (at
+ * least one; no transactions row, market account or chain time) and the
+ * short upkeep is not turned off: cbi_analytics_positions() replaces
+ * cbi_analytics_pre() and cbi_analytics_apply(). */
+static bool analytics_positions_only(const sink_t *s) {
+  if (s->opt.skip_analytics || s->opt.analytics_full || s->ntx > 0 || s->has_chain_time)
+    return false;
+  bool pos = false;
+  for (size_t i = 0; i < s->nacc; i++) {
+    if (s->acc[i].kind == CB_ACCOUNT_MARKET) return false;
+    if (s->acc[i].kind == CB_ACCOUNT_POSITION) pos = true;
+  }
+  return pos;
+}
+
 /* Finishes both column sets of a statement; on failure sets the sink
  * error (what: the statement) and returns R_NOMEM or R_DATA. */
 static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *what) {
@@ -114,7 +138,7 @@ static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *wh
 }
 
 int sink_analytics_prestage(sink_t *s) {
-  if (analytics_idle(s)) return R_OK;
+  if (analytics_idle(s) || analytics_positions_only(s)) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
@@ -144,8 +168,22 @@ out:
   return rc;
 }
 
+/* The short upkeep: cbi_analytics_positions() with the batch's position
+ * pubkeys. */
+static int stage_positions(sink_t *s) {
+  sink_cols_begin(&s->cs, &sink_stmts[SQ_ANALYTICS_POS], true);
+  for (size_t j = 0; j < s->nacc; j++) {
+    const cb_account_t *a = &s->acc[s->order[j]];
+    if (a->kind != CB_ACCOUNT_POSITION) continue;
+    sink_col_str(&s->cs, 0, a->pubkey);
+    sink_cols_end_row(&s->cs);
+  }
+  return sink_exec_cs(s, SQ_ANALYTICS_POS, NULL, NULL);
+}
+
 int sink_analytics_stage(sink_t *s) {
   if (analytics_idle(s)) return R_OK;
+  if (analytics_positions_only(s)) return stage_positions(s);
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);

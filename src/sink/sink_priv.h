@@ -90,6 +90,7 @@ typedef enum {
   SQ_CHECKPOINTS,
   SQ_GET_CHECKPOINT,
   SQ_ANALYTICS,
+  SQ_ANALYTICS_POS,
   SQ__COUNT
 } sink_stmt_t;
 
@@ -275,6 +276,11 @@ extern const char sink_analytics_sql[];
 extern const char *const sink_analytics_cols[];
 extern const uint32_t sink_analytics_types[];
 #define SINK_ANALYTICS_NPARAMS 17
+/* The upkeep of a batch whose only analytics input is position accounts
+ * (cbi_analytics_positions(), schema/006): one parameter, the pubkeys. */
+extern const char sink_analytics_pos_sql[];
+extern const char *const sink_analytics_pos_cols[];
+extern const uint32_t sink_analytics_pos_types[];
 /* Runs the analytics upkeep of the batch inside its transaction (after
  * its accounts and transactions rows): R_OK or an R_* failure. */
 int sink_analytics_stage(sink_t *s);

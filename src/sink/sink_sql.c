@@ -754,5 +754,7 @@ const sink_stmt_def_t sink_stmts[SQ__COUNT] = {
                            ty_text1},
     [SQ_ANALYTICS] = {"cbi_analytics", sink_analytics_sql, SINK_ANALYTICS_NPARAMS,
                       sink_analytics_cols, sink_analytics_types},
+    [SQ_ANALYTICS_POS] = {"cbi_analytics_pos", sink_analytics_pos_sql, 1, sink_analytics_pos_cols,
+                          sink_analytics_pos_types},
 };
 #undef NTYPES
