@@ -237,6 +237,18 @@ static void queue_round(sink_t *s, int r) {
   ck_assert_int_eq(sink_set_chain_time(s, slot, 1733011400 + r), SINK_OK);
 }
 
+/* A sink that flushes only when asked. */
+static sink_t *open_sink(const char *conninfo) {
+  sink_options_t o;
+  sink_options_init(&o);
+  o.conninfo = conninfo;
+  o.batch_max_records = 100000;
+  sink_t *s = NULL;
+  char err[512];
+  ck_assert_msg(sink_open(&o, &s, err, sizeof err) == SINK_OK, "%s", err);
+  return s;
+}
+
 START_TEST(t_batch_is_one_round_trip) {
   PGconn *c = NULL;
   char *uri = tu_fresh_migrated_db("pipe", &c);
@@ -251,13 +263,7 @@ START_TEST(t_batch_is_one_round_trip) {
   char via[512];
   snprintf(via, sizeof via, "postgresql://postgres@127.0.0.1:%d%s", pport, db);
 
-  sink_options_t o;
-  sink_options_init(&o);
-  o.conninfo = via;
-  o.batch_max_records = 100000;
-  sink_t *s = NULL;
-  char err[512];
-  ck_assert_msg(sink_open(&o, &s, err, sizeof err) == SINK_OK, "%s", err);
+  sink_t *s = open_sink(via);
 
   const int rounds = 5;
   long worst = 0, total = 0;
@@ -318,13 +324,7 @@ END_TEST
 START_TEST(t_rejected_record_mid_pipeline) {
   PGconn *c = NULL;
   char *uri = tu_fresh_migrated_db("pipe", &c);
-  sink_options_t o;
-  sink_options_init(&o);
-  o.conninfo = uri;
-  o.batch_max_records = 100000;
-  sink_t *s = NULL;
-  char err[512];
-  ck_assert_msg(sink_open(&o, &s, err, sizeof err) == SINK_OK, "%s", err);
+  sink_t *s = open_sink(uri);
   /* a CHECK the schema does not have, so that one market is refused */
   PGresult *r = PQexec(c, "ALTER TABLE markets_cache ADD CONSTRAINT pipe_no_13 "
                           "CHECK (yes_pool <> 7000000001)");
