@@ -10,7 +10,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +109,21 @@ static struct {
   int have_slot;
 } srv;
 
-static volatile sig_atomic_t interrupted;
+/* SIGTERM / SIGINT: blocked in every thread and taken by one thread with
+ * sigwait, which wakes the event loop (lws_cancel_service is thread-safe,
+ * not async-signal-safe). A handler that only sets a flag can lose the
+ * race with poll() and leave the loop asleep until the next event. */
+static atomic_int interrupted;
+static sigset_t stop_signals;
 
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
+static void *signal_thread(void *arg) {
+  struct lws_context *ctx = arg;
+  int sig = 0;
+  if (sigwait(&stop_signals, &sig) == 0) {
+    atomic_store(&interrupted, 1);
+    lws_cancel_service(ctx);
+  }
+  return NULL;
 }
 
 /* ---- small string builder -------------------------------------------- */
@@ -1042,12 +1054,10 @@ int main(int argc, char **argv) {
   }
   find_last_slot();
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL); /* pending until signal_thread takes it */
   signal(SIGPIPE, SIG_IGN);
 
   lws_set_log_level(log_min_level <= LOG_DEBUG ? (LLL_ERR | LLL_WARN | LLL_NOTICE)
@@ -1075,8 +1085,14 @@ int main(int argc, char **argv) {
            replay_store_account_count(srv.store), replay_store_produced_slot_count(srv.store),
            actual);
 
+  pthread_t sig_th;
+  if (pthread_create(&sig_th, NULL, signal_thread, srv.ctx) != 0) {
+    fprintf(stderr, "cbi-replay: cannot start the signal thread\n");
+    goto out;
+  }
+  pthread_detach(sig_th);
   int n = 0;
-  while (n >= 0 && !interrupted) n = lws_service(srv.ctx, 0);
+  while (n >= 0 && !atomic_load(&interrupted)) n = lws_service(srv.ctx, 0);
   rc = EXIT_OK;
 out:
   if (srv.ctx) lws_context_destroy(srv.ctx);
