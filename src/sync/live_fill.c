@@ -46,8 +46,9 @@ static void on_chain_time(void *user, json_t *result, const rpc_error_t *err) {
   lv->chain_req_inflight = 0;
   if (!err && json_is_integer(result)) {
     int64_t t = (int64_t)json_integer_value(result);
-    if (!lv->has_chain || t >= lv->chain_time) {
+    if (!lv->chain_known || t >= lv->chain_time) {
       lv->has_chain = 1;
+      lv->chain_known = 1;
       lv->chain_slot = lv->chain_req_slot;
       lv->chain_time = t;
     }

@@ -137,7 +137,8 @@ typedef struct live {
    * batch like a checkpoint (sink_set_chain_time) */
   int chain_req_inflight;
   uint64_t chain_req_slot, next_chain_ns;
-  int has_chain;
+  int has_chain;   /* a chain time not yet queued on a batch */
+  int chain_known; /* chain_time holds an answer (metrics: tip block time) */
   uint64_t chain_slot;
   int64_t chain_time;
   /* block time of the committed checkpoint's slot (metrics: indexed block

@@ -115,7 +115,7 @@ void live_ops_turn(live_t *lv, int progressed) {
   }
   /* block times (getBlockTime of the newest slot and of the checkpoint);
    * the gauges only move forward */
-  if (lv->has_chain) ops_note_tip(ops, lv->ops_tip, lv->chain_time);
+  if (lv->chain_known) ops_note_tip(ops, lv->ops_tip, lv->chain_time);
   if (lv->cp_committed > lv->ops_cp) {
     ops_note_indexed(ops, lv->cp_committed, 0);
     lv->ops_cp = lv->cp_committed;
