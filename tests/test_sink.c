@@ -44,18 +44,9 @@ static sink_t *open_sink(const char *uri, size_t batch) {
   return s;
 }
 
-/* A base58-looking key of exactly len characters (tag + index + padding). */
-static void key(char *out, size_t len, const char *tag, int n) {
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "%s%d", tag, n);
-  size_t t = strlen(tmp);
-  for (size_t i = 0; i < len; i++) out[i] = i < t ? tmp[i] : (char)('A' + (i % 20));
-  out[len] = '\0';
-}
-
 static void pk(cb_pubkey_t *k, const char *tag, int n) {
   memset(k, 0, sizeof *k);
-  key(k->b58, 44, tag, n);
+  tu_key(k->b58, 44, tag, n);
 }
 
 static cb_str_t str(const char *s) {
@@ -168,9 +159,9 @@ START_TEST(t_exact_values) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m43[64], m32[64], u32[64];
-  key(m43, 43, "Mkt", 43);
-  key(m32, 32, "Mkt", 32);
-  key(u32, 32, "Usr", 32);
+  tu_key(m43, 43, "Mkt", 43);
+  tu_key(m32, 32, "Mkt", 32);
+  tu_key(u32, 32, "Usr", 32);
   cb_account_t a = market(m43, 100, UINT64_MAX, UINT64_MAX, CB_MARKET_ACTIVE);
   a.u.market.market_id = UINT64_MAX;
   a.u.market.total_volume = UINT64_MAX;
@@ -252,7 +243,7 @@ START_TEST(t_other_accounts) {
   cb_account_t g;
   memset(&g, 0, sizeof g);
   g.kind = CB_ACCOUNT_GLOBAL_CONFIG;
-  key(g.pubkey, 44, "Cfg", 1);
+  tu_key(g.pubkey, 44, "Cfg", 1);
   g.slot = 5;
   pk(&g.u.config.authority, "Auth", 1);
   pk(&g.u.config.platform_treasury, "Tres", 1);
@@ -267,7 +258,7 @@ START_TEST(t_other_accounts) {
   cb_account_t t;
   memset(&t, 0, sizeof t);
   t.kind = CB_ACCOUNT_TREASURY;
-  key(t.pubkey, 44, "Trs", 1);
+  tu_key(t.pubkey, 44, "Trs", 1);
   t.slot = 5;
   pk(&t.u.treasury.market, "Mkt", 1);
   pk(&t.u.treasury.mint, "Mint", 1);
@@ -278,7 +269,7 @@ START_TEST(t_other_accounts) {
   cb_account_t o;
   memset(&o, 0, sizeof o);
   o.kind = CB_ACCOUNT_ORACLE_DATA;
-  key(o.pubkey, 44, "Orc", 1);
+  tu_key(o.pubkey, 44, "Orc", 1);
   o.slot = 5;
   pk(&o.u.oracle.authority, "Auth", 1);
   pk(&o.u.oracle.market, "Mkt", 1);
@@ -311,9 +302,9 @@ START_TEST(t_two_instructions_one_signature) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char sig[100];
-  key(sig, 88, "TwoIx", 5);
+  tu_key(sig, 88, "TwoIx", 5);
   char usr[64];
-  key(usr, 44, "Usr", 1);
+  tu_key(usr, 44, "Usr", 1);
   cb_tx_row_t a = txrow(sig, 0, CB_TX_PLACE_BET, "", usr, 50);
   cb_tx_row_t b = txrow(sig, 3, CB_TX_CLAIM_WINNINGS, "", usr, 50); /* inner instruction */
   b.side = CB_SIDE_NONE;
@@ -346,8 +337,8 @@ START_TEST(t_slot_guard_shuffled) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m1[64], m2[64];
-  key(m1, 44, "Shuf", 1);
-  key(m2, 44, "Shuf", 2);
+  tu_key(m1, 44, "Shuf", 1);
+  tu_key(m2, 44, "Shuf", 2);
   uint64_t slots[50];
   for (int i = 0; i < 50; i++) slots[i] = 1000 + (uint64_t)i;
   srand(12345);
@@ -415,18 +406,18 @@ static char *digest(PGconn *c) {
 static void idem_batch(sink_t *s) {
   char m[64], p[64], u[64], sig[100];
   for (int i = 0; i < 20; i++) {
-    key(m, 44, "IdM", i);
+    tu_key(m, 44, "IdM", i);
     cb_account_t a = market(m, 100 + (uint64_t)i, 10 * (uint64_t)i, 7, CB_MARKET_ACTIVE);
     put(s, &a);
-    key(p, 44, "IdP", i);
-    key(u, 44, "IdU", i % 3);
+    tu_key(p, 44, "IdP", i);
+    tu_key(u, 44, "IdU", i % 3);
     cb_account_t b = position(p, 100, u, m, (uint64_t)i, 3, 9);
     put(s, &b);
-    key(sig, 88, "IdS", i);
+    tu_key(sig, 88, "IdS", i);
     cb_tx_row_t t = txrow(sig, 0, CB_TX_PLACE_BET, m, u, 100);
     ck_assert_int_eq(sink_put_tx(s, &t), SINK_OK);
   }
-  key(m, 44, "IdM", 3);
+  tu_key(m, 44, "IdM", 3);
   ck_assert_int_eq(sink_mark_closed(s, m, 500), SINK_OK);
   const uint8_t raw[] = {1, 2, 3};
   ck_assert_int_eq(sink_put_dead_letter(s, "account", "Bad1", 9, "undecodable", raw, 3),
@@ -461,11 +452,11 @@ START_TEST(t_order_independence) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], p[64], u[64], sig[100], sig2[100];
-  key(m, 44, "Late", 1);
-  key(p, 44, "Early", 1);
-  key(u, 44, "Wal", 1);
-  key(sig, 88, "Res", 1);
-  key(sig2, 88, "Bet", 1);
+  tu_key(m, 44, "Late", 1);
+  tu_key(p, 44, "Early", 1);
+  tu_key(u, 44, "Wal", 1);
+  tu_key(sig, 88, "Res", 1);
+  tu_key(sig2, 88, "Bet", 1);
   /* Position and transactions before the market. */
   cb_account_t pos = position(p, 10, u, m, 100, 0, 60);
   put(s, &pos);
@@ -493,15 +484,15 @@ START_TEST(t_order_independence) {
   tu_assert_query(c, "SELECT resolved_at::text FROM markets_cache", "2025-01-01 00:00:00+00");
   /* Transaction after the market: resolved_at is not overwritten later. */
   char sig3[100];
-  key(sig3, 88, "Res", 2);
+  tu_key(sig3, 88, "Res", 2);
   cb_tx_row_t res2 = txrow(sig3, 0, CB_TX_RESOLVE_MARKET, m, u, 40);
   ck_assert_int_eq(sink_put_tx(s, &res2), SINK_OK);
   flush(s);
   tu_assert_query(c, "SELECT resolved_at::text FROM markets_cache", "2025-01-01 00:00:00+00");
   /* A market seen first, then its resolving tx (no event: block time). */
   char m2[64], sig4[100];
-  key(m2, 44, "Late", 2);
-  key(sig4, 88, "Res", 4);
+  tu_key(m2, 44, "Late", 2);
+  tu_key(sig4, 88, "Res", 4);
   cb_account_t mk2 = market(m2, 5, 1, 1, CB_MARKET_ACTIVE);
   put(s, &mk2);
   flush(s);
@@ -523,9 +514,9 @@ START_TEST(t_closed_accounts) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], p[64], u[64];
-  key(m, 44, "Cls", 1);
-  key(p, 44, "ClsP", 1);
-  key(u, 44, "Wal", 1);
+  tu_key(m, 44, "Cls", 1);
+  tu_key(p, 44, "ClsP", 1);
+  tu_key(u, 44, "Wal", 1);
   cb_account_t mk = market(m, 100, 5, 5, CB_MARKET_ACTIVE);
   put(s, &mk);
   flush(s);
@@ -568,7 +559,7 @@ START_TEST(t_closed_accounts) {
                         "sync_slot || ' ' || yes_shares FROM positions_cache");
   /* Update and close in the same batch. */
   char m2[64];
-  key(m2, 44, "Cls", 2);
+  tu_key(m2, 44, "Cls", 2);
   cb_account_t mk2 = market(m2, 10, 3, 3, CB_MARKET_ACTIVE);
   put(s, &mk2);
   ck_assert_int_eq(sink_mark_closed(s, m2, 11), SINK_OK);
@@ -598,15 +589,15 @@ START_TEST(t_list_and_checkpoint) {
   char sig[CB_SIGNATURE_B58_MAX];
   ck_assert_int_eq(sink_get_checkpoint(s, "live", &slot, sig), 1);
   char m[64], p[64], u[64];
-  key(m, 44, "Lst", 1);
-  key(p, 44, "LsP", 1);
-  key(u, 44, "Wal", 1);
+  tu_key(m, 44, "Lst", 1);
+  tu_key(p, 44, "LsP", 1);
+  tu_key(u, 44, "Wal", 1);
   cb_account_t mk = market(m, 10, 1, 1, CB_MARKET_ACTIVE);
   put(s, &mk);
   cb_account_t pos = position(p, 11, u, m, 1, 1, 1);
   put(s, &pos);
   char m2[64];
-  key(m2, 44, "Lsx", 2);
+  tu_key(m2, 44, "Lsx", 2);
   cb_account_t mk2 = market(m2, 10, 1, 1, CB_MARKET_ACTIVE);
   put(s, &mk2);
   ck_assert_int_eq(sink_mark_closed(s, m2, 12), SINK_OK);
@@ -656,7 +647,7 @@ START_TEST(t_batch_due_and_autoflush) {
   ck_assert_int_eq(sink_open(&o, &s, err, sizeof err), SINK_OK);
   ck_assert_int_eq(sink_batch_due(s), 0);
   char m[64];
-  key(m, 44, "Due", 0);
+  tu_key(m, 44, "Due", 0);
   cb_account_t a = market(m, 1, 1, 1, CB_MARKET_ACTIVE);
   put(s, &a);
   ck_assert_int_eq(sink_batch_due(s), 0);
@@ -664,7 +655,7 @@ START_TEST(t_batch_due_and_autoflush) {
   nanosleep(&ts, NULL);
   ck_assert_int_eq(sink_batch_due(s), 1);
   for (int i = 1; i < 10; i++) {
-    key(m, 44, "Due", i);
+    tu_key(m, 44, "Due", i);
     cb_account_t b = market(m, 1, 1, 1, CB_MARKET_ACTIVE);
     put(s, &b); /* the 10th put flushes */
   }
@@ -682,27 +673,27 @@ START_TEST(t_dead_letter_bad_record) {
   sink_t *s = open_sink(uri, 1000);
   char m[64], p[64], u[64], sig[100];
   for (int i = 0; i < 5; i++) {
-    key(m, 44, "Good", i);
+    tu_key(m, 44, "Good", i);
     cb_account_t a = market(m, 10, 1, 1, CB_MARKET_ACTIVE);
     put(s, &a);
-    key(p, 44, "GoodP", i);
-    key(u, 44, "Wal", i);
+    tu_key(p, 44, "GoodP", i);
+    tu_key(u, 44, "Wal", i);
     cb_account_t b = position(p, 10, u, m, 1, 1, 1);
     put(s, &b);
-    key(sig, 88, "GoodS", i);
+    tu_key(sig, 88, "GoodS", i);
     cb_tx_row_t t = txrow(sig, 0, CB_TX_PLACE_BET, m, u, 10);
     ck_assert_int_eq(sink_put_tx(s, &t), SINK_OK);
   }
   /* 31 characters: violates valid_market_pubkey */
   char bad[64];
-  key(bad, 31, "Bad", 1);
+  tu_key(bad, 31, "Bad", 1);
   cb_account_t b = market(bad, 10, 1, 1, CB_MARKET_ACTIVE);
   put(s, &b);
   /* a position whose wallet is too short for users */
   char badp[64], badu[64];
-  key(badp, 44, "BadP", 1);
-  key(badu, 20, "W", 1);
-  key(m, 44, "Good", 0);
+  tu_key(badp, 44, "BadP", 1);
+  tu_key(badu, 20, "W", 1);
+  tu_key(m, 44, "Good", 0);
   cb_account_t bp = position(badp, 10, badu, m, 1, 1, 1);
   put(s, &bp);
   ck_assert_int_eq(sink_set_checkpoint(s, "live", 10, NULL), SINK_OK);
@@ -751,11 +742,11 @@ START_TEST(t_derived_pnl) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], u[64], p1[64], p2[64], p3[64];
-  key(m, 44, "Pnl", 1);
-  key(u, 44, "Wal", 1);
-  key(p1, 44, "PnlP", 1);
-  key(p2, 44, "PnlP", 2);
-  key(p3, 44, "PnlP", 3);
+  tu_key(m, 44, "Pnl", 1);
+  tu_key(u, 44, "Wal", 1);
+  tu_key(p1, 44, "PnlP", 1);
+  tu_key(p2, 44, "PnlP", 2);
+  tu_key(p3, 44, "PnlP", 3);
   /* yes 300 / no 100: p_yes = 0.75, p_no = 0.25 */
   cb_account_t mk = market(m, 10, 300, 100, CB_MARKET_ACTIVE);
   put(s, &mk);
@@ -879,12 +870,12 @@ START_TEST(t_seed_queries) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m1[64], m2[64], m3[64], u[64], p1[64], p2[64];
-  key(m1, 44, "Api", 1);
-  key(m2, 44, "Api", 2);
-  key(m3, 44, "Api", 3);
-  key(u, 44, "ApiWal", 1);
-  key(p1, 44, "ApiP", 1);
-  key(p2, 44, "ApiP", 2);
+  tu_key(m1, 44, "Api", 1);
+  tu_key(m2, 44, "Api", 2);
+  tu_key(m3, 44, "Api", 3);
+  tu_key(u, 44, "ApiWal", 1);
+  tu_key(p1, 44, "ApiP", 1);
+  tu_key(p2, 44, "ApiP", 2);
   cb_account_t a = market(m1, 5, 10, 10, CB_MARKET_ACTIVE);
   put(s, &a);
   cb_account_t b = market(m2, 5, 500, 500, CB_MARKET_ACTIVE);
@@ -975,11 +966,11 @@ static void wait_blocked(PGconn *mon) {
 static void queue_big_batch(sink_t *s, int tag) {
   char m[64], p[64], u[64];
   for (int i = 0; i < 1500; i++) {
-    key(m, 44, tag ? "RsM" : "KiM", i);
+    tu_key(m, 44, tag ? "RsM" : "KiM", i);
     cb_account_t a = market(m, 50, (uint64_t)i, 1, CB_MARKET_ACTIVE);
     put(s, &a);
-    key(p, 44, tag ? "RsP" : "KiP", i);
-    key(u, 44, "RsU", i % 50);
+    tu_key(p, 44, tag ? "RsP" : "KiP", i);
+    tu_key(u, 44, "RsU", i % 50);
     cb_account_t b = position(p, 50, u, m, 1, 1, 1);
     put(s, &b);
   }
@@ -1039,7 +1030,7 @@ START_TEST(t_server_restart_mid_batch) {
   sink_t *s = open_sink(uri, 100000);
   /* Data committed before the restart must survive it. */
   char m[64];
-  key(m, 44, "Before", 1);
+  tu_key(m, 44, "Before", 1);
   cb_account_t a = market(m, 1, 1, 1, CB_MARKET_ACTIVE);
   put(s, &a);
   flush(s);
@@ -1065,7 +1056,7 @@ START_TEST(t_server_restart_mid_batch) {
   ck_assert_uint_ge(st.reconnects, 1);
   ck_assert_uint_eq(st.batches, 2);
   /* The sink keeps working afterwards. */
-  key(m, 44, "After", 1);
+  tu_key(m, 44, "After", 1);
   cb_account_t b = market(m, 1, 1, 1, CB_MARKET_ACTIVE);
   put(s, &b);
   flush(s);
@@ -1096,7 +1087,7 @@ static void *writer_thread(void *arg) {
     for (int k = 0; k < 200 && j->rc == SINK_OK; k++) {
       int i = j->reverse ? 199 - k : k;
       char m[64];
-      key(m, 44, "Conc", i);
+      tu_key(m, 44, "Conc", i);
       uint64_t slot = 1000 + (uint64_t)round * 2 + (uint64_t)j->reverse;
       cb_account_t a = market(m, slot, slot, (uint64_t)j->reverse, CB_MARKET_ACTIVE);
       j->rc = sink_put_account(s, &a);
@@ -1139,7 +1130,7 @@ START_TEST(t_stop_flag) {
   char err[256];
   ck_assert_int_eq(sink_open(&o, &s, err, sizeof err), SINK_OK);
   char m[64];
-  key(m, 44, "Stop", 1);
+  tu_key(m, 44, "Stop", 1);
   cb_account_t a = market(m, 1, 1, 1, CB_MARKET_ACTIVE);
   put(s, &a);
   stop = 1;
@@ -1176,41 +1167,41 @@ START_TEST(t_binary_values) {
                                   INT64_MAX, 1, -86400};
   char m[64];
   for (int i = 0; i < 9; i++) {
-    key(m, 44, "Bin", i);
+    tu_key(m, 44, "Bin", i);
     cb_account_t a = market(m, 7, pools[i], pools[8 - i], CB_MARKET_ACTIVE);
     a.u.market.created_at = times[i];
     a.u.market.bump = (uint8_t)(247 + i);
     put(s, &a);
   }
   char u[64], p[64];
-  key(u, 44, "BinU", 1);
+  tu_key(u, 44, "BinU", 1);
   static const uint64_t prices[] = {1ull, 10000ull, 1000000000ull, 999999999ull, UINT64_MAX};
   static const char *const pwant[] = {"0.000000001", "0.000010000", "1.000000000",
                                       "0.999999999", "18446744073.709551615"};
   for (int i = 0; i < 5; i++) {
-    key(p, 44, "BinP", i);
-    key(m, 44, "Bin", 0);
+    tu_key(p, 44, "BinP", i);
+    tu_key(m, 44, "Bin", 0);
     cb_account_t b = position(p, 7, u, m, pools[i + 4], 0, pools[i]);
     b.u.position.yes_avg_price = prices[i];
     put(s, &b);
   }
   flush(s);
   for (int i = 0; i < 9; i++) {
-    key(m, 44, "Bin", i);
+    tu_key(m, 44, "Bin", i);
     char exp[160];
     snprintf(exp, sizeof exp, "%s %s %" PRId64 " %d", want[i], want[8 - i], times[i], 247 + i);
     ASSERTF(c, exp, "SELECT yes_pool::text || ' ' || no_pool::text || ' ' || created_at_unix || "
                     "' ' || bump FROM markets_cache WHERE market_pubkey = '%s'", m);
   }
   for (int i = 0; i < 5; i++) {
-    key(p, 44, "BinP", i);
+    tu_key(p, 44, "BinP", i);
     char exp[160];
     snprintf(exp, sizeof exp, "%s %s %s", want[i + 4], want[i], pwant[i]);
     ASSERTF(c, exp, "SELECT yes_shares::text || ' ' || total_invested::text || ' ' || "
                     "yes_avg_price::text FROM positions_cache WHERE position_pubkey = '%s'", p);
   }
   /* -1 and INT64_MIN+1 seconds: exact in *_unix; the timestamp of -1 exists */
-  key(m, 44, "Bin", 0);
+  tu_key(m, 44, "Bin", 0);
   ASSERTF(c, "1969-12-31 23:59:59+00",
           "SELECT created_at::text FROM markets_cache WHERE market_pubkey = '%s'", m);
   sink_close(s);
@@ -1226,9 +1217,9 @@ START_TEST(t_same_slot_noop) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], p[64], u[64];
-  key(m, 44, "Noop", 1);
-  key(p, 44, "NoopP", 1);
-  key(u, 44, "NoopU", 1);
+  tu_key(m, 44, "Noop", 1);
+  tu_key(p, 44, "NoopP", 1);
+  tu_key(u, 44, "NoopU", 1);
   cb_account_t a = market(m, 20, 5, 6, CB_MARKET_ACTIVE);
   cb_account_t b = position(p, 20, u, m, 3, 4, 5);
   put(s, &a);
@@ -1272,12 +1263,12 @@ START_TEST(t_market_update_keeps_positions) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], u[64], p[64];
-  key(m, 44, "Keep", 1);
-  key(u, 44, "KeepU", 1);
+  tu_key(m, 44, "Keep", 1);
+  tu_key(u, 44, "KeepU", 1);
   cb_account_t mk = market(m, 10, 300, 100, CB_MARKET_ACTIVE);
   put(s, &mk);
   for (int i = 0; i < 3; i++) {
-    key(p, 44, "KeepP", i);
+    tu_key(p, 44, "KeepP", i);
     cb_account_t b = position(p, 10, u, m, 100, 40, 90);
     put(s, &b);
   }
@@ -1313,10 +1304,10 @@ START_TEST(t_position_owner_change) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], u1[64], u2[64], p[64];
-  key(m, 44, "Own", 1);
-  key(u1, 44, "OwnA", 1);
-  key(u2, 44, "OwnB", 2);
-  key(p, 44, "OwnP", 1);
+  tu_key(m, 44, "Own", 1);
+  tu_key(u1, 44, "OwnA", 1);
+  tu_key(u2, 44, "OwnB", 2);
+  tu_key(p, 44, "OwnP", 1);
   cb_account_t b = position(p, 10, u1, m, 1, 2, 3);
   put(s, &b);
   flush(s);
@@ -1339,10 +1330,10 @@ START_TEST(t_known_wallet_row_deleted) {
   char *uri = fresh(&c);
   sink_t *s = open_sink(uri, 1000);
   char m[64], u[64], p[64], p2[64];
-  key(m, 44, "Kw", 1);
-  key(u, 44, "KwU", 1);
-  key(p, 44, "KwP", 1);
-  key(p2, 44, "KwP", 2);
+  tu_key(m, 44, "Kw", 1);
+  tu_key(u, 44, "KwU", 1);
+  tu_key(p, 44, "KwP", 1);
+  tu_key(p2, 44, "KwP", 2);
   cb_account_t b = position(p, 10, u, m, 1, 2, 3);
   put(s, &b);
   flush(s);

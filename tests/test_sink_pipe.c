@@ -159,16 +159,7 @@ static int proxy_start(proxy_t *p, int upstream_port, long delay_ms) {
 
 /* --------------------------------------------------------------- records */
 
-/* A base58-looking text of len characters: tag, n, then padding. */
-static void key_len(char *out, size_t len, const char *tag, int n) {
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "%s%d", tag, n);
-  size_t t = strlen(tmp);
-  for (size_t i = 0; i < len; i++) out[i] = i < t ? tmp[i] : (char)('A' + (i % 20));
-  out[len] = '\0';
-}
-
-static void key(char *out, const char *tag, int n) { key_len(out, 44, tag, n); }
+static void key(char *out, const char *tag, int n) { tu_key(out, 44, tag, n); }
 
 static cb_str_t str(const char *s) {
   cb_str_t v = {s, (uint32_t)strlen(s)};
@@ -220,7 +211,7 @@ static void queue_round(sink_t *s, int r) {
   }
   cb_tx_row_t t;
   memset(&t, 0, sizeof t);
-  key_len(t.signature, 88, "PipeSig", r);
+  tu_key(t.signature, 88, "PipeSig", r);
   t.type = CB_TX_PLACE_BET;
   snprintf(t.market, sizeof t.market, "%s", mk);
   snprintf(t.user, sizeof t.user, "%s", user);
@@ -258,8 +249,11 @@ START_TEST(t_batch_is_one_round_trip) {
   const char *colon = db;
   while (colon > uri && *colon != ':') colon--;
   ck_assert_int_eq(*colon, ':');
+  char *end = NULL;
+  long upstream = strtol(colon + 1, &end, 10);
+  ck_assert_msg(end && *end == '/' && upstream > 0 && upstream < 65536, "port in %s", uri);
   proxy_t px;
-  int pport = proxy_start(&px, atoi(colon + 1), DELAY_MS);
+  int pport = proxy_start(&px, (int)upstream, DELAY_MS);
   char via[512];
   snprintf(via, sizeof via, "postgresql://postgres@127.0.0.1:%d%s", pport, db);
 

@@ -75,6 +75,16 @@ static inline char *tu_fresh_migrated_db(const char *prefix, PGconn **conn_out) 
   return uri;
 }
 
+/* A base58-looking text of exactly len characters: tag, n, then padding
+ * (out holds len + 1 bytes). */
+static inline void tu_key(char *out, size_t len, const char *tag, int n) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%s%d", tag, n);
+  size_t t = strlen(tmp);
+  for (size_t i = 0; i < len; i++) out[i] = i < t ? tmp[i] : (char)('A' + (i % 20));
+  out[len] = '\0';
+}
+
 /* Writes $CBI_BUILD/name ("build/name" when unset or empty) into buf. */
 static inline void tu_build_path(char *buf, size_t bufsz, const char *name) {
   const char *b = getenv("CBI_BUILD");

@@ -97,30 +97,26 @@ static void row_tx(sink_cols_t *cs, const cb_tx_row_t *t) {
   sink_cols_end_row(cs);
 }
 
-/* True when the analytics statements have nothing to do for the batch:
- * skipped by option, or no transaction, market or position account and no
- * chain time. */
-static bool analytics_idle(const sink_t *s) {
-  if (s->opt.skip_analytics) return true;
-  size_t nacc = 0;
-  for (size_t i = 0; i < s->nacc; i++)
-    if (s->acc[i].kind == CB_ACCOUNT_MARKET || s->acc[i].kind == CB_ACCOUNT_POSITION) nacc++;
-  return s->ntx == 0 && nacc == 0 && !s->has_chain_time;
-}
+/* What the analytics upkeep does for the batch, from one look at it:
+ *   UPKEEP_NONE       skipped by option, or no transaction, market or
+ *                     position account and no chain time;
+ *   UPKEEP_POSITIONS  position accounts only (no transactions row, market
+ *                     account or chain time) and the short upkeep is on:
+ *                     cbi_analytics_positions() replaces
+ *                     cbi_analytics_pre() and cbi_analytics_apply();
+ *   UPKEEP_FULL       the pair. */
+typedef enum { UPKEEP_NONE, UPKEEP_POSITIONS, UPKEEP_FULL } upkeep_t;
 
-/* True when the batch's only analytics input is position accounts (at
- * least one; no transactions row, market account or chain time) and the
- * short upkeep is not turned off: cbi_analytics_positions() replaces
- * cbi_analytics_pre() and cbi_analytics_apply(). */
-static bool analytics_positions_only(const sink_t *s) {
-  if (s->opt.skip_analytics || s->opt.analytics_full || s->ntx > 0 || s->has_chain_time)
-    return false;
-  bool pos = false;
+static upkeep_t upkeep_of(const sink_t *s) {
+  if (s->opt.skip_analytics) return UPKEEP_NONE;
+  bool market = false, position = false;
   for (size_t i = 0; i < s->nacc; i++) {
-    if (s->acc[i].kind == CB_ACCOUNT_MARKET) return false;
-    if (s->acc[i].kind == CB_ACCOUNT_POSITION) pos = true;
+    if (s->acc[i].kind == CB_ACCOUNT_MARKET) market = true;
+    if (s->acc[i].kind == CB_ACCOUNT_POSITION) position = true;
   }
-  return pos;
+  if (s->ntx > 0 || s->has_chain_time || market) return UPKEEP_FULL;
+  if (!position) return UPKEEP_NONE;
+  return s->opt.analytics_full ? UPKEEP_FULL : UPKEEP_POSITIONS;
 }
 
 /* Finishes both column sets of a statement; on failure sets the sink
@@ -138,7 +134,7 @@ static int finish_cols(sink_t *s, sink_cols_t *a, sink_cols_t *b, const char *wh
 }
 
 int sink_analytics_prestage(sink_t *s) {
-  if (analytics_idle(s) || analytics_positions_only(s)) return R_OK;
+  if (upkeep_of(s) != UPKEEP_FULL) return R_OK;
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);
@@ -182,8 +178,9 @@ static int stage_positions(sink_t *s) {
 }
 
 int sink_analytics_stage(sink_t *s) {
-  if (analytics_idle(s)) return R_OK;
-  if (analytics_positions_only(s)) return stage_positions(s);
+  upkeep_t u = upkeep_of(s);
+  if (u == UPKEEP_NONE) return R_OK;
+  if (u == UPKEEP_POSITIONS) return stage_positions(s);
   int rc = R_OK;
   sink_cols_t acs;
   memset(&acs, 0, sizeof acs);

@@ -41,6 +41,17 @@ static void tip_refresh(live_t *lv, uint64_t now) {
 
 /* ---- the chain's time ------------------------------------------------------ */
 
+/* getBlockTime of slot, at most every LIVE_CHAIN_TIME_MS, one request at
+ * a time (*inflight), not again for the slot last asked (*req_slot). */
+static void ask_block_time(live_t *lv, uint64_t now, uint64_t slot, int *inflight,
+                           uint64_t *next_ns, uint64_t *req_slot, rpc_done_fn cb) {
+  if (*inflight || now < *next_ns || slot == 0 || slot == *req_slot) return;
+  json_t *params = json_pack("[I]", (json_int_t)slot);
+  *next_ns = now + LIVE_CHAIN_TIME_MS * NS_PER_MS;
+  *req_slot = slot;
+  if (params && rpc_submit(lv->rpc, "getBlockTime", params, cb, lv) == 0) *inflight = 1;
+}
+
 static void on_chain_time(void *user, json_t *result, const rpc_error_t *err) {
   live_t *lv = user;
   lv->chain_req_inflight = 0;
@@ -64,14 +75,8 @@ static void on_chain_time(void *user, json_t *result, const rpc_error_t *err) {
 static void chain_time_refresh(live_t *lv, uint64_t now) {
   uint64_t slot = lv->tip;
   if (lv->rpc_tip && slot > lv->rpc_tip) slot = lv->rpc_tip;
-  if (lv->chain_req_inflight || now < lv->next_chain_ns || slot == 0 ||
-      slot == lv->chain_req_slot)
-    return;
-  json_t *params = json_pack("[I]", (json_int_t)slot);
-  lv->next_chain_ns = now + LIVE_CHAIN_TIME_MS * NS_PER_MS;
-  lv->chain_req_slot = slot;
-  if (params && rpc_submit(lv->rpc, "getBlockTime", params, on_chain_time, lv) == 0)
-    lv->chain_req_inflight = 1;
+  ask_block_time(lv, now, slot, &lv->chain_req_inflight, &lv->next_chain_ns, &lv->chain_req_slot,
+                 on_chain_time);
 }
 
 static void on_indexed_time(void *user, json_t *result, const rpc_error_t *err) {
@@ -88,15 +93,9 @@ static void on_indexed_time(void *user, json_t *result, const rpc_error_t *err) 
  * time metric (lag in seconds is tip time - indexed time). Only with the
  * operations endpoint. */
 static void indexed_time_refresh(live_t *lv, uint64_t now) {
-  uint64_t slot = lv->cp_committed;
-  if (!lv->o->ops || lv->idx_req_inflight || now < lv->next_idx_ns || slot == 0 ||
-      slot == lv->idx_req_slot)
-    return;
-  json_t *params = json_pack("[I]", (json_int_t)slot);
-  lv->next_idx_ns = now + LIVE_CHAIN_TIME_MS * NS_PER_MS;
-  lv->idx_req_slot = slot;
-  if (params && rpc_submit(lv->rpc, "getBlockTime", params, on_indexed_time, lv) == 0)
-    lv->idx_req_inflight = 1;
+  if (!lv->o->ops) return;
+  ask_block_time(lv, now, lv->cp_committed, &lv->idx_req_inflight, &lv->next_idx_ns,
+                 &lv->idx_req_slot, on_indexed_time);
 }
 
 /* getSlot now (fills): the tip the RPC node confirms. 0 or -1 with err. */
